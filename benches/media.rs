@@ -1,0 +1,136 @@
+//! Costs of the per-frame and per-packet hot paths.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use rtcbench::media::codec::VideoEncoder;
+use rtcbench::media::marker::{
+    draw_pixel_marker, find_sei_marker, read_pixel_marker, sei_nal, FrameMarker,
+};
+use rtcbench::media::receiver::{AudioReceiver, Receiver, Role, VideoReceiver};
+use rtcbench::media::rtp::RtpPacket;
+use rtcbench::media::sender::{MediaSender, SenderConfig};
+use rtcbench::media::source::VideoSource;
+use rtcbench::metrics::{Metric, Recorder, Sample};
+use std::hint::black_box;
+
+const MARKER: FrameMarker = FrameMarker {
+    frame: 123_456,
+    capture_us: 1_764_000_000_123_456,
+};
+
+fn marker(c: &mut Criterion) {
+    let mut frame = VideoSource::new(1, 640, 360).frame(10);
+    let mut g = c.benchmark_group("marker");
+    g.bench_function("pixel_draw_640x360", |b| {
+        b.iter(|| draw_pixel_marker(black_box(&mut frame), MARKER))
+    });
+    draw_pixel_marker(&mut frame, MARKER);
+    g.bench_function("pixel_read_640x360", |b| {
+        b.iter(|| read_pixel_marker(black_box(&frame)))
+    });
+    g.bench_function("sei_build", |b| b.iter(|| sei_nal(black_box(MARKER))));
+    let mut au = vec![0, 0, 0, 1];
+    au.extend(sei_nal(MARKER));
+    au.extend([0, 0, 0, 1, 0x65]);
+    au.extend(vec![0x5A; 4000]);
+    g.bench_function("sei_find_in_4kB_access_unit", |b| {
+        b.iter(|| find_sei_marker(black_box(&au)))
+    });
+    g.finish();
+}
+
+fn source_and_encode(c: &mut Criterion) {
+    let source = VideoSource::new(1, 640, 360);
+    let mut g = c.benchmark_group("video");
+    g.bench_function("source_frame_640x360", |b| {
+        let mut n = 0;
+        b.iter(|| {
+            n += 1;
+            source.frame(black_box(n))
+        })
+    });
+    let mut encoder = VideoEncoder::new(30, 1_000_000, 120).expect("encoder");
+    let frames: Vec<_> = (0..60).map(|n| source.frame(n)).collect();
+    let mut i = 0;
+    g.bench_function("h264_encode_640x360_1Mbps", |b| {
+        b.iter(|| {
+            i += 1;
+            encoder
+                .encode(&frames[i % frames.len()], MARKER)
+                .expect("encode")
+        })
+    });
+    g.finish();
+}
+
+/// A stream of real packets from the sender, to feed receivers in the benches.
+fn recorded_packets(seconds: u64) -> Vec<(u64, Vec<u8>)> {
+    let config = SenderConfig {
+        seed: 3,
+        width: 640,
+        height: 360,
+        fps: 30,
+        video_bitrate_bps: 1_000_000,
+        keyframe_interval_us: 4_000_000,
+        audio_bitrate_bps: Some(32_000),
+        video_ssrc: 1,
+        audio_ssrc: 2,
+    };
+    let mut sender = MediaSender::new(config, 0).expect("sender");
+    let mut out = Vec::new();
+    while sender.poll_timeout() < seconds * 1_000_000 {
+        let now = sender.poll_timeout();
+        sender.handle_timeout(now).expect("capture");
+        while let Some(p) = sender.poll_packet() {
+            out.push((now + 20_000, p.to_bytes()));
+        }
+    }
+    out
+}
+
+fn receiver(c: &mut Criterion) {
+    let packets = recorded_packets(4);
+    let mut g = c.benchmark_group("receiver");
+    g.throughput(Throughput::Elements(packets.len() as u64));
+    g.bench_function("light_per_stream_of_4s", |b| {
+        b.iter_batched(
+            || {
+                Receiver::new(
+                    "b".into(),
+                    Role::Light,
+                    0,
+                    VideoReceiver::new(0, None),
+                    AudioReceiver::new(None, None),
+                )
+            },
+            |mut r| {
+                for (at, bytes) in &packets {
+                    r.on_datagram(bytes, *at);
+                }
+                r
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+    c.bench_function("rtp_parse", |b| {
+        b.iter(|| RtpPacket::parse(black_box(&packets[5].1)))
+    });
+}
+
+fn histogram(c: &mut Criterion) {
+    let mut recorder = Recorder::new(0, 1_000_000);
+    let mut t = 0u64;
+    c.bench_function("histogram_record_sample", |b| {
+        b.iter(|| {
+            t += 997;
+            recorder.record(Sample {
+                metric: Metric::E2eLatencyMs,
+                at: t,
+                value: black_box(42.5),
+            })
+        })
+    });
+}
+
+criterion_group!(benches, marker, source_and_encode, receiver, histogram);
+criterion_main!(benches);

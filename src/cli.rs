@@ -1,0 +1,48 @@
+//! Command-line types.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtcbench",
+    version,
+    about = "Benchmark and load-test real-time audio/video providers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write run.json, the report and charts.
+    Run {
+        scenario: PathBuf,
+        /// Output folder (default: results/<UTC time>-<scenario>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed for every random choice (default: the scenario's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's duration, e.g. "10s".
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+    },
+    /// Check scenario files and report every problem with file, line and field.
+    Validate {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Render the report again from a run folder's run.json.
+    Report {
+        run_dir: PathBuf,
+        /// Comma-separated: html, md, csv.
+        #[arg(long, default_value = "html,md,csv")]
+        format: String,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::scenario::units::parse_duration(s)
+}

@@ -1,0 +1,14 @@
+//! rtcbench: benchmark and load-test harness for real-time audio/video providers.
+//!
+//! Data flows one way: scenario → plan → engine → metrics → results → report.
+
+pub mod cli;
+pub mod engine;
+pub mod media;
+pub mod metrics;
+pub mod net;
+pub mod plan;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod scenario;

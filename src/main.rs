@@ -1,0 +1,120 @@
+use anyhow::{Context, Result};
+use clap::Parser;
+use rtcbench::cli::{Cli, Command};
+use rtcbench::report::Format;
+use rtcbench::runner::{self, RunOptions};
+use rtcbench::scenario;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate { scenarios } => {
+            let mut bad = 0;
+            for path in &scenarios {
+                match scenario::load(path) {
+                    Ok(s) => println!("ok: {} ({} groups)", path.display(), s.groups.len()),
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Run {
+            scenario: path,
+            out,
+            seed,
+            duration,
+        } => {
+            let scenario = scenario::load(&path)?;
+            let options = RunOptions {
+                seed,
+                duration_us: duration.map(|d| d.as_micros() as u64),
+                out,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let artifacts = runtime.block_on(async {
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("stopping: writing what was measured so far");
+                        let _ = stop_tx.send(true);
+                    }
+                });
+                eprintln!(
+                    "running {} ({} groups) ...",
+                    scenario.name,
+                    scenario.groups.len()
+                );
+                runner::run(&scenario, &options, stop_rx).await
+            })?;
+            print_summary(&artifacts);
+            Ok(if artifacts.results.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Report { run_dir, format } => {
+            let formats = format
+                .split(',')
+                .map(|f| f.parse::<Format>())
+                .collect::<Result<Vec<_>, _>>()?;
+            for path in runner::rerender(&run_dir, &formats)? {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_summary(a: &runner::RunArtifacts) {
+    use rtcbench::metrics::Metric;
+    let r = &a.results;
+    println!(
+        "{} — {:.1} s, seed {}{}",
+        r.scenario_name,
+        r.duration_s,
+        r.seed,
+        if r.completed { "" } else { " (stopped early)" }
+    );
+    for g in &r.groups {
+        let p = |m: Metric, q: fn(&rtcbench::results::Summary) -> f64| {
+            g.metric(m)
+                .filter(|x| x.summary.count > 0)
+                .map(|x| format!("{:.1}", q(&x.summary)))
+                .unwrap_or_else(|| "–".into())
+        };
+        println!(
+            "  {:<16} e2e p50 {} ms p95 {} ms | loss {:.2}% | fps {} | freezes {} ({:.2}% time) | PSNR {} dB",
+            g.name,
+            p(Metric::E2eLatencyMs, |s| s.p50),
+            p(Metric::E2eLatencyMs, |s| s.p95),
+            g.totals.packet_loss_pct,
+            p(Metric::Fps, |s| s.mean),
+            g.totals.freeze_w3c.count,
+            g.totals.freeze_time_pct,
+            p(Metric::PsnrDb, |s| s.mean),
+        );
+    }
+    for f in &r.failures {
+        println!("  failure: {f}");
+    }
+    println!("report: {}", a.dir.join("report.html").display());
+}

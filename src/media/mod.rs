@@ -1,0 +1,14 @@
+//! Media: synthetic sources, codecs, markers, RTP, and the sender and receiver state machines.
+//! Nothing here touches a socket or reads a clock: time comes in as arguments.
+
+pub mod codec;
+pub mod frame;
+pub mod marker;
+pub mod quality;
+pub mod receiver;
+pub mod rtp;
+pub mod sender;
+pub mod source;
+
+/// Microseconds on a media clock (the Unix epoch in real runs, zero in simulated ones).
+pub type Micros = u64;

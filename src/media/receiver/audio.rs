@@ -1,0 +1,101 @@
+//! The audio half of a receiver: RTP stats, capture-time recovery, latency and gaps.
+
+use super::rtp_stats::{Arrival, RtpStats};
+use crate::media::codec::OpusDecoder;
+use crate::media::rtp::{RtpPacket, AUDIO_CLOCK_RATE};
+use crate::media::Micros;
+use crate::metrics::{Metric, Sample};
+
+/// A silence longer than this between audio packets is an audible gap.
+pub const AUDIO_GAP_US: u64 = 200_000;
+
+/// The sender's mapping from RTP time to its capture clock, as an RTCP sender report gives it;
+/// used when abs-capture-time is not negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderClock {
+    pub rtp_timestamp: u32,
+    pub capture_us: Micros,
+}
+
+impl SenderClock {
+    pub fn capture_of(&self, rtp_timestamp: u32) -> Micros {
+        let delta = rtp_timestamp.wrapping_sub(self.rtp_timestamp) as i32 as i64;
+        (self.capture_us as i64 + delta * 1_000_000 / AUDIO_CLOCK_RATE as i64).max(0) as u64
+    }
+}
+
+pub struct AudioReceiver {
+    pub stats: RtpStats,
+    sender_clock: Option<SenderClock>,
+    decoder: Option<OpusDecoder>,
+    last_arrival: Option<Micros>,
+    pub gaps: u64,
+    pub gap_time_us: u64,
+    pub decode_errors: u64,
+    pub latency: hdrhistogram::Histogram<u64>,
+    samples: Vec<Sample>,
+}
+
+impl AudioReceiver {
+    pub fn new(sender_clock: Option<SenderClock>, decoder: Option<OpusDecoder>) -> Self {
+        Self {
+            stats: RtpStats::new(AUDIO_CLOCK_RATE),
+            sender_clock,
+            decoder,
+            last_arrival: None,
+            gaps: 0,
+            gap_time_us: 0,
+            decode_errors: 0,
+            latency: hdrhistogram::Histogram::new(2).expect("valid precision"),
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn on_packet(&mut self, packet: &RtpPacket, now: Micros) {
+        if self
+            .stats
+            .on_packet(packet.sequence, packet.timestamp, now, packet.payload.len())
+            == Arrival::Duplicate
+        {
+            return;
+        }
+        if let Some(last) = self.last_arrival.replace(now) {
+            let gap = now.saturating_sub(last);
+            if gap > AUDIO_GAP_US {
+                self.gaps += 1;
+                self.gap_time_us += gap;
+            }
+        }
+        if let Some(decoder) = self.decoder.as_mut() {
+            if decoder.decode(&packet.payload).is_err() {
+                self.decode_errors += 1;
+            }
+        }
+        let capture = packet
+            .abs_capture_us
+            .or_else(|| self.sender_clock.map(|c| c.capture_of(packet.timestamp)));
+        if let Some(capture) = capture {
+            let latency = now.saturating_sub(capture);
+            let _ = self.latency.record(latency);
+            self.samples.push(Sample {
+                metric: Metric::AudioLatencyMs,
+                at: now,
+                value: latency as f64 / 1000.0,
+            });
+        }
+    }
+
+    pub fn on_interval(&mut self, now: Micros) {
+        if self.stats.received() > 0 {
+            self.samples.push(Sample {
+                metric: Metric::AudioJitterMs,
+                at: now.saturating_sub(1),
+                value: self.stats.jitter_ms(),
+            });
+        }
+    }
+
+    pub fn drain_samples(&mut self) -> std::vec::Drain<'_, Sample> {
+        self.samples.drain(..)
+    }
+}

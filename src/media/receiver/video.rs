@@ -1,0 +1,277 @@
+//! The video half of a receiver: RTP stats, frame assembly, the decode chain, freezes and
+//! latency for every receiver; decoding, the pixel marker and PSNR/SSIM for quality probes.
+
+use super::assembler::{AssembledFrame, FrameAssembler};
+use super::freeze::FreezeDetector;
+use super::rtp_stats::{Arrival, RtpStats};
+use crate::media::codec::{is_keyframe, VideoDecoder};
+use crate::media::marker::{find_sei_marker, read_pixel_marker, strip_height, FrameMarker};
+use crate::media::quality::{psnr_y, ssim_y};
+use crate::media::rtp::{RtpPacket, VIDEO_CLOCK_RATE};
+use crate::media::source::VideoSource;
+use crate::media::Micros;
+use crate::metrics::{Metric, Sample};
+use str0m::format::CodecExtra;
+use str0m::unversioned::{Depacketizer, H264Depacketizer};
+
+/// Keyframe requests are repeated no more often than this while the picture stays broken.
+const KEYFRAME_REQUEST_INTERVAL_US: u64 = 250_000;
+
+pub struct QualityProbe {
+    decoder: VideoDecoder,
+    reference: VideoSource,
+    pub marker_reads: u64,
+    pub marker_misses: u64,
+    pub decode_errors: u64,
+    pub psnr_sum: f64,
+    pub ssim_sum: f64,
+    pub scored_frames: u64,
+}
+
+impl QualityProbe {
+    pub fn new(reference: VideoSource) -> Result<Self, crate::media::codec::CodecError> {
+        Ok(Self {
+            decoder: VideoDecoder::new()?,
+            reference,
+            marker_reads: 0,
+            marker_misses: 0,
+            decode_errors: 0,
+            psnr_sum: 0.0,
+            ssim_sum: 0.0,
+            scored_frames: 0,
+        })
+    }
+}
+
+pub struct VideoReceiver {
+    pub stats: RtpStats,
+    assembler: FrameAssembler,
+    depacketizer: H264Depacketizer,
+    pub probe: Option<QualityProbe>,
+    pub freeze: FreezeDetector,
+    subscribed_at: Micros,
+    pub first_frame_ms: Option<f64>,
+    /// Extended sequence number of the last packet of the last frame handed to the decoder.
+    chain_end: Option<u64>,
+    awaiting_keyframe: bool,
+    last_keyframe_request: Option<Micros>,
+    pub keyframe_requests: u64,
+    pub frames_complete: u64,
+    pub frames_undecodable: u64,
+    pub latency: hdrhistogram::Histogram<u64>,
+    interval_frames: u64,
+    interval_bytes: u64,
+    samples: Vec<Sample>,
+    wants_keyframe: bool,
+}
+
+impl VideoReceiver {
+    pub fn new(subscribed_at: Micros, probe: Option<QualityProbe>) -> Self {
+        Self {
+            stats: RtpStats::new(VIDEO_CLOCK_RATE),
+            assembler: FrameAssembler::default(),
+            depacketizer: H264Depacketizer::default(),
+            probe,
+            freeze: FreezeDetector::default(),
+            subscribed_at,
+            first_frame_ms: None,
+            chain_end: None,
+            awaiting_keyframe: true,
+            last_keyframe_request: None,
+            keyframe_requests: 0,
+            frames_complete: 0,
+            frames_undecodable: 0,
+            latency: hdrhistogram::Histogram::new(2).expect("valid precision"),
+            interval_frames: 0,
+            interval_bytes: 0,
+            samples: Vec::new(),
+            wants_keyframe: false,
+        }
+    }
+
+    pub fn on_packet(&mut self, packet: &RtpPacket, now: Micros) {
+        let ext =
+            match self
+                .stats
+                .on_packet(packet.sequence, packet.timestamp, now, packet.payload.len())
+            {
+                Arrival::Duplicate => return,
+                Arrival::InOrder(e) | Arrival::Late(e) => e,
+            };
+        self.interval_bytes += packet.payload.len() as u64;
+        for frame in self.assembler.insert(ext, packet, now) {
+            self.on_frame(frame, now);
+        }
+    }
+
+    fn on_frame(&mut self, frame: AssembledFrame, now: Micros) {
+        self.frames_complete += 1;
+        let mut access_unit = Vec::with_capacity(frame.bytes + 16 * frame.payloads.len());
+        let mut extra = CodecExtra::None;
+        for payload in &frame.payloads {
+            if self
+                .depacketizer
+                .depacketize(payload, &mut access_unit, &mut extra)
+                .is_err()
+            {
+                self.frames_undecodable += 1;
+                self.request_keyframe(now);
+                return;
+            }
+        }
+        let keyframe = is_keyframe(&access_unit);
+        // A delta frame decodes only if the frame before it in the stream did.
+        let continues_chain = self.chain_end.is_some_and(|end| end + 1 == frame.first_seq);
+        if !(keyframe || (continues_chain && !self.awaiting_keyframe)) {
+            self.frames_undecodable += 1;
+            self.awaiting_keyframe = true;
+            self.request_keyframe(now);
+            return;
+        }
+        self.awaiting_keyframe = false;
+        self.chain_end = Some(frame.last_seq);
+
+        let sei = find_sei_marker(&access_unit);
+        let mut capture_us = sei.map(|m| m.capture_us).or(frame.abs_capture_us);
+        if let Some(probe) = self.probe.as_mut() {
+            match probe.decoder.decode(&access_unit) {
+                Ok(Some(picture)) => {
+                    let pixel = read_pixel_marker(&picture);
+                    if pixel.is_some() {
+                        probe.marker_reads += 1;
+                    } else {
+                        probe.marker_misses += 1;
+                    }
+                    if let Some(FrameMarker {
+                        frame: n,
+                        capture_us: c,
+                    }) = pixel.or(sei)
+                    {
+                        capture_us = Some(pixel.map_or(c, |p| p.capture_us));
+                        score_picture(probe, &picture, n, now, &mut self.samples);
+                    }
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    probe.decode_errors += 1;
+                    self.awaiting_keyframe = true;
+                    self.request_keyframe(now);
+                    return;
+                }
+            }
+        }
+        self.render(now, capture_us);
+    }
+
+    fn render(&mut self, now: Micros, capture_us: Option<Micros>) {
+        self.interval_frames += 1;
+        if self.first_frame_ms.is_none() {
+            let ms = now.saturating_sub(self.subscribed_at) as f64 / 1000.0;
+            self.first_frame_ms = Some(ms);
+            self.samples.push(Sample {
+                metric: Metric::FirstFrameMs,
+                at: now,
+                value: ms,
+            });
+        }
+        if let Some(gap) = self.freeze.on_render(now) {
+            self.samples.push(Sample {
+                metric: Metric::FreezeDurationMs,
+                at: now,
+                value: gap as f64 / 1000.0,
+            });
+        }
+        if let Some(capture) = capture_us {
+            let latency_us = now.saturating_sub(capture);
+            let _ = self.latency.record(latency_us);
+            self.samples.push(Sample {
+                metric: Metric::E2eLatencyMs,
+                at: now,
+                value: latency_us as f64 / 1000.0,
+            });
+        }
+    }
+
+    fn request_keyframe(&mut self, now: Micros) {
+        let due = self
+            .last_keyframe_request
+            .is_none_or(|t| now.saturating_sub(t) >= KEYFRAME_REQUEST_INTERVAL_US);
+        if due {
+            self.last_keyframe_request = Some(now);
+            self.keyframe_requests += 1;
+            self.wants_keyframe = true;
+        }
+    }
+
+    /// True once per keyframe request; the transport turns it into a PLI.
+    pub fn take_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.wants_keyframe)
+    }
+
+    /// Closes an interval of `interval_us` ending at `now`: frame rate, bit rate, jitter.
+    pub fn on_interval(&mut self, now: Micros, interval_us: u64) {
+        let secs = interval_us as f64 / 1e6;
+        let at = now.saturating_sub(1);
+        if self.stats.received() > 0 {
+            self.samples.push(Sample {
+                metric: Metric::Fps,
+                at,
+                value: self.interval_frames as f64 / secs,
+            });
+            self.samples.push(Sample {
+                metric: Metric::BitrateKbps,
+                at,
+                value: self.interval_bytes as f64 * 8.0 / 1000.0 / secs,
+            });
+            self.samples.push(Sample {
+                metric: Metric::JitterMs,
+                at,
+                value: self.stats.jitter_ms(),
+            });
+        }
+        self.interval_frames = 0;
+        self.interval_bytes = 0;
+    }
+
+    pub fn drain_samples(&mut self) -> std::vec::Drain<'_, Sample> {
+        self.samples.drain(..)
+    }
+
+    pub fn dropped_packets(&self) -> u64 {
+        self.assembler.dropped_packets()
+    }
+}
+
+fn score_picture(
+    probe: &mut QualityProbe,
+    picture: &crate::media::frame::I420Frame,
+    n: u32,
+    now: Micros,
+    out: &mut Vec<Sample>,
+) {
+    if probe.reference.dimensions() != (picture.width, picture.height) {
+        return;
+    }
+    let mut reference = probe.reference.frame(n as u64);
+    // The marker strip is not part of the scene; leave it out of both pictures.
+    let skip = strip_height(picture.width);
+    reference.y[..skip * picture.width].copy_from_slice(&picture.y[..skip * picture.width]);
+    if let (Some(psnr), Some(ssim)) = (
+        psnr_y(&reference, picture, skip),
+        ssim_y(&reference, picture, skip),
+    ) {
+        probe.psnr_sum += psnr;
+        probe.ssim_sum += ssim;
+        probe.scored_frames += 1;
+        out.push(Sample {
+            metric: Metric::PsnrDb,
+            at: now,
+            value: psnr,
+        });
+        out.push(Sample {
+            metric: Metric::Ssim,
+            at: now,
+            value: ssim,
+        });
+    }
+}

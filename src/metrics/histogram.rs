@@ -1,0 +1,58 @@
+//! HdrHistograms in run.json: V2 compressed encoding in base64, exact to merge.
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+pub fn new_histogram() -> Histogram<u64> {
+    // Auto-resizing, so any value fits.
+    Histogram::new(SIGNIFICANT_DIGITS).expect("3 significant digits is a valid precision")
+}
+
+#[derive(Debug, Clone)]
+pub struct SerHistogram(pub Histogram<u64>);
+
+/// Equal when they hold the same samples, whatever range each has grown to.
+impl PartialEq for SerHistogram {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        a.len() == b.len()
+            && a.iter_recorded().zip(b.iter_recorded()).all(|(x, y)| {
+                x.value_iterated_to() == y.value_iterated_to()
+                    && x.count_at_value() == y.count_at_value()
+            })
+    }
+}
+
+impl Default for SerHistogram {
+    fn default() -> Self {
+        Self(new_histogram())
+    }
+}
+
+impl Serialize for SerHistogram {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.0, &mut bytes)
+            .map_err(|e| serde::ser::Error::custom(format!("histogram encoding: {e:?}")))?;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for SerHistogram {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("histogram is not base64: {e}")))?;
+        let mut h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| serde::de::Error::custom(format!("histogram does not decode: {e:?}")))?;
+        h.auto(true);
+        Ok(SerHistogram(h))
+    }
+}

@@ -1,0 +1,120 @@
+//! Measured values: named metrics with units, samples, and interval histograms.
+
+pub mod histogram;
+pub mod recorder;
+
+pub use histogram::SerHistogram;
+pub use recorder::{MetricSeries, Recorder};
+
+use crate::media::Micros;
+use serde::{Deserialize, Serialize};
+
+/// Every histogrammed metric. The serialized name carries the unit, as DESIGN.md §3 asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Subscription start → first rendered video frame.
+    FirstFrameMs,
+    /// Video capture → frame complete (and decodable) at the receiver.
+    E2eLatencyMs,
+    /// Audio capture → packet arrival.
+    AudioLatencyMs,
+    /// RFC 3550 interarrival jitter of the video stream, sampled each interval.
+    JitterMs,
+    AudioJitterMs,
+    /// Video and audio packets lost in the interval, of those expected.
+    PacketLossPct,
+    /// Rendered frames in each interval.
+    Fps,
+    /// Received video payload in each interval.
+    BitrateKbps,
+    PsnrDb,
+    Ssim,
+    /// Length of each freeze (W3C rule).
+    FreezeDurationMs,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 11] = [
+        Metric::FirstFrameMs,
+        Metric::E2eLatencyMs,
+        Metric::AudioLatencyMs,
+        Metric::JitterMs,
+        Metric::AudioJitterMs,
+        Metric::PacketLossPct,
+        Metric::Fps,
+        Metric::BitrateKbps,
+        Metric::PsnrDb,
+        Metric::Ssim,
+        Metric::FreezeDurationMs,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::FirstFrameMs => "first_frame_ms",
+            Metric::E2eLatencyMs => "e2e_latency_ms",
+            Metric::AudioLatencyMs => "audio_latency_ms",
+            Metric::JitterMs => "jitter_ms",
+            Metric::AudioJitterMs => "audio_jitter_ms",
+            Metric::PacketLossPct => "packet_loss_pct",
+            Metric::Fps => "fps",
+            Metric::BitrateKbps => "bitrate_kbps",
+            Metric::PsnrDb => "psnr_db",
+            Metric::Ssim => "ssim",
+            Metric::FreezeDurationMs => "freeze_duration_ms",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::FirstFrameMs
+            | Metric::E2eLatencyMs
+            | Metric::AudioLatencyMs
+            | Metric::JitterMs
+            | Metric::AudioJitterMs
+            | Metric::FreezeDurationMs => "ms",
+            Metric::PacketLossPct => "%",
+            Metric::Fps => "fps",
+            Metric::BitrateKbps => "kbps",
+            Metric::PsnrDb => "dB",
+            Metric::Ssim => "",
+        }
+    }
+
+    /// Histograms hold integers: a value is stored as `value × scale`.
+    pub fn scale(self) -> f64 {
+        match self {
+            Metric::FirstFrameMs
+            | Metric::E2eLatencyMs
+            | Metric::AudioLatencyMs
+            | Metric::JitterMs
+            | Metric::AudioJitterMs
+            | Metric::FreezeDurationMs => 1000.0, // microseconds
+            Metric::PacketLossPct => 1000.0,
+            Metric::Fps => 100.0,
+            Metric::BitrateKbps => 10.0,
+            Metric::PsnrDb => 100.0,
+            Metric::Ssim => 10_000.0,
+        }
+    }
+
+    /// True when a larger value is better (for charts and, later, scoring).
+    pub fn higher_is_better(self) -> bool {
+        matches!(
+            self,
+            Metric::Fps | Metric::BitrateKbps | Metric::PsnrDb | Metric::Ssim
+        )
+    }
+}
+
+/// One measured value at one instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub metric: Metric,
+    pub at: Micros,
+    pub value: f64,
+}

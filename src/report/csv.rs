@@ -1,0 +1,65 @@
+//! sessions.csv: one row per receiver session, every field of its summary.
+
+use crate::results::RunResults;
+
+const HEADER: &str = "session,group,role,first_frame_ms,packets_expected,packets_received,packets_lost,packet_loss_pct,\
+jitter_ms,audio_jitter_ms,frames_complete,frames_rendered,frames_undecodable,keyframe_requests,fps,bitrate_kbps,\
+freeze_w3c_count,freeze_w3c_ms,freeze_200ms_count,freeze_200ms_ms,freeze_500ms_count,freeze_500ms_ms,freeze_time_pct,\
+e2e_latency_p50_ms,e2e_latency_p95_ms,audio_latency_p50_ms,audio_gaps,audio_gap_ms,psnr_db,ssim,marker_read_pct";
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.filter(|v| v.is_finite())
+        .map(|v| format!("{v:.3}"))
+        .unwrap_or_default()
+}
+
+pub fn render(r: &RunResults) -> String {
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    for s in r.groups.iter().flat_map(|g| g.sessions.iter()) {
+        let cols = [
+            field(&s.id),
+            field(&s.group),
+            format!("{:?}", s.role).to_lowercase(),
+            num(s.first_frame_ms),
+            s.packets_expected.to_string(),
+            s.packets_received.to_string(),
+            s.packets_lost.to_string(),
+            num(Some(s.packet_loss_pct)),
+            num(Some(s.jitter_ms)),
+            num(Some(s.audio_jitter_ms)),
+            s.frames_complete.to_string(),
+            s.frames_rendered.to_string(),
+            s.frames_undecodable.to_string(),
+            s.keyframe_requests.to_string(),
+            num(Some(s.fps)),
+            num(Some(s.bitrate_kbps)),
+            s.freeze_w3c.count.to_string(),
+            num(Some(s.freeze_w3c.total_us as f64 / 1000.0)),
+            s.freeze_200ms.count.to_string(),
+            num(Some(s.freeze_200ms.total_us as f64 / 1000.0)),
+            s.freeze_500ms.count.to_string(),
+            num(Some(s.freeze_500ms.total_us as f64 / 1000.0)),
+            num(Some(s.freeze_time_pct)),
+            num(s.e2e_latency_p50_ms),
+            num(s.e2e_latency_p95_ms),
+            num(s.audio_latency_p50_ms),
+            s.audio_gaps.to_string(),
+            num(Some(s.audio_gap_ms)),
+            num(s.psnr_db),
+            num(s.ssim),
+            num(s.marker_read_pct),
+        ];
+        out.push_str(&cols.join(","));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,82 @@
+//! A self-contained HTML report: inline CSS and SVG, no scripts, no network fetches.
+
+use super::charts::Chart;
+use super::Table;
+use crate::results::RunResults;
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
+h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}\
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f2f4f7}td:first-child,th:first-child{text-align:left}\
+.note{color:#555;font-size:13px}.chart{page-break-inside:avoid;break-inside:avoid;margin:1em 0}.warn{background:#fff4e5;border:1px solid #f0b46b;padding:.6em}";
+
+pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
+    let mut h = String::with_capacity(64 * 1024);
+    h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+    h.push_str(&format!(
+        "<title>rtcbench: {}</title><style>{STYLE}</style></head><body>",
+        escape(&r.scenario_name)
+    ));
+    h.push_str(&format!(
+        "<h1>rtcbench report: {}</h1><p class=\"sub\">started {} UTC · {:.1} s · seed {} · rtcbench {}</p>",
+        escape(&r.scenario_name),
+        escape(&r.started_at),
+        r.duration_s,
+        r.seed,
+        escape(&r.rtcbench_version)
+    ));
+    if !r.completed {
+        h.push_str(
+            "<p class=\"warn\">This run was stopped early; figures cover the part that ran.</p>",
+        );
+    }
+    for f in &r.failures {
+        h.push_str(&format!("<p class=\"warn\">Failure: {}</p>", escape(f)));
+    }
+    let (first, rest) = tables.split_at(1.min(tables.len()));
+    for t in first {
+        table(&mut h, t);
+    }
+    for c in charts {
+        h.push_str(&format!(
+            "<div class=\"chart\"><h3>{}</h3>{}</div>",
+            escape(&c.title),
+            strip_xml_prolog(&c.svg)
+        ));
+    }
+    for t in rest {
+        table(&mut h, t);
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn strip_xml_prolog(svg: &str) -> &str {
+    svg.find("<svg").map(|i| &svg[i..]).unwrap_or(svg)
+}
+
+fn table(h: &mut String, t: &Table) {
+    h.push_str(&format!("<h2>{}</h2>", escape(&t.title)));
+    if let Some(n) = &t.note {
+        h.push_str(&format!("<p class=\"note\">{}</p>", escape(n)));
+    }
+    h.push_str("<table><thead><tr>");
+    for c in &t.headers {
+        h.push_str(&format!("<th>{}</th>", escape(c)));
+    }
+    h.push_str("</tr></thead><tbody>");
+    for row in &t.rows {
+        h.push_str("<tr>");
+        for c in row {
+            h.push_str(&format!("<td>{}</td>", escape(c)));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table>");
+}

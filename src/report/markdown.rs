@@ -1,0 +1,53 @@
+//! The Markdown report: tables, with the PNG charts linked from charts/.
+
+use super::charts::Chart;
+use super::Table;
+use crate::results::RunResults;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
+    let mut m = format!(
+        "# rtcbench report: {}\n\nStarted {} UTC · {:.1} s · seed {} · rtcbench {}\n\n",
+        r.scenario_name, r.started_at, r.duration_s, r.seed, r.rtcbench_version
+    );
+    if !r.completed {
+        m.push_str("> **This run was stopped early; figures cover the part that ran.**\n\n");
+    }
+    for f in &r.failures {
+        m.push_str(&format!("> **Failure:** {f}\n\n"));
+    }
+    for (i, t) in tables.iter().enumerate() {
+        m.push_str(&format!("## {}\n\n", t.title));
+        if let Some(n) = &t.note {
+            m.push_str(&format!("{n}\n\n"));
+        }
+        m.push_str(&format!(
+            "| {} |\n",
+            t.headers
+                .iter()
+                .map(|h| cell(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
+        m.push_str(&format!("|{}\n", "---|".repeat(t.headers.len())));
+        for row in &t.rows {
+            m.push_str(&format!(
+                "| {} |\n",
+                row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        m.push('\n');
+        if i == 0 {
+            for c in charts {
+                m.push_str(&format!(
+                    "### {}\n\n![{}](charts/{}.png)\n\n",
+                    c.title, c.title, c.name
+                ));
+            }
+        }
+    }
+    m
+}

@@ -1,0 +1,288 @@
+//! Reports rendered from run.json alone: HTML (self-contained), Markdown, CSV and charts.
+//! The tables are built once here and each format lays them out its own way.
+
+pub mod charts;
+pub mod csv;
+pub mod html;
+pub mod markdown;
+
+use crate::metrics::Metric;
+use crate::results::{GroupResult, RunResults};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Chart(#[from] charts::ChartError),
+    #[error("unknown report format \"{0}\"; use html, md or csv")]
+    Format(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Markdown,
+    Csv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = ReportError;
+    fn from_str(s: &str) -> Result<Self, ReportError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "html" => Ok(Format::Html),
+            "md" | "markdown" => Ok(Format::Markdown),
+            "csv" => Ok(Format::Csv),
+            other => Err(ReportError::Format(other.to_string())),
+        }
+    }
+}
+
+pub const ALL_FORMATS: [Format; 3] = [Format::Html, Format::Markdown, Format::Csv];
+
+pub struct Table {
+    pub title: String,
+    pub note: Option<String>,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Sessions listed in the report body; sessions.csv has them all.
+const MAX_SESSION_ROWS: usize = 50;
+
+fn fmt(v: f64, digits: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.digits$}")
+    } else {
+        "–".into()
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| fmt(v, digits)).unwrap_or_else(|| "–".into())
+}
+
+fn metric_stat(
+    g: &GroupResult,
+    m: Metric,
+    pick: fn(&crate::results::Summary) -> f64,
+    digits: usize,
+) -> String {
+    g.metric(m)
+        .filter(|r| r.summary.count > 0)
+        .map(|r| fmt(pick(&r.summary), digits))
+        .unwrap_or_else(|| "–".into())
+}
+
+pub fn tables(r: &RunResults) -> Vec<Table> {
+    let mut out = Vec::new();
+    out.push(Table {
+        title: "Key figures per stream group".into(),
+        note: Some(
+            "e2e latency: capture at the publisher to frame complete and decodable at the receiver. Freezes: W3C rule / >200 ms / >500 ms render gaps. PSNR and SSIM from quality probes only."
+                .into(),
+        ),
+        headers: [
+            "group", "network", "receivers (probes)", "first frame p50 ms", "e2e p50 ms", "e2e p95 ms", "e2e p99 ms",
+            "loss %", "jitter p95 ms", "fps mean", "kbps mean", "freezes W3C/200/500", "freeze time %", "PSNR dB", "SSIM",
+            "marker read %",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .groups
+            .iter()
+            .map(|g| {
+                let t = &g.totals;
+                vec![
+                    g.name.clone(),
+                    g.network_name.clone(),
+                    format!("{} ({})", t.receivers, t.probes),
+                    metric_stat(g, Metric::FirstFrameMs, |s| s.p50, 1),
+                    metric_stat(g, Metric::E2eLatencyMs, |s| s.p50, 1),
+                    metric_stat(g, Metric::E2eLatencyMs, |s| s.p95, 1),
+                    metric_stat(g, Metric::E2eLatencyMs, |s| s.p99, 1),
+                    fmt(t.packet_loss_pct, 2),
+                    metric_stat(g, Metric::JitterMs, |s| s.p95, 2),
+                    metric_stat(g, Metric::Fps, |s| s.mean, 1),
+                    metric_stat(g, Metric::BitrateKbps, |s| s.mean, 0),
+                    format!("{}/{}/{}", t.freeze_w3c.count, t.freeze_200ms.count, t.freeze_500ms.count),
+                    fmt(t.freeze_time_pct, 2),
+                    metric_stat(g, Metric::PsnrDb, |s| s.mean, 2),
+                    metric_stat(g, Metric::Ssim, |s| s.mean, 4),
+                    opt(t.marker_read_pct, 1),
+                ]
+            })
+            .collect(),
+    });
+    out.push(Table {
+        title: "Metric distributions".into(),
+        note: None,
+        headers: [
+            "group", "metric", "unit", "count", "p50", "p90", "p95", "p99", "max",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.metrics.iter().map(move |(m, res)| {
+                    let s = &res.summary;
+                    vec![
+                        g.name.clone(),
+                        m.name().to_string(),
+                        res.unit.clone(),
+                        s.count.to_string(),
+                        fmt(s.p50, 2),
+                        fmt(s.p90, 2),
+                        fmt(s.p95, 2),
+                        fmt(s.p99, 2),
+                        fmt(s.max, 2),
+                    ]
+                })
+            })
+            .collect(),
+    });
+    out.push(Table {
+        title: "Network: configured and realised".into(),
+        note: Some("Realised figures are counted at the simulated link, per packet.".into()),
+        headers: [
+            "group",
+            "profile",
+            "delay",
+            "jitter ±",
+            "loss",
+            "realised mean delay ms",
+            "realised loss %",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.name.clone(),
+                    g.network_name.clone(),
+                    humantime::format_duration(g.network.delay.0).to_string(),
+                    humantime::format_duration(g.network.jitter.0).to_string(),
+                    format!("{}%", g.network.loss.0),
+                    fmt(g.totals.link_delay_ms, 2),
+                    fmt(g.totals.link_loss_pct, 2),
+                ]
+            })
+            .collect(),
+    });
+    let sessions: Vec<_> = r.groups.iter().flat_map(|g| g.sessions.iter()).collect();
+    out.push(Table {
+        title: "Sessions".into(),
+        note: (sessions.len() > MAX_SESSION_ROWS).then(|| {
+            format!(
+                "First {MAX_SESSION_ROWS} of {} sessions; sessions.csv has all.",
+                sessions.len()
+            )
+        }),
+        headers: [
+            "session",
+            "role",
+            "first frame ms",
+            "e2e p50 ms",
+            "e2e p95 ms",
+            "loss %",
+            "jitter ms",
+            "fps",
+            "freezes W3C",
+            "freeze time %",
+            "PSNR dB",
+            "SSIM",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: sessions
+            .iter()
+            .take(MAX_SESSION_ROWS)
+            .map(|s| {
+                vec![
+                    s.id.clone(),
+                    format!("{:?}", s.role).to_lowercase(),
+                    opt(s.first_frame_ms, 1),
+                    opt(s.e2e_latency_p50_ms, 1),
+                    opt(s.e2e_latency_p95_ms, 1),
+                    fmt(s.packet_loss_pct, 2),
+                    fmt(s.jitter_ms, 2),
+                    fmt(s.fps, 1),
+                    s.freeze_w3c.count.to_string(),
+                    fmt(s.freeze_time_pct, 2),
+                    opt(s.psnr_db, 2),
+                    opt(s.ssim, 4),
+                ]
+            })
+            .collect(),
+    });
+    let e = &r.environment;
+    out.push(Table {
+        title: "Method and environment".into(),
+        note: Some(
+            "Media crossed rtcbench's in-process simulated link, not a network transport: figures are the harness's own floor (capture, H.264 encode, packetisation, assembly) plus the configured delay, jitter and loss. The simulated link has no retransmission or FEC, so one lost packet spoils the picture until a key frame, requested over the feedback path, arrives; WebRTC transports recover most losses with NACK."
+                .into(),
+        ),
+        headers: vec!["item".into(), "value".into()],
+        rows: [
+            ("scenario", r.scenario_name.clone()),
+            ("seed", r.seed.to_string()),
+            ("started (UTC)", r.started_at.clone()),
+            ("duration", format!("{:.1} s{}", r.duration_s, if r.completed { "" } else { " (stopped early)" })),
+            ("rtcbench", format!("{} ({} build)", e.rtcbench_version, e.build)),
+            ("machine", format!("{} CPUs, {}", e.cpu_count, e.cpu_model)),
+            ("system", format!("{}, kernel {}, {}", e.os, e.kernel, e.arch)),
+        ]
+        .into_iter()
+        .map(|(k, v)| vec![k.to_string(), v])
+        .collect(),
+    });
+    out
+}
+
+/// Writes the report files for `formats` and the charts into `dir`.
+pub fn write(r: &RunResults, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, ReportError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ReportError::Io { path, source }
+    };
+    let mut written = Vec::new();
+    let charts = if formats
+        .iter()
+        .any(|f| matches!(f, Format::Html | Format::Markdown))
+    {
+        let charts = charts::build(r)?;
+        let chart_dir = dir.join("charts");
+        std::fs::create_dir_all(&chart_dir).map_err(io(&chart_dir))?;
+        for c in &charts {
+            for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", c.png.as_slice())] {
+                let path = chart_dir.join(format!("{}.{ext}", c.name));
+                std::fs::write(&path, bytes).map_err(io(&path))?;
+                written.push(path);
+            }
+        }
+        charts
+    } else {
+        Vec::new()
+    };
+    let tables = tables(r);
+    for format in formats {
+        let (name, body) = match format {
+            Format::Html => ("report.html", html::render(r, &tables, &charts)),
+            Format::Markdown => ("report.md", markdown::render(r, &tables, &charts)),
+            Format::Csv => ("sessions.csv", csv::render(r)),
+        };
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(io(&path))?;
+        written.push(path);
+    }
+    Ok(written)
+}

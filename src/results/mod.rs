@@ -1,0 +1,333 @@
+//! run.json: the versioned record of a run, from which every report is rendered and which
+//! merges exactly with other runs (histogram addition, never averaging).
+
+pub mod environment;
+
+pub use environment::Environment;
+
+use crate::engine::GroupOutcome;
+use crate::media::receiver::{FreezeTally, ReceiverSummary, Role};
+use crate::media::sender::SenderStats;
+use crate::metrics::{Metric, MetricSeries, SerHistogram};
+use crate::net::LinkStats;
+use crate::scenario::NetworkProfile;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const SCHEMA: &str = "rtcbench.run/1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a run.json this version reads: {reason}")]
+    Format { path: String, reason: String },
+    #[error("cannot merge: {0}")]
+    Merge(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema: String,
+    pub rtcbench_version: String,
+    pub scenario_name: String,
+    /// The scenario exactly as it was run (after defaults).
+    pub scenario: serde_json::Value,
+    pub seed: u64,
+    pub started_at: String,
+    pub duration_s: f64,
+    pub completed: bool,
+    pub interval_ms: u64,
+    pub environment: Environment,
+    pub failures: Vec<String>,
+    pub groups: Vec<GroupResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupResult {
+    pub name: String,
+    pub network_name: String,
+    pub network: NetworkProfile,
+    pub sender: SenderStats,
+    pub link: LinkStats,
+    pub totals: GroupTotals,
+    pub metrics: BTreeMap<Metric, MetricResult>,
+    pub sessions: Vec<ReceiverSummary>,
+}
+
+/// Percentiles in the metric's own unit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Summary {
+    pub fn of(h: &Histogram<u64>, scale: f64) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let q = |p: f64| h.value_at_quantile(p) as f64 / scale;
+        Self {
+            count: h.len(),
+            min: h.min() as f64 / scale,
+            mean: h.mean() / scale,
+            p50: q(0.50),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            max: h.max() as f64 / scale,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalResult {
+    pub start_s: f64,
+    pub summary: Summary,
+    pub histogram: SerHistogram,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricResult {
+    pub unit: String,
+    /// Histogram values are the metric times this.
+    pub scale: f64,
+    pub summary: Summary,
+    pub histogram: SerHistogram,
+    pub intervals: Vec<IntervalResult>,
+}
+
+impl MetricResult {
+    pub fn from_series(metric: Metric, series: &MetricSeries, interval_ms: u64) -> Self {
+        let scale = metric.scale();
+        Self {
+            unit: metric.unit().to_string(),
+            scale,
+            summary: Summary::of(&series.total.0, scale),
+            histogram: series.total.clone(),
+            intervals: series
+                .intervals
+                .iter()
+                .enumerate()
+                .map(|(i, h)| IntervalResult {
+                    start_s: i as f64 * interval_ms as f64 / 1000.0,
+                    summary: Summary::of(&h.0, scale),
+                    histogram: h.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_series(&self) -> MetricSeries {
+        MetricSeries {
+            total: self.histogram.clone(),
+            intervals: self.intervals.iter().map(|i| i.histogram.clone()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupTotals {
+    pub receivers: u64,
+    pub probes: u64,
+    pub packets_expected: u64,
+    pub packets_lost: u64,
+    pub packet_loss_pct: f64,
+    pub frames_rendered: u64,
+    pub freeze_w3c: FreezeTally,
+    pub freeze_200ms: FreezeTally,
+    pub freeze_500ms: FreezeTally,
+    /// W3C freeze time over rendered time, all receivers together.
+    pub freeze_time_pct: f64,
+    pub audio_gaps: u64,
+    pub keyframe_requests: u64,
+    pub marker_read_pct: Option<f64>,
+    /// What the simulated links did: realised loss and mean one-way delay.
+    pub link_loss_pct: f64,
+    pub link_delay_ms: f64,
+}
+
+impl GroupTotals {
+    pub fn of(sessions: &[ReceiverSummary], link: &LinkStats) -> Self {
+        let mut t = GroupTotals {
+            link_loss_pct: link.loss_pct(),
+            link_delay_ms: link.mean_delay_ms(),
+            ..Default::default()
+        };
+        let (mut freeze_us, mut span_us) = (0.0, 0.0);
+        let (mut marker_weight, mut marker_sum) = (0.0, 0.0);
+        for s in sessions {
+            t.receivers += 1;
+            t.probes += (s.role == Role::Probe) as u64;
+            t.packets_expected += s.packets_expected;
+            t.packets_lost += s.packets_lost;
+            t.frames_rendered += s.frames_rendered;
+            for (sum, one) in [
+                (&mut t.freeze_w3c, s.freeze_w3c),
+                (&mut t.freeze_200ms, s.freeze_200ms),
+                (&mut t.freeze_500ms, s.freeze_500ms),
+            ] {
+                sum.count += one.count;
+                sum.total_us += one.total_us;
+            }
+            t.audio_gaps += s.audio_gaps;
+            t.keyframe_requests += s.keyframe_requests;
+            freeze_us += s.freeze_w3c.total_us as f64;
+            if s.fps > 0.0 {
+                span_us += s.frames_rendered.saturating_sub(1) as f64 / s.fps * 1e6;
+            }
+            if let Some(p) = s.marker_read_pct {
+                marker_weight += s.frames_rendered as f64;
+                marker_sum += p * s.frames_rendered as f64;
+            }
+        }
+        if t.packets_expected > 0 {
+            t.packet_loss_pct = t.packets_lost as f64 * 100.0 / t.packets_expected as f64;
+        }
+        if span_us > 0.0 {
+            t.freeze_time_pct = freeze_us * 100.0 / span_us;
+        }
+        if marker_weight > 0.0 {
+            t.marker_read_pct = Some(marker_sum / marker_weight);
+        }
+        t
+    }
+}
+
+impl GroupResult {
+    pub fn from_outcome(o: GroupOutcome, interval_ms: u64) -> Self {
+        let metrics = o
+            .series
+            .iter()
+            .map(|(m, s)| (*m, MetricResult::from_series(*m, s, interval_ms)))
+            .collect();
+        Self {
+            totals: GroupTotals::of(&o.sessions, &o.link),
+            name: o.name,
+            network_name: o.network_name,
+            network: o.network,
+            sender: o.sender,
+            link: o.link,
+            metrics,
+            sessions: o.sessions,
+        }
+    }
+
+    pub fn metric(&self, m: Metric) -> Option<&MetricResult> {
+        self.metrics.get(&m)
+    }
+
+    /// Adds another shard's or repeat's measurements of the same group.
+    pub fn merge(&mut self, other: &GroupResult, interval_ms: u64) {
+        for (m, theirs) in &other.metrics {
+            let mut series = self
+                .metrics
+                .get(m)
+                .map(MetricResult::to_series)
+                .unwrap_or_default();
+            series.merge(&theirs.to_series());
+            self.metrics
+                .insert(*m, MetricResult::from_series(*m, &series, interval_ms));
+        }
+        for (a, b) in [
+            (
+                &mut self.sender.frames_captured,
+                other.sender.frames_captured,
+            ),
+            (&mut self.sender.frames_sent, other.sender.frames_sent),
+            (&mut self.sender.keyframes, other.sender.keyframes),
+            (
+                &mut self.sender.keyframe_requests_honoured,
+                other.sender.keyframe_requests_honoured,
+            ),
+            (&mut self.sender.video_packets, other.sender.video_packets),
+            (&mut self.sender.video_bytes, other.sender.video_bytes),
+            (&mut self.sender.audio_packets, other.sender.audio_packets),
+            (&mut self.link.sent, other.link.sent),
+            (&mut self.link.dropped, other.link.dropped),
+            (&mut self.link.delivered, other.link.delivered),
+            (&mut self.link.delay_sum_us, other.link.delay_sum_us),
+        ] {
+            *a += b;
+        }
+        self.sessions.extend(other.sessions.iter().cloned());
+        self.totals = GroupTotals::of(&self.sessions, &self.link);
+    }
+}
+
+impl RunResults {
+    pub fn group(&self, name: &str) -> Option<&GroupResult> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// Combines another run of the same scenario into this one, group by group.
+    pub fn merge(&mut self, other: &RunResults) -> Result<(), ResultsError> {
+        if other.schema != self.schema {
+            return Err(ResultsError::Merge(format!(
+                "schema {} vs {}",
+                self.schema, other.schema
+            )));
+        }
+        if other.interval_ms != self.interval_ms {
+            return Err(ResultsError::Merge(format!(
+                "interval {} ms vs {} ms",
+                self.interval_ms, other.interval_ms
+            )));
+        }
+        for theirs in &other.groups {
+            match self.groups.iter_mut().find(|g| g.name == theirs.name) {
+                Some(mine) => mine.merge(theirs, self.interval_ms),
+                None => self.groups.push(theirs.clone()),
+            }
+        }
+        self.duration_s = self.duration_s.max(other.duration_s);
+        self.completed &= other.completed;
+        self.failures.extend(other.failures.iter().cloned());
+        Ok(())
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), ResultsError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| ResultsError::Format {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(path, json).map_err(|source| ResultsError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn read(path: &Path) -> Result<Self, ResultsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let probe: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ResultsError::Format {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        if probe.get("schema").and_then(|s| s.as_str()) != Some(SCHEMA) {
+            return Err(ResultsError::Format {
+                path: path.display().to_string(),
+                reason: format!("schema is {:?}, expected {SCHEMA}", probe.get("schema")),
+            });
+        }
+        serde_json::from_value(probe).map_err(|e| ResultsError::Format {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+}

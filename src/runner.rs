@@ -1,0 +1,113 @@
+//! One run end to end: scenario → plan → engine → results → report.
+
+use crate::engine::{self, RunOutcome};
+use crate::plan;
+use crate::report::{self, Format};
+use crate::results::{Environment, GroupResult, ResultsError, RunResults, SCHEMA};
+use crate::scenario::Scenario;
+use std::path::{Path, PathBuf};
+use tokio::sync::watch;
+
+/// Seed used when neither the command line nor the scenario gives one.
+pub const DEFAULT_SEED: u64 = 1;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    pub duration_us: Option<u64>,
+    /// Exact output folder; default `results/<UTC time>-<scenario>/`.
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: cannot create the output folder: {source}")]
+    Output {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+}
+
+pub struct RunArtifacts {
+    pub dir: PathBuf,
+    pub results: RunResults,
+}
+
+pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let safe: String = scenario
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    PathBuf::from("results").join(format!("{stamp}-{safe}"))
+}
+
+pub fn to_results(
+    scenario: &Scenario,
+    seed: u64,
+    outcome: RunOutcome,
+    interval_ms: u64,
+) -> RunResults {
+    let started = chrono::DateTime::from_timestamp_micros(outcome.started_at_us as i64)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default();
+    RunResults {
+        schema: SCHEMA.to_string(),
+        rtcbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_name: scenario.name.clone(),
+        scenario: serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null),
+        seed,
+        started_at: started,
+        duration_s: outcome.stopped_at_us.saturating_sub(outcome.started_at_us) as f64 / 1e6,
+        completed: outcome.completed,
+        interval_ms,
+        environment: Environment::detect(),
+        failures: outcome.failures.iter().map(|f| f.to_string()).collect(),
+        groups: outcome
+            .groups
+            .into_iter()
+            .map(|g| GroupResult::from_outcome(g, interval_ms))
+            .collect(),
+    }
+}
+
+/// Runs `scenario` in real time and writes run.json and the report; `stop` ends it early.
+pub async fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<RunArtifacts, RunError> {
+    let seed = options.seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+    let plan = plan::build(scenario, seed, options.duration_us);
+    let dir = options
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(scenario));
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let outcome = engine::run(&plan, stop).await;
+    let results = to_results(scenario, seed, outcome, plan.interval_us / 1000);
+    // run.json first: if a chart fails, the measurements are still on disk.
+    results.write(&dir.join("run.json"))?;
+    report::write(&results, &dir, &report::ALL_FORMATS)?;
+    Ok(RunArtifacts { dir, results })
+}
+
+/// Re-renders a report from a run folder's run.json alone.
+pub fn rerender(run_dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError> {
+    let results = RunResults::read(&run_dir.join("run.json"))?;
+    Ok(report::write(&results, run_dir, formats)?)
+}

@@ -1,0 +1,207 @@
+//! Scenario files: parsing with precise error locations, and the checks that need the whole file.
+
+pub mod schema;
+pub mod units;
+
+pub use schema::{AudioSpec, GroupSpec, NetworkProfile, Scenario, VideoSpec};
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Network profiles every scenario can name without defining them.
+pub fn builtin_network(name: &str) -> Option<NetworkProfile> {
+    match name {
+        "clean" => Some(NetworkProfile::default()),
+        _ => None,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{}: cannot read the scenario: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: field `{field}`: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        field: String,
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Invalid { field, .. } => Some(field),
+            ScenarioError::Read { .. } => None,
+        }
+    }
+}
+
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&source, &path.display().to_string())
+}
+
+/// Parses and validates a scenario; `file` names the source in error messages.
+pub fn parse(source: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let locate = |span: Option<Range<usize>>, field: String, message: String| {
+        let (line, column) = line_column(source, span.map(|s| s.start).unwrap_or(0));
+        ScenarioError::Invalid {
+            file: file.to_string(),
+            line,
+            column,
+            field,
+            message,
+        }
+    };
+    let deserializer = toml::Deserializer::parse(source)
+        .map_err(|e| locate(e.span(), "(syntax)".into(), e.message().trim().to_string()))?;
+    let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let field = refine_field(&field, inner.message());
+        locate(inner.span(), field, inner.message().trim().to_string())
+    })?;
+    validate(&scenario).map_err(|(span, field, message)| locate(span, field, message))?;
+    Ok(scenario)
+}
+
+/// Names the field a deserialization error is about, as the user wrote it.
+fn refine_field(path: &str, message: &str) -> String {
+    // Spanned<T> adds a private path segment of its own.
+    let path = path.split(".$__serde_spanned").next().unwrap_or(path);
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+    };
+    // An unknown key or a missing field is named in the message, not always in the path.
+    let key = quoted("unknown field `").or_else(|| quoted("missing field `"));
+    match (key, path) {
+        (Some(key), "." | "") => key.to_string(),
+        (Some(key), parent) if parent.ends_with(key) => parent.to_string(),
+        (Some(key), parent) => format!("{parent}.{key}"),
+        (None, "." | "") => "(top level)".to_string(),
+        (None, p) => p.to_string(),
+    }
+}
+
+type Problem = (Option<Range<usize>>, String, String);
+
+fn validate(s: &Scenario) -> Result<(), Problem> {
+    if s.groups.is_empty() {
+        return Err((
+            None,
+            "group".into(),
+            "a scenario needs at least one [[group]]".into(),
+        ));
+    }
+    if s.duration.0.is_zero() {
+        return Err((
+            None,
+            "duration".into(),
+            "duration must be greater than zero".into(),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, g) in s.groups.iter().enumerate() {
+        let at = |f: &str| format!("group[{i}].{f}");
+        if g.name.get_ref().trim().is_empty() {
+            return Err((
+                Some(g.name.span()),
+                at("name"),
+                "a group name cannot be empty".into(),
+            ));
+        }
+        if !seen.insert(g.name.get_ref().clone()) {
+            return Err((
+                Some(g.name.span()),
+                at("name"),
+                format!("group name \"{}\" is used twice", g.name.get_ref()),
+            ));
+        }
+        if *g.receivers.get_ref() == 0 {
+            return Err((
+                Some(g.receivers.span()),
+                at("receivers"),
+                "a group needs at least 1 receiver".into(),
+            ));
+        }
+        if g.probes.get_ref() > g.receivers.get_ref() {
+            return Err((
+                Some(g.probes.span()),
+                at("probes"),
+                format!(
+                    "{} probes but only {} receivers; probes are a subset of the receivers",
+                    g.probes.get_ref(),
+                    g.receivers.get_ref()
+                ),
+            ));
+        }
+        let net = g.network.get_ref();
+        if builtin_network(net).is_none() && !s.network.contains_key(net) {
+            let mut known: Vec<&str> = s.network.keys().map(String::as_str).collect();
+            known.insert(0, "clean");
+            return Err((
+                Some(g.network.span()),
+                at("network"),
+                format!(
+                    "no network profile named \"{net}\"; known: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if g.start.0 >= s.duration.0 {
+            return Err((
+                None,
+                at("start"),
+                format!(
+                    "group \"{}\" starts at {} but the run lasts {}",
+                    g.name.get_ref(),
+                    humantime::format_duration(g.start.0),
+                    humantime::format_duration(s.duration.0)
+                ),
+            ));
+        }
+    }
+    for (name, p) in &s.network {
+        if p.jitter.0 > p.delay.0 + std::time::Duration::from_secs(10) {
+            return Err((
+                None,
+                format!("network.{name}.jitter"),
+                "jitter over 10 s is not a network".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves a group's network profile (validation guarantees it exists).
+pub fn network_for(s: &Scenario, name: &str) -> NetworkProfile {
+    s.network
+        .get(name)
+        .cloned()
+        .or_else(|| builtin_network(name))
+        .unwrap_or_default()
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}

@@ -1,0 +1,179 @@
+//! The scenario file format (TOML). Every struct denies unknown fields so a typo is an error
+//! with its line, not a silently ignored setting.
+
+use super::units::{Bitrate, HumanDuration, Percent};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// How long each group's media flows, from its start.
+    pub duration: HumanDuration,
+    /// Seed for every random choice; the command line's `--seed` overrides it.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub video: VideoSpec,
+    #[serde(default)]
+    pub audio: AudioSpec,
+    /// Named network profiles, in addition to the built-in ones.
+    #[serde(default)]
+    pub network: BTreeMap<String, NetworkProfile>,
+    /// Stream groups: one publisher and its receivers each.
+    #[serde(rename = "group")]
+    pub groups: Vec<GroupSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoSpec {
+    #[serde(default = "default_width")]
+    pub width: Dimension,
+    #[serde(default = "default_height")]
+    pub height: Dimension,
+    #[serde(default = "default_fps")]
+    pub fps: FrameRate,
+    #[serde(default = "default_video_bitrate")]
+    pub bitrate: Bitrate,
+    /// Time between forced key frames (receivers may ask for more).
+    #[serde(default = "default_keyframe_interval")]
+    pub keyframe_interval: HumanDuration,
+}
+
+impl Default for VideoSpec {
+    fn default() -> Self {
+        Self {
+            width: default_width(),
+            height: default_height(),
+            fps: default_fps(),
+            bitrate: default_video_bitrate(),
+            keyframe_interval: default_keyframe_interval(),
+        }
+    }
+}
+
+fn default_width() -> Dimension {
+    Dimension(640)
+}
+fn default_height() -> Dimension {
+    Dimension(360)
+}
+fn default_fps() -> FrameRate {
+    FrameRate(30)
+}
+fn default_video_bitrate() -> Bitrate {
+    Bitrate(1_000_000)
+}
+fn default_keyframe_interval() -> HumanDuration {
+    HumanDuration::from_millis(4_000)
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSpec {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_audio_bitrate")]
+    pub bitrate: Bitrate,
+}
+
+impl Default for AudioSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bitrate: default_audio_bitrate(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_audio_bitrate() -> Bitrate {
+    Bitrate(32_000)
+}
+
+/// One-way impairment of the simulated link from the publisher to a receiver.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkProfile {
+    #[serde(default)]
+    pub delay: HumanDuration,
+    /// Each packet's delay varies uniformly within ± this much (packets may reorder).
+    #[serde(default)]
+    pub jitter: HumanDuration,
+    #[serde(default)]
+    pub loss: Percent,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    pub name: Spanned<String>,
+    /// Receivers (viewers) subscribed to this group's publisher.
+    pub receivers: Spanned<u32>,
+    /// How many of the receivers decode every frame and measure picture quality.
+    #[serde(default = "default_probes")]
+    pub probes: Spanned<u32>,
+    /// A network profile name: built-in or defined under `[network.NAME]`.
+    #[serde(default = "default_network")]
+    pub network: Spanned<String>,
+    /// When this group starts, from the start of the run.
+    #[serde(default)]
+    pub start: HumanDuration,
+    /// Overrides the scenario's video bit rate for this group.
+    #[serde(default)]
+    pub bitrate: Option<Bitrate>,
+}
+
+fn default_probes() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+fn default_network() -> Spanned<String> {
+    Spanned::new(0..0, "clean".to_string())
+}
+
+/// A picture dimension in pixels: even (4:2:0 chroma) and within what the marker can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Dimension(pub u32);
+
+impl Dimension {
+    pub const MIN: u32 = 160;
+    pub const MAX: u32 = 3840;
+}
+
+impl<'de> Deserialize<'de> for Dimension {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        if v % 2 != 0 || v < Dimension::MIN as i64 || v > Dimension::MAX as i64 {
+            return Err(de::Error::custom(format!(
+                "{v} pixels is not allowed; use an even number from {} to {}",
+                Dimension::MIN,
+                Dimension::MAX
+            )));
+        }
+        Ok(Dimension(v as u32))
+    }
+}
+
+/// Frames per second, 1 to 120.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FrameRate(pub u32);
+
+impl<'de> Deserialize<'de> for FrameRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        if !(1..=120).contains(&v) {
+            return Err(de::Error::custom(format!(
+                "frame rate {v} is not allowed; use 1 to 120 frames per second"
+            )));
+        }
+        Ok(FrameRate(v as u32))
+    }
+}

@@ -1,0 +1,202 @@
+//! The command line as a user drives it, in real time.
+
+use rtcbench::metrics::Metric;
+use rtcbench::results::RunResults;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rtcbench"))
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtcbench-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+const TWO_GROUPS: &str = r#"name = "cli-e2e"
+duration = "4s"
+[video]
+width = 320
+height = 180
+bitrate = "500kbps"
+[network.far]
+delay = "50ms"
+[[group]]
+name = "near"
+receivers = 2
+probes = 1
+[[group]]
+name = "far"
+receivers = 2
+probes = 1
+network = "far"
+"#;
+
+#[test]
+fn run_writes_results_report_and_charts_and_report_rerenders() {
+    let dir = temp_dir("run");
+    let scenario = dir.join("s.toml");
+    std::fs::write(&scenario, TWO_GROUPS).expect("write scenario");
+    let out = dir.join("out");
+    let status = bin()
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            "9",
+        ])
+        .status()
+        .expect("run");
+    assert!(status.success(), "run failed: {status}");
+    for f in ["run.json", "report.html", "report.md", "sessions.csv"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    for chart in [
+        "e2e_latency_cdf",
+        "e2e_latency_over_time",
+        "fps_over_time",
+        "freeze_time_per_stream",
+    ] {
+        for ext in ["svg", "png"] {
+            let p = out.join("charts").join(format!("{chart}.{ext}"));
+            assert!(
+                std::fs::metadata(&p)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
+                "{} missing or empty",
+                p.display()
+            );
+        }
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).expect("html");
+    assert!(
+        html.contains("<svg") && html.contains("far"),
+        "charts are inlined"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "the report must not fetch anything"
+    );
+
+    let r = RunResults::read(&out.join("run.json")).expect("run.json");
+    assert!(r.completed && r.seed == 9 && r.failures.is_empty());
+    let p50 = |g: &str| {
+        r.group(g)
+            .and_then(|g| g.metric(Metric::E2eLatencyMs))
+            .map(|m| m.summary.p50)
+            .expect("latency")
+    };
+    let added = p50("far") - p50("near");
+    eprintln!(
+        "real time: near p50 {:.2} ms, far p50 {:.2} ms, added {added:.2} ms",
+        p50("near"),
+        p50("far")
+    );
+    // In real time the generator's own scheduling adds noise the simulated tests do not have.
+    assert!(
+        (added - 50.0).abs() <= 5.0,
+        "50 ms injected, {added:.2} ms measured"
+    );
+    let csv = std::fs::read_to_string(out.join("sessions.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 5, "header and four sessions");
+
+    std::fs::remove_file(out.join("report.md")).expect("remove");
+    let status = bin()
+        .args(["report", out.to_str().unwrap(), "--format", "md"])
+        .status()
+        .expect("report");
+    assert!(status.success());
+    let md = std::fs::read_to_string(out.join("report.md")).expect("re-rendered report.md");
+    assert!(md.contains("charts/e2e_latency_cdf.png") && md.contains("| near |"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn validate_names_the_problem_and_fails() {
+    let dir = temp_dir("validate");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nduration = \"10s\"\n[video]\nfps = 0\n[[group]]\nname = \"a\"\nreceivers = 1\n").expect("write");
+    let out = bin()
+        .args([
+            "validate",
+            "scenarios/quickstart.toml",
+            bad.to_str().unwrap(),
+        ])
+        .output()
+        .expect("validate");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml:4:7: field `video.fps`"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: scenarios/quickstart.toml"));
+    let missing = bin()
+        .args(["run", "no/such/scenario.toml"])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/scenario.toml"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[test]
+fn ctrl_c_flushes_what_was_measured() {
+    let dir = temp_dir("sigint");
+    let scenario = dir.join("long.toml");
+    std::fs::write(
+        &scenario,
+        TWO_GROUPS.replace("duration = \"4s\"", "duration = \"60s\""),
+    )
+    .expect("write");
+    let out = dir.join("out");
+    let mut child = bin()
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status =
+        wait_for(&mut child, Duration::from_secs(30)).expect("rtcbench did not stop on Ctrl-C");
+    assert!(status.success(), "{status}");
+    let r = RunResults::read(&out.join("run.json")).expect("partial run.json");
+    assert!(!r.completed, "a stopped run is marked incomplete");
+    assert!(r.duration_s < 10.0, "stopped after {} s", r.duration_s);
+    assert!(
+        r.group("near")
+            .map(|g| g.totals.frames_rendered > 0)
+            .unwrap_or(false),
+        "what ran was kept"
+    );
+    assert!(Path::new(&out.join("report.html")).is_file());
+    std::fs::remove_dir_all(&dir).ok();
+}

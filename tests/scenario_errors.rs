@@ -1,0 +1,190 @@
+//! Bad scenario files are rejected with file, line, column and field named; nothing panics.
+
+use rtcbench::scenario::{self, ScenarioError};
+
+const GROUP: &str = "[[group]]\nname = \"a\"\nreceivers = 2\n";
+
+fn error_of(src: &str) -> (usize, usize, String, String) {
+    match scenario::parse(src, "bad.toml") {
+        Ok(_) => panic!("accepted a bad scenario:\n{src}"),
+        Err(ScenarioError::Invalid {
+            file,
+            line,
+            column,
+            field,
+            message,
+        }) => {
+            assert_eq!(file, "bad.toml");
+            (line, column, field, message)
+        }
+        Err(other) => panic!("unexpected error kind: {other}"),
+    }
+}
+
+fn check(src: &str, line: usize, column: usize, field: &str, words: &str) {
+    let (l, c, f, m) = error_of(src);
+    assert_eq!(
+        (l, c, f.as_str()),
+        (line, column, field),
+        "message was: {m}"
+    );
+    assert!(m.contains(words), "message {m:?} should mention {words:?}");
+}
+
+#[test]
+fn unknown_field_is_named_with_its_line() {
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n[video]\nfpz = 30\n{GROUP}"),
+        4,
+        1,
+        "video.fpz",
+        "unknown field `fpz`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    check(
+        "name = \"x\"\nduration = \"10s\"\n[[group]]\nname = \"a\"\nreceivers = \"many\"\n",
+        5,
+        13,
+        "group[0].receivers",
+        "invalid type",
+    );
+}
+
+#[test]
+fn negative_duration() {
+    check(
+        &format!("name = \"x\"\nduration = \"-5s\"\n{GROUP}"),
+        2,
+        12,
+        "duration",
+        "negative",
+    );
+}
+
+#[test]
+fn duration_without_unit() {
+    check(
+        &format!("name = \"x\"\nduration = 10\n{GROUP}"),
+        2,
+        12,
+        "duration",
+        "no unit",
+    );
+}
+
+#[test]
+fn loss_over_100_percent() {
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n[network.bad]\nloss = \"120%\"\n{GROUP}network = \"bad\"\n"),
+        4,
+        8,
+        "network.bad.loss",
+        "from 0 to 100",
+    );
+}
+
+#[test]
+fn zero_frame_rate() {
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n[video]\nfps = 0\n{GROUP}"),
+        4,
+        7,
+        "video.fps",
+        "frame rate 0",
+    );
+}
+
+#[test]
+fn odd_picture_width() {
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n[video]\nwidth = 641\n{GROUP}"),
+        4,
+        9,
+        "video.width",
+        "even",
+    );
+}
+
+#[test]
+fn unreadable_bitrate() {
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n[video]\nbitrate = \"fast\"\n{GROUP}"),
+        4,
+        11,
+        "video.bitrate",
+        "not a bit rate",
+    );
+}
+
+#[test]
+fn more_probes_than_receivers() {
+    check(
+        "name = \"x\"\nduration = \"10s\"\n[[group]]\nname = \"a\"\nreceivers = 2\nprobes = 3\n",
+        6,
+        10,
+        "group[0].probes",
+        "subset",
+    );
+}
+
+#[test]
+fn unknown_network_profile() {
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n{GROUP}network = \"5g\"\n"),
+        6,
+        11,
+        "group[0].network",
+        "no network profile named \"5g\"",
+    );
+}
+
+#[test]
+fn duplicate_group_names() {
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n{GROUP}{GROUP}"),
+        7,
+        8,
+        "group[1].name",
+        "used twice",
+    );
+}
+
+#[test]
+fn missing_required_field() {
+    check(
+        "name = \"x\"\nduration = \"10s\"\n",
+        1,
+        1,
+        "group",
+        "missing field `group`",
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    check("name = \"x\"\nduration = \"10s\n", 2, 16, "(syntax)", "");
+}
+
+#[test]
+fn no_truncation_of_a_valid_file_panics() {
+    let good = std::fs::read_to_string("scenarios/quickstart.toml").expect("quickstart exists");
+    assert!(scenario::parse(&good, "quickstart.toml").is_ok());
+    for end in 0..good.len() {
+        if good.is_char_boundary(end) {
+            let _ = scenario::parse(&good[..end], "cut.toml");
+        }
+    }
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    for entry in std::fs::read_dir("scenarios").expect("scenarios folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
