@@ -146,7 +146,7 @@ impl Room {
             }
             self.recorder.record_all(leg.receiver.drain_samples());
         }
-        if now >= self.next_interval {
+        while now >= self.next_interval && self.next_interval <= self.end {
             for leg in &mut self.legs {
                 leg.receiver
                     .on_interval(self.next_interval, self.interval_us);

@@ -134,7 +134,7 @@ impl MediaSender {
     /// Captures whatever is due at `now`; `now` is the capture instant stamped in the markers.
     pub fn handle_timeout(&mut self, now: Micros) -> Result<(), CodecError> {
         while self.audio.is_some() && self.audio_due(self.next_audio) <= now {
-            self.capture_audio(now)?;
+            self.capture_audio()?;
         }
         if self.frame_due(self.next_frame) <= now {
             // A late generator captures the newest due frame only, as a camera would.
@@ -206,7 +206,7 @@ impl MediaSender {
         Ok(())
     }
 
-    fn capture_audio(&mut self, now: Micros) -> Result<(), CodecError> {
+    fn capture_audio(&mut self) -> Result<(), CodecError> {
         let n = self.next_audio;
         self.next_audio += 1;
         let Some((source, encoder, packetizer)) = self.audio.as_mut() else {
@@ -232,7 +232,6 @@ impl MediaSender {
             });
             self.audio_seq = self.audio_seq.wrapping_add(1);
         }
-        let _ = now;
         Ok(())
     }
 }

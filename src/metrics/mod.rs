@@ -65,10 +65,6 @@ impl Metric {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.name() == name)
-    }
-
     pub fn unit(self) -> &'static str {
         match self {
             Metric::FirstFrameMs
@@ -100,14 +96,6 @@ impl Metric {
             Metric::PsnrDb => 100.0,
             Metric::Ssim => 10_000.0,
         }
-    }
-
-    /// True when a larger value is better (for charts and, later, scoring).
-    pub fn higher_is_better(self) -> bool {
-        matches!(
-            self,
-            Metric::Fps | Metric::BitrateKbps | Metric::PsnrDb | Metric::Ssim
-        )
     }
 }
 

@@ -3,9 +3,14 @@
 use crate::results::RunResults;
 
 const HEADER: &str = "session,group,role,first_frame_ms,packets_expected,packets_received,packets_lost,packet_loss_pct,\
-jitter_ms,audio_jitter_ms,frames_complete,frames_rendered,frames_undecodable,keyframe_requests,fps,bitrate_kbps,\
+packets_malformed,packets_duplicated,packets_reordered,jitter_ms,audio_jitter_ms,frames_complete,frames_rendered,\
+rendered_ms,frames_undecodable,keyframe_requests,fps,bitrate_kbps,\
 freeze_w3c_count,freeze_w3c_ms,freeze_200ms_count,freeze_200ms_ms,freeze_500ms_count,freeze_500ms_ms,freeze_time_pct,\
-e2e_latency_p50_ms,e2e_latency_p95_ms,audio_latency_p50_ms,audio_gaps,audio_gap_ms,psnr_db,ssim,marker_read_pct";
+e2e_latency_p50_ms,e2e_latency_p95_ms,audio_latency_p50_ms,audio_gaps,audio_gap_ms,audio_decode_errors,psnr_db,ssim,\
+marker_read_pct,video_decode_errors";
+
+/// Each row is an array of exactly this many columns, checked by the compiler.
+const COLUMNS: usize = 37;
 
 fn field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
@@ -25,7 +30,7 @@ pub fn render(r: &RunResults) -> String {
     let mut out = String::from(HEADER);
     out.push('\n');
     for s in r.groups.iter().flat_map(|g| g.sessions.iter()) {
-        let cols = [
+        let cols: [String; COLUMNS] = [
             field(&s.id),
             field(&s.group),
             format!("{:?}", s.role).to_lowercase(),
@@ -34,10 +39,14 @@ pub fn render(r: &RunResults) -> String {
             s.packets_received.to_string(),
             s.packets_lost.to_string(),
             num(Some(s.packet_loss_pct)),
+            s.packets_malformed.to_string(),
+            s.packets_duplicated.to_string(),
+            s.packets_reordered.to_string(),
             num(Some(s.jitter_ms)),
             num(Some(s.audio_jitter_ms)),
             s.frames_complete.to_string(),
             s.frames_rendered.to_string(),
+            num(Some(s.rendered_ms)),
             s.frames_undecodable.to_string(),
             s.keyframe_requests.to_string(),
             num(Some(s.fps)),
@@ -54,12 +63,22 @@ pub fn render(r: &RunResults) -> String {
             num(s.audio_latency_p50_ms),
             s.audio_gaps.to_string(),
             num(Some(s.audio_gap_ms)),
+            s.audio_decode_errors.to_string(),
             num(s.psnr_db),
             num(s.ssim),
             num(s.marker_read_pct),
+            s.video_decode_errors.to_string(),
         ];
         out.push_str(&cols.join(","));
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_names_every_column() {
+        assert_eq!(super::HEADER.split(',').count(), super::COLUMNS);
+    }
 }

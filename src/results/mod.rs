@@ -185,9 +185,7 @@ impl GroupTotals {
             t.audio_gaps += s.audio_gaps;
             t.keyframe_requests += s.keyframe_requests;
             freeze_us += s.freeze_w3c.total_us as f64;
-            if s.fps > 0.0 {
-                span_us += s.frames_rendered.saturating_sub(1) as f64 / s.fps * 1e6;
-            }
+            span_us += s.rendered_ms * 1000.0;
             if let Some(p) = s.marker_read_pct {
                 marker_weight += s.frames_rendered as f64;
                 marker_sum += p * s.frames_rendered as f64;

@@ -136,6 +136,7 @@ impl Receiver {
             audio_jitter_ms: self.audio.stats.jitter_ms(),
             frames_complete: v.frames_complete,
             frames_rendered: f.frames(),
+            rendered_ms: f.rendered_span_us() as f64 / 1000.0,
             frames_undecodable: v.frames_undecodable,
             keyframe_requests: v.keyframe_requests,
             fps: if f.rendered_span_us() > 0 {
@@ -197,6 +198,8 @@ pub struct ReceiverSummary {
     pub audio_jitter_ms: f64,
     pub frames_complete: u64,
     pub frames_rendered: u64,
+    /// From the first rendered frame to the last.
+    pub rendered_ms: f64,
     pub frames_undecodable: u64,
     pub keyframe_requests: u64,
     pub fps: f64,

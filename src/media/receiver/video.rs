@@ -151,7 +151,8 @@ impl VideoReceiver {
                         score_picture(probe, &picture, n, now, &mut self.samples);
                     }
                 }
-                Ok(None) => {}
+                // No picture for this access unit: nothing was shown.
+                Ok(None) => return,
                 Err(_) => {
                     probe.decode_errors += 1;
                     self.awaiting_keyframe = true;
