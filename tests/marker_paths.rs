@@ -65,7 +65,7 @@ fn receive(role: Role, packets: &[(u64, RtpPacket)]) -> (Receiver, Recorder) {
     );
     let mut rec = Recorder::new(0, 1_000_000);
     for (at, p) in packets {
-        r.on_packet(p, *at);
+        r.on_packet(p.clone(), *at);
         rec.record_all(r.drain_samples());
     }
     (r, rec)

@@ -66,16 +66,17 @@ impl FrameAssembler {
     }
 
     /// Adds a packet (not a duplicate) and returns the frames it completed.
-    pub fn insert(&mut self, ext_seq: u64, packet: &RtpPacket, now: Micros) -> Vec<AssembledFrame> {
+    pub fn insert(&mut self, ext_seq: u64, packet: RtpPacket, now: Micros) -> Vec<AssembledFrame> {
         self.first_ext_seq = Some(self.first_ext_seq.map_or(ext_seq, |f| f.min(ext_seq)));
-        self.history[(ext_seq as usize) % HISTORY] = (ext_seq, packet.timestamp, packet.marker);
+        let marker = packet.marker;
+        self.history[(ext_seq as usize) % HISTORY] = (ext_seq, packet.timestamp, marker);
         self.pending.insert(
             ext_seq,
             Pending {
                 timestamp: packet.timestamp,
                 marker: packet.marker,
                 arrival: now,
-                payload: packet.payload.clone(),
+                payload: packet.payload,
                 abs_capture_us: packet.abs_capture_us,
             },
         );
@@ -84,7 +85,7 @@ impl FrameAssembler {
         if let Some(f) = self.try_complete(ext_seq, now) {
             done.push(f);
         }
-        if packet.marker {
+        if marker {
             if let Some(f) = self.try_complete(ext_seq + 1, now) {
                 done.push(f);
             }
@@ -169,12 +170,12 @@ mod tests {
     #[test]
     fn frames_complete_in_order_and_out_of_order() {
         let mut a = FrameAssembler::default();
-        assert_eq!(a.insert(100, &pkt(100, 0, false), 0).len(), 0);
-        assert_eq!(a.insert(101, &pkt(101, 0, true), 1).len(), 1);
+        assert_eq!(a.insert(100, pkt(100, 0, false), 0).len(), 0);
+        assert_eq!(a.insert(101, pkt(101, 0, true), 1).len(), 1);
         // Next frame arrives reordered: marker first.
-        assert_eq!(a.insert(104, &pkt(104, 3000, true), 2).len(), 0);
-        assert_eq!(a.insert(102, &pkt(102, 3000, false), 3).len(), 0);
-        let f = a.insert(103, &pkt(103, 3000, false), 4);
+        assert_eq!(a.insert(104, pkt(104, 3000, true), 2).len(), 0);
+        assert_eq!(a.insert(102, pkt(102, 3000, false), 3).len(), 0);
+        let f = a.insert(103, pkt(103, 3000, false), 4);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].payloads, vec![vec![102], vec![103], vec![104]]);
     }
@@ -182,19 +183,19 @@ mod tests {
     #[test]
     fn a_frame_missing_its_first_packet_is_not_complete() {
         let mut a = FrameAssembler::default();
-        a.insert(10, &pkt(10, 0, true), 0);
+        a.insert(10, pkt(10, 0, true), 0);
         // seq 11 (first packet of ts 3000) is lost.
-        assert!(a.insert(12, &pkt(12, 3000, true), 1).is_empty());
+        assert!(a.insert(12, pkt(12, 3000, true), 1).is_empty());
         // The frame after it is complete: its predecessor (12) carried the marker bit.
-        assert_eq!(a.insert(13, &pkt(13, 6000, true), 2).len(), 1);
+        assert_eq!(a.insert(13, pkt(13, 6000, true), 2).len(), 1);
     }
 
     #[test]
     fn a_late_marker_packet_completes_the_following_frame_too() {
         let mut a = FrameAssembler::default();
-        a.insert(1, &pkt(1, 0, false), 0);
-        a.insert(3, &pkt(3, 3000, true), 1);
-        let done = a.insert(2, &pkt(2, 0, true), 2);
+        a.insert(1, pkt(1, 0, false), 0);
+        a.insert(3, pkt(3, 3000, true), 1);
+        let done = a.insert(2, pkt(2, 0, true), 2);
         assert_eq!(done.len(), 2);
     }
 }

@@ -59,15 +59,15 @@ impl Receiver {
     /// A datagram off the wire; malformed packets are counted, never fatal.
     pub fn on_datagram(&mut self, bytes: &[u8], now: Micros) {
         match RtpPacket::parse(bytes) {
-            Ok(packet) => self.on_packet(&packet, now),
+            Ok(packet) => self.on_packet(packet, now),
             Err(_) => self.malformed += 1,
         }
     }
 
-    pub fn on_packet(&mut self, packet: &RtpPacket, now: Micros) {
+    pub fn on_packet(&mut self, packet: RtpPacket, now: Micros) {
         match packet.payload_type {
             VIDEO_PAYLOAD_TYPE => self.video.on_packet(packet, now),
-            AUDIO_PAYLOAD_TYPE => self.audio.on_packet(packet, now),
+            AUDIO_PAYLOAD_TYPE => self.audio.on_packet(&packet, now),
             _ => self.malformed += 1,
         }
     }

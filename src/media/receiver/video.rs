@@ -89,7 +89,7 @@ impl VideoReceiver {
         }
     }
 
-    pub fn on_packet(&mut self, packet: &RtpPacket, now: Micros) {
+    pub fn on_packet(&mut self, packet: RtpPacket, now: Micros) {
         let ext =
             match self
                 .stats
