@@ -3,6 +3,7 @@
 //! Data flows one way: scenario → plan → engine → metrics → results → report.
 
 pub mod cli;
+pub mod client;
 pub mod engine;
 pub mod media;
 pub mod metrics;

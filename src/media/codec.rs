@@ -31,6 +31,9 @@ pub struct EncodedFrame {
 pub struct VideoEncoder {
     encoder: Encoder,
     bitrate_bps: u32,
+    /// OpenH264 takes options only once it has initialised, at the first frame.
+    initialised: bool,
+    bitrate_pending: bool,
 }
 
 impl VideoEncoder {
@@ -64,7 +67,36 @@ impl VideoEncoder {
         Ok(Self {
             encoder,
             bitrate_bps,
+            initialised: false,
+            bitrate_pending: false,
         })
+    }
+
+    /// Retargets the rate controller, as an SDK does when the bandwidth estimate moves.
+    pub fn set_bitrate(&mut self, bps: u32) {
+        if bps == self.bitrate_bps {
+            return;
+        }
+        self.bitrate_bps = bps;
+        self.bitrate_pending = true;
+        if self.initialised {
+            self.apply_bitrate();
+        }
+    }
+
+    fn apply_bitrate(&mut self) {
+        let mut info = openh264_sys2::TagBitrateInfo {
+            iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
+            iBitrate: self.bitrate_bps.min(i32::MAX as u32) as i32,
+        };
+        // SAFETY: the option takes a pointer to a bitrate record that outlives the call.
+        let rc = unsafe {
+            self.encoder.raw_api().set_option(
+                openh264_sys2::ENCODER_OPTION_BITRATE,
+                (&raw mut info).cast(),
+            )
+        };
+        self.bitrate_pending = rc != 0;
     }
 
     pub fn bitrate_bps(&self) -> u32 {
@@ -87,6 +119,10 @@ impl VideoEncoder {
             .map_err(|e| CodecError::H264Encode(e.to_string()))?;
         let keyframe = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
         let raw = stream.to_vec();
+        self.initialised = true;
+        if self.bitrate_pending {
+            self.apply_bitrate();
+        }
         let mut data = Vec::with_capacity(raw.len() + 48);
         let mut sei_written = false;
         for nal in annexb_nals(&raw) {

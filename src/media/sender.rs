@@ -110,6 +110,16 @@ impl MediaSender {
         self.stalls.push((from, to));
     }
 
+    pub fn video_bitrate_bps(&self) -> u32 {
+        self.encoder.bitrate_bps()
+    }
+
+    /// Sets the encoder's target, capped at the configured rate.
+    pub fn set_video_bitrate(&mut self, bps: u32) {
+        self.encoder
+            .set_bitrate(bps.min(self.config.video_bitrate_bps));
+    }
+
     pub fn request_keyframe(&mut self) {
         self.keyframe_wanted = true;
     }

@@ -72,6 +72,15 @@ impl Receiver {
         }
     }
 
+    /// A video packet from a transport that already knows the media kind (negotiated PTs vary).
+    pub fn on_video_packet(&mut self, packet: RtpPacket, now: Micros) {
+        self.video.on_packet(packet, now);
+    }
+
+    pub fn on_audio_packet(&mut self, packet: &RtpPacket, now: Micros) {
+        self.audio.on_packet(packet, now);
+    }
+
     fn packets_expected(&self) -> u64 {
         self.video.stats.expected() + self.audio.stats.expected()
     }

@@ -1,0 +1,64 @@
+//! Runs a native peer over a UDP socket as one tokio task.
+
+use super::native::{ClientError, NativePeer, PeerOutput, PeerState};
+use std::net::SocketAddr;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+/// Binds a UDP socket for a peer on `ip` (an ephemeral port).
+pub async fn bind(ip: std::net::IpAddr) -> std::io::Result<UdpSocket> {
+    UdpSocket::bind(SocketAddr::new(ip, 0)).await
+}
+
+/// Why a peer's task ended.
+#[derive(Debug)]
+pub enum PeerExit {
+    /// The deadline passed or the run was stopped.
+    Finished,
+    /// The remote side went away.
+    Closed,
+    Failed(ClientError),
+    Io(std::io::Error),
+}
+
+/// Drives `peer` until `until`, `stop`, or the connection ends; gives the peer back.
+pub async fn run(
+    mut peer: NativePeer,
+    socket: UdpSocket,
+    until: Instant,
+    mut stop: watch::Receiver<bool>,
+) -> (NativePeer, PeerExit) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let timeout = loop {
+            match peer.poll_output() {
+                Ok(PeerOutput::Transmit(to, bytes)) => {
+                    if let Err(e) = socket.send_to(&bytes, to).await {
+                        return (peer, PeerExit::Io(e));
+                    }
+                }
+                Ok(PeerOutput::Timeout(t)) => break t,
+                Err(e) => return (peer, PeerExit::Failed(e)),
+            }
+        };
+        if peer.state() == PeerState::Closed {
+            return (peer, PeerExit::Closed);
+        }
+        if Instant::now() >= until || *stop.borrow() {
+            return (peer, PeerExit::Finished);
+        }
+        let wake = timeout.min(until);
+        let step = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok((n, from)) => peer.handle_receive(Instant::now(), from, &buf[..n]),
+                Err(e) => return (peer, PeerExit::Io(e)),
+            },
+            _ = tokio::time::sleep_until(wake.into()) => peer.handle_timeout(Instant::now()),
+            _ = stop.changed() => return (peer, PeerExit::Finished),
+        };
+        if let Err(e) = step {
+            return (peer, PeerExit::Failed(e));
+        }
+    }
+}

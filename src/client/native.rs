@@ -1,0 +1,394 @@
+//! A WebRTC peer on str0m in RTP mode: our sender's packets go out through str0m (SRTP, pacing,
+//! NACK/RTX, RTCP) and str0m's incoming RTP feeds our receiver untouched, so every provider is
+//! measured by the same code as the simulated link.
+
+use crate::engine::clock::WallClock;
+use crate::media::receiver::Receiver;
+use crate::media::rtp::RtpPacket as OurPacket;
+use crate::media::sender::MediaSender;
+use crate::media::Micros;
+use std::net::SocketAddr;
+use std::time::{Instant, UNIX_EPOCH};
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{AbsCaptureTime, Extension, ExtensionValues, RtpWrite};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+
+/// The RTP header extension id we offer for abs-capture-time.
+const ABS_CAPTURE_TIME_EXT_ID: u8 = 7;
+/// The encoder is never asked for less than this, however low the estimate.
+const MIN_VIDEO_KBPS: u64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("WebRTC: {0}")]
+    Rtc(#[from] str0m::RtcError),
+    #[error("SDP answer is not valid: {0}")]
+    BadAnswer(String),
+    #[error("SDP answer does not accept our {0}")]
+    Rejected(&'static str),
+    #[error("local candidate {0} refused")]
+    Candidate(String),
+    #[error("media: {0}")]
+    Media(#[from] crate::media::codec::CodecError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    New,
+    Offered,
+    Connecting,
+    Connected,
+    Closed,
+}
+
+/// What a peer does with media.
+pub enum Role {
+    Publish(Box<MediaSender>),
+    Subscribe(Box<Receiver>),
+}
+
+pub struct NativePeer {
+    rtc: Rtc,
+    local_addr: SocketAddr,
+    role: Role,
+    clock: WallClock,
+    state: PeerState,
+    pending: Option<SdpPendingOffer>,
+    video_mid: Option<Mid>,
+    audio_mid: Option<Mid>,
+    /// Extended sequence numbers for what we write, per kind (str0m wants the rollover count).
+    video_seq: Option<u64>,
+    audio_seq: Option<u64>,
+    pub connected_at: Option<Instant>,
+    pub keyframe_requests: u64,
+}
+
+/// One step of output from a peer.
+pub enum PeerOutput {
+    Transmit(SocketAddr, Vec<u8>),
+    Timeout(Instant),
+}
+
+impl NativePeer {
+    pub fn new(
+        role: Role,
+        local_addr: SocketAddr,
+        clock: WallClock,
+        now: Instant,
+    ) -> Result<Self, ClientError> {
+        let mut config = RtcConfig::new()
+            .clear_codecs()
+            .enable_h264(true)
+            .enable_opus(true, false)
+            .set_rtp_mode(true)
+            .set_extension(ABS_CAPTURE_TIME_EXT_ID, Extension::AbsoluteCaptureTime);
+        if let Role::Publish(s) = &role {
+            // Start the estimate at what we mean to send, so the pacer does not queue the
+            // first seconds behind a low guess; the estimate then follows the network.
+            config = config.enable_bwe(Some(Bitrate::bps(Self::wanted_bps(s))));
+        }
+        let mut rtc = config.build(now);
+        if let Role::Publish(s) = &role {
+            rtc.bwe().set_bitrate(
+                Bitrate::kbps(MIN_VIDEO_KBPS),
+                Bitrate::bps(Self::wanted_bps(s)),
+            );
+        }
+        let candidate = Candidate::host(local_addr, "udp")
+            .map_err(|e| ClientError::Candidate(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        Ok(Self {
+            rtc,
+            local_addr,
+            role,
+            clock,
+            state: PeerState::New,
+            pending: None,
+            video_mid: None,
+            audio_mid: None,
+            video_seq: None,
+            audio_seq: None,
+            connected_at: None,
+            keyframe_requests: 0,
+        })
+    }
+
+    fn wanted_bps(s: &MediaSender) -> u64 {
+        s.config().video_bitrate_bps as u64 + s.config().audio_bitrate_bps.unwrap_or(0) as u64
+    }
+
+    pub fn state(&self) -> PeerState {
+        self.state
+    }
+
+    pub fn receiver(&self) -> Option<&Receiver> {
+        match &self.role {
+            Role::Subscribe(r) => Some(r),
+            Role::Publish(_) => None,
+        }
+    }
+
+    pub fn receiver_mut(&mut self) -> Option<&mut Receiver> {
+        match &mut self.role {
+            Role::Subscribe(r) => Some(r),
+            Role::Publish(_) => None,
+        }
+    }
+
+    pub fn sender(&self) -> Option<&MediaSender> {
+        match &self.role {
+            Role::Publish(s) => Some(s),
+            Role::Subscribe(_) => None,
+        }
+    }
+
+    /// The SDP offer: send-only audio and video to publish, receive-only to subscribe.
+    pub fn create_offer(&mut self) -> Result<String, ClientError> {
+        let direction = match self.role {
+            Role::Publish(_) => Direction::SendOnly,
+            Role::Subscribe(_) => Direction::RecvOnly,
+        };
+        let mut api = self.rtc.sdp_api();
+        let audio = api.add_media(MediaKind::Audio, direction, None, None, None);
+        let video = api.add_media(MediaKind::Video, direction, None, None, None);
+        let (offer, pending) = api
+            .apply()
+            .ok_or(ClientError::Rejected("offer (nothing to negotiate)"))?;
+        self.audio_mid = Some(audio);
+        self.video_mid = Some(video);
+        self.pending = Some(pending);
+        self.state = PeerState::Offered;
+        Ok(offer.to_sdp_string())
+    }
+
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), ClientError> {
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let pending = self
+            .pending
+            .take()
+            .ok_or(ClientError::BadAnswer("no offer is pending".into()))?;
+        self.rtc.sdp_api().accept_answer(pending, answer)?;
+        for (mid, what) in [(self.video_mid, "video"), (self.audio_mid, "audio")] {
+            let accepted = mid
+                .and_then(|m| self.rtc.media(m))
+                .is_some_and(|m| !m.remote_pts().is_empty());
+            if !accepted {
+                return Err(ClientError::Rejected(what));
+            }
+        }
+        self.state = PeerState::Connecting;
+        Ok(())
+    }
+
+    /// Answers a remote offer (used by the embedded provider's tests and by peer-to-peer calls).
+    pub fn accept_offer(&mut self, sdp: &str) -> Result<String, ClientError> {
+        let offer =
+            SdpOffer::from_sdp_string(sdp).map_err(|e| ClientError::BadAnswer(e.to_string()))?;
+        let answer = self.rtc.sdp_api().accept_offer(offer)?;
+        self.state = PeerState::Connecting;
+        Ok(answer.to_sdp_string())
+    }
+
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), ClientError> {
+        let Ok(contents) = data.try_into() else {
+            return Ok(()); // not a datagram str0m understands; ignore like a socket would
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local_addr,
+                contents,
+            },
+        );
+        if self.rtc.accepts(&input) {
+            self.rtc.handle_input(input)?;
+        }
+        Ok(())
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ClientError> {
+        self.rtc.handle_input(Input::Timeout(now))?;
+        self.capture_and_send(now)
+    }
+
+    /// Drives str0m until it wants to wait; events are handled on the way.
+    pub fn poll_output(&mut self) -> Result<PeerOutput, ClientError> {
+        loop {
+            match self.rtc.poll_output()? {
+                Output::Transmit(t) => {
+                    return Ok(PeerOutput::Transmit(t.destination, t.contents.to_vec()))
+                }
+                Output::Timeout(t) => {
+                    let media_due = match (&self.role, self.state) {
+                        (Role::Publish(s), PeerState::Connected) => {
+                            Some(self.clock.instant_of(s.poll_timeout()))
+                        }
+                        _ => None,
+                    };
+                    return Ok(PeerOutput::Timeout(media_due.map_or(t, |m| m.min(t))));
+                }
+                Output::Event(e) => self.on_event(e),
+            }
+        }
+    }
+
+    fn micros(&self, at: Instant) -> Micros {
+        let now = Instant::now();
+        let wall = self.clock.now();
+        if at <= now {
+            wall.saturating_sub((now - at).as_micros() as u64)
+        } else {
+            wall + (at - now).as_micros() as u64
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Connected => {
+                self.state = PeerState::Connected;
+                self.connected_at = Some(Instant::now());
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
+                self.state = PeerState::Closed;
+            }
+            Event::MediaAdded(m) => match m.kind {
+                MediaKind::Video => self.video_mid = Some(m.mid),
+                MediaKind::Audio => self.audio_mid = Some(m.mid),
+            },
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                if let Role::Publish(s) = &mut self.role {
+                    // Leave headroom for audio and retransmissions, as libwebrtc does.
+                    let audio = s.config().audio_bitrate_bps.unwrap_or(0) as f64;
+                    let video =
+                        (estimate.as_f64() * 0.9 - audio).max(MIN_VIDEO_KBPS as f64 * 1000.0);
+                    s.set_video_bitrate(video as u32);
+                }
+            }
+            Event::KeyframeRequest(_) => {
+                self.keyframe_requests += 1;
+                if let Role::Publish(s) = &mut self.role {
+                    s.request_keyframe();
+                }
+            }
+            Event::RtpPacket(p) => {
+                let at = self.micros(p.timestamp);
+                let pt = p.header.payload_type;
+                let is_video = self
+                    .rtc
+                    .codec_config()
+                    .find(|c| c.pt() == pt)
+                    .is_some_and(|c| c.spec().codec == Codec::H264);
+                let packet = OurPacket {
+                    payload_type: *p.header.payload_type,
+                    marker: p.header.marker,
+                    sequence: p.header.sequence_number,
+                    timestamp: p.header.timestamp,
+                    ssrc: *p.header.ssrc,
+                    abs_capture_us: p.header.ext_vals.abs_capture_time.and_then(|a| {
+                        a.capture_time
+                            .duration_since(UNIX_EPOCH)
+                            .ok()
+                            .map(|d| d.as_micros() as u64)
+                    }),
+                    payload: p.payload.to_vec(),
+                };
+                if let Role::Subscribe(r) = &mut self.role {
+                    if is_video {
+                        r.on_video_packet(packet, at);
+                    } else {
+                        r.on_audio_packet(&packet, at);
+                    }
+                    if r.take_keyframe_request() {
+                        if let Some(mid) = self.video_mid {
+                            if let Some(rx) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
+                                rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn payload_type(&self, mid: Mid, codec: Codec) -> Option<str0m::format::PayloadParams> {
+        let media = self.rtc.media(mid)?;
+        let config = self.rtc.codec_config();
+        media.remote_pts().iter().find_map(|pt| {
+            let p = config.find(|p| p.pt() == *pt)?;
+            let spec = p.spec();
+            let fits = spec.codec == codec
+                && (codec != Codec::H264 || spec.format.packetization_mode == Some(1));
+            fits.then_some(*p)
+        })
+    }
+
+    fn capture_and_send(&mut self, now: Instant) -> Result<(), ClientError> {
+        if self.state != PeerState::Connected {
+            return Ok(());
+        }
+        let Role::Publish(sender) = &mut self.role else {
+            return Ok(());
+        };
+        let now_us = self.clock.now();
+        if sender.poll_timeout() > now_us {
+            return Ok(());
+        }
+        sender.handle_timeout(now_us)?;
+        let mut packets = Vec::new();
+        while let Some(p) = sender.poll_packet() {
+            packets.push(p);
+        }
+        let (Some(video_mid), Some(audio_mid)) = (self.video_mid, self.audio_mid) else {
+            return Ok(());
+        };
+        let video_pt = self.payload_type(video_mid, Codec::H264).map(|p| p.pt());
+        let audio_pt = self.payload_type(audio_mid, Codec::Opus).map(|p| p.pt());
+        for p in packets {
+            let is_video = p.payload_type == crate::media::rtp::VIDEO_PAYLOAD_TYPE;
+            let (mid, pt, counter) = if is_video {
+                (video_mid, video_pt, &mut self.video_seq)
+            } else {
+                (audio_mid, audio_pt, &mut self.audio_seq)
+            };
+            let Some(pt) = pt else { continue };
+            let ext_seq = match counter {
+                Some(last) => *last + (p.sequence.wrapping_sub(*last as u16)) as u64,
+                None => p.sequence as u64,
+            };
+            *counter = Some(ext_seq);
+            let capture = p.abs_capture_us.unwrap_or(now_us);
+            let mut ext = ExtensionValues::default();
+            if let Some(us) = p.abs_capture_us {
+                ext.abs_capture_time = Some(AbsCaptureTime {
+                    capture_time: UNIX_EPOCH + std::time::Duration::from_micros(us),
+                    clock_offset: None,
+                });
+            }
+            let wallclock = self.clock.instant_of(capture).min(now);
+            let mut api = self.rtc.direct_api();
+            let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+                continue;
+            };
+            stream.write_rtp(
+                RtpWrite::new(pt, ext_seq.into(), p.timestamp, wallclock, p.payload)
+                    .marker(p.marker)
+                    .ext_vals(ext)
+                    .nackable(true),
+            );
+        }
+        Ok(())
+    }
+}
