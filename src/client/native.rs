@@ -323,18 +323,6 @@ impl NativePeer {
         }
     }
 
-    fn payload_type(&self, mid: Mid, codec: Codec) -> Option<str0m::format::PayloadParams> {
-        let media = self.rtc.media(mid)?;
-        let config = self.rtc.codec_config();
-        media.remote_pts().iter().find_map(|pt| {
-            let p = config.find(|p| p.pt() == *pt)?;
-            let spec = p.spec();
-            let fits = spec.codec == codec
-                && (codec != Codec::H264 || spec.format.packetization_mode == Some(1));
-            fits.then_some(*p)
-        })
-    }
-
     fn capture_and_send(&mut self, now: Instant) -> Result<(), ClientError> {
         if self.state != PeerState::Connected {
             return Ok(());
@@ -354,8 +342,8 @@ impl NativePeer {
         let (Some(video_mid), Some(audio_mid)) = (self.video_mid, self.audio_mid) else {
             return Ok(());
         };
-        let video_pt = self.payload_type(video_mid, Codec::H264).map(|p| p.pt());
-        let audio_pt = self.payload_type(audio_mid, Codec::Opus).map(|p| p.pt());
+        let video_pt = negotiated_pt(&self.rtc, video_mid, Codec::H264);
+        let audio_pt = negotiated_pt(&self.rtc, audio_mid, Codec::Opus);
         for p in packets {
             let is_video = p.payload_type == crate::media::rtp::VIDEO_PAYLOAD_TYPE;
             let (mid, pt, counter) = if is_video {
@@ -391,4 +379,24 @@ impl NativePeer {
         }
         Ok(())
     }
+}
+
+/// The payload type the remote side accepted for `codec` on `mid` (H.264: packetization mode 1).
+pub fn negotiated_pt(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<str0m::media::Pt> {
+    let media = rtc.media(mid)?;
+    let config = rtc.codec_config();
+    media.remote_pts().iter().copied().find(|pt| {
+        config.find(|p| p.pt() == *pt).is_some_and(|p| {
+            let spec = p.spec();
+            spec.codec == codec
+                && (codec != Codec::H264 || spec.format.packetization_mode == Some(1))
+        })
+    })
+}
+
+/// The codec a payload type stands for in `rtc`'s configuration.
+pub fn codec_of(rtc: &Rtc, pt: str0m::media::Pt) -> Option<Codec> {
+    rtc.codec_config()
+        .find(|p| p.pt() == pt)
+        .map(|p| p.spec().codec)
 }

@@ -1,0 +1,155 @@
+//! WHIP (RFC 9725) and WHEP signalling: POST the SDP offer, read the 201 answer and its
+//! Location, DELETE that resource to leave. Works against any compliant server.
+
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+/// The signalling step that failed, as reports count failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The HTTP request could not be sent or timed out.
+    Offer,
+    /// The server answered with an error status.
+    Status,
+    /// The answer was not a usable SDP answer.
+    Answer,
+    /// ICE/DTLS did not connect in time.
+    Connect,
+    Leave,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::Offer => "offer",
+            Step::Status => "status",
+            Step::Answer => "answer",
+            Step::Connect => "connect",
+            Step::Leave => "leave",
+        })
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{step}: {reason}")]
+pub struct SignalError {
+    pub step: Step,
+    pub reason: String,
+}
+
+impl SignalError {
+    pub fn new(step: Step, reason: impl Into<String>) -> Self {
+        Self {
+            step,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A created WHIP/WHEP session.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Absolute URL to DELETE when leaving, if the server gave one.
+    pub url: Option<String>,
+    pub answer: String,
+}
+
+/// POSTs `offer` to `endpoint`; a bearer token, when given, goes in the Authorization header.
+pub async fn offer(
+    client: &reqwest::Client,
+    endpoint: &str,
+    offer: String,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<Resource, SignalError> {
+    let mut request = client
+        .post(endpoint)
+        .timeout(timeout)
+        .header(CONTENT_TYPE, "application/sdp")
+        .body(offer);
+    if let Some(token) = bearer {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            SignalError::new(Step::Offer, "the bearer token is not a valid header value")
+        })?;
+        request = request.header(AUTHORIZATION, value);
+    }
+    let response = request.send().await.map_err(|e| {
+        let what = if e.is_timeout() {
+            "no answer within the timeout"
+        } else {
+            "request failed"
+        };
+        SignalError::new(Step::Offer, format!("{what}: {}", error_chain(&e)))
+    })?;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let url = location.map(|l| absolute(endpoint, &l));
+    let body = response.text().await.map_err(|e| {
+        SignalError::new(
+            Step::Offer,
+            format!("reading the answer: {}", error_chain(&e)),
+        )
+    })?;
+    if status != StatusCode::CREATED && status != StatusCode::OK {
+        let excerpt: String = body.chars().take(200).collect();
+        return Err(SignalError::new(
+            Step::Status,
+            format!("HTTP {status}: {}", excerpt.trim()),
+        ));
+    }
+    if !body.trim_start().starts_with("v=0") {
+        return Err(SignalError::new(
+            Step::Answer,
+            "the response body is not an SDP answer",
+        ));
+    }
+    Ok(Resource { url, answer: body })
+}
+
+/// Ends a session (DELETE on its resource).
+pub async fn leave(
+    client: &reqwest::Client,
+    resource: &str,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<(), SignalError> {
+    let mut request = client.delete(resource).timeout(timeout);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SignalError::new(Step::Leave, error_chain(&e)))?;
+    if !response.status().is_success() {
+        return Err(SignalError::new(
+            Step::Leave,
+            format!("HTTP {}", response.status()),
+        ));
+    }
+    Ok(())
+}
+
+fn absolute(endpoint: &str, location: &str) -> String {
+    match reqwest::Url::parse(endpoint).and_then(|base| base.join(location)) {
+        Ok(url) => url.to_string(),
+        Err(_) => location.to_string(),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

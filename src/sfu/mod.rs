@@ -1,0 +1,273 @@
+//! The reference SFU inside rtcbench: str0m peers behind one UDP socket, rooms keyed by path,
+//! RTP forwarded untouched from each room's publisher to its subscribers, NACK/RTX towards each
+//! subscriber and key-frame requests passed upstream. Sans-IO here; `server` adds sockets and HTTP.
+
+pub mod server;
+
+use crate::client::native::{codec_of, negotiated_pt};
+use std::net::SocketAddr;
+use std::time::Instant;
+use str0m::change::SdpOffer;
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SfuError {
+    #[error("the SDP offer does not parse: {0}")]
+    BadOffer(String),
+    #[error("the SDP offer cannot be answered: {0}")]
+    Negotiation(String),
+    #[error("room \"{0}\" already has a publisher")]
+    RoomTaken(String),
+    #[error("no session {0}")]
+    NoSession(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Publisher,
+    Subscriber,
+}
+
+struct SfuPeer {
+    id: u64,
+    room: String,
+    side: Side,
+    rtc: Rtc,
+    video_mid: Option<Mid>,
+    audio_mid: Option<Mid>,
+}
+
+pub struct Sfu {
+    local_addr: SocketAddr,
+    peers: Vec<SfuPeer>,
+    next_id: u64,
+    /// RTP packets forwarded to subscribers, for self-measurement.
+    pub forwarded: u64,
+}
+
+pub struct Transmit {
+    pub destination: SocketAddr,
+    pub contents: Vec<u8>,
+}
+
+impl Sfu {
+    pub fn new(local_addr: SocketAddr) -> Self {
+        Self {
+            local_addr,
+            peers: Vec::new(),
+            next_id: 1,
+            forwarded: 0,
+        }
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Answers a WHIP (publish) or WHEP (play) offer; returns the session id and the answer.
+    pub fn join(
+        &mut self,
+        room: &str,
+        publish: bool,
+        offer: &str,
+        now: Instant,
+    ) -> Result<(u64, String), SfuError> {
+        if publish
+            && self
+                .peers
+                .iter()
+                .any(|p| p.room == room && p.side == Side::Publisher)
+        {
+            return Err(SfuError::RoomTaken(room.to_string()));
+        }
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadOffer(e.to_string()))?;
+        let mut rtc = RtcConfig::new()
+            .clear_codecs()
+            .enable_h264(true)
+            .enable_opus(true, false)
+            .set_rtp_mode(true)
+            .set_ice_lite(true)
+            .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime)
+            .build(now);
+        let candidate = Candidate::host(self.local_addr, "udp")
+            .map_err(|e| SfuError::Negotiation(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| SfuError::Negotiation(e.to_string()))?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let side = if publish {
+            Side::Publisher
+        } else {
+            Side::Subscriber
+        };
+        self.peers.push(SfuPeer {
+            id,
+            room: room.to_string(),
+            side,
+            rtc,
+            video_mid: None,
+            audio_mid: None,
+        });
+        if !publish {
+            self.request_keyframe(room);
+        }
+        Ok((id, answer.to_sdp_string()))
+    }
+
+    pub fn leave(&mut self, id: u64) -> Result<(), SfuError> {
+        let i = self
+            .peers
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or(SfuError::NoSession(id))?;
+        let mut peer = self.peers.remove(i);
+        peer.rtc.disconnect();
+        Ok(())
+    }
+
+    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local_addr,
+                contents,
+            },
+        );
+        if let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) {
+            let _ = peer.rtc.handle_input(input);
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for p in &mut self.peers {
+            let _ = p.rtc.handle_input(Input::Timeout(now));
+        }
+    }
+
+    /// Drains every peer's output: datagrams to send, and the next instant anything is due.
+    pub fn poll(&mut self, out: &mut Vec<Transmit>) -> Option<Instant> {
+        // Forwarding queues packets on other peers, so drain again until no events remain.
+        let mut next: Option<Instant> = None;
+        for _ in 0..8 {
+            next = None;
+            let mut events = Vec::new();
+            for (index, peer) in self.peers.iter_mut().enumerate() {
+                loop {
+                    match peer.rtc.poll_output() {
+                        Ok(Output::Transmit(t)) => out.push(Transmit {
+                            destination: t.destination,
+                            contents: t.contents.to_vec(),
+                        }),
+                        Ok(Output::Timeout(t)) => {
+                            next = Some(next.map_or(t, |n| n.min(t)));
+                            break;
+                        }
+                        Ok(Output::Event(e)) => events.push((index, e)),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if events.is_empty() {
+                break;
+            }
+            for (index, event) in events {
+                self.on_event(index, event);
+            }
+        }
+        self.peers.retain(|p| p.rtc.is_alive());
+        next
+    }
+
+    fn on_event(&mut self, index: usize, event: Event) {
+        match event {
+            Event::MediaAdded(m) => {
+                let peer = &mut self.peers[index];
+                match m.kind {
+                    MediaKind::Video => peer.video_mid = Some(m.mid),
+                    MediaKind::Audio => peer.audio_mid = Some(m.mid),
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.peers[index].rtc.disconnect()
+            }
+            Event::KeyframeRequest(_) => {
+                let room = self.peers[index].room.clone();
+                self.request_keyframe(&room);
+            }
+            Event::RtpPacket(packet) if self.peers[index].side == Side::Publisher => {
+                let Some(codec) = codec_of(&self.peers[index].rtc, packet.header.payload_type)
+                else {
+                    return;
+                };
+                let room = self.peers[index].room.clone();
+                let ext = ExtensionValues {
+                    abs_capture_time: packet.header.ext_vals.abs_capture_time,
+                    ..Default::default()
+                };
+                for sub in self
+                    .peers
+                    .iter_mut()
+                    .filter(|p| p.side == Side::Subscriber && p.room == room)
+                {
+                    let mid = if codec == Codec::H264 {
+                        sub.video_mid
+                    } else {
+                        sub.audio_mid
+                    };
+                    let Some(mid) = mid else { continue };
+                    let Some(pt) = negotiated_pt(&sub.rtc, mid, codec) else {
+                        continue;
+                    };
+                    let mut api = sub.rtc.direct_api();
+                    let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+                        continue;
+                    };
+                    stream.write_rtp(
+                        RtpWrite::new(
+                            pt,
+                            packet.seq_no,
+                            packet.header.timestamp,
+                            packet.timestamp,
+                            packet.payload.to_vec(),
+                        )
+                        .marker(packet.header.marker)
+                        .ext_vals(ext.clone())
+                        .nackable(true),
+                    );
+                    self.forwarded += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks the room's publisher for a key frame (a subscriber joined or lost the picture).
+    fn request_keyframe(&mut self, room: &str) {
+        let Some(publisher) = self
+            .peers
+            .iter_mut()
+            .find(|p| p.side == Side::Publisher && p.room == room)
+        else {
+            return;
+        };
+        let Some(mid) = publisher.video_mid else {
+            return;
+        };
+        if let Some(rx) = publisher.rtc.direct_api().stream_rx_by_mid(mid, None) {
+            rx.request_keyframe(KeyframeRequestKind::Pli);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The SFU on sockets: one UDP socket for all media, and WHIP/WHEP over HTTP on 127.0.0.1 (or
+//! wherever `serve-reference --listen` says).
+
+use super::{Sfu, SfuError, Transmit};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+
+enum Command {
+    Join {
+        room: String,
+        publish: bool,
+        offer: String,
+        reply: oneshot::Sender<Result<(u64, String), SfuError>>,
+    },
+    Leave {
+        id: u64,
+        reply: oneshot::Sender<Result<(), SfuError>>,
+    },
+}
+
+#[derive(Clone)]
+struct AppState {
+    commands: mpsc::Sender<Command>,
+}
+
+/// A running reference SFU.
+pub struct ReferenceServer {
+    pub http_addr: SocketAddr,
+    pub media_addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ReferenceServer {
+    /// Base URL of the WHIP endpoint for `room`.
+    pub fn whip_url(&self, room: &str) -> String {
+        format!("http://{}/whip/{room}", self.http_addr)
+    }
+    pub fn whep_url(&self, room: &str) -> String {
+        format!("http://{}/whep/{room}", self.http_addr)
+    }
+}
+
+impl Drop for ReferenceServer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts the SFU: HTTP on `listen`, media on a UDP port of the same address.
+pub async fn start(listen: SocketAddr) -> std::io::Result<ReferenceServer> {
+    let http = TcpListener::bind(listen).await?;
+    let http_addr = http.local_addr()?;
+    let udp = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
+    let media_addr = udp.local_addr()?;
+    let (commands, rx) = mpsc::channel(256);
+    let media = tokio::spawn(media_loop(Sfu::new(media_addr), udp, rx));
+    let app = Router::new()
+        .route("/whip/{room}", post(whip))
+        .route("/whep/{room}", post(whep))
+        .route("/whip/{room}/{id}", delete(leave))
+        .route("/whep/{room}/{id}", delete(leave))
+        .with_state(AppState { commands });
+    let web = tokio::spawn(async move {
+        let _ = axum::serve(http, app).await;
+    });
+    Ok(ReferenceServer {
+        http_addr,
+        media_addr,
+        tasks: vec![media, web],
+    })
+}
+
+async fn media_loop(mut sfu: Sfu, socket: UdpSocket, mut commands: mpsc::Receiver<Command>) {
+    let mut buf = vec![0u8; 2048];
+    let mut out: Vec<Transmit> = Vec::new();
+    loop {
+        let next = sfu.poll(&mut out);
+        for t in out.drain(..) {
+            let _ = socket.send_to(&t.contents, t.destination).await;
+        }
+        let wake = next.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    sfu.handle_receive(Instant::now(), from, &buf[..n]);
+                }
+            }
+            _ = tokio::time::sleep_until(wake.into()) => sfu.handle_timeout(Instant::now()),
+            c = commands.recv() => match c {
+                Some(Command::Join { room, publish, offer, reply }) => {
+                    let _ = reply.send(sfu.join(&room, publish, &offer, Instant::now()));
+                }
+                Some(Command::Leave { id, reply }) => {
+                    let _ = reply.send(sfu.leave(id));
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+async fn whip(
+    state: State<AppState>,
+    room: Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    join(state, room, headers, body, true).await
+}
+
+async fn whep(
+    state: State<AppState>,
+    room: Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    join(state, room, headers, body, false).await
+}
+
+async fn join(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    offer: String,
+    publish: bool,
+) -> Response {
+    let is_sdp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/sdp"));
+    if !is_sdp {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the offer as application/sdp",
+        )
+            .into_response();
+    }
+    let (reply, answer) = oneshot::channel();
+    if state
+        .commands
+        .send(Command::Join {
+            room: room.clone(),
+            publish,
+            offer,
+            reply,
+        })
+        .await
+        .is_err()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the media loop has stopped",
+        )
+            .into_response();
+    }
+    match answer.await {
+        Ok(Ok((id, sdp))) => {
+            let kind = if publish { "whip" } else { "whep" };
+            (
+                StatusCode::CREATED,
+                [
+                    (header::CONTENT_TYPE, "application/sdp".to_string()),
+                    (header::LOCATION, format!("/{kind}/{room}/{id}")),
+                ],
+                sdp,
+            )
+                .into_response()
+        }
+        Ok(Err(e @ SfuError::RoomTaken(_))) => {
+            (StatusCode::CONFLICT, e.to_string()).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the media loop has stopped",
+        )
+            .into_response(),
+    }
+}
+
+async fn leave(State(state): State<AppState>, Path((_room, id)): Path<(String, u64)>) -> Response {
+    let (reply, done) = oneshot::channel();
+    if state
+        .commands
+        .send(Command::Leave { id, reply })
+        .await
+        .is_err()
+    {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match done.await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
