@@ -34,6 +34,12 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Run the embedded reference SFU on its own (WHIP and WHEP over HTTP) until Ctrl-C.
+    ServeReference {
+        /// HTTP address; media uses a UDP port on the same IP. Port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        listen: std::net::SocketAddr,
+    },
     /// Render the report again from a run folder's run.json.
     Report {
         run_dir: PathBuf,

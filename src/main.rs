@@ -71,6 +71,26 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::ServeReference { listen } => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(async {
+                str0m::crypto::from_feature_flags().install_process_default();
+                let server = rtcbench::sfu::server::start(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                println!(
+                    "reference SFU: WHIP {} WHEP {} (media on udp {})",
+                    server.whip_url("{room}"),
+                    server.whep_url("{room}"),
+                    server.media_addr
+                );
+                tokio::signal::ctrl_c()
+                    .await
+                    .context("waiting for Ctrl-C")?;
+                eprintln!("stopping the reference SFU");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         Command::Report { run_dir, format } => {
             let formats = format
                 .split(',')

@@ -200,3 +200,71 @@ fn ctrl_c_flushes_what_was_measured() {
     assert!(Path::new(&out.join("report.html")).is_file());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn serve_reference_answers_whip_offers_until_ctrl_c() {
+    use std::io::BufRead;
+    let mut child = bin()
+        .args(["serve-reference", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("banner");
+    let whip = line
+        .split_whitespace()
+        .nth(3)
+        .expect("WHIP url in the banner")
+        .replace("{room}", "cli");
+    assert!(whip.starts_with("http://127.0.0.1:"), "{line}");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let answer = runtime.block_on(async {
+        use rtcbench::client::native::{NativePeer, Role};
+        use rtcbench::media::sender::{MediaSender, SenderConfig};
+        let socket = rtcbench::client::driver::bind("127.0.0.1".parse().unwrap())
+            .await
+            .expect("bind");
+        let config = SenderConfig {
+            seed: 1,
+            width: 320,
+            height: 180,
+            fps: 30,
+            video_bitrate_bps: 300_000,
+            keyframe_interval_us: 2_000_000,
+            audio_bitrate_bps: Some(32_000),
+            video_ssrc: 1,
+            audio_ssrc: 2,
+        };
+        let sender = MediaSender::new(config, 0).expect("sender");
+        let mut peer = NativePeer::new(
+            Role::Publish(Box::new(sender)),
+            socket.local_addr().unwrap(),
+            rtcbench::engine::WallClock::start(),
+            Instant::now(),
+        )
+        .expect("peer");
+        let offer = peer.create_offer().expect("offer");
+        let resource = rtcbench::provider::whip_whep::offer(
+            &reqwest::Client::new(),
+            &whip,
+            offer,
+            None,
+            Duration::from_secs(3),
+        )
+        .await
+        .expect("WHIP to the separate process");
+        peer.accept_answer(&resource.answer).map(|_| resource)
+    });
+    let resource = answer.expect("a usable answer");
+    assert!(resource.url.is_some_and(|u| u.contains("/whip/cli/")));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let status = wait_for(&mut child, Duration::from_secs(10)).expect("stops on Ctrl-C");
+    assert!(status.success());
+}
