@@ -25,6 +25,9 @@ pub enum Command {
         /// Seed for every random choice (default: the scenario's, else 1).
         #[arg(long)]
         seed: Option<u64>,
+        /// Provider file for WebRTC scenarios (default: the embedded reference SFU).
+        #[arg(long = "provider")]
+        providers: Vec<PathBuf>,
         /// Override the scenario's duration, e.g. "10s".
         #[arg(long, value_parser = parse_duration)]
         duration: Option<std::time::Duration>,

@@ -6,6 +6,9 @@ use rtcbench::runner::{self, RunOptions};
 use rtcbench::scenario;
 use std::process::ExitCode;
 
+/// Exit status of a run that finished but in which some sessions failed to join.
+const SESSIONS_FAILED: u8 = 3;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {
@@ -40,6 +43,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             scenario: path,
             out,
             seed,
+            providers,
             duration,
         } => {
             let scenario = scenario::load(&path)?;
@@ -47,6 +51,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 seed,
                 duration_us: duration.map(|d| d.as_micros() as u64),
                 out,
+                providers,
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let artifacts = runtime.block_on(async {
@@ -65,10 +70,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 runner::run(&scenario, &options, stop_rx).await
             })?;
             print_summary(&artifacts);
-            Ok(if artifacts.results.failures.is_empty() {
-                ExitCode::SUCCESS
-            } else {
+            Ok(if !artifacts.results.failures.is_empty() {
                 ExitCode::from(1)
+            } else if artifacts.results.failed_sessions() > 0 {
+                ExitCode::from(SESSIONS_FAILED)
+            } else {
+                ExitCode::SUCCESS
             })
         }
         Command::ServeReference { listen } => {
@@ -135,6 +142,15 @@ fn print_summary(a: &runner::RunArtifacts) {
     }
     for f in &r.failures {
         println!("  failure: {f}");
+    }
+    for g in &r.groups {
+        for f in g
+            .publisher_failures
+            .iter()
+            .chain(g.sessions.iter().filter_map(|s| s.failure.as_ref()))
+        {
+            println!("  {} failed at {}: {}", g.name, f.step, f.reason);
+        }
     }
     println!("report: {}", a.dir.join("report.html").display());
 }

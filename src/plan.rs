@@ -5,7 +5,7 @@ use crate::media::receiver::Role;
 use crate::media::sender::SenderConfig;
 use crate::media::source::mix64;
 use crate::net::sim_link::LinkParams;
-use crate::scenario::{self, NetworkProfile, Scenario};
+use crate::scenario::{self, GroupKind, NetworkProfile, Scenario, Transport};
 use serde::Serialize;
 
 pub const INTERVAL_US: u64 = 1_000_000;
@@ -22,6 +22,12 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub struct GroupPlan {
     pub name: String,
+    pub kind: GroupKind,
+    pub transport: Transport,
+    /// Between successive joins: receivers of a room, or calls.
+    pub stagger_us: u64,
+    /// For calls: side `k` publishes `call_senders[k]` and watches side `k ^ 1`.
+    pub call_senders: Vec<SenderConfig>,
     pub network_name: String,
     pub network: NetworkProfile,
     pub link: LinkParams,
@@ -58,28 +64,54 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                 .unwrap_or(s.video.bitrate)
                 .bps()
                 .min(u32::MAX as u64) as u32;
+            let sender_for = |seed: u64| SenderConfig {
+                seed,
+                width: s.video.width.0 as usize,
+                height: s.video.height.0 as usize,
+                fps: s.video.fps.0,
+                video_bitrate_bps: bitrate,
+                keyframe_interval_us: s.video.keyframe_interval.as_micros(),
+                audio_bitrate_bps: s.audio.enabled.then(|| s.audio.bitrate.bps() as u32),
+                video_ssrc: derive(seed, &[1]) as u32,
+                audio_ssrc: derive(seed, &[2]) as u32,
+            };
+            let (receiver_ids, call_senders): (Vec<String>, Vec<SenderConfig>) = match g.kind {
+                GroupKind::Room => (
+                    (0..*g.receivers.get_ref())
+                        .map(|ri| format!("{}/r{:03}", g.name.get_ref(), ri))
+                        .collect(),
+                    Vec::new(),
+                ),
+                GroupKind::Call => (0..2 * *g.pairs.get_ref())
+                    .map(|k| {
+                        let id = format!(
+                            "{}/p{:03}{}",
+                            g.name.get_ref(),
+                            k / 2,
+                            if k % 2 == 0 { 'a' } else { 'b' }
+                        );
+                        (id, sender_for(derive(group_seed, &[500 + k as u64])))
+                    })
+                    .unzip(),
+            };
             GroupPlan {
                 name: g.name.get_ref().clone(),
+                kind: g.kind,
+                transport: s.transport,
+                stagger_us: g.stagger.as_micros(),
+                call_senders,
                 network_name: g.network.get_ref().clone(),
                 link: LinkParams::from(&network),
                 network,
                 start_us: g.start.as_micros(),
                 end_us: duration_us,
-                sender: SenderConfig {
-                    seed: group_seed,
-                    width: s.video.width.0 as usize,
-                    height: s.video.height.0 as usize,
-                    fps: s.video.fps.0,
-                    video_bitrate_bps: bitrate,
-                    keyframe_interval_us: s.video.keyframe_interval.as_micros(),
-                    audio_bitrate_bps: s.audio.enabled.then(|| s.audio.bitrate.bps() as u32),
-                    video_ssrc: derive(group_seed, &[1]) as u32,
-                    audio_ssrc: derive(group_seed, &[2]) as u32,
-                },
-                receivers: (0..*g.receivers.get_ref())
-                    .map(|ri| ReceiverPlan {
-                        id: format!("{}/r{:03}", g.name.get_ref(), ri),
-                        role: if ri < *g.probes.get_ref() {
+                sender: sender_for(group_seed),
+                receivers: receiver_ids
+                    .into_iter()
+                    .enumerate()
+                    .map(|(ri, id)| ReceiverPlan {
+                        id,
+                        role: if (ri as u32) < *g.probes.get_ref() {
                             Role::Probe
                         } else {
                             Role::Light

@@ -2,9 +2,10 @@
 
 use crate::engine::{self, RunOutcome};
 use crate::plan;
+use crate::provider::{Endpoints, ProviderFile, ProviderKind};
 use crate::report::{self, Format};
 use crate::results::{Environment, GroupResult, ResultsError, RunResults, SCHEMA};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Transport};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 
@@ -17,6 +18,8 @@ pub struct RunOptions {
     pub duration_us: Option<u64>,
     /// Exact output folder; default `results/<UTC time>-<scenario>/`.
     pub out: Option<PathBuf>,
+    /// Provider files for WebRTC scenarios; none means the embedded provider.
+    pub providers: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,12 @@ pub enum RunError {
     Results(#[from] ResultsError),
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    #[error(transparent)]
+    ProviderFile(#[from] crate::scenario::ScenarioError),
+    #[error(transparent)]
+    Provider(#[from] crate::provider::ProviderError),
+    #[error("one --provider per run for now ({0} given); run once per provider")]
+    TooManyProviders(usize),
 }
 
 pub struct RunArtifacts {
@@ -58,6 +67,7 @@ pub fn to_results(
     seed: u64,
     outcome: RunOutcome,
     interval_ms: u64,
+    provider: Option<String>,
 ) -> RunResults {
     let started = chrono::DateTime::from_timestamp_micros(outcome.started_at_us as i64)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -72,6 +82,7 @@ pub fn to_results(
         duration_s: outcome.stopped_at_us.saturating_sub(outcome.started_at_us) as f64 / 1e6,
         completed: outcome.completed,
         interval_ms,
+        provider,
         environment: Environment::detect(),
         failures: outcome.failures.iter().map(|f| f.to_string()).collect(),
         groups: outcome
@@ -98,8 +109,29 @@ pub async fn run(
         path: dir.display().to_string(),
         source,
     })?;
-    let outcome = engine::run(&plan, stop).await;
-    let results = to_results(scenario, seed, outcome, plan.interval_us / 1000);
+    // The embedded SFU, when used, lives as long as the run.
+    let mut _server = None;
+    let endpoints = if scenario.transport == Transport::Webrtc {
+        crate::client::init_crypto();
+        let file = match options.providers.as_slice() {
+            [] => ProviderFile::embedded(),
+            [path] => crate::provider::load(path)?,
+            many => return Err(RunError::TooManyProviders(many.len())),
+        };
+        Some(match file.kind {
+            ProviderKind::Embedded => {
+                let (server, endpoints) = crate::provider::embedded::start(&file).await?;
+                _server = Some(server);
+                endpoints
+            }
+            ProviderKind::WhipWhep => Endpoints::for_whip_whep(&file)?,
+        })
+    } else {
+        None
+    };
+    let provider = endpoints.as_ref().map(|e| e.provider.clone());
+    let outcome = engine::run(&plan, endpoints, stop).await;
+    let results = to_results(scenario, seed, outcome, plan.interval_us / 1000, provider);
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;

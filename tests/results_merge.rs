@@ -30,7 +30,7 @@ fn run_with(values: impl Iterator<Item = u64>) -> RunResults {
         groups: vec![group],
         failures: vec![],
     };
-    to_results(&s, 1, run, 1000)
+    to_results(&s, 1, run, 1000, None)
 }
 
 #[test]

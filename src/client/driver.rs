@@ -22,15 +22,44 @@ pub enum PeerExit {
     Io(std::io::Error),
 }
 
+/// Called with the peer and the instant a tick was due.
+pub type TickFn = Box<dyn FnMut(&mut NativePeer, Instant) + Send>;
+
+/// Something to do at fixed instants while a peer runs (closing measurement intervals).
+pub struct Ticker {
+    pub next: Instant,
+    pub every: std::time::Duration,
+    pub on_tick: TickFn,
+}
+
 /// Drives `peer` until `until`, `stop`, or the connection ends; gives the peer back.
 pub async fn run(
+    peer: NativePeer,
+    socket: UdpSocket,
+    until: Instant,
+    stop: watch::Receiver<bool>,
+) -> (NativePeer, PeerExit) {
+    run_with(peer, socket, until, stop, None).await
+}
+
+/// As [`run`], calling the ticker at its instants.
+pub async fn run_with(
     mut peer: NativePeer,
     socket: UdpSocket,
     until: Instant,
     mut stop: watch::Receiver<bool>,
+    mut ticker: Option<Ticker>,
 ) -> (NativePeer, PeerExit) {
     let mut buf = vec![0u8; 2048];
     loop {
+        if let Some(t) = ticker.as_mut() {
+            let now = Instant::now();
+            while t.next <= now {
+                let at = t.next;
+                (t.on_tick)(&mut peer, at);
+                t.next += t.every;
+            }
+        }
         let timeout = loop {
             match peer.poll_output() {
                 Ok(PeerOutput::Transmit(to, bytes)) => {
@@ -48,7 +77,10 @@ pub async fn run(
         if Instant::now() >= until || *stop.borrow() {
             return (peer, PeerExit::Finished);
         }
-        let wake = timeout.min(until);
+        let wake = ticker
+            .as_ref()
+            .map_or(timeout, |t| timeout.min(t.next))
+            .min(until);
         let step = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, from)) => peer.handle_receive(Instant::now(), from, &buf[..n]),

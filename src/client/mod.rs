@@ -5,3 +5,9 @@ pub mod driver;
 pub mod native;
 
 pub use native::{ClientError, NativePeer, PeerState};
+
+/// Installs str0m's crypto backend once per process.
+pub fn init_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
+}

@@ -19,6 +19,8 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 
 /// The RTP header extension id we offer for abs-capture-time.
 const ABS_CAPTURE_TIME_EXT_ID: u8 = 7;
+/// Key frames are several times the mean frame size; the pacer needs room above the media rate.
+const BWE_HEADROOM: u64 = 2;
 /// The encoder is never asked for less than this, however low the estimate.
 const MIN_VIDEO_KBPS: u64 = 100;
 
@@ -87,15 +89,15 @@ impl NativePeer {
             .set_rtp_mode(true)
             .set_extension(ABS_CAPTURE_TIME_EXT_ID, Extension::AbsoluteCaptureTime);
         if let Role::Publish(s) = &role {
-            // Start the estimate at what we mean to send, so the pacer does not queue the
-            // first seconds behind a low guess; the estimate then follows the network.
-            config = config.enable_bwe(Some(Bitrate::bps(Self::wanted_bps(s))));
+            // Start the estimate with headroom over what we mean to send, so the pacer does not
+            // hold key frames behind a low first guess; the estimate then follows the network.
+            config = config.enable_bwe(Some(Bitrate::bps(BWE_HEADROOM * Self::wanted_bps(s))));
         }
         let mut rtc = config.build(now);
         if let Role::Publish(s) = &role {
             rtc.bwe().set_bitrate(
                 Bitrate::kbps(MIN_VIDEO_KBPS),
-                Bitrate::bps(Self::wanted_bps(s)),
+                Bitrate::bps(BWE_HEADROOM * Self::wanted_bps(s)),
             );
         }
         let candidate = Candidate::host(local_addr, "udp")

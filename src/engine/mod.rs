@@ -3,9 +3,13 @@
 pub mod clock;
 pub mod driver;
 pub mod room;
+pub mod webrtc;
 
 pub use clock::WallClock;
 pub use room::{GroupOutcome, Room};
+
+use crate::provider::Endpoints;
+use crate::scenario::Transport;
 
 use crate::media::codec::CodecError;
 use crate::media::Micros;
@@ -29,38 +33,62 @@ pub struct RunOutcome {
     pub failures: Vec<EngineError>,
 }
 
-/// Runs every group of `plan` in real time; `stop` ends all of them early.
-pub async fn run(plan: &Plan, stop: watch::Receiver<bool>) -> RunOutcome {
+/// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
+/// through `endpoints`.
+pub async fn run(
+    plan: &Plan,
+    endpoints: Option<Endpoints>,
+    stop: watch::Receiver<bool>,
+) -> RunOutcome {
     let clock = WallClock::start();
     // Start on a whole interval a little ahead, so set-up cost is not measured as latency.
     let run_start = clock.now() + 200_000;
-    let mut tasks = Vec::new();
+    let mut simulated = Vec::new();
+    let mut webrtc = Vec::new();
     let mut failures = Vec::new();
     for group in &plan.groups {
-        let mut room = match Room::new(group, run_start, plan.interval_us) {
-            Ok(r) => r,
-            Err(source) => {
-                failures.push(EngineError::Media {
-                    group: group.name.clone(),
-                    source,
-                });
-                continue;
+        match (group.transport, &endpoints) {
+            (Transport::Webrtc, Some(e)) => {
+                let task = webrtc::run_group(
+                    group.clone(),
+                    e.clone(),
+                    run_start,
+                    plan.interval_us,
+                    clock,
+                    stop.clone(),
+                );
+                webrtc.push((group.name.clone(), tokio::spawn(task)));
             }
-        };
-        let stop = stop.clone();
-        let name = group.name.clone();
-        tasks.push((
-            name.clone(),
-            tokio::spawn(async move {
-                let stopped = driver::run_realtime(&mut room, clock, stop).await;
-                (stopped, room)
+            (Transport::Webrtc, None) => failures.push(EngineError::Task {
+                group: group.name.clone(),
+                reason: "a WebRTC group needs a provider".into(),
             }),
-        ));
+            (Transport::Simulated, _) => {
+                let mut room = match Room::new(group, run_start, plan.interval_us) {
+                    Ok(r) => r,
+                    Err(source) => {
+                        failures.push(EngineError::Media {
+                            group: group.name.clone(),
+                            source,
+                        });
+                        continue;
+                    }
+                };
+                let stop = stop.clone();
+                simulated.push((
+                    group.name.clone(),
+                    tokio::spawn(async move {
+                        let stopped = driver::run_realtime(&mut room, clock, stop).await;
+                        (stopped, room)
+                    }),
+                ));
+            }
+        }
     }
     let mut groups = Vec::new();
     let mut stopped_at = run_start;
     let mut completed = true;
-    for (name, task) in tasks {
+    for (name, task) in simulated {
         match task.await {
             Ok((Ok(at), room)) => {
                 completed &= at >= room.end();
@@ -82,10 +110,25 @@ pub async fn run(plan: &Plan, stop: watch::Receiver<bool>) -> RunOutcome {
             }),
         }
     }
+    for (name, task) in webrtc {
+        match task.await {
+            Ok(outcome) => groups.push(outcome),
+            Err(e) => failures.push(EngineError::Task {
+                group: name,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let stopped_early = *stop.borrow();
+    let end = if stopped_early {
+        clock.now()
+    } else {
+        run_start + plan.duration_us
+    };
     RunOutcome {
         started_at_us: run_start,
-        stopped_at_us: stopped_at,
-        completed: completed && !*stop.borrow(),
+        stopped_at_us: stopped_at.max(end.min(clock.now())),
+        completed: completed && !stopped_early,
         groups,
         failures,
     }

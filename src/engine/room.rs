@@ -45,6 +45,9 @@ pub struct GroupOutcome {
     pub link: LinkStats,
     pub series: BTreeMap<Metric, MetricSeries>,
     pub sessions: Vec<ReceiverSummary>,
+    /// Publishers that could not publish (WebRTC groups).
+    #[serde(default)]
+    pub publisher_failures: Vec<crate::media::receiver::SessionFailure>,
 }
 
 impl Room {
@@ -194,6 +197,7 @@ impl Room {
             link,
             series: self.recorder.series,
             sessions,
+            publisher_failures: Vec::new(),
         }
     }
 }

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
+    /// Dial (first signalling request of a call or join) → first remote frame rendered.
+    ConnectMs,
     /// Subscription start → first rendered video frame.
     FirstFrameMs,
     /// Video capture → frame complete (and decodable) at the receiver.
@@ -35,7 +37,8 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
+        Metric::ConnectMs,
         Metric::FirstFrameMs,
         Metric::E2eLatencyMs,
         Metric::AudioLatencyMs,
@@ -51,6 +54,7 @@ impl Metric {
 
     pub fn name(self) -> &'static str {
         match self {
+            Metric::ConnectMs => "connect_ms",
             Metric::FirstFrameMs => "first_frame_ms",
             Metric::E2eLatencyMs => "e2e_latency_ms",
             Metric::AudioLatencyMs => "audio_latency_ms",
@@ -67,7 +71,8 @@ impl Metric {
 
     pub fn unit(self) -> &'static str {
         match self {
-            Metric::FirstFrameMs
+            Metric::ConnectMs
+            | Metric::FirstFrameMs
             | Metric::E2eLatencyMs
             | Metric::AudioLatencyMs
             | Metric::JitterMs
@@ -84,7 +89,8 @@ impl Metric {
     /// Histograms hold integers: a value is stored as `value × scale`.
     pub fn scale(self) -> f64 {
         match self {
-            Metric::FirstFrameMs
+            Metric::ConnectMs
+            | Metric::FirstFrameMs
             | Metric::E2eLatencyMs
             | Metric::AudioLatencyMs
             | Metric::JitterMs

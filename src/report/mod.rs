@@ -87,7 +87,8 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
                 .into(),
         ),
         headers: [
-            "group", "network", "receivers (probes)", "first frame p50 ms", "e2e p50 ms", "e2e p95 ms", "e2e p99 ms",
+            "group", "network", "receivers (probes)", "joined % (within 5 s)", "connect p50 ms", "first frame p50 ms",
+            "e2e p50 ms", "e2e p95 ms", "e2e p99 ms",
             "loss %", "jitter p95 ms", "fps mean", "kbps mean", "freezes W3C/200/500", "freeze time %", "PSNR dB", "SSIM",
             "marker read %",
         ]
@@ -102,6 +103,8 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
                     g.name.clone(),
                     g.network_name.clone(),
                     format!("{} ({})", t.receivers, t.probes),
+                    format!("{:.1} ({:.1})", t.join_success_pct, t.join_within_5s_pct),
+                    metric_stat(g, Metric::ConnectMs, |s| s.p50, 0),
                     metric_stat(g, Metric::FirstFrameMs, |s| s.p50, 1),
                     metric_stat(g, Metric::E2eLatencyMs, |s| s.p50, 1),
                     metric_stat(g, Metric::E2eLatencyMs, |s| s.p95, 1),
@@ -148,36 +151,38 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             })
             .collect(),
     });
-    out.push(Table {
-        title: "Network: configured and realised".into(),
-        note: Some("Realised figures are counted at the simulated link, per packet.".into()),
-        headers: [
-            "group",
-            "profile",
-            "delay",
-            "jitter ±",
-            "loss",
-            "realised mean delay ms",
-            "realised loss %",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: r
-            .groups
-            .iter()
-            .map(|g| {
-                vec![
-                    g.name.clone(),
-                    g.network_name.clone(),
-                    humantime::format_duration(g.network.delay.0).to_string(),
-                    humantime::format_duration(g.network.jitter.0).to_string(),
-                    format!("{}%", g.network.loss.0),
-                    fmt(g.totals.link_delay_ms, 2),
-                    fmt(g.totals.link_loss_pct, 2),
-                ]
-            })
-            .collect(),
-    });
+    if r.provider.is_none() {
+        out.push(Table {
+            title: "Network: configured and realised".into(),
+            note: Some("Realised figures are counted at the simulated link, per packet.".into()),
+            headers: [
+                "group",
+                "profile",
+                "delay",
+                "jitter ±",
+                "loss",
+                "realised mean delay ms",
+                "realised loss %",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: r
+                .groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.name.clone(),
+                        g.network_name.clone(),
+                        humantime::format_duration(g.network.delay.0).to_string(),
+                        humantime::format_duration(g.network.jitter.0).to_string(),
+                        format!("{}%", g.network.loss.0),
+                        fmt(g.totals.link_delay_ms, 2),
+                        fmt(g.totals.link_loss_pct, 2),
+                    ]
+                })
+                .collect(),
+        });
+    }
     let sessions: Vec<_> = r.groups.iter().flat_map(|g| g.sessions.iter()).collect();
     out.push(Table {
         title: "Sessions".into(),
@@ -228,8 +233,12 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
     out.push(Table {
         title: "Method and environment".into(),
         note: Some(
-            "Media crossed rtcbench's in-process simulated link, not a network transport: figures are the harness's own floor (capture, H.264 encode, packetisation, assembly) plus the configured delay, jitter and loss. The simulated link has no retransmission or FEC, so one lost packet spoils the picture until a key frame, requested over the feedback path, arrives; WebRTC transports recover most losses with NACK."
-                .into(),
+            match &r.provider {
+                Some(p) => format!(
+                    "Media crossed real WebRTC (ICE, DTLS, SRTP, RTCP with NACK/RTX and PLI) between rtcbench's native clients and the provider \"{p}\", signalled over WHIP/WHEP. Latency is capture at the publisher to frame complete at the subscriber on this machine's clock; the harness's own decode time is excluded."
+                ),
+                None => "Media crossed rtcbench's in-process simulated link, not a network transport: figures are the harness's own floor (capture, H.264 encode, packetisation, assembly) plus the configured delay, jitter and loss. The simulated link has no retransmission or FEC, so one lost packet spoils the picture until a key frame, requested over the feedback path, arrives; WebRTC transports recover most losses with NACK.".to_string(),
+            }
         ),
         headers: vec!["item".into(), "value".into()],
         rows: [

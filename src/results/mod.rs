@@ -6,7 +6,7 @@ pub mod environment;
 pub use environment::Environment;
 
 use crate::engine::GroupOutcome;
-use crate::media::receiver::{FreezeTally, ReceiverSummary, Role};
+use crate::media::receiver::{FreezeTally, ReceiverSummary, Role, SessionFailure};
 use crate::media::sender::SenderStats;
 use crate::metrics::{Metric, MetricSeries, SerHistogram};
 use crate::net::LinkStats;
@@ -43,6 +43,9 @@ pub struct RunResults {
     pub duration_s: f64,
     pub completed: bool,
     pub interval_ms: u64,
+    /// The provider WebRTC groups ran against; none for simulated-link runs.
+    #[serde(default)]
+    pub provider: Option<String>,
     pub environment: Environment,
     pub failures: Vec<String>,
     pub groups: Vec<GroupResult>,
@@ -58,6 +61,9 @@ pub struct GroupResult {
     pub totals: GroupTotals,
     pub metrics: BTreeMap<Metric, MetricResult>,
     pub sessions: Vec<ReceiverSummary>,
+    /// Publishers that could not publish, with the failed step.
+    #[serde(default)]
+    pub publisher_failures: Vec<SessionFailure>,
 }
 
 /// Percentiles in the metric's own unit.
@@ -154,6 +160,10 @@ pub struct GroupTotals {
     pub audio_gaps: u64,
     pub keyframe_requests: u64,
     pub marker_read_pct: Option<f64>,
+    /// Sessions that signalled, connected and rendered video; and those that did within 5 s.
+    pub join_success_pct: f64,
+    pub join_within_5s_pct: f64,
+    pub failed_sessions: u64,
     /// What the simulated links did: realised loss and mean one-way delay.
     pub link_loss_pct: f64,
     pub link_delay_ms: f64,
@@ -191,6 +201,13 @@ impl GroupTotals {
                 marker_sum += p * s.frames_rendered as f64;
             }
         }
+        let joined = sessions.iter().filter(|s| s.joined).count() as f64;
+        let quick = sessions.iter().filter(|s| s.joined_within_5s).count() as f64;
+        t.failed_sessions = sessions.iter().filter(|s| !s.joined).count() as u64;
+        if !sessions.is_empty() {
+            t.join_success_pct = joined * 100.0 / sessions.len() as f64;
+            t.join_within_5s_pct = quick * 100.0 / sessions.len() as f64;
+        }
         if t.packets_expected > 0 {
             t.packet_loss_pct = t.packets_lost as f64 * 100.0 / t.packets_expected as f64;
         }
@@ -220,6 +237,7 @@ impl GroupResult {
             link: o.link,
             metrics,
             sessions: o.sessions,
+            publisher_failures: o.publisher_failures,
         }
     }
 
@@ -261,11 +279,21 @@ impl GroupResult {
             *a += b;
         }
         self.sessions.extend(other.sessions.iter().cloned());
+        self.publisher_failures
+            .extend(other.publisher_failures.iter().cloned());
         self.totals = GroupTotals::of(&self.sessions, &self.link);
     }
 }
 
 impl RunResults {
+    /// Sessions and publishers that failed to join, over all groups.
+    pub fn failed_sessions(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| g.totals.failed_sessions as usize + g.publisher_failures.len())
+            .sum()
+    }
+
     pub fn group(&self, name: &str) -> Option<&GroupResult> {
         self.groups.iter().find(|g| g.name == name)
     }

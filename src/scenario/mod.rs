@@ -3,7 +3,7 @@
 pub mod schema;
 pub mod units;
 
-pub use schema::{AudioSpec, GroupSpec, NetworkProfile, Scenario, VideoSpec};
+pub use schema::{AudioSpec, GroupKind, GroupSpec, NetworkProfile, Scenario, Transport, VideoSpec};
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -43,15 +43,32 @@ impl ScenarioError {
 }
 
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(&source, &path.display().to_string())
+    load_toml(path, validate)
 }
 
 /// Parses and validates a scenario; `file` names the source in error messages.
 pub fn parse(source: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    parse_toml(source, file, validate)
+}
+
+/// Reads any of our TOML files (scenarios, providers) with the same precise errors.
+pub fn load_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    check: impl FnOnce(&T) -> Result<(), Problem>,
+) -> Result<T, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_toml(&source, &path.display().to_string(), check)
+}
+
+/// Deserializes `source` into `T`, then runs `check`; every problem names line, column and field.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    source: &str,
+    file: &str,
+    check: impl FnOnce(&T) -> Result<(), Problem>,
+) -> Result<T, ScenarioError> {
     let locate = |span: Option<Range<usize>>, field: String, message: String| {
         let (line, column) = line_column(source, span.map(|s| s.start).unwrap_or(0));
         ScenarioError::Invalid {
@@ -64,14 +81,14 @@ pub fn parse(source: &str, file: &str) -> Result<Scenario, ScenarioError> {
     };
     let deserializer = toml::Deserializer::parse(source)
         .map_err(|e| locate(e.span(), "(syntax)".into(), e.message().trim().to_string()))?;
-    let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
         let field = refine_field(&field, inner.message());
         locate(inner.span(), field, inner.message().trim().to_string())
     })?;
-    validate(&scenario).map_err(|(span, field, message)| locate(span, field, message))?;
-    Ok(scenario)
+    check(&value).map_err(|(span, field, message)| locate(span, field, message))?;
+    Ok(value)
 }
 
 /// Names the field a deserialization error is about, as the user wrote it.
@@ -94,7 +111,8 @@ fn refine_field(path: &str, message: &str) -> String {
     }
 }
 
-type Problem = (Option<Range<usize>>, String, String);
+/// Where a problem is (a byte span when known), which field, and what is wrong.
+pub type Problem = (Option<Range<usize>>, String, String);
 
 fn validate(s: &Scenario) -> Result<(), Problem> {
     if s.groups.is_empty() {
@@ -128,25 +146,63 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
                 format!("group name \"{}\" is used twice", g.name.get_ref()),
             ));
         }
-        if *g.receivers.get_ref() == 0 {
-            return Err((
-                Some(g.receivers.span()),
-                at("receivers"),
-                "a group needs at least 1 receiver".into(),
-            ));
-        }
-        if g.probes.get_ref() > g.receivers.get_ref() {
+        let watchers = match g.kind {
+            GroupKind::Room => {
+                if *g.receivers.get_ref() == 0 {
+                    return Err((
+                        Some(g.receivers.span()),
+                        at("receivers"),
+                        "a room needs at least 1 receiver".into(),
+                    ));
+                }
+                if *g.pairs.get_ref() != 0 {
+                    return Err((
+                        Some(g.pairs.span()),
+                        at("pairs"),
+                        "pairs are for kind = \"call\"".into(),
+                    ));
+                }
+                *g.receivers.get_ref()
+            }
+            GroupKind::Call => {
+                if *g.pairs.get_ref() == 0 {
+                    return Err((
+                        None,
+                        at("pairs"),
+                        "a call group needs pairs = 1 or more".into(),
+                    ));
+                }
+                if *g.receivers.get_ref() != 0 {
+                    return Err((
+                        Some(g.receivers.span()),
+                        at("receivers"),
+                        "in a call each side watches the other; set pairs, not receivers".into(),
+                    ));
+                }
+                if s.transport != Transport::Webrtc {
+                    return Err((None, at("kind"), "calls need transport = \"webrtc\"".into()));
+                }
+                2 * *g.pairs.get_ref()
+            }
+        };
+        if *g.probes.get_ref() > watchers {
             return Err((
                 Some(g.probes.span()),
                 at("probes"),
                 format!(
-                    "{} probes but only {} receivers; probes are a subset of the receivers",
-                    g.probes.get_ref(),
-                    g.receivers.get_ref()
+                    "{} probes but only {watchers} receivers; probes are a subset of the receivers",
+                    g.probes.get_ref()
                 ),
             ));
         }
         let net = g.network.get_ref();
+        if s.transport == Transport::Webrtc && net != "clean" {
+            return Err((
+                Some(g.network.span()),
+                at("network"),
+                "impaired networks on the WebRTC transport need the impairment layer (not built yet); use transport = \"simulated\"".into(),
+            ));
+        }
         if builtin_network(net).is_none() && !s.network.contains_key(net) {
             let mut known: Vec<&str> = s.network.keys().map(String::as_str).collect();
             known.insert(0, "clean");

@@ -18,6 +18,9 @@ pub struct Scenario {
     /// Seed for every random choice; the command line's `--seed` overrides it.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// How media travels: the in-process simulated link, or real WebRTC through a provider.
+    #[serde(default)]
+    pub transport: Transport,
     #[serde(default)]
     pub video: VideoSpec,
     #[serde(default)]
@@ -112,12 +115,39 @@ pub struct NetworkProfile {
     pub loss: Percent,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Simulated,
+    Webrtc,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupKind {
+    /// One host publishes; the receivers watch.
+    #[default]
+    Room,
+    /// Pairs dial each other (1v1): each side publishes and watches the other.
+    Call,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     pub name: Spanned<String>,
-    /// Receivers (viewers) subscribed to this group's publisher.
+    #[serde(default)]
+    pub kind: GroupKind,
+    /// Receivers (viewers) subscribed to a room's publisher.
+    #[serde(default = "zero")]
     pub receivers: Spanned<u32>,
+    /// Concurrent 1v1 calls, for `kind = "call"`.
+    #[serde(default = "zero")]
+    pub pairs: Spanned<u32>,
+    /// Time between successive joins (receivers of a room, or calls).
+    #[serde(default)]
+    pub stagger: HumanDuration,
     /// How many of the receivers decode every frame and measure picture quality.
     #[serde(default = "default_probes")]
     pub probes: Spanned<u32>,
@@ -132,6 +162,9 @@ pub struct GroupSpec {
     pub bitrate: Option<Bitrate>,
 }
 
+fn zero() -> Spanned<u32> {
+    Spanned::new(0..0, 0)
+}
 fn default_probes() -> Spanned<u32> {
     Spanned::new(0..0, 1)
 }

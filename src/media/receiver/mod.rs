@@ -177,6 +177,10 @@ impl Receiver {
             marker_read_pct: probe
                 .map(|p| ratio_pct(p.marker_reads, p.marker_reads + p.marker_misses)),
             video_decode_errors: probe.map(|p| p.decode_errors).unwrap_or(0),
+            joined: f.frames() > 0,
+            joined_within_5s: v.first_frame_ms.is_some_and(|ms| ms <= 5_000.0),
+            connect_ms: None,
+            failure: None,
         }
     }
 }
@@ -227,4 +231,17 @@ pub struct ReceiverSummary {
     pub ssim: Option<f64>,
     pub marker_read_pct: Option<f64>,
     pub video_decode_errors: u64,
+    /// Joined: signalling and connection succeeded and video was rendered.
+    pub joined: bool,
+    pub joined_within_5s: bool,
+    /// Dial → first remote frame, for sessions that dial (WebRTC).
+    pub connect_ms: Option<f64>,
+    pub failure: Option<SessionFailure>,
+}
+
+/// Why a session did not join: the step that failed and what was said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFailure {
+    pub step: String,
+    pub reason: String,
 }

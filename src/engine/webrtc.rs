@@ -1,0 +1,433 @@
+//! Stream groups over real WebRTC: every publisher and subscriber is a native peer on its own
+//! UDP socket, signalling through the provider's WHIP/WHEP endpoints. Joins happen at their
+//! planned instants (open model), and a failed step is recorded for that session only.
+
+use super::clock::WallClock;
+use super::room::GroupOutcome;
+use crate::client::driver::{self, PeerExit, Ticker};
+use crate::client::native::{NativePeer, Role as PeerRole};
+use crate::media::codec::OpusDecoder;
+use crate::media::receiver::{
+    AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Role, SenderClock, SessionFailure,
+    VideoReceiver,
+};
+use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
+use crate::media::source::VideoSource;
+use crate::media::Micros;
+use crate::metrics::{Metric, Recorder, Sample};
+use crate::net::LinkStats;
+use crate::plan::{GroupPlan, ReceiverPlan};
+use crate::provider::whip_whep::{self, Step};
+use crate::provider::Endpoints;
+use crate::scenario::GroupKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Everything a session task needs, shared by the group.
+#[derive(Clone)]
+struct Ctx {
+    endpoints: Endpoints,
+    http: reqwest::Client,
+    clock: WallClock,
+    until: Instant,
+    stop: watch::Receiver<bool>,
+    recorder: Arc<Mutex<Recorder>>,
+    run_start: Micros,
+    interval_us: u64,
+    group: String,
+}
+
+fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
+    SessionFailure {
+        step: step.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The local address a peer should use to reach the provider's signalling host.
+fn local_ip_for(url: &str) -> IpAddr {
+    let host = reqwest::Url::parse(url).ok().and_then(|u| {
+        let port = u.port_or_known_default().unwrap_or(443);
+        u.host_str()
+            .map(|h| format!("{}:{port}", h.trim_start_matches('[').trim_end_matches(']')))
+    });
+    let probe = || -> Option<IpAddr> {
+        let target: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&host.clone()?)
+            .ok()?
+            .next()?;
+        let any = if target.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::from([0u16; 8])
+        };
+        let socket = StdUdpSocket::bind(SocketAddr::new(any, 0)).ok()?;
+        socket.connect(target).ok()?;
+        Some(socket.local_addr().ok()?.ip())
+    };
+    probe().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+async fn sleep_until_micros(clock: WallClock, at: Micros) {
+    tokio::time::sleep_until(clock.instant_of(at).into()).await;
+}
+
+/// Publishes `config` into `room` from `dial_at` until the run ends; returns what it sent.
+async fn publish(
+    ctx: Ctx,
+    id: String,
+    config: SenderConfig,
+    room: String,
+    dial_at: Micros,
+) -> (SenderStats, Option<SessionFailure>) {
+    sleep_until_micros(ctx.clock, dial_at).await;
+    let url = ctx.endpoints.whip(&room);
+    let result = async {
+        let sender =
+            MediaSender::new(config, dial_at).map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let socket = driver::bind(local_ip_for(&url))
+            .await
+            .map_err(|e| failure(Step::Offer, format!("UDP socket: {e}")))?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let mut peer = NativePeer::new(
+            PeerRole::Publish(Box::new(sender)),
+            local,
+            ctx.clock,
+            Instant::now(),
+        )
+        .map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let offer = peer
+            .create_offer()
+            .map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let resource = whip_whep::offer(
+            &ctx.http,
+            &url,
+            offer,
+            ctx.endpoints.bearer.as_deref(),
+            ctx.endpoints.step_timeout,
+        )
+        .await
+        .map_err(|e| failure(e.step, e.reason))?;
+        peer.accept_answer(&resource.answer)
+            .map_err(|e| failure(Step::Answer, e.to_string()))?;
+        let (peer, exit) = driver::run(peer, socket, ctx.until, ctx.stop.clone()).await;
+        leave(&ctx, resource.url.as_deref()).await;
+        let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
+        Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit, &ctx)))
+    }
+    .await;
+    match result {
+        Ok((stats, failure)) => (stats, failure.map(|f| tag(f, &id))),
+        Err(f) => (SenderStats::default(), Some(tag(f, &id))),
+    }
+}
+
+fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
+    f.reason = format!("{id}: {}", f.reason);
+    f
+}
+
+fn exit_failure(peer: &NativePeer, exit: PeerExit, ctx: &Ctx) -> Option<SessionFailure> {
+    if peer.connected_at.is_none() {
+        let waited = ctx.endpoints.step_timeout.as_secs_f64();
+        return Some(failure(
+            Step::Connect,
+            format!(
+                "ICE/DTLS did not connect (waited up to the end of the run, limit {waited:.0} s)"
+            ),
+        ));
+    }
+    match exit {
+        PeerExit::Failed(e) => Some(failure(Step::Connect, e.to_string())),
+        PeerExit::Io(e) => Some(failure(Step::Connect, format!("socket: {e}"))),
+        PeerExit::Finished | PeerExit::Closed => None,
+    }
+}
+
+async fn leave(ctx: &Ctx, resource: Option<&str>) {
+    if let Some(url) = resource {
+        // Leaving is best effort: the measurement is over, and servers expire sessions anyway.
+        let _ = whip_whep::leave(
+            &ctx.http,
+            url,
+            ctx.endpoints.bearer.as_deref(),
+            ctx.endpoints.step_timeout,
+        )
+        .await;
+    }
+}
+
+struct Watch {
+    plan: ReceiverPlan,
+    room: String,
+    dial_at: Micros,
+    reference: SenderConfig,
+    /// When the watched publisher started: its audio RTP time counts from there.
+    publisher_start: Micros,
+}
+
+/// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
+async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
+    sleep_until_micros(ctx.clock, w.dial_at).await;
+    let url = ctx.endpoints.whep(&w.room);
+    let whep_at = ctx.clock.now();
+    let blank = |f: SessionFailure| {
+        let receiver = Receiver::new(
+            w.plan.id.clone(),
+            w.plan.role,
+            whep_at,
+            VideoReceiver::new(whep_at, None),
+            AudioReceiver::new(None, None),
+        );
+        let mut s = receiver.summary(&ctx.group, ctx.clock.now());
+        s.joined = false;
+        s.joined_within_5s = false;
+        s.failure = Some(f);
+        s
+    };
+    let probe = match w.plan.role {
+        Role::Probe => {
+            match QualityProbe::new(VideoSource::new(
+                w.reference.seed,
+                w.reference.width,
+                w.reference.height,
+            )) {
+                Ok(p) => Some(p),
+                Err(e) => return blank(failure(Step::Offer, e.to_string())),
+            }
+        }
+        Role::Light => None,
+    };
+    let opus = if w.plan.role == Role::Probe {
+        OpusDecoder::new().ok()
+    } else {
+        None
+    };
+    // The publisher's audio RTP time starts at zero at its dial instant.
+    let audio_clock = SenderClock {
+        rtp_timestamp: 0,
+        capture_us: w.publisher_start,
+    };
+    let receiver = Receiver::new(
+        w.plan.id.clone(),
+        w.plan.role,
+        whep_at,
+        VideoReceiver::new(whep_at, probe),
+        AudioReceiver::new(Some(audio_clock), opus),
+    );
+    let setup = async {
+        let socket = driver::bind(local_ip_for(&url))
+            .await
+            .map_err(|e| failure(Step::Offer, format!("UDP socket: {e}")))?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let mut peer = NativePeer::new(
+            PeerRole::Subscribe(Box::new(receiver)),
+            local,
+            ctx.clock,
+            Instant::now(),
+        )
+        .map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let offer = peer
+            .create_offer()
+            .map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let resource = whip_whep::offer(
+            &ctx.http,
+            &url,
+            offer,
+            ctx.endpoints.bearer.as_deref(),
+            ctx.endpoints.step_timeout,
+        )
+        .await
+        .map_err(|e| failure(e.step, e.reason))?;
+        peer.accept_answer(&resource.answer)
+            .map_err(|e| failure(Step::Answer, e.to_string()))?;
+        Ok::<_, SessionFailure>((peer, socket, resource))
+    };
+    let (peer, socket, resource) = match setup.await {
+        Ok(v) => v,
+        Err(f) => return blank(f),
+    };
+    let recorder = ctx.recorder.clone();
+    let (run_start, interval_us, clock) = (ctx.run_start, ctx.interval_us, ctx.clock);
+    let first_boundary =
+        run_start + (whep_at.saturating_sub(run_start) / interval_us + 1) * interval_us;
+    let ticker = Ticker {
+        next: clock.instant_of(first_boundary),
+        every: Duration::from_micros(interval_us),
+        on_tick: Box::new(move |peer: &mut NativePeer, at: Instant| {
+            if let Some(r) = peer.receiver_mut() {
+                let boundary =
+                    clock.now().saturating_sub(
+                        Instant::now().saturating_duration_since(at).as_micros() as u64,
+                    );
+                r.on_interval(boundary, interval_us);
+                let samples = r.drain_samples();
+                if let Ok(mut rec) = recorder.lock() {
+                    rec.record_all(samples);
+                }
+            }
+        }),
+    };
+    let (mut peer, exit) =
+        driver::run_with(peer, socket, ctx.until, ctx.stop.clone(), Some(ticker)).await;
+    leave(&ctx, resource.url.as_deref()).await;
+    let end = ctx.clock.now();
+    let fail = exit_failure(&peer, exit, &ctx);
+    let Some(receiver) = peer.receiver_mut() else {
+        return blank(failure(Step::Connect, "no receiver"));
+    };
+    let samples = receiver.drain_samples();
+    let mut s = receiver.summary(&ctx.group, end);
+    s.connect_ms = s
+        .first_frame_ms
+        .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
+    if let Ok(mut rec) = ctx.recorder.lock() {
+        rec.record_all(samples);
+        if let Some(ms) = s.connect_ms {
+            rec.record(Sample {
+                metric: Metric::ConnectMs,
+                at: end,
+                value: ms,
+            });
+        }
+    }
+    if let Some(f) = fail {
+        s.joined = false;
+        s.joined_within_5s = false;
+        s.failure = Some(f);
+    } else if !s.joined {
+        s.failure = Some(failure(
+            Step::Connect,
+            "connected but no video frame was rendered",
+        ));
+    }
+    if s.connect_ms.is_some_and(|ms| ms > 5_000.0) {
+        s.joined_within_5s = false;
+    }
+    s
+}
+
+fn room_name(group: &str, suffix: &str) -> String {
+    let safe: String = group
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("rtcbench-{}-{safe}{suffix}", std::process::id())
+}
+
+/// Runs one group over WebRTC through `endpoints` until its end or `stop`.
+pub async fn run_group(
+    plan: GroupPlan,
+    endpoints: Endpoints,
+    run_start: Micros,
+    interval_us: u64,
+    clock: WallClock,
+    stop: watch::Receiver<bool>,
+) -> GroupOutcome {
+    let ctx = Ctx {
+        endpoints,
+        http: reqwest::Client::new(),
+        clock,
+        until: clock.instant_of(run_start + plan.end_us),
+        stop,
+        recorder: Arc::new(Mutex::new(Recorder::new(run_start, interval_us))),
+        run_start,
+        interval_us,
+        group: plan.name.clone(),
+    };
+    let t0 = run_start + plan.start_us;
+    let mut publishers = Vec::new();
+    let mut watchers = Vec::new();
+    match plan.kind {
+        GroupKind::Room => {
+            let room = room_name(&plan.name, "");
+            let host = format!("{}/host", plan.name);
+            publishers.push(tokio::spawn(publish(
+                ctx.clone(),
+                host,
+                plan.sender.clone(),
+                room.clone(),
+                t0,
+            )));
+            for (i, r) in plan.receivers.iter().enumerate() {
+                let w = Watch {
+                    plan: r.clone(),
+                    room: room.clone(),
+                    dial_at: t0 + i as u64 * plan.stagger_us,
+                    reference: plan.sender.clone(),
+                    publisher_start: t0,
+                };
+                watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
+            }
+        }
+        GroupKind::Call => {
+            for (k, (r, config)) in plan.receivers.iter().zip(&plan.call_senders).enumerate() {
+                let dial_at = t0 + (k / 2) as u64 * plan.stagger_us;
+                let mine = room_name(&plan.name, &format!("-{k}"));
+                let theirs = room_name(&plan.name, &format!("-{}", k ^ 1));
+                publishers.push(tokio::spawn(publish(
+                    ctx.clone(),
+                    r.id.clone(),
+                    config.clone(),
+                    mine,
+                    dial_at,
+                )));
+                let reference = plan.call_senders[k ^ 1].clone();
+                let w = Watch {
+                    plan: r.clone(),
+                    room: theirs,
+                    dial_at,
+                    reference,
+                    publisher_start: dial_at,
+                };
+                watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
+            }
+        }
+    }
+    let mut sessions = Vec::new();
+    for w in watchers {
+        if let Ok(s) = w.await {
+            sessions.push(s);
+        }
+    }
+    let mut sender = SenderStats::default();
+    let mut publisher_failures = Vec::new();
+    for p in publishers {
+        if let Ok((stats, failure)) = p.await {
+            sender.frames_captured += stats.frames_captured;
+            sender.frames_sent += stats.frames_sent;
+            sender.keyframes += stats.keyframes;
+            sender.keyframe_requests_honoured += stats.keyframe_requests_honoured;
+            sender.video_packets += stats.video_packets;
+            sender.video_bytes += stats.video_bytes;
+            sender.audio_packets += stats.audio_packets;
+            publisher_failures.extend(failure);
+        }
+    }
+    let series = ctx
+        .recorder
+        .lock()
+        .map(|r| r.series.clone())
+        .unwrap_or_default();
+    GroupOutcome {
+        name: plan.name,
+        network_name: plan.network_name,
+        network: plan.network,
+        sender,
+        link: LinkStats::default(),
+        series,
+        sessions,
+        publisher_failures,
+    }
+}
