@@ -86,33 +86,8 @@ async fn publish(
     let result = async {
         let sender =
             MediaSender::new(config, dial_at).map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let socket = driver::bind(local_ip_for(&url))
-            .await
-            .map_err(|e| failure(Step::Offer, format!("UDP socket: {e}")))?;
-        let local = socket
-            .local_addr()
-            .map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let mut peer = NativePeer::new(
-            PeerRole::Publish(Box::new(sender)),
-            local,
-            ctx.clock,
-            Instant::now(),
-        )
-        .map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let offer = peer
-            .create_offer()
-            .map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let resource = whip_whep::offer(
-            &ctx.http,
-            &url,
-            offer,
-            ctx.endpoints.bearer.as_deref(),
-            ctx.endpoints.step_timeout,
-        )
-        .await
-        .map_err(|e| failure(e.step, e.reason))?;
-        peer.accept_answer(&resource.answer)
-            .map_err(|e| failure(Step::Answer, e.to_string()))?;
+        let (peer, socket, resource) =
+            signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
         let (peer, exit) = driver::run(peer, socket, ctx.until, ctx.stop.clone()).await;
         leave(&ctx, resource.url.as_deref()).await;
         let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
@@ -145,6 +120,37 @@ fn exit_failure(peer: &NativePeer, exit: PeerExit, ctx: &Ctx) -> Option<SessionF
         PeerExit::Io(e) => Some(failure(Step::Connect, format!("socket: {e}"))),
         PeerExit::Finished | PeerExit::Closed => None,
     }
+}
+
+/// Opens a socket, offers over WHIP/WHEP at `url` and applies the answer.
+async fn signal(
+    ctx: &Ctx,
+    url: &str,
+    role: PeerRole,
+) -> Result<(NativePeer, tokio::net::UdpSocket, whip_whep::Resource), SessionFailure> {
+    let socket = driver::bind(local_ip_for(url))
+        .await
+        .map_err(|e| failure(Step::Offer, format!("UDP socket: {e}")))?;
+    let local = socket
+        .local_addr()
+        .map_err(|e| failure(Step::Offer, e.to_string()))?;
+    let mut peer = NativePeer::new(role, local, ctx.clock, Instant::now())
+        .map_err(|e| failure(Step::Offer, e.to_string()))?;
+    let offer = peer
+        .create_offer()
+        .map_err(|e| failure(Step::Offer, e.to_string()))?;
+    let resource = whip_whep::offer(
+        &ctx.http,
+        url,
+        offer,
+        ctx.endpoints.bearer.as_deref(),
+        ctx.endpoints.step_timeout,
+    )
+    .await
+    .map_err(|e| failure(e.step, e.reason))?;
+    peer.accept_answer(&resource.answer)
+        .map_err(|e| failure(Step::Answer, e.to_string()))?;
+    Ok((peer, socket, resource))
 }
 
 async fn leave(ctx: &Ctx, resource: Option<&str>) {
@@ -218,36 +224,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         VideoReceiver::new(whep_at, probe),
         AudioReceiver::new(Some(audio_clock), opus),
     );
-    let setup = async {
-        let socket = driver::bind(local_ip_for(&url))
-            .await
-            .map_err(|e| failure(Step::Offer, format!("UDP socket: {e}")))?;
-        let local = socket
-            .local_addr()
-            .map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let mut peer = NativePeer::new(
-            PeerRole::Subscribe(Box::new(receiver)),
-            local,
-            ctx.clock,
-            Instant::now(),
-        )
-        .map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let offer = peer
-            .create_offer()
-            .map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let resource = whip_whep::offer(
-            &ctx.http,
-            &url,
-            offer,
-            ctx.endpoints.bearer.as_deref(),
-            ctx.endpoints.step_timeout,
-        )
-        .await
-        .map_err(|e| failure(e.step, e.reason))?;
-        peer.accept_answer(&resource.answer)
-            .map_err(|e| failure(Step::Answer, e.to_string()))?;
-        Ok::<_, SessionFailure>((peer, socket, resource))
-    };
+    let setup = signal(&ctx, &url, PeerRole::Subscribe(Box::new(receiver)));
     let (peer, socket, resource) = match setup.await {
         Ok(v) => v,
         Err(f) => return blank(f),
