@@ -6,13 +6,12 @@ use crate::engine::clock::WallClock;
 use crate::media::receiver::Receiver;
 use crate::media::rtp::RtpPacket as OurPacket;
 use crate::media::sender::MediaSender;
-use crate::media::Micros;
 use std::net::SocketAddr;
 use std::time::{Instant, UNIX_EPOCH};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{AbsCaptureTime, Extension, ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
@@ -62,11 +61,12 @@ pub struct NativePeer {
     pending: Option<SdpPendingOffer>,
     video_mid: Option<Mid>,
     audio_mid: Option<Mid>,
+    /// The payload types the remote accepted, looked up once connected.
+    send_pts: Option<(Option<Pt>, Option<Pt>)>,
     /// Extended sequence numbers for what we write, per kind (str0m wants the rollover count).
     video_seq: Option<u64>,
     audio_seq: Option<u64>,
     pub connected_at: Option<Instant>,
-    pub keyframe_requests: u64,
 }
 
 /// One step of output from a peer.
@@ -112,10 +112,10 @@ impl NativePeer {
             pending: None,
             video_mid: None,
             audio_mid: None,
+            send_pts: None,
             video_seq: None,
             audio_seq: None,
             connected_at: None,
-            keyframe_requests: 0,
         })
     }
 
@@ -202,18 +202,10 @@ impl NativePeer {
         source: SocketAddr,
         data: &[u8],
     ) -> Result<(), ClientError> {
-        let Ok(contents) = data.try_into() else {
-            return Ok(()); // not a datagram str0m understands; ignore like a socket would
+        // A datagram str0m cannot read is ignored, as a socket would.
+        let Some(input) = udp_input(now, source, self.local_addr, data) else {
+            return Ok(());
         };
-        let input = Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source,
-                destination: self.local_addr,
-                contents,
-            },
-        );
         if self.rtc.accepts(&input) {
             self.rtc.handle_input(input)?;
         }
@@ -246,16 +238,6 @@ impl NativePeer {
         }
     }
 
-    fn micros(&self, at: Instant) -> Micros {
-        let now = Instant::now();
-        let wall = self.clock.now();
-        if at <= now {
-            wall.saturating_sub((now - at).as_micros() as u64)
-        } else {
-            wall + (at - now).as_micros() as u64
-        }
-    }
-
     fn on_event(&mut self, event: Event) {
         match event {
             Event::Connected => {
@@ -279,19 +261,13 @@ impl NativePeer {
                 }
             }
             Event::KeyframeRequest(_) => {
-                self.keyframe_requests += 1;
                 if let Role::Publish(s) = &mut self.role {
                     s.request_keyframe();
                 }
             }
             Event::RtpPacket(p) => {
-                let at = self.micros(p.timestamp);
-                let pt = p.header.payload_type;
-                let is_video = self
-                    .rtc
-                    .codec_config()
-                    .find(|c| c.pt() == pt)
-                    .is_some_and(|c| c.spec().codec == Codec::H264);
+                let at = self.clock.micros_of(p.timestamp);
+                let is_video = codec_of(&self.rtc, p.header.payload_type) == Some(Codec::H264);
                 let packet = OurPacket {
                     payload_type: *p.header.payload_type,
                     marker: p.header.marker,
@@ -344,8 +320,13 @@ impl NativePeer {
         let (Some(video_mid), Some(audio_mid)) = (self.video_mid, self.audio_mid) else {
             return Ok(());
         };
-        let video_pt = negotiated_pt(&self.rtc, video_mid, Codec::H264);
-        let audio_pt = negotiated_pt(&self.rtc, audio_mid, Codec::Opus);
+        let rtc = &self.rtc;
+        let (video_pt, audio_pt) = *self.send_pts.get_or_insert_with(|| {
+            (
+                negotiated_pt(rtc, video_mid, Codec::H264),
+                negotiated_pt(rtc, audio_mid, Codec::Opus),
+            )
+        });
         for p in packets {
             let is_video = p.payload_type == crate::media::rtp::VIDEO_PAYLOAD_TYPE;
             let (mid, pt, counter) = if is_video {
@@ -384,7 +365,7 @@ impl NativePeer {
 }
 
 /// The payload type the remote side accepted for `codec` on `mid` (H.264: packetization mode 1).
-pub fn negotiated_pt(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<str0m::media::Pt> {
+pub fn negotiated_pt(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<Pt> {
     let media = rtc.media(mid)?;
     let config = rtc.codec_config();
     media.remote_pts().iter().copied().find(|pt| {
@@ -396,8 +377,27 @@ pub fn negotiated_pt(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<str0m::media::
     })
 }
 
+/// A received UDP datagram as str0m input; `None` when it is not something str0m reads.
+pub fn udp_input(
+    now: Instant,
+    source: SocketAddr,
+    destination: SocketAddr,
+    data: &[u8],
+) -> Option<Input<'_>> {
+    let contents = data.try_into().ok()?;
+    Some(Input::Receive(
+        now,
+        Receive {
+            proto: Protocol::Udp,
+            source,
+            destination,
+            contents,
+        },
+    ))
+}
+
 /// The codec a payload type stands for in `rtc`'s configuration.
-pub fn codec_of(rtc: &Rtc, pt: str0m::media::Pt) -> Option<Codec> {
+pub fn codec_of(rtc: &Rtc, pt: Pt) -> Option<Codec> {
     rtc.codec_config()
         .find(|p| p.pt() == pt)
         .map(|p| p.spec().codec)

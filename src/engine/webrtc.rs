@@ -238,10 +238,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         every: Duration::from_micros(interval_us),
         on_tick: Box::new(move |peer: &mut NativePeer, at: Instant| {
             if let Some(r) = peer.receiver_mut() {
-                let boundary =
-                    clock.now().saturating_sub(
-                        Instant::now().saturating_duration_since(at).as_micros() as u64,
-                    );
+                let boundary = clock.micros_of(at);
                 r.on_interval(boundary, interval_us);
                 let samples = r.drain_samples();
                 if let Ok(mut rec) = recorder.lock() {

@@ -4,13 +4,12 @@
 
 pub mod server;
 
-use crate::client::native::{codec_of, negotiated_pt};
+use crate::client::native::{codec_of, negotiated_pt, udp_input};
 use std::net::SocketAddr;
 use std::time::Instant;
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -39,14 +38,15 @@ struct SfuPeer {
     rtc: Rtc,
     video_mid: Option<Mid>,
     audio_mid: Option<Mid>,
+    /// The payload types this peer accepted, fixed once its media is added.
+    video_pt: Option<Pt>,
+    audio_pt: Option<Pt>,
 }
 
 pub struct Sfu {
     local_addr: SocketAddr,
     peers: Vec<SfuPeer>,
     next_id: u64,
-    /// RTP packets forwarded to subscribers, for self-measurement.
-    pub forwarded: u64,
 }
 
 pub struct Transmit {
@@ -60,12 +60,7 @@ impl Sfu {
             local_addr,
             peers: Vec::new(),
             next_id: 1,
-            forwarded: 0,
         }
-    }
-
-    pub fn sessions(&self) -> usize {
-        self.peers.len()
     }
 
     /// Answers a WHIP (publish) or WHEP (play) offer; returns the session id and the answer.
@@ -115,6 +110,8 @@ impl Sfu {
             rtc,
             video_mid: None,
             audio_mid: None,
+            video_pt: None,
+            audio_pt: None,
         });
         if !publish {
             self.request_keyframe(room);
@@ -134,18 +131,9 @@ impl Sfu {
     }
 
     pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
-        let Ok(contents) = data.try_into() else {
+        let Some(input) = udp_input(now, source, self.local_addr, data) else {
             return;
         };
-        let input = Input::Receive(
-            now,
-            Receive {
-                proto: Protocol::Udp,
-                source,
-                destination: self.local_addr,
-                contents,
-            },
-        );
         if let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) {
             let _ = peer.rtc.handle_input(input);
         }
@@ -196,8 +184,14 @@ impl Sfu {
             Event::MediaAdded(m) => {
                 let peer = &mut self.peers[index];
                 match m.kind {
-                    MediaKind::Video => peer.video_mid = Some(m.mid),
-                    MediaKind::Audio => peer.audio_mid = Some(m.mid),
+                    MediaKind::Video => {
+                        peer.video_mid = Some(m.mid);
+                        peer.video_pt = negotiated_pt(&peer.rtc, m.mid, Codec::H264);
+                    }
+                    MediaKind::Audio => {
+                        peer.audio_mid = Some(m.mid);
+                        peer.audio_pt = negotiated_pt(&peer.rtc, m.mid, Codec::Opus);
+                    }
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -222,15 +216,12 @@ impl Sfu {
                     .iter_mut()
                     .filter(|p| p.side == Side::Subscriber && p.room == room)
                 {
-                    let mid = if codec == Codec::H264 {
-                        sub.video_mid
+                    let target = if codec == Codec::H264 {
+                        sub.video_mid.zip(sub.video_pt)
                     } else {
-                        sub.audio_mid
+                        sub.audio_mid.zip(sub.audio_pt)
                     };
-                    let Some(mid) = mid else { continue };
-                    let Some(pt) = negotiated_pt(&sub.rtc, mid, codec) else {
-                        continue;
-                    };
+                    let Some((mid, pt)) = target else { continue };
                     let mut api = sub.rtc.direct_api();
                     let Some(stream) = api.stream_tx_by_mid(mid, None) else {
                         continue;
@@ -247,7 +238,6 @@ impl Sfu {
                         .ext_vals(ext.clone())
                         .nackable(true),
                     );
-                    self.forwarded += 1;
                 }
             }
             _ => {}
