@@ -103,3 +103,62 @@ async fn publisher_to_subscriber_over_real_webrtc() {
     assert_eq!(summary.freeze_w3c.count, 0);
     assert!(summary.audio_latency_p50_ms.is_some(), "audio arrived");
 }
+
+#[tokio::test]
+async fn a_peer_that_cannot_connect_fails_at_its_limit_not_at_the_end_of_the_run() {
+    rtcbench::client::init_crypto();
+    let clock = WallClock::start();
+    let now = Instant::now();
+    let (pub_socket, sub_socket) = (
+        bind(LOOPBACK).await.expect("bind"),
+        bind(LOOPBACK).await.expect("bind"),
+    );
+    let sender = MediaSender::new(sender_config(), clock.now()).expect("sender");
+    let receiver = Receiver::new(
+        "sub".into(),
+        ReceiverRole::Light,
+        clock.now(),
+        VideoReceiver::new(clock.now(), None),
+        AudioReceiver::new(None, None),
+    );
+    // The publisher answers but is never driven, and its socket is closed: nothing will connect.
+    let mut publisher = NativePeer::new(
+        Role::Publish(Box::new(sender)),
+        pub_socket.local_addr().unwrap(),
+        clock,
+        now,
+    )
+    .unwrap();
+    drop(pub_socket);
+    let mut subscriber = NativePeer::new(
+        Role::Subscribe(Box::new(receiver)),
+        sub_socket.local_addr().unwrap(),
+        clock,
+        now,
+    )
+    .unwrap();
+    let answer = publisher
+        .accept_offer(&subscriber.create_offer().unwrap())
+        .unwrap();
+    subscriber.accept_answer(&answer).unwrap();
+    subscriber.set_connect_timeout(Instant::now(), Duration::from_millis(800));
+    let began = Instant::now();
+    let (_stop_tx, stop) = watch::channel(false);
+    let (peer, exit) = run(
+        subscriber,
+        sub_socket,
+        began + Duration::from_secs(20),
+        stop,
+    )
+    .await;
+    let waited = began.elapsed();
+    assert!(peer.connected_at.is_none());
+    match exit {
+        PeerExit::Failed(e) => assert!(e.to_string().contains("did not connect within"), "{e}"),
+        other => panic!("expected a connect timeout, got {other:?}"),
+    }
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(3),
+        "failed after {waited:?}"
+    );
+}

@@ -167,3 +167,80 @@ fn every_shipped_provider_file_validates() {
         }
     }
 }
+
+#[test]
+fn a_provider_whose_media_never_answers_fails_each_session_at_connect() {
+    // Answers every offer with a real SDP answer from a peer that is never driven: signalling
+    // succeeds, ICE never does.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on(async {
+        rtcbench::client::init_crypto();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new().fallback(|offer: String| async move {
+            use rtcbench::client::native::{NativePeer, Role};
+            use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as R, VideoReceiver};
+            let silent: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+            let receiver = Receiver::new(
+                "x".into(),
+                R::Light,
+                0,
+                VideoReceiver::new(0, None),
+                AudioReceiver::new(None, None),
+            );
+            let mut peer = NativePeer::new(
+                Role::Subscribe(Box::new(receiver)),
+                silent,
+                rtcbench::engine::WallClock::start(),
+                std::time::Instant::now(),
+            )
+            .expect("peer");
+            match peer.accept_offer(&offer) {
+                Ok(answer) => (axum::http::StatusCode::CREATED, answer),
+                Err(e) => (axum::http::StatusCode::BAD_REQUEST, e.to_string()),
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        format!("http://{addr}")
+    });
+    let dir = temp_dir("ice");
+    let provider = dir.join("silent.toml");
+    std::fs::write(
+        &provider,
+        format!("name = \"silent\"\nkind = \"whip-whep\"\nwhip_url = \"{url}/whip/{{room}}\"\nwhep_url = \"{url}/whep/{{room}}\"\nstep_timeout = \"1s\"\n"),
+    )
+    .expect("write");
+    let scenario = dir.join("room.toml");
+    std::fs::write(&scenario, "name = \"silent-room\"\nduration = \"4s\"\ntransport = \"webrtc\"\n[[group]]\nname = \"room\"\nreceivers = 2\nprobes = 0\n")
+        .expect("write");
+    let out = dir.join("out");
+    let run = rtcbench(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--provider",
+        provider.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let r = RunResults::read(&out.join("run.json")).expect("run.json");
+    let g = r.group("room").expect("group");
+    for s in &g.sessions {
+        let f = s.failure.as_ref().expect("failure recorded");
+        assert_eq!(f.step, "connect");
+        assert!(
+            f.reason.contains("did not connect within 1s"),
+            "{}",
+            f.reason
+        );
+    }
+    assert!(g.publisher_failures.iter().all(|f| f.step == "connect"));
+    std::fs::remove_dir_all(&dir).ok();
+}

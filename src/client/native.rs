@@ -35,6 +35,8 @@ pub enum ClientError {
     Candidate(String),
     #[error("media: {0}")]
     Media(#[from] crate::media::codec::CodecError),
+    #[error("ICE/DTLS did not connect within {0:?}")]
+    ConnectTimeout(std::time::Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,8 @@ pub struct NativePeer {
     video_seq: Option<u64>,
     audio_seq: Option<u64>,
     pub connected_at: Option<Instant>,
+    /// (deadline, limit) for ICE and DTLS to connect, once set.
+    connect_deadline: Option<(Instant, std::time::Duration)>,
 }
 
 /// One step of output from a peer.
@@ -116,6 +120,7 @@ impl NativePeer {
             video_seq: None,
             audio_seq: None,
             connected_at: None,
+            connect_deadline: None,
         })
     }
 
@@ -212,7 +217,22 @@ impl NativePeer {
         Ok(())
     }
 
+    /// Gives ICE and DTLS until `now + limit` to connect; after that the peer fails.
+    pub fn set_connect_timeout(&mut self, now: Instant, limit: std::time::Duration) {
+        self.connect_deadline = Some((now + limit, limit));
+    }
+
+    fn pending_connect_deadline(&self) -> Option<(Instant, std::time::Duration)> {
+        self.connect_deadline
+            .filter(|_| self.connected_at.is_none())
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ClientError> {
+        if let Some((deadline, limit)) = self.pending_connect_deadline() {
+            if now >= deadline {
+                return Err(ClientError::ConnectTimeout(limit));
+            }
+        }
         self.rtc.handle_input(Input::Timeout(now))?;
         self.capture_and_send(now)
     }
@@ -231,7 +251,12 @@ impl NativePeer {
                         }
                         _ => None,
                     };
-                    return Ok(PeerOutput::Timeout(media_due.map_or(t, |m| m.min(t))));
+                    let deadline = self.pending_connect_deadline().map(|(d, _)| d);
+                    let wake = [media_due, deadline]
+                        .into_iter()
+                        .flatten()
+                        .fold(t, Instant::min);
+                    return Ok(PeerOutput::Timeout(wake));
                 }
                 Output::Event(e) => self.on_event(e),
             }

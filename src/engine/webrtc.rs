@@ -91,7 +91,7 @@ async fn publish(
         let (peer, exit) = driver::run(peer, socket, ctx.until, ctx.stop.clone()).await;
         leave(&ctx, resource.url.as_deref()).await;
         let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
-        Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit, &ctx)))
+        Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit)))
     }
     .await;
     match result {
@@ -105,19 +105,14 @@ fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
     f
 }
 
-fn exit_failure(peer: &NativePeer, exit: PeerExit, ctx: &Ctx) -> Option<SessionFailure> {
-    if peer.connected_at.is_none() {
-        let waited = ctx.endpoints.step_timeout.as_secs_f64();
-        return Some(failure(
-            Step::Connect,
-            format!(
-                "ICE/DTLS did not connect (waited up to the end of the run, limit {waited:.0} s)"
-            ),
-        ));
-    }
+fn exit_failure(peer: &NativePeer, exit: PeerExit) -> Option<SessionFailure> {
     match exit {
         PeerExit::Failed(e) => Some(failure(Step::Connect, e.to_string())),
         PeerExit::Io(e) => Some(failure(Step::Connect, format!("socket: {e}"))),
+        _ if peer.connected_at.is_none() => Some(failure(
+            Step::Connect,
+            "ICE/DTLS had not connected when the run ended",
+        )),
         PeerExit::Finished | PeerExit::Closed => None,
     }
 }
@@ -150,6 +145,7 @@ async fn signal(
     .map_err(|e| failure(e.step, e.reason))?;
     peer.accept_answer(&resource.answer)
         .map_err(|e| failure(Step::Answer, e.to_string()))?;
+    peer.set_connect_timeout(Instant::now(), ctx.endpoints.step_timeout);
     Ok((peer, socket, resource))
 }
 
@@ -251,7 +247,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         driver::run_with(peer, socket, ctx.until, ctx.stop.clone(), Some(ticker)).await;
     leave(&ctx, resource.url.as_deref()).await;
     let end = ctx.clock.now();
-    let fail = exit_failure(&peer, exit, &ctx);
+    let fail = exit_failure(&peer, exit);
     let Some(receiver) = peer.receiver_mut() else {
         return blank(failure(Step::Connect, "no receiver"));
     };
