@@ -20,9 +20,6 @@ fn rtcbench(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-#[ignore = "intermittent: some runs show a p95 tail of 100-340 ms and freezes, not explained by CPU \
-            or debug assertions; a race in the call path is suspected (issue 3 stays open). \
-            Run with `cargo test -- --ignored`."]
 fn four_calls_for_ten_seconds_through_the_embedded_provider() {
     let dir = temp_dir("calls");
     let scenario = dir.join("calls.toml");
