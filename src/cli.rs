@@ -43,6 +43,22 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8088")]
         listen: std::net::SocketAddr,
     },
+    /// Write the clip a group's probes score against (YUV4MPEG2, frame numbers in the pixel
+    /// marker), for publishers that are not rtcbench: aiortc, ffmpeg, OBS, a browser's fake camera.
+    ExportClip {
+        scenario: PathBuf,
+        /// The group whose probes will watch the clip.
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Clip length; players loop it.
+        #[arg(long, value_parser = parse_duration, default_value = "10s")]
+        length: std::time::Duration,
+        /// The seed the run will use (default: the scenario's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Render the report again from a run folder's run.json.
     Report {
         run_dir: PathBuf,

@@ -98,6 +98,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::ExportClip {
+            scenario: path,
+            group,
+            out,
+            length,
+            seed,
+        } => {
+            let scenario = scenario::load(&path)?;
+            let frames =
+                runner::export_clip(&scenario, &group, seed, length.as_micros() as u64, &out)?;
+            println!("{}: {frames} frames for group \"{group}\"", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Report { run_dir, format } => {
             let formats = format
                 .split(',')

@@ -34,7 +34,11 @@ pub struct GroupPlan {
     /// Offsets from the start of the run.
     pub start_us: u64,
     pub end_us: u64,
+    /// The room's publisher; for an external one, what its clip was made from.
     pub sender: SenderConfig,
+    pub external_publisher: bool,
+    /// The provider's room name, when the scenario fixes it.
+    pub room: Option<String>,
     pub receivers: Vec<ReceiverPlan>,
 }
 
@@ -106,6 +110,8 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                 start_us: g.start.as_micros(),
                 end_us: duration_us,
                 sender: sender_for(group_seed),
+                external_publisher: *g.publisher.get_ref() == scenario::Publisher::External,
+                room: g.room.as_ref().map(|r| r.get_ref().clone()),
                 receivers: receiver_ids
                     .into_iter()
                     .enumerate()

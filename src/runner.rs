@@ -1,11 +1,14 @@
 //! One run end to end: scenario → plan → engine → results → report.
 
 use crate::engine::{self, RunOutcome};
+use crate::media::source::VideoSource;
+use crate::media::y4m;
 use crate::plan;
 use crate::provider::{Endpoints, ProviderFile, ProviderKind};
 use crate::report::{self, Format};
 use crate::results::{Environment, GroupResult, ResultsError, RunResults, SCHEMA};
 use crate::scenario::{Scenario, Transport};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 
@@ -39,6 +42,13 @@ pub enum RunError {
     Provider(#[from] crate::provider::ProviderError),
     #[error("one --provider per run for now ({0} given); run once per provider")]
     TooManyProviders(usize),
+    #[error("no group \"{group}\" in the scenario (it has: {})", known.join(", "))]
+    NoSuchGroup { group: String, known: Vec<String> },
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub struct RunArtifacts {
@@ -99,7 +109,7 @@ pub async fn run(
     options: &RunOptions,
     stop: watch::Receiver<bool>,
 ) -> Result<RunArtifacts, RunError> {
-    let seed = options.seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+    let seed = run_seed(scenario, options.seed);
     let plan = plan::build(scenario, seed, options.duration_us);
     let dir = options
         .out
@@ -142,4 +152,38 @@ pub async fn run(
 pub fn rerender(run_dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError> {
     let results = RunResults::read(&run_dir.join("run.json"))?;
     Ok(report::write(&results, run_dir, formats)?)
+}
+
+fn run_seed(scenario: &Scenario, seed: Option<u64>) -> u64 {
+    seed.or(scenario.seed).unwrap_or(DEFAULT_SEED)
+}
+
+/// Writes `length_us` of the clip that `group`'s probes score against, as YUV4MPEG2.
+pub fn export_clip(
+    scenario: &Scenario,
+    group: &str,
+    seed: Option<u64>,
+    length_us: u64,
+    out: &Path,
+) -> Result<u64, RunError> {
+    let plan = plan::build(scenario, run_seed(scenario, seed), None);
+    let g = plan
+        .groups
+        .iter()
+        .find(|g| g.name == group)
+        .ok_or_else(|| RunError::NoSuchGroup {
+            group: group.to_string(),
+            known: plan.groups.iter().map(|g| g.name.clone()).collect(),
+        })?;
+    let source = VideoSource::new(g.sender.seed, g.sender.width, g.sender.height);
+    let frames = (length_us * g.sender.fps as u64 / 1_000_000).max(1);
+    let io = |source| RunError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::create(out).map_err(io)?;
+    let mut writer = std::io::BufWriter::new(file);
+    y4m::write_clip(&mut writer, &source, g.sender.fps, frames).map_err(io)?;
+    writer.flush().map_err(io)?;
+    Ok(frames)
 }

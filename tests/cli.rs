@@ -268,3 +268,38 @@ fn serve_reference_answers_whip_offers_until_ctrl_c() {
     let status = wait_for(&mut child, Duration::from_secs(10)).expect("stops on Ctrl-C");
     assert!(status.success());
 }
+
+#[test]
+fn export_clip_writes_the_group_clip_and_names_known_groups_on_a_typo() {
+    let dir = temp_dir("clip");
+    let scenario = dir.join("s.toml");
+    std::fs::write(&scenario, TWO_GROUPS).unwrap();
+    let clip = dir.join("far.y4m");
+    let ok = bin()
+        .args(["export-clip", scenario.to_str().unwrap(), "--group", "far"])
+        .args(["--out", clip.to_str().unwrap(), "--length", "500ms"])
+        .output()
+        .expect("runs");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // 15 frames at 30 fps, each "FRAME\n" and 320x180 I420.
+    let header = "YUV4MPEG2 W320 H180 F30:1 Ip A1:1 C420jpeg\n".len() as u64;
+    let size = std::fs::metadata(&clip).unwrap().len();
+    assert_eq!(size, header + 15 * (6 + 320 * 180 * 3 / 2));
+
+    let typo = bin()
+        .args(["export-clip", scenario.to_str().unwrap(), "--group", "farr"])
+        .args(["--out", clip.to_str().unwrap()])
+        .output()
+        .expect("runs");
+    assert_eq!(typo.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        err.contains("no group \"farr\"") && err.contains("near, far"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -188,3 +188,36 @@ fn every_shipped_scenario_validates() {
         }
     }
 }
+
+#[test]
+fn external_publisher_without_a_room() {
+    check(
+        "name = \"x\"\nduration = \"5s\"\ntransport = \"webrtc\"\n[[group]]\nname = \"a\"\nreceivers = 2\npublisher = \"external\"\n",
+        7,
+        13,
+        "group[0].room",
+        "needs the room it is live in",
+    );
+}
+
+#[test]
+fn external_publisher_on_the_simulated_link() {
+    check(
+        "name = \"x\"\nduration = \"5s\"\n[[group]]\nname = \"a\"\nreceivers = 2\npublisher = \"external\"\nroom = \"r\"\n",
+        6,
+        13,
+        "group[0].publisher",
+        "transport = \"webrtc\"",
+    );
+}
+
+#[test]
+fn room_name_that_cannot_go_in_a_url() {
+    check(
+        "name = \"x\"\nduration = \"5s\"\ntransport = \"webrtc\"\n[[group]]\nname = \"a\"\nreceivers = 2\nroom = \"live room/1\"\n",
+        7,
+        8,
+        "group[0].room",
+        "goes in a URL path",
+    );
+}

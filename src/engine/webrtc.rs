@@ -167,8 +167,8 @@ struct Watch {
     room: String,
     dial_at: Micros,
     reference: SenderConfig,
-    /// When the watched publisher started: its audio RTP time counts from there.
-    publisher_start: Micros,
+    /// When the watched publisher started (its audio RTP time counts from there), if ours.
+    publisher_start: Option<Micros>,
 }
 
 /// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
@@ -208,17 +208,17 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     } else {
         None
     };
-    // The publisher's audio RTP time starts at zero at its dial instant.
-    let audio_clock = SenderClock {
+    // Our publisher's audio RTP time starts at zero at its dial instant.
+    let audio_clock = w.publisher_start.map(|capture_us| SenderClock {
         rtp_timestamp: 0,
-        capture_us: w.publisher_start,
-    };
+        capture_us,
+    });
     let receiver = Receiver::new(
         w.plan.id.clone(),
         w.plan.role,
         whep_at,
         VideoReceiver::new(whep_at, probe),
-        AudioReceiver::new(Some(audio_clock), opus),
+        AudioReceiver::new(audio_clock, opus),
     );
     let setup = signal(&ctx, &url, PeerRole::Subscribe(Box::new(receiver)));
     let (peer, socket, resource) = match setup.await {
@@ -321,22 +321,28 @@ pub async fn run_group(
     let mut watchers = Vec::new();
     match plan.kind {
         GroupKind::Room => {
-            let room = room_name(&plan.name, "");
-            let host = format!("{}/host", plan.name);
-            publishers.push(tokio::spawn(publish(
-                ctx.clone(),
-                host,
-                plan.sender.clone(),
-                room.clone(),
-                t0,
-            )));
+            let room = plan
+                .room
+                .clone()
+                .unwrap_or_else(|| room_name(&plan.name, ""));
+            if !plan.external_publisher {
+                let host = format!("{}/host", plan.name);
+                publishers.push(tokio::spawn(publish(
+                    ctx.clone(),
+                    host,
+                    plan.sender.clone(),
+                    room.clone(),
+                    t0,
+                )));
+            }
+            let publisher_start = (!plan.external_publisher).then_some(t0);
             for (i, r) in plan.receivers.iter().enumerate() {
                 let w = Watch {
                     plan: r.clone(),
                     room: room.clone(),
                     dial_at: t0 + i as u64 * plan.stagger_us,
                     reference: plan.sender.clone(),
-                    publisher_start: t0,
+                    publisher_start,
                 };
                 watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
             }
@@ -359,7 +365,7 @@ pub async fn run_group(
                     room: theirs,
                     dial_at,
                     reference,
-                    publisher_start: dial_at,
+                    publisher_start: Some(dial_at),
                 };
                 watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
             }

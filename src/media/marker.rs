@@ -14,6 +14,11 @@ pub struct FrameMarker {
     pub capture_us: u64,
 }
 
+impl FrameMarker {
+    /// The capture time of a frame played from a clip: whoever plays it does not tell us when.
+    pub const CAPTURE_UNKNOWN: u64 = u64::MAX;
+}
+
 const BLOCKS_PER_ROW: usize = 80;
 const ROWS: usize = 2;
 const SYNC_HEAD: u16 = 0xB4C3;

@@ -9,6 +9,7 @@ pub mod receiver;
 pub mod rtp;
 pub mod sender;
 pub mod source;
+pub mod y4m;
 
 /// Microseconds on a media clock (the Unix epoch in real runs, zero in simulated ones).
 pub type Micros = u64;

@@ -3,7 +3,9 @@
 pub mod schema;
 pub mod units;
 
-pub use schema::{AudioSpec, GroupKind, GroupSpec, NetworkProfile, Scenario, Transport, VideoSpec};
+pub use schema::{
+    AudioSpec, GroupKind, GroupSpec, NetworkProfile, Publisher, Scenario, Transport, VideoSpec,
+};
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -185,6 +187,41 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
                 2 * *g.pairs.get_ref()
             }
         };
+        if *g.publisher.get_ref() == Publisher::External {
+            if g.kind != GroupKind::Room || s.transport != Transport::Webrtc {
+                return Err((
+                    Some(g.publisher.span()),
+                    at("publisher"),
+                    "an external publisher is for kind = \"room\" with transport = \"webrtc\""
+                        .into(),
+                ));
+            }
+            if g.room.is_none() {
+                return Err((
+                    Some(g.publisher.span()),
+                    at("room"),
+                    "an external publisher needs the room it is live in".into(),
+                ));
+            }
+        }
+        if let Some(room) = &g.room {
+            let name = room.get_ref();
+            let url_safe = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
+            if name.is_empty() || !name.chars().all(url_safe) {
+                return Err((
+                    Some(room.span()),
+                    at("room"),
+                    format!("room \"{name}\" must be letters, digits and - _ . ~ (it goes in a URL path)"),
+                ));
+            }
+            if g.kind == GroupKind::Call {
+                return Err((
+                    Some(room.span()),
+                    at("room"),
+                    "a call makes a room per side; room is for kind = \"room\"".into(),
+                ));
+            }
+        }
         if *g.probes.get_ref() > watchers {
             return Err((
                 Some(g.probes.span()),

@@ -160,6 +160,23 @@ pub struct GroupSpec {
     /// Overrides the scenario's video bit rate for this group.
     #[serde(default)]
     pub bitrate: Option<Bitrate>,
+    /// Who publishes a room: rtcbench's own host, or someone already live in `room`.
+    #[serde(default = "default_publisher")]
+    pub publisher: Spanned<Publisher>,
+    /// The room to join, as the provider names it (default: a name made up for the run).
+    #[serde(default)]
+    pub room: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Publisher {
+    /// rtcbench publishes its synthetic source.
+    #[default]
+    Rtcbench,
+    /// OBS, ffmpeg, aiortc or a browser publishes, ideally the clip from `rtcbench export-clip`
+    /// so probes can score it; latency is measured only if it sends abs-capture-time.
+    External,
 }
 
 fn zero() -> Spanned<u32> {
@@ -167,6 +184,9 @@ fn zero() -> Spanned<u32> {
 }
 fn default_probes() -> Spanned<u32> {
     Spanned::new(0..0, 1)
+}
+fn default_publisher() -> Spanned<Publisher> {
+    Spanned::new(0..0, Publisher::Rtcbench)
 }
 fn default_network() -> Spanned<String> {
     Spanned::new(0..0, "clean".to_string())

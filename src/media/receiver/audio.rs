@@ -8,6 +8,8 @@ use crate::metrics::{Metric, Sample};
 
 /// A silence longer than this between audio packets is an audible gap.
 pub const AUDIO_GAP_US: u64 = 200_000;
+/// Above this, an RTP-time mapping is taken to be wrong rather than the network that slow.
+const BELIEVABLE_LATENCY_US: u64 = 5_000_000;
 
 /// The sender's mapping from RTP time to its capture clock, as an RTCP sender report gives it;
 /// used when abs-capture-time is not negotiated.
@@ -73,7 +75,7 @@ impl AudioReceiver {
         }
         let capture = packet
             .abs_capture_us
-            .or_else(|| self.sender_clock.map(|c| c.capture_of(packet.timestamp)));
+            .or_else(|| self.capture_from_rtp_time(packet.timestamp, now));
         if let Some(capture) = capture {
             let latency = now.saturating_sub(capture);
             let _ = self.latency.record(latency);
@@ -83,6 +85,18 @@ impl AudioReceiver {
                 value: latency as f64 / 1000.0,
             });
         }
+    }
+
+    /// The capture time from the RTP timestamp, while that mapping is believable: a server that
+    /// re-encodes or re-stamps audio starts its own RTP time, and the first packet then lands
+    /// far outside any real latency; from then on the stream has no latency figure.
+    fn capture_from_rtp_time(&mut self, rtp_timestamp: u32, now: Micros) -> Option<Micros> {
+        let capture = self.sender_clock?.capture_of(rtp_timestamp);
+        if capture > now || now - capture > BELIEVABLE_LATENCY_US {
+            self.sender_clock = None;
+            return None;
+        }
+        Some(capture)
     }
 
     pub fn on_interval(&mut self, now: Micros) {
@@ -97,5 +111,60 @@ impl AudioReceiver {
 
     pub fn drain_samples(&mut self) -> std::vec::Drain<'_, Sample> {
         self.samples.drain(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(sequence: u16, timestamp: u32) -> RtpPacket {
+        RtpPacket {
+            payload_type: 111,
+            marker: false,
+            sequence,
+            timestamp,
+            ssrc: 7,
+            abs_capture_us: None,
+            payload: vec![0; 40],
+        }
+    }
+
+    const START: Micros = 1_700_000_000_000_000;
+
+    #[test]
+    fn rtp_time_gives_latency_when_the_server_keeps_it() {
+        let clock = SenderClock {
+            rtp_timestamp: 1000,
+            capture_us: START,
+        };
+        let mut audio = AudioReceiver::new(Some(clock), None);
+        for n in 0..50u32 {
+            // 20 ms frames of 960 samples arriving 35 ms after capture.
+            audio.on_packet(
+                &packet(n as u16, 1000 + 960 * n),
+                START + 20_000 * n as u64 + 35_000,
+            );
+        }
+        assert_eq!(audio.latency.len(), 50);
+        assert_eq!(audio.latency.value_at_quantile(0.5) / 1000, 35);
+    }
+
+    #[test]
+    fn rtp_time_restarted_by_a_transcoder_gives_no_latency() {
+        let clock = SenderClock {
+            rtp_timestamp: 1000,
+            capture_us: START,
+        };
+        let mut audio = AudioReceiver::new(Some(clock), None);
+        // The server's own RTP time starts about 11 minutes from ours.
+        for n in 0..50u32 {
+            audio.on_packet(
+                &packet(n as u16, 31_415_926 + 960 * n),
+                START + 20_000 * n as u64 + 35_000,
+            );
+        }
+        assert_eq!(audio.latency.len(), 0);
+        assert_eq!(audio.stats.received(), 50);
     }
 }

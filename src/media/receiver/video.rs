@@ -182,7 +182,7 @@ impl VideoReceiver {
                 value: gap as f64 / 1000.0,
             });
         }
-        if let Some(capture) = capture_us {
+        if let Some(capture) = capture_us.filter(|&c| c != FrameMarker::CAPTURE_UNKNOWN) {
             let latency_us = now.saturating_sub(capture);
             let _ = self.latency.record(latency_us);
             self.samples.push(Sample {
