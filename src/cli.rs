@@ -42,6 +42,16 @@ pub enum Command {
         /// HTTP address; media uses a UDP port on the same IP. Port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:8088")]
         listen: std::net::SocketAddr,
+        /// An ICE server to hand clients in Link headers (repeatable): stun:HOST:PORT or
+        /// turn:HOST:PORT?transport=udp.
+        #[arg(long = "ice-server")]
+        ice_servers: Vec<String>,
+        /// Username for the TURN servers.
+        #[arg(long)]
+        ice_username: Option<String>,
+        /// Environment variable holding the TURN credential (never given on the command line).
+        #[arg(long)]
+        ice_credential_env: Option<String>,
     },
     /// Write the clip a group's probes score against (YUV4MPEG2, frame numbers in the pixel
     /// marker), for publishers that are not rtcbench: aiortc, ffmpeg, OBS, a browser's fake camera.

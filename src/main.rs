@@ -78,11 +78,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::ServeReference { listen } => {
+        Command::ServeReference {
+            listen,
+            ice_servers,
+            ice_username,
+            ice_credential_env,
+        } => {
+            let options = server_options(ice_servers, ice_username, ice_credential_env)?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async {
                 str0m::crypto::from_feature_flags().install_process_default();
-                let server = rtcbench::sfu::server::start(listen)
+                let server = rtcbench::sfu::server::start_with(listen, options)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 println!(
@@ -124,6 +130,36 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+fn server_options(
+    urls: Vec<String>,
+    username: Option<String>,
+    credential_env: Option<String>,
+) -> Result<rtcbench::sfu::server::ServerOptions> {
+    use rtcbench::provider::link::{IceServerUrl, Scheme};
+    use rtcbench::sfu::server::{AdvertisedIceServer, ServerOptions};
+    let credential = match &credential_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .with_context(|| format!("--ice-credential-env: {var} is not set"))?,
+        ),
+        None => None,
+    };
+    let mut ice_servers = Vec::new();
+    for url in urls {
+        let parsed = IceServerUrl::parse(&url).with_context(|| "--ice-server")?;
+        let turn = matches!(parsed.scheme, Scheme::Turn | Scheme::Turns);
+        if turn && (username.is_none() || credential.is_none()) {
+            anyhow::bail!("--ice-server {url}: TURN needs --ice-username and --ice-credential-env");
+        }
+        ice_servers.push(AdvertisedIceServer {
+            url,
+            username: username.clone().filter(|_| turn),
+            credential: credential.clone().filter(|_| turn),
+        });
+    }
+    Ok(ServerOptions { ice_servers })
+}
+
 fn print_summary(a: &runner::RunArtifacts) {
     use rtcbench::metrics::Metric;
     let r = &a.results;
@@ -163,6 +199,9 @@ fn print_summary(a: &runner::RunArtifacts) {
             .chain(g.sessions.iter().filter_map(|s| s.failure.as_ref()))
         {
             println!("  {} failed at {}: {}", g.name, f.step, f.reason);
+        }
+        for (note, sessions) in &g.notes {
+            println!("  {} note ({sessions} sessions): {note}", g.name);
         }
     }
     println!("report: {}", a.dir.join("report.html").display());

@@ -1,10 +1,10 @@
 //! Runs a native peer over a UDP socket as one tokio task.
 
-use super::native::{ClientError, NativePeer, PeerOutput, PeerState};
+use super::native::{ClientError, IceServerOutcome, NativePeer, PeerOutput, PeerState};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Binds a UDP socket for a peer on `ip` (an ephemeral port).
 pub async fn bind(ip: std::net::IpAddr) -> std::io::Result<UdpSocket> {
@@ -32,6 +32,14 @@ pub struct Ticker {
     pub on_tick: TickFn,
 }
 
+/// What a caller wants from a running peer besides its media.
+#[derive(Default)]
+pub struct Hooks {
+    pub ticker: Option<Ticker>,
+    /// Where ICE-server outcomes go: candidates to trickle, servers that could not be used.
+    pub ice_servers: Option<mpsc::UnboundedSender<IceServerOutcome>>,
+}
+
 /// Drives `peer` until `until`, `stop`, or the connection ends; gives the peer back.
 pub async fn run(
     peer: NativePeer,
@@ -39,17 +47,21 @@ pub async fn run(
     until: Instant,
     stop: watch::Receiver<bool>,
 ) -> (NativePeer, PeerExit) {
-    run_with(peer, socket, until, stop, None).await
+    run_with(peer, socket, until, stop, Hooks::default()).await
 }
 
-/// As [`run`], calling the ticker at its instants.
+/// As [`run`], with the hooks.
 pub async fn run_with(
     mut peer: NativePeer,
     socket: UdpSocket,
     until: Instant,
     mut stop: watch::Receiver<bool>,
-    mut ticker: Option<Ticker>,
+    hooks: Hooks,
 ) -> (NativePeer, PeerExit) {
+    let Hooks {
+        mut ticker,
+        ice_servers,
+    } = hooks;
     let mut buf = vec![0u8; 2048];
     loop {
         if let Some(t) = ticker.as_mut() {
@@ -68,6 +80,11 @@ pub async fn run_with(
                     }
                 }
                 Ok(PeerOutput::Timeout(t)) => break t,
+                Ok(PeerOutput::IceServer(outcome)) => {
+                    if let Some(tx) = &ice_servers {
+                        let _ = tx.send(outcome);
+                    }
+                }
                 Err(e) => return (peer, PeerExit::Failed(e)),
             }
         };

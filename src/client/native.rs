@@ -2,10 +2,14 @@
 //! NACK/RTX, RTCP) and str0m's incoming RTP feeds our receiver untouched, so every provider is
 //! measured by the same code as the simulated link.
 
+use super::ice_servers::{
+    candidate_ips, IceServerAgent, IceServerEvent, Received, ResolvedIceServer,
+};
 use crate::engine::clock::WallClock;
 use crate::media::receiver::Receiver;
 use crate::media::rtp::RtpPacket as OurPacket;
 use crate::media::sender::MediaSender;
+use crate::provider::link::Scheme;
 use std::net::SocketAddr;
 use std::time::{Instant, UNIX_EPOCH};
 use str0m::bwe::{Bitrate, BweKind};
@@ -60,8 +64,26 @@ pub enum Role {
     Subscribe(Box<Receiver>),
 }
 
+/// Which local candidates a peer offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IcePolicy {
+    /// Host, server-reflexive and relayed.
+    #[default]
+    All,
+    /// Relayed only: every packet goes through the provider's TURN server.
+    Relay,
+}
+
 pub struct NativePeer {
     rtc: Rtc,
+    policy: IcePolicy,
+    /// Gathering from, and relaying through, the ICE servers the provider named.
+    ice_servers: Option<IceServerAgent>,
+    /// Our offer: a trickled candidate names its ICE credentials and first media section.
+    offer_sdp: Option<String>,
+    /// The latest instant we were given (ICE-server output is stamped with it).
+    now: Instant,
     local_addr: SocketAddr,
     role: Role,
     clock: WallClock,
@@ -83,6 +105,16 @@ pub struct NativePeer {
 pub enum PeerOutput {
     Transmit(SocketAddr, Vec<u8>),
     Timeout(Instant),
+    IceServer(IceServerOutcome),
+}
+
+/// What came of an ICE server the provider named.
+#[derive(Debug, Clone)]
+pub enum IceServerOutcome {
+    /// A candidate gathered from it, as an SDP fragment to trickle to the remote side.
+    Trickle { server: String, fragment: String },
+    /// It could not be used.
+    Failed { server: String, reason: String },
 }
 
 impl NativePeer {
@@ -91,6 +123,18 @@ impl NativePeer {
         local_addr: SocketAddr,
         clock: WallClock,
         now: Instant,
+    ) -> Result<Self, ClientError> {
+        Self::with_policy(role, local_addr, clock, now, IcePolicy::All)
+    }
+
+    /// As [`Self::new`]; with [`IcePolicy::Relay`] only TURN-relayed candidates are offered, as
+    /// a browser's `iceTransportPolicy: "relay"` does.
+    pub fn with_policy(
+        role: Role,
+        local_addr: SocketAddr,
+        clock: WallClock,
+        now: Instant,
+        policy: IcePolicy,
     ) -> Result<Self, ClientError> {
         let mut config = RtcConfig::new()
             .clear_codecs()
@@ -109,10 +153,16 @@ impl NativePeer {
                 Bitrate::bps(BWE_PROBE_HEADROOM * Self::wanted_bps(s)),
             );
         }
-        let candidate = Candidate::host(local_addr, "udp")
-            .map_err(|e| ClientError::Candidate(e.to_string()))?;
-        rtc.add_local_candidate(candidate);
+        if policy == IcePolicy::All {
+            let candidate = Candidate::host(local_addr, "udp")
+                .map_err(|e| ClientError::Candidate(e.to_string()))?;
+            rtc.add_local_candidate(candidate);
+        }
         Ok(Self {
+            policy,
+            ice_servers: None,
+            offer_sdp: None,
+            now,
             rtc,
             local_addr,
             role,
@@ -174,7 +224,9 @@ impl NativePeer {
         self.video_mid = Some(video);
         self.pending = Some(pending);
         self.state = PeerState::Offered;
-        Ok(offer.to_sdp_string())
+        let sdp = offer.to_sdp_string();
+        self.offer_sdp = Some(sdp.clone());
+        Ok(sdp)
     }
 
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), ClientError> {
@@ -212,8 +264,21 @@ impl NativePeer {
         source: SocketAddr,
         data: &[u8],
     ) -> Result<(), ClientError> {
+        self.now = now;
+        let (source, destination, data) = match self.ice_servers.as_mut() {
+            None => (source, self.local_addr, std::borrow::Cow::Borrowed(data)),
+            Some(agent) => match agent.handle_receive(now, source, data) {
+                Received::Consumed => return Ok(()),
+                Received::Direct(d) => (source, self.local_addr, std::borrow::Cow::Borrowed(d)),
+                Received::Relayed {
+                    peer,
+                    relayed,
+                    data,
+                } => (peer, relayed, std::borrow::Cow::Owned(data)),
+            },
+        };
         // A datagram str0m cannot read is ignored, as a socket would.
-        let Some(input) = udp_input(now, source, self.local_addr, data) else {
+        let Some(input) = udp_input(now, source, destination, &data) else {
             return Ok(());
         };
         if self.rtc.accepts(&input) {
@@ -232,7 +297,33 @@ impl NativePeer {
             .filter(|_| self.connected_at.is_none())
     }
 
+    /// Gathers from the ICE servers a provider named (after its answer, which lists the remote
+    /// candidates a TURN relay must be allowed to reach); candidates come out of
+    /// [`Self::poll_output`] to be trickled.
+    pub fn use_ice_servers(&mut self, servers: Vec<ResolvedIceServer>, answer_sdp: &str) {
+        let servers = servers
+            .into_iter()
+            .filter(|s| {
+                self.policy == IcePolicy::All
+                    || matches!(s.server.url.scheme, Scheme::Turn | Scheme::Turns)
+            })
+            .collect::<Vec<_>>();
+        if !servers.is_empty() {
+            let remote = candidate_ips(answer_sdp);
+            self.ice_servers = Some(IceServerAgent::new(
+                self.local_addr,
+                servers,
+                remote,
+                self.now,
+            ));
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ClientError> {
+        self.now = now;
+        if let Some(agent) = self.ice_servers.as_mut() {
+            agent.handle_timeout(now);
+        }
         if let Some((deadline, limit)) = self.pending_connect_deadline() {
             if now >= deadline {
                 return Err(ClientError::ConnectTimeout(limit));
@@ -244,12 +335,34 @@ impl NativePeer {
 
     /// Drives str0m until it wants to wait; events are handled on the way.
     pub fn poll_output(&mut self) -> Result<PeerOutput, ClientError> {
+        if let Some(out) = self.poll_ice_servers() {
+            return Ok(out);
+        }
         loop {
             match self.rtc.poll_output()? {
                 Output::Transmit(t) => {
-                    return Ok(PeerOutput::Transmit(t.destination, t.contents.to_vec()))
+                    let Some(agent) = self.ice_servers.as_mut() else {
+                        return Ok(PeerOutput::Transmit(t.destination, t.contents.to_vec()));
+                    };
+                    if !agent.is_relayed(t.source) {
+                        return Ok(PeerOutput::Transmit(t.destination, t.contents.to_vec()));
+                    }
+                    // Without a permission yet the relay drops it; ICE and SRTP resend as usual.
+                    if let Some((to, data)) =
+                        agent.relay(self.now, t.source, t.destination, &t.contents)
+                    {
+                        return Ok(PeerOutput::Transmit(to, data));
+                    }
                 }
                 Output::Timeout(t) => {
+                    let t = match self
+                        .ice_servers
+                        .as_mut()
+                        .and_then(|a| a.poll_timeout(self.now))
+                    {
+                        Some(due) => t.min(due),
+                        None => t,
+                    };
                     let media_due = match (&self.role, self.state) {
                         (Role::Publish(s), PeerState::Connected) => {
                             Some(self.clock.instant_of(s.poll_timeout()))
@@ -264,6 +377,53 @@ impl NativePeer {
                     return Ok(PeerOutput::Timeout(wake));
                 }
                 Output::Event(e) => self.on_event(e),
+            }
+        }
+    }
+
+    /// ICE servers that had given nothing by now (call when the session ends).
+    pub fn unfinished_ice_servers(&self) -> Vec<IceServerOutcome> {
+        let Some(agent) = &self.ice_servers else {
+            return Vec::new();
+        };
+        agent
+            .unfinished()
+            .into_iter()
+            .filter_map(|e| match e {
+                IceServerEvent::Failed { server, reason } => {
+                    Some(IceServerOutcome::Failed { server, reason })
+                }
+                IceServerEvent::Gathered { .. } => None,
+            })
+            .collect()
+    }
+
+    fn poll_ice_servers(&mut self) -> Option<PeerOutput> {
+        let agent = self.ice_servers.as_mut()?;
+        if let Some((to, data)) = agent.poll_transmit(self.now) {
+            return Some(PeerOutput::Transmit(to, data));
+        }
+        match agent.poll_event()? {
+            IceServerEvent::Failed { server, reason } => {
+                Some(PeerOutput::IceServer(IceServerOutcome::Failed {
+                    server,
+                    reason,
+                }))
+            }
+            IceServerEvent::Gathered { server, candidate } => {
+                let line = candidate.to_sdp_string();
+                if self.rtc.add_local_candidate(candidate).is_none() {
+                    // The same address as a candidate we have (no NAT between us and the server).
+                    return Some(PeerOutput::IceServer(IceServerOutcome::Failed {
+                        server,
+                        reason: "gave no new candidate (same address as one we have)".into(),
+                    }));
+                }
+                let fragment = trickle_fragment(self.offer_sdp.as_deref().unwrap_or(""), &line);
+                Some(PeerOutput::IceServer(IceServerOutcome::Trickle {
+                    server,
+                    fragment,
+                }))
             }
         }
     }
@@ -392,6 +552,25 @@ impl NativePeer {
         }
         Ok(())
     }
+}
+
+/// An RFC 8840 SDP fragment carrying one candidate for the first (bundled) media section.
+fn trickle_fragment(offer: &str, candidate: &str) -> String {
+    let first = |prefix: &str| {
+        offer
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or("")
+            .to_string()
+    };
+    format!(
+        "{}\r\n{}\r\n{}\r\n{}\r\na={candidate}\r\n",
+        first("a=ice-ufrag:"),
+        first("a=ice-pwd:"),
+        first("m="),
+        first("a=mid:"),
+    )
 }
 
 /// The payload type the remote side accepted for `codec` on `mid` (H.264: packetization mode 1).

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod driver;
+pub mod ice;
 pub mod room;
 pub mod webrtc;
 

@@ -48,6 +48,8 @@ pub struct GroupOutcome {
     /// Publishers that could not publish (WebRTC groups).
     #[serde(default)]
     pub publisher_failures: Vec<crate::media::receiver::SessionFailure>,
+    /// What came of the provider's ICE servers, with the number of sessions each was seen in.
+    pub notes: std::collections::BTreeMap<String, u64>,
 }
 
 impl Room {
@@ -198,6 +200,7 @@ impl Room {
             series: self.recorder.series,
             sessions,
             publisher_failures: Vec::new(),
+            notes: Default::default(),
         }
     }
 }

@@ -3,9 +3,10 @@
 //! planned instants (open model), and a failed step is recorded for that session only.
 
 use super::clock::WallClock;
+use super::ice;
 use super::room::GroupOutcome;
-use crate::client::driver::{self, PeerExit, Ticker};
-use crate::client::native::{NativePeer, Role as PeerRole};
+use crate::client::driver::{self, Hooks, PeerExit, Ticker};
+use crate::client::native::{IcePolicy, NativePeer, Role as PeerRole};
 use crate::media::codec::OpusDecoder;
 use crate::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Role, SenderClock, SessionFailure,
@@ -37,6 +38,7 @@ struct Ctx {
     run_start: Micros,
     interval_us: u64,
     group: String,
+    notes: ice::Notes,
 }
 
 fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
@@ -88,7 +90,7 @@ async fn publish(
             MediaSender::new(config, dial_at).map_err(|e| failure(Step::Offer, e.to_string()))?;
         let (peer, socket, resource) =
             signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
-        let (peer, exit) = driver::run(peer, socket, ctx.until, ctx.stop.clone()).await;
+        let (peer, exit) = drive(&ctx, peer, socket, &resource, None).await;
         leave(&ctx, resource.url.as_deref()).await;
         let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
         Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit)))
@@ -129,7 +131,8 @@ async fn signal(
     let local = socket
         .local_addr()
         .map_err(|e| failure(Step::Offer, e.to_string()))?;
-    let mut peer = NativePeer::new(role, local, ctx.clock, Instant::now())
+    let policy = ctx.endpoints.ice_policy;
+    let mut peer = NativePeer::with_policy(role, local, ctx.clock, Instant::now(), policy)
         .map_err(|e| failure(Step::Offer, e.to_string()))?;
     let offer = peer
         .create_offer()
@@ -145,8 +148,47 @@ async fn signal(
     .map_err(|e| failure(e.step, e.reason))?;
     peer.accept_answer(&resource.answer)
         .map_err(|e| failure(Step::Answer, e.to_string()))?;
+    let servers = ice::resolve(&resource, ctx.endpoints.step_timeout, &ctx.notes).await;
+    if policy == IcePolicy::Relay && !servers.iter().any(|s| s.server.credential.is_some()) {
+        return Err(failure(
+            Step::Connect,
+            "ice_transport_policy is \"relay\" but the provider named no TURN server",
+        ));
+    }
+    peer.use_ice_servers(servers, &resource.answer);
     peer.set_connect_timeout(Instant::now(), ctx.endpoints.step_timeout);
     Ok((peer, socket, resource))
+}
+
+/// Runs a signalled peer to the end, trickling what its ICE servers give.
+async fn drive(
+    ctx: &Ctx,
+    peer: NativePeer,
+    socket: tokio::net::UdpSocket,
+    resource: &whip_whep::Resource,
+    ticker: Option<Ticker>,
+) -> (NativePeer, PeerExit) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let trickling = tokio::spawn(ice::trickle_outcomes(
+        rx,
+        ctx.http.clone(),
+        ctx.endpoints.clone(),
+        resource.clone(),
+        ctx.notes.clone(),
+    ));
+    let hooks = Hooks {
+        ticker,
+        ice_servers: Some(tx),
+    };
+    let (peer, exit) = driver::run_with(peer, socket, ctx.until, ctx.stop.clone(), hooks).await;
+    // The sender went with the driver; the last PATCH has its own timeout.
+    let _ = tokio::time::timeout(ctx.endpoints.step_timeout, trickling).await;
+    for outcome in peer.unfinished_ice_servers() {
+        if let crate::client::native::IceServerOutcome::Failed { server, reason } = outcome {
+            ice::note(&ctx.notes, format!("{server}: {reason}"));
+        }
+    }
+    (peer, exit)
 }
 
 async fn leave(ctx: &Ctx, resource: Option<&str>) {
@@ -243,8 +285,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
             }
         }),
     };
-    let (mut peer, exit) =
-        driver::run_with(peer, socket, ctx.until, ctx.stop.clone(), Some(ticker)).await;
+    let (mut peer, exit) = drive(&ctx, peer, socket, &resource, Some(ticker)).await;
     leave(&ctx, resource.url.as_deref()).await;
     let end = ctx.clock.now();
     let fail = exit_failure(&peer, exit);
@@ -315,6 +356,7 @@ pub async fn run_group(
         run_start,
         interval_us,
         group: plan.name.clone(),
+        notes: ice::Notes::default(),
     };
     let t0 = run_start + plan.start_us;
     let mut publishers = Vec::new();
@@ -405,5 +447,6 @@ pub async fn run_group(
         series,
         sessions,
         publisher_failures,
+        notes: ctx.notes.lock().map(|n| n.clone()).unwrap_or_default(),
     }
 }

@@ -3,8 +3,10 @@
 //! endpoints and the environment variables that hold secrets (never the secrets themselves).
 
 pub mod embedded;
+pub mod link;
 pub mod whip_whep;
 
+pub use crate::client::native::IcePolicy;
 use crate::scenario::units::HumanDuration;
 use crate::scenario::{self, Problem, ScenarioError};
 use serde::{Deserialize, Serialize};
@@ -37,6 +39,10 @@ pub struct ProviderFile {
     /// Limit for each signalling request and for ICE/DTLS to connect.
     #[serde(default = "default_step_timeout")]
     pub step_timeout: HumanDuration,
+    /// "relay" offers only candidates relayed by the TURN servers the provider names (as a
+    /// browser's iceTransportPolicy does), to measure the TURN path.
+    #[serde(default)]
+    pub ice_transport_policy: IcePolicy,
 }
 
 fn default_step_timeout() -> HumanDuration {
@@ -52,6 +58,7 @@ impl ProviderFile {
             whep_url: None,
             token_env: None,
             step_timeout: default_step_timeout(),
+            ice_transport_policy: IcePolicy::All,
         }
     }
 }
@@ -100,6 +107,7 @@ pub struct Endpoints {
     whep: String,
     pub bearer: Option<String>,
     pub step_timeout: Duration,
+    pub ice_policy: IcePolicy,
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -142,6 +150,7 @@ impl Endpoints {
             whep: p.whep_url.clone().unwrap_or_default(),
             bearer,
             step_timeout: p.step_timeout.0,
+            ice_policy: p.ice_transport_policy,
         })
     }
 
@@ -156,6 +165,7 @@ impl Endpoints {
             whep: server.whep_url("{room}"),
             bearer: None,
             step_timeout,
+            ice_policy: IcePolicy::All,
         }
     }
 }

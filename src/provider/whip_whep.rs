@@ -1,7 +1,8 @@
 //! WHIP (RFC 9725) and WHEP signalling: POST the SDP offer, read the 201 answer and its
 //! Location, DELETE that resource to leave. Works against any compliant server.
 
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use super::link::{self, IceServer};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LINK, LOCATION};
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub enum Step {
     Answer,
     /// ICE/DTLS did not connect in time.
     Connect,
+    /// Candidates gathered from the server's ICE servers could not be sent.
+    Trickle,
     Leave,
 }
 
@@ -27,6 +30,7 @@ impl std::fmt::Display for Step {
             Step::Status => "status",
             Step::Answer => "answer",
             Step::Connect => "connect",
+            Step::Trickle => "trickle",
             Step::Leave => "leave",
         })
     }
@@ -53,7 +57,13 @@ impl SignalError {
 pub struct Resource {
     /// Absolute URL to DELETE when leaving, if the server gave one.
     pub url: Option<String>,
+    /// The resource's ETag, sent back with If-Match on a trickle PATCH.
+    pub etag: Option<String>,
     pub answer: String,
+    /// ICE servers from the answer's Link headers.
+    pub ice_servers: Vec<IceServer>,
+    /// Link headers naming an ICE server whose URL does not parse.
+    pub link_errors: Vec<String>,
 }
 
 /// POSTs `offer` to `endpoint`; a bearer token, when given, goes in the Authorization header.
@@ -90,6 +100,18 @@ pub async fn offer(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let url = location.map(|l| absolute(endpoint, &l));
+    let etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (ice_servers, link_errors) = link::ice_servers(
+        response
+            .headers()
+            .get_all(LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     let body = response.text().await.map_err(|e| {
         SignalError::new(
             Step::Offer,
@@ -109,7 +131,44 @@ pub async fn offer(
             "the response body is not an SDP answer",
         ));
     }
-    Ok(Resource { url, answer: body })
+    Ok(Resource {
+        url,
+        etag,
+        answer: body,
+        ice_servers,
+        link_errors: link_errors.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// Sends candidates gathered after the offer (RFC 9725 section 4.3.1: PATCH with an
+/// `application/trickle-ice-sdpfrag` body); returns the status, 204 when the server took them.
+pub async fn trickle(
+    client: &reqwest::Client,
+    resource: &Resource,
+    fragment: String,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<StatusCode, SignalError> {
+    let url = resource
+        .url
+        .as_deref()
+        .ok_or_else(|| SignalError::new(Step::Trickle, "the server gave no Location to PATCH"))?;
+    let mut request = client
+        .patch(url)
+        .timeout(timeout)
+        .header(CONTENT_TYPE, "application/trickle-ice-sdpfrag")
+        .body(fragment);
+    if let Some(tag) = &resource.etag {
+        request = request.header(IF_MATCH, tag.as_str());
+    }
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SignalError::new(Step::Trickle, error_chain(&e)))?;
+    Ok(response.status())
 }
 
 /// Ends a session (DELETE on its resource).

@@ -229,6 +229,25 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             })
             .collect(),
     });
+    let notes: Vec<Vec<String>> = r
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.notes
+                .iter()
+                .map(|(note, sessions)| vec![g.name.clone(), sessions.to_string(), note.clone()])
+        })
+        .collect();
+    if !notes.is_empty() {
+        out.push(Table {
+            title: "Notes".into(),
+            note: Some(
+                "What came of the ICE servers (STUN/TURN) the provider handed out, and other observations that are not failures.".into(),
+            ),
+            headers: vec!["group".into(), "sessions".into(), "note".into()],
+            rows: notes,
+        });
+    }
     let e = &r.environment;
     out.push(Table {
         title: "Method and environment".into(),

@@ -64,6 +64,10 @@ pub struct GroupResult {
     /// Publishers that could not publish, with the failed step.
     #[serde(default)]
     pub publisher_failures: Vec<SessionFailure>,
+    /// Observations that are not failures (how the provider's ICE servers behaved), each with
+    /// the number of sessions it was seen in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, u64>,
 }
 
 /// Percentiles in the metric's own unit.
@@ -238,6 +242,7 @@ impl GroupResult {
             metrics,
             sessions: o.sessions,
             publisher_failures: o.publisher_failures,
+            notes: o.notes,
         }
     }
 
@@ -281,6 +286,9 @@ impl GroupResult {
         self.sessions.extend(other.sessions.iter().cloned());
         self.publisher_failures
             .extend(other.publisher_failures.iter().cloned());
+        for (message, sessions) in &other.notes {
+            *self.notes.entry(message.clone()).or_default() += sessions;
+        }
         self.totals = GroupTotals::of(&self.sessions, &self.link);
     }
 }

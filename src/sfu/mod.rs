@@ -23,6 +23,8 @@ pub enum SfuError {
     RoomTaken(String),
     #[error("no session {0}")]
     NoSession(u64),
+    #[error("candidate \"{0}\" does not parse")]
+    BadCandidate(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +130,23 @@ impl Sfu {
         let mut peer = self.peers.remove(i);
         peer.rtc.disconnect();
         Ok(())
+    }
+
+    /// Adds candidates a client trickled after its offer; returns how many were new.
+    pub fn add_remote_candidates(&mut self, id: u64, lines: &[String]) -> Result<usize, SfuError> {
+        let peer = self
+            .peers
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or(SfuError::NoSession(id))?;
+        let mut added = 0;
+        for line in lines {
+            let candidate = Candidate::from_sdp_string(line)
+                .map_err(|_| SfuError::BadCandidate(line.clone()))?;
+            peer.rtc.add_remote_candidate(candidate);
+            added += 1;
+        }
+        Ok(added)
     }
 
     pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {

@@ -23,11 +23,47 @@ enum Command {
         id: u64,
         reply: oneshot::Sender<Result<(), SfuError>>,
     },
+    Trickle {
+        id: u64,
+        candidates: Vec<String>,
+        reply: oneshot::Sender<Result<usize, SfuError>>,
+    },
 }
 
 #[derive(Clone)]
 struct AppState {
     commands: mpsc::Sender<Command>,
+    /// `Link` header values naming ICE servers, sent with every answer.
+    links: Vec<String>,
+}
+
+/// ICE servers the SFU hands to its clients (RFC 9725 section 4.6).
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    pub ice_servers: Vec<AdvertisedIceServer>,
+}
+
+#[derive(Clone)]
+pub struct AdvertisedIceServer {
+    /// `stun:host:port` or `turn:host:port?transport=udp`.
+    pub url: String,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+impl AdvertisedIceServer {
+    fn link(&self) -> String {
+        let quoted = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut link = format!("<{}>; rel=\"ice-server\"", self.url);
+        if let (Some(user), Some(credential)) = (&self.username, &self.credential) {
+            link.push_str(&format!(
+                "; username=\"{}\"; credential=\"{}\"; credential-type=\"password\"",
+                quoted(user),
+                quoted(credential)
+            ));
+        }
+        link
+    }
 }
 
 /// A running reference SFU.
@@ -57,6 +93,14 @@ impl Drop for ReferenceServer {
 
 /// Starts the SFU: HTTP on `listen`, media on a UDP port of the same address.
 pub async fn start(listen: SocketAddr) -> std::io::Result<ReferenceServer> {
+    start_with(listen, ServerOptions::default()).await
+}
+
+/// As [`start`], handing out `options.ice_servers` with every answer.
+pub async fn start_with(
+    listen: SocketAddr,
+    options: ServerOptions,
+) -> std::io::Result<ReferenceServer> {
     let http = TcpListener::bind(listen).await?;
     let http_addr = http.local_addr()?;
     let udp = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
@@ -66,9 +110,12 @@ pub async fn start(listen: SocketAddr) -> std::io::Result<ReferenceServer> {
     let app = Router::new()
         .route("/whip/{room}", post(whip))
         .route("/whep/{room}", post(whep))
-        .route("/whip/{room}/{id}", delete(leave))
-        .route("/whep/{room}/{id}", delete(leave))
-        .with_state(AppState { commands });
+        .route("/whip/{room}/{id}", delete(leave).patch(trickle))
+        .route("/whep/{room}/{id}", delete(leave).patch(trickle))
+        .with_state(AppState {
+            commands,
+            links: options.ice_servers.iter().map(|s| s.link()).collect(),
+        });
     let web = tokio::spawn(async move {
         let _ = axum::serve(http, app).await;
     });
@@ -101,6 +148,9 @@ async fn media_loop(mut sfu: Sfu, socket: UdpSocket, mut commands: mpsc::Receive
                 }
                 Some(Command::Leave { id, reply }) => {
                     let _ = reply.send(sfu.leave(id));
+                }
+                Some(Command::Trickle { id, candidates, reply }) => {
+                    let _ = reply.send(sfu.add_remote_candidates(id, &candidates));
                 }
                 None => return,
             },
@@ -165,7 +215,7 @@ async fn join(
     match answer.await {
         Ok(Ok((id, sdp))) => {
             let kind = if publish { "whip" } else { "whep" };
-            (
+            let mut response = (
                 StatusCode::CREATED,
                 [
                     (header::CONTENT_TYPE, "application/sdp".to_string()),
@@ -173,7 +223,13 @@ async fn join(
                 ],
                 sdp,
             )
-                .into_response()
+                .into_response();
+            for link in &state.links {
+                if let Ok(value) = header::HeaderValue::from_str(link) {
+                    response.headers_mut().append(header::LINK, value);
+                }
+            }
+            response
         }
         Ok(Err(e @ SfuError::RoomTaken(_))) => {
             (StatusCode::CONFLICT, e.to_string()).into_response()
@@ -200,6 +256,50 @@ async fn leave(State(state): State<AppState>, Path((_room, id)): Path<(String, u
     match done.await {
         Ok(Ok(())) => StatusCode::OK.into_response(),
         Ok(Err(e)) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// RFC 9725 trickle: a PATCH with an `application/trickle-ice-sdpfrag` body adds the client's
+/// late candidates (an ICE-lite server would also learn them from the checks themselves).
+async fn trickle(
+    State(state): State<AppState>,
+    Path((_room, id)): Path<(String, u64)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let is_fragment = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/trickle-ice-sdpfrag"));
+    if !is_fragment {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send candidates as application/trickle-ice-sdpfrag",
+        )
+            .into_response();
+    }
+    let candidates = body
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("a="))
+        .filter(|l| l.starts_with("candidate:"))
+        .map(str::to_string)
+        .collect();
+    let (reply, done) = oneshot::channel();
+    let sent = state.commands.send(Command::Trickle {
+        id,
+        candidates,
+        reply,
+    });
+    if sent.await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match done.await {
+        Ok(Ok(_)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e @ SfuError::NoSession(_))) => {
+            (StatusCode::NOT_FOUND, e.to_string()).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
