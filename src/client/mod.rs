@@ -4,6 +4,7 @@
 pub mod driver;
 pub mod ice_servers;
 pub mod native;
+pub mod sdp;
 
 pub use native::{ClientError, NativePeer, PeerState};
 

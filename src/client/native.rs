@@ -5,6 +5,8 @@
 use super::ice_servers::{
     candidate_ips, IceServerAgent, IceServerEvent, Received, ResolvedIceServer,
 };
+use super::sdp::trickle_fragment;
+pub use super::sdp::{codec_of, negotiated_pt, udp_input};
 use crate::engine::clock::WallClock;
 use crate::media::receiver::Receiver;
 use crate::media::rtp::RtpPacket as OurPacket;
@@ -16,7 +18,6 @@ use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
-use str0m::net::{Protocol, Receive};
 use str0m::rtp::{AbsCaptureTime, Extension, ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -552,62 +553,4 @@ impl NativePeer {
         }
         Ok(())
     }
-}
-
-/// An RFC 8840 SDP fragment carrying one candidate for the first (bundled) media section.
-fn trickle_fragment(offer: &str, candidate: &str) -> String {
-    let first = |prefix: &str| {
-        offer
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or("")
-            .to_string()
-    };
-    format!(
-        "{}\r\n{}\r\n{}\r\n{}\r\na={candidate}\r\n",
-        first("a=ice-ufrag:"),
-        first("a=ice-pwd:"),
-        first("m="),
-        first("a=mid:"),
-    )
-}
-
-/// The payload type the remote side accepted for `codec` on `mid` (H.264: packetization mode 1).
-pub fn negotiated_pt(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<Pt> {
-    let media = rtc.media(mid)?;
-    let config = rtc.codec_config();
-    media.remote_pts().iter().copied().find(|pt| {
-        config.find(|p| p.pt() == *pt).is_some_and(|p| {
-            let spec = p.spec();
-            spec.codec == codec
-                && (codec != Codec::H264 || spec.format.packetization_mode == Some(1))
-        })
-    })
-}
-
-/// A received UDP datagram as str0m input; `None` when it is not something str0m reads.
-pub fn udp_input(
-    now: Instant,
-    source: SocketAddr,
-    destination: SocketAddr,
-    data: &[u8],
-) -> Option<Input<'_>> {
-    let contents = data.try_into().ok()?;
-    Some(Input::Receive(
-        now,
-        Receive {
-            proto: Protocol::Udp,
-            source,
-            destination,
-            contents,
-        },
-    ))
-}
-
-/// The codec a payload type stands for in `rtc`'s configuration.
-pub fn codec_of(rtc: &Rtc, pt: Pt) -> Option<Codec> {
-    rtc.codec_config()
-        .find(|p| p.pt() == pt)
-        .map(|p| p.spec().codec)
 }
