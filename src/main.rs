@@ -204,5 +204,8 @@ fn print_summary(a: &runner::RunArtifacts) {
             println!("  {} note ({sessions} sessions): {note}", g.name);
         }
     }
+    if let Some(cost) = &r.self_cost {
+        println!("  rtcbench itself: {}", cost.describe());
+    }
     println!("report: {}", a.dir.join("report.html").display());
 }

@@ -6,8 +6,9 @@ use crate::media::y4m;
 use crate::plan;
 use crate::provider::{Endpoints, ProviderFile, ProviderKind};
 use crate::report::{self, Format};
-use crate::results::{Environment, GroupResult, ResultsError, RunResults, SCHEMA};
-use crate::scenario::{Scenario, Transport};
+use crate::results::self_cost::process_cpu_s;
+use crate::results::{Environment, GroupResult, ResultsError, RunResults, SelfCost, SCHEMA};
+use crate::scenario::{GroupKind, Scenario, Transport};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
@@ -94,6 +95,7 @@ pub fn to_results(
         interval_ms,
         provider,
         environment: Environment::detect(),
+        self_cost: None,
         failures: outcome.failures.iter().map(|f| f.to_string()).collect(),
         groups: outcome
             .groups
@@ -140,8 +142,31 @@ pub async fn run(
         None
     };
     let provider = endpoints.as_ref().map(|e| e.provider.clone());
+    let cpu_before = process_cpu_s();
     let outcome = engine::run(&plan, endpoints, stop).await;
-    let results = to_results(scenario, seed, outcome, plan.interval_us / 1000, provider);
+    let cpu_s = process_cpu_s()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let wall_s = outcome.stopped_at_us.saturating_sub(outcome.started_at_us) as f64 / 1e6;
+    let mut results = to_results(scenario, seed, outcome, plan.interval_us / 1000, provider);
+    if let Some(cpu_s) = cpu_s {
+        let publishers = plan
+            .groups
+            .iter()
+            .map(|g| match g.kind {
+                GroupKind::Call => g.call_senders.len() as u64,
+                GroupKind::Room => u64::from(!g.external_publisher),
+            })
+            .sum();
+        let mut cost = SelfCost {
+            cpu_s,
+            wall_s,
+            sfu_in_process: _server.is_some(),
+            ..SelfCost::default()
+        };
+        cost.count_media(&results.groups, scenario.audio.enabled, publishers);
+        results.self_cost = Some(cost);
+    }
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;

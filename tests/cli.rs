@@ -74,7 +74,21 @@ fn run_writes_results_report_and_charts_and_report_rerenders() {
             );
         }
     }
+    // The run measured itself: 4 receivers watching ~4 s of video and audio.
+    let results = rtcbench::results::RunResults::read(&out.join("run.json")).expect("run.json");
+    let cost = results.self_cost.expect("self cost");
+    assert!(
+        (24.0..=32.5).contains(&cost.subscriber_track_s),
+        "{} track-s",
+        cost.subscriber_track_s
+    );
+    assert_eq!(cost.publishers, 2);
+    assert!(
+        cost.cpu_s > 0.0 && (3.5..6.0).contains(&cost.wall_s),
+        "{cost:?}"
+    );
     let html = std::fs::read_to_string(out.join("report.html")).expect("html");
+    assert!(html.contains("rtcbench&#39;s own cost") || html.contains("rtcbench's own cost"));
     assert!(
         html.contains("<svg") && html.contains("far"),
         "charts are inlined"

@@ -268,6 +268,10 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             ("rtcbench", format!("{} ({} build)", e.rtcbench_version, e.build)),
             ("machine", format!("{} CPUs, {}", e.cpu_count, e.cpu_model)),
             ("system", format!("{}, kernel {}, {}", e.os, e.kernel, e.arch)),
+            (
+                "rtcbench's own cost",
+                r.self_cost.map_or("not measured".to_string(), |c| c.describe()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| vec![k.to_string(), v])

@@ -2,8 +2,10 @@
 //! merges exactly with other runs (histogram addition, never averaging).
 
 pub mod environment;
+pub mod self_cost;
 
 pub use environment::Environment;
+pub use self_cost::SelfCost;
 
 use crate::engine::GroupOutcome;
 use crate::media::receiver::{FreezeTally, ReceiverSummary, Role, SessionFailure};
@@ -47,6 +49,9 @@ pub struct RunResults {
     #[serde(default)]
     pub provider: Option<String>,
     pub environment: Environment,
+    /// What the run cost rtcbench itself (real-time runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_cost: Option<SelfCost>,
     pub failures: Vec<String>,
     pub groups: Vec<GroupResult>,
 }
@@ -328,6 +333,16 @@ impl RunResults {
         }
         self.duration_s = self.duration_s.max(other.duration_s);
         self.completed &= other.completed;
+        self.self_cost = match (self.self_cost, other.self_cost) {
+            (Some(a), Some(b)) => Some(SelfCost {
+                cpu_s: a.cpu_s + b.cpu_s,
+                wall_s: a.wall_s.max(b.wall_s),
+                subscriber_track_s: a.subscriber_track_s + b.subscriber_track_s,
+                publishers: a.publishers + b.publishers,
+                sfu_in_process: a.sfu_in_process || b.sfu_in_process,
+            }),
+            (a, b) => a.or(b),
+        };
         self.failures.extend(other.failures.iter().cloned());
         Ok(())
     }

@@ -1,0 +1,101 @@
+//! What a run cost rtcbench itself, measured by the process on itself: the figure that tells
+//! whether the load generator, not the provider, was the limit, and how many subscribers one
+//! core can drive.
+
+use super::GroupResult;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SelfCost {
+    /// CPU seconds (user + system) the process spent while the sessions ran.
+    pub cpu_s: f64,
+    pub wall_s: f64,
+    /// Seconds of media received, summed over subscribers and their tracks (video, and audio
+    /// when the scenario sends it).
+    pub subscriber_track_s: f64,
+    /// Publishers the process ran: each encodes its own video, the dearest part of a session.
+    pub publishers: u64,
+    /// The provider's SFU ran in this process (the embedded provider): its CPU is included.
+    pub sfu_in_process: bool,
+}
+
+impl SelfCost {
+    /// Cores kept busy on average.
+    pub fn cores(&self) -> f64 {
+        if self.wall_s > 0.0 {
+            self.cpu_s / self.wall_s
+        } else {
+            0.0
+        }
+    }
+
+    /// CPU milliseconds per subscriber-track-second, publishers' cost included.
+    pub fn cpu_ms_per_track_s(&self) -> Option<f64> {
+        (self.subscriber_track_s > 0.0).then(|| self.cpu_s * 1000.0 / self.subscriber_track_s)
+    }
+
+    /// One line for people: what the run cost and what that means per subscribed track.
+    pub fn describe(&self) -> String {
+        let per_track = match self.cpu_ms_per_track_s() {
+            Some(ms) => format!(", {ms:.2} ms CPU per subscriber-track-second"),
+            None => String::new(),
+        };
+        let sfu = if self.sfu_in_process {
+            " (the embedded SFU ran in this process and is included; `serve-reference` runs it apart)"
+        } else {
+            ""
+        };
+        format!(
+            "{:.2} CPU-s over {:.1} s ({:.2} cores) for {} publishers and {:.0} subscriber-track-s{per_track}{sfu}",
+            self.cpu_s,
+            self.wall_s,
+            self.cores(),
+            self.publishers,
+            self.subscriber_track_s
+        )
+    }
+
+    /// Adds the subscribers and publishers of `groups` (`audio`: whether each has an audio track).
+    pub fn count_media(&mut self, groups: &[GroupResult], audio: bool, publishers: u64) {
+        let tracks = if audio { 2.0 } else { 1.0 };
+        self.subscriber_track_s = groups
+            .iter()
+            .flat_map(|g| &g.sessions)
+            .map(|s| s.rendered_ms / 1000.0 * tracks)
+            .sum();
+        self.publishers = publishers;
+    }
+}
+
+/// CPU seconds this process has used so far (user + system).
+pub fn process_cpu_s() -> Option<f64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole rusage into the pointer it is given and nothing else.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: rc == 0 means the kernel filled the struct.
+    let usage = unsafe { usage.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some(secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_cpu_grows_with_work_done() {
+        let before = process_cpu_s().expect("getrusage");
+        let mut x = 0u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(200) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let spent = process_cpu_s().expect("getrusage") - before;
+        // 200 ms of busy looping on one thread: CPU time within the tick granularity of it.
+        assert!((0.15..0.5).contains(&spent), "{spent} s");
+    }
+}
