@@ -90,7 +90,7 @@ async fn publish(
             MediaSender::new(config, dial_at).map_err(|e| failure(Step::Offer, e.to_string()))?;
         let (peer, socket, resource) =
             signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
-        let (peer, exit) = drive(&ctx, peer, socket, &resource, None).await;
+        let (peer, exit) = drive(&ctx, peer, socket, &resource, None, ctx.until).await;
         leave(&ctx, resource.url.as_deref()).await;
         let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
         Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit)))
@@ -167,6 +167,7 @@ async fn drive(
     socket: tokio::net::UdpSocket,
     resource: &whip_whep::Resource,
     ticker: Option<Ticker>,
+    until: Instant,
 ) -> (NativePeer, PeerExit) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let trickling = tokio::spawn(ice::trickle_outcomes(
@@ -180,7 +181,7 @@ async fn drive(
         ticker,
         ice_servers: Some(tx),
     };
-    let (peer, exit) = driver::run_with(peer, socket, ctx.until, ctx.stop.clone(), hooks).await;
+    let (peer, exit) = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks).await;
     // The sender went with the driver; the last PATCH has its own timeout.
     let _ = tokio::time::timeout(ctx.endpoints.step_timeout, trickling).await;
     for outcome in peer.unfinished_ice_servers() {
@@ -211,6 +212,8 @@ struct Watch {
     reference: SenderConfig,
     /// When the watched publisher started (its audio RTP time counts from there), if ours.
     publisher_start: Option<Micros>,
+    /// When this viewer leaves, if before the end of the run.
+    leave_at: Option<Micros>,
 }
 
 /// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
@@ -285,7 +288,10 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
             }
         }),
     };
-    let (mut peer, exit) = drive(&ctx, peer, socket, &resource, Some(ticker)).await;
+    let until = w
+        .leave_at
+        .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
+    let (mut peer, exit) = drive(&ctx, peer, socket, &resource, Some(ticker), until).await;
     leave(&ctx, resource.url.as_deref()).await;
     let end = ctx.clock.now();
     let fail = exit_failure(&peer, exit);
@@ -378,11 +384,12 @@ pub async fn run_group(
                 )));
             }
             let publisher_start = (!plan.external_publisher).then_some(t0);
-            for (i, r) in plan.receivers.iter().enumerate() {
+            for r in &plan.receivers {
                 let w = Watch {
                     plan: r.clone(),
                     room: room.clone(),
-                    dial_at: t0 + i as u64 * plan.stagger_us,
+                    dial_at: t0 + r.join_us,
+                    leave_at: r.leave_us.map(|l| t0 + l),
                     reference: plan.sender.clone(),
                     publisher_start,
                 };
@@ -391,7 +398,7 @@ pub async fn run_group(
         }
         GroupKind::Call => {
             for (k, (r, config)) in plan.receivers.iter().zip(&plan.call_senders).enumerate() {
-                let dial_at = t0 + (k / 2) as u64 * plan.stagger_us;
+                let dial_at = t0 + r.join_us;
                 let mine = room_name(&plan.name, &format!("-{k}"));
                 let theirs = room_name(&plan.name, &format!("-{}", k ^ 1));
                 publishers.push(tokio::spawn(publish(
@@ -408,6 +415,7 @@ pub async fn run_group(
                     dial_at,
                     reference,
                     publisher_start: Some(dial_at),
+                    leave_at: None,
                 };
                 watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
             }

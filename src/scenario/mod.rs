@@ -116,6 +116,95 @@ fn refine_field(path: &str, message: &str) -> String {
 /// Where a problem is (a byte span when known), which field, and what is wrong.
 pub type Problem = (Option<Range<usize>>, String, String);
 
+fn validate_stages(
+    s: &Scenario,
+    g: &GroupSpec,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(), Problem> {
+    let Some(first) = g.stages.first() else {
+        for (set, field) in [
+            (g.watch.is_some(), "watch"),
+            (g.churn_per_min.is_some(), "churn_per_min"),
+        ] {
+            if set {
+                return Err((
+                    None,
+                    at(field),
+                    "only a group with stages takes this".into(),
+                ));
+            }
+        }
+        return Ok(());
+    };
+    if g.kind != GroupKind::Room || s.transport != Transport::Webrtc {
+        return Err((
+            Some(first.span()),
+            at("stages"),
+            "load stages are for kind = \"room\" with transport = \"webrtc\"".into(),
+        ));
+    }
+    if *g.receivers.get_ref() != 0 {
+        return Err((
+            Some(g.receivers.span()),
+            at("receivers"),
+            "stages set the audience; leave receivers out".into(),
+        ));
+    }
+    if g.probe_share.is_some() && *g.probes.get_ref() != 1 {
+        return Err((
+            Some(g.probes.span()),
+            at("probes"),
+            "give probes or probe_share, not both".into(),
+        ));
+    }
+    let mut by_rate = None;
+    for (k, stage) in g.stages.iter().enumerate() {
+        let field = |f: &str| at(&format!("stages[{k}].{f}"));
+        let problem = |f: &str, m: &str| Err((Some(stage.span()), field(f), m.to_string()));
+        let st = stage.get_ref();
+        let shapes = [&st.ramp, &st.step, &st.hold, &st.pulse]
+            .iter()
+            .filter(|d| d.is_some())
+            .count();
+        if shapes != 1 {
+            return problem(
+                "ramp",
+                "a stage is exactly one of ramp, step, hold or pulse (its length)",
+            );
+        }
+        if st.rise.is_some() && st.pulse.is_none() {
+            return problem("rise", "rise is for pulse stages");
+        }
+        if st.hold.is_some() {
+            if st.to.is_some() || st.rate.is_some() {
+                return problem(
+                    "to",
+                    "a hold keeps the level it is at; it takes no to or rate",
+                );
+            }
+            continue;
+        }
+        let rate = match (st.to, st.rate) {
+            (Some(_), None) => false,
+            (None, Some(r)) if r.is_finite() && r >= 0.0 => true,
+            (None, Some(_)) => return problem("rate", "joins per second must be 0 or more"),
+            _ => {
+                return problem(
+                    "to",
+                    "give to (concurrent viewers) or rate (joins per second)",
+                )
+            }
+        };
+        if *by_rate.get_or_insert(rate) != rate {
+            return problem("rate", "all stages of a group use to, or all use rate");
+        }
+    }
+    if g.watch.is_some() && by_rate != Some(true) {
+        return Err((None, at("watch"), "watch is for rate stages".into()));
+    }
+    Ok(())
+}
+
 fn validate(s: &Scenario) -> Result<(), Problem> {
     if s.groups.is_empty() {
         return Err((
@@ -148,7 +237,9 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
                 format!("group name \"{}\" is used twice", g.name.get_ref()),
             ));
         }
+        validate_stages(s, g, &at)?;
         let watchers = match g.kind {
+            GroupKind::Room if !g.stages.is_empty() => u32::MAX,
             GroupKind::Room => {
                 if *g.receivers.get_ref() == 0 {
                     return Err((

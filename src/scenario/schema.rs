@@ -166,6 +166,42 @@ pub struct GroupSpec {
     /// The room to join, as the provider names it (default: a name made up for the run).
     #[serde(default)]
     pub room: Option<Spanned<String>>,
+    /// The audience over time, instead of a fixed `receivers` count (WebRTC rooms).
+    #[serde(default)]
+    pub stages: Vec<Spanned<StageSpec>>,
+    /// How long each viewer watches in an arrival-rate profile (default: to the end of the run).
+    #[serde(default)]
+    pub watch: Option<HumanDuration>,
+    /// Share of the audience that leaves and rejoins each minute.
+    #[serde(default)]
+    pub churn_per_min: Option<Percent>,
+    /// Share of viewer sessions that are quality probes (instead of a `probes` count).
+    #[serde(default)]
+    pub probe_share: Option<Percent>,
+}
+
+/// One stage of a load profile: one of `ramp`, `step`, `hold` or `pulse` (its length), and for
+/// all but `hold` a target: `to` concurrent viewers or `rate` joins per second.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    #[serde(default)]
+    pub ramp: Option<HumanDuration>,
+    /// A ramp meant to be short: the "starting gun" jump to the peak.
+    #[serde(default)]
+    pub step: Option<HumanDuration>,
+    #[serde(default)]
+    pub hold: Option<HumanDuration>,
+    /// Up to the target and back to the previous level within this time.
+    #[serde(default)]
+    pub pulse: Option<HumanDuration>,
+    #[serde(default)]
+    pub to: Option<u32>,
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// How long a pulse takes to rise and to fall (default 1 s).
+    #[serde(default)]
+    pub rise: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

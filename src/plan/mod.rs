@@ -1,0 +1,232 @@
+//! Turns a scenario and a seed into a deterministic plan: which groups run, when, with which
+//! receivers, on which links, with which seeds. The same inputs always give the same plan.
+
+pub mod profile;
+
+use profile::{Session, Stage, Target};
+
+use crate::media::receiver::Role;
+use crate::media::sender::SenderConfig;
+use crate::media::source::mix64;
+use crate::net::sim_link::LinkParams;
+use crate::scenario::{self, GroupKind, NetworkProfile, Scenario, Transport};
+use serde::Serialize;
+
+pub const INTERVAL_US: u64 = 1_000_000;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub scenario_name: String,
+    pub seed: u64,
+    pub duration_us: u64,
+    pub interval_us: u64,
+    pub groups: Vec<GroupPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupPlan {
+    pub name: String,
+    pub kind: GroupKind,
+    pub transport: Transport,
+    /// Between successive joins: receivers of a room, or calls.
+    pub stagger_us: u64,
+    /// For calls: side `k` publishes `call_senders[k]` and watches side `k ^ 1`.
+    pub call_senders: Vec<SenderConfig>,
+    pub network_name: String,
+    pub network: NetworkProfile,
+    pub link: LinkParams,
+    /// Offsets from the start of the run.
+    pub start_us: u64,
+    pub end_us: u64,
+    /// The room's publisher; for an external one, what its clip was made from.
+    pub sender: SenderConfig,
+    pub external_publisher: bool,
+    /// The provider's room name, when the scenario fixes it.
+    pub room: Option<String>,
+    pub receivers: Vec<ReceiverPlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiverPlan {
+    pub id: String,
+    pub role: Role,
+    pub link_seed: u64,
+    /// When this session dials, from the group's start (open model: on time, whatever else).
+    pub join_us: u64,
+    /// When it leaves, from the group's start; `None`: at the end of the run.
+    pub leave_us: Option<u64>,
+}
+
+fn derive(seed: u64, parts: &[u64]) -> u64 {
+    parts.iter().fold(mix64(seed), |acc, &p| mix64(acc ^ p))
+}
+
+pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan {
+    let duration_us = duration_override_us.unwrap_or_else(|| s.duration.as_micros());
+    let groups = s
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.start.as_micros() < duration_us)
+        .map(|(gi, g)| {
+            let network = scenario::network_for(s, g.network.get_ref());
+            let group_seed = derive(seed, &[gi as u64]);
+            let bitrate = g
+                .bitrate
+                .unwrap_or(s.video.bitrate)
+                .bps()
+                .min(u32::MAX as u64) as u32;
+            let sender_for = |seed: u64| SenderConfig {
+                seed,
+                width: s.video.width.0 as usize,
+                height: s.video.height.0 as usize,
+                fps: s.video.fps.0,
+                video_bitrate_bps: bitrate,
+                keyframe_interval_us: s.video.keyframe_interval.as_micros(),
+                audio_bitrate_bps: s.audio.enabled.then(|| s.audio.bitrate.bps() as u32),
+                video_ssrc: derive(seed, &[1]) as u32,
+                audio_ssrc: derive(seed, &[2]) as u32,
+            };
+            let stagger = g.stagger.as_micros();
+            let room_sessions: Vec<Session> = if g.stages.is_empty() {
+                (0..*g.receivers.get_ref() as u64)
+                    .map(|i| Session {
+                        join_us: i * stagger,
+                        leave_us: None,
+                    })
+                    .collect()
+            } else {
+                let (stages, target) = profile_of(g);
+                let planned = profile::sessions(&stages, target);
+                let churn = g.churn_per_min.map_or(0.0, |c| c.fraction());
+                let end = duration_us.saturating_sub(g.start.as_micros());
+                profile::with_churn(&planned, churn, end, derive(group_seed, &[900]))
+                    .into_iter()
+                    .filter(|s| s.join_us < end)
+                    .collect()
+            };
+            let (sessions, receiver_ids, call_senders): (
+                Vec<Session>,
+                Vec<String>,
+                Vec<SenderConfig>,
+            ) = match g.kind {
+                GroupKind::Room => (
+                    room_sessions.clone(),
+                    (0..room_sessions.len())
+                        .map(|ri| format!("{}/r{:03}", g.name.get_ref(), ri))
+                        .collect(),
+                    Vec::new(),
+                ),
+                GroupKind::Call => {
+                    let (ids, senders): (Vec<String>, Vec<SenderConfig>) =
+                        (0..2 * *g.pairs.get_ref())
+                            .map(|k| {
+                                let id = format!(
+                                    "{}/p{:03}{}",
+                                    g.name.get_ref(),
+                                    k / 2,
+                                    if k % 2 == 0 { 'a' } else { 'b' }
+                                );
+                                (id, sender_for(derive(group_seed, &[500 + k as u64])))
+                            })
+                            .unzip();
+                    let sessions = (0..ids.len() as u64)
+                        .map(|k| Session {
+                            join_us: k / 2 * stagger,
+                            leave_us: None,
+                        })
+                        .collect();
+                    (sessions, ids, senders)
+                }
+            };
+            let probe_share = g.probe_share.map(|p| p.fraction());
+            let is_probe = |ri: usize| match probe_share {
+                // Spread evenly: session i is a probe when the running share crosses a whole one.
+                Some(share) => ((ri + 1) as f64 * share).floor() > (ri as f64 * share).floor(),
+                None => (ri as u32) < *g.probes.get_ref(),
+            };
+            GroupPlan {
+                name: g.name.get_ref().clone(),
+                kind: g.kind,
+                transport: s.transport,
+                stagger_us: g.stagger.as_micros(),
+                call_senders,
+                network_name: g.network.get_ref().clone(),
+                link: LinkParams::from(&network),
+                network,
+                start_us: g.start.as_micros(),
+                end_us: duration_us,
+                sender: sender_for(group_seed),
+                external_publisher: *g.publisher.get_ref() == scenario::Publisher::External,
+                room: g.room.as_ref().map(|r| r.get_ref().clone()),
+                receivers: receiver_ids
+                    .into_iter()
+                    .zip(sessions)
+                    .enumerate()
+                    .map(|(ri, (id, session))| ReceiverPlan {
+                        id,
+                        role: if is_probe(ri) {
+                            Role::Probe
+                        } else {
+                            Role::Light
+                        },
+                        link_seed: derive(group_seed, &[100 + ri as u64]),
+                        join_us: session.join_us,
+                        leave_us: session.leave_us,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Plan {
+        scenario_name: s.name.clone(),
+        seed,
+        duration_us,
+        interval_us: INTERVAL_US,
+        groups,
+    }
+}
+
+/// A validated group's stages as the planner's stages and target kind.
+pub fn profile_of(g: &scenario::GroupSpec) -> (Vec<Stage>, Target) {
+    let mut rate_based = false;
+    let stages = g
+        .stages
+        .iter()
+        .map(|st| {
+            let st = st.get_ref();
+            let target = match (st.to, st.rate) {
+                (Some(to), _) => to as f64,
+                (None, Some(rate)) => {
+                    rate_based = true;
+                    rate
+                }
+                (None, None) => 0.0,
+            };
+            if let Some(d) = st.ramp.or(st.step) {
+                Stage::Ramp {
+                    us: d.as_micros(),
+                    to: target,
+                }
+            } else if let Some(d) = st.pulse {
+                Stage::Pulse {
+                    us: d.as_micros(),
+                    to: target,
+                    rise_us: st.rise.map_or(1_000_000, |r| r.as_micros()),
+                }
+            } else {
+                Stage::Hold {
+                    us: st.hold.map_or(0, |d| d.as_micros()),
+                }
+            }
+        })
+        .collect();
+    let target = if rate_based {
+        Target::ArrivalRate {
+            watch_us: g.watch.map(|w| w.as_micros()),
+        }
+    } else {
+        Target::Concurrency
+    };
+    (stages, target)
+}
