@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 /// Exit status of a run that finished but in which some sessions failed to join.
 const SESSIONS_FAILED: u8 = 3;
+/// Exit status of a run in which an SLO gate broke (it takes precedence over failed sessions).
+const GATE_BROKEN: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -72,6 +74,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print_summary(&artifacts);
             Ok(if !artifacts.results.failures.is_empty() {
                 ExitCode::from(1)
+            } else if artifacts.results.broken_gates() > 0 {
+                ExitCode::from(GATE_BROKEN)
             } else if artifacts.results.failed_sessions() > 0 {
                 ExitCode::from(SESSIONS_FAILED)
             } else {
@@ -206,6 +210,16 @@ fn print_summary(a: &runner::RunArtifacts) {
     }
     if let Some(cost) = &r.self_cost {
         println!("  rtcbench itself: {}", cost.describe());
+    }
+    for g in &r.gates {
+        let observed = g
+            .observed
+            .map_or("no data".to_string(), |v| format!("{v:.2}"));
+        let verdict = if g.passed { "pass" } else { "FAIL" };
+        println!(
+            "  gate {verdict}: {} [{}] observed {observed}",
+            g.gate, g.group
+        );
     }
     println!("report: {}", a.dir.join("report.html").display());
 }

@@ -96,6 +96,7 @@ pub fn to_results(
         provider,
         environment: Environment::detect(),
         self_cost: None,
+        gates: Vec::new(),
         failures: outcome.failures.iter().map(|f| f.to_string()).collect(),
         groups: outcome
             .groups
@@ -167,6 +168,8 @@ pub async fn run(
         cost.count_media(&results.groups, scenario.audio.enabled, publishers);
         results.self_cost = Some(cost);
     }
+    let gates: Vec<_> = scenario.gates.iter().map(|g| g.get_ref().clone()).collect();
+    results.gates = crate::results::gates::evaluate(&gates, &results);
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;

@@ -317,3 +317,53 @@ fn export_clip_writes_the_group_clip_and_names_known_groups_on_a_typo() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_broken_gate_exits_4_and_a_held_one_0() {
+    let dir = temp_dir("gates");
+    let run = |gate: &str| {
+        let scenario = dir.join("g.toml");
+        std::fs::write(
+            &scenario,
+            format!(
+                "name = \"gates\"\nduration = \"2s\"\n[video]\nwidth = 320\nheight = 180\n\
+                 [network.far]\ndelay = \"50ms\"\n[[group]]\nname = \"g\"\nreceivers = 1\n\
+                 network = \"far\"\n{gate}"
+            ),
+        )
+        .unwrap();
+        let out = dir.join("out");
+        let o = bin()
+            .args([
+                "run",
+                scenario.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .expect("runs");
+        let results = rtcbench::results::RunResults::read(&out.join("run.json")).unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            results,
+        )
+    };
+    // 50 ms of injected one-way delay: p95 cannot be under 40 ms, and is under 500 ms.
+    let (code, stdout, r) =
+        run("[[gate]]\nmetric = \"e2e_latency_ms\"\nstat = \"p95\"\nbelow = 40\n");
+    assert_eq!(code, Some(4), "{stdout}");
+    assert!(
+        stdout.contains("gate FAIL: e2e_latency_ms p95 < 40 [g]"),
+        "{stdout}"
+    );
+    assert!(r.gates[0].observed.is_some_and(|v| v > 50.0));
+    let (code, stdout, r) = run(
+        "[[gate]]\nmetric = \"e2e_latency_ms\"\nstat = \"p95\"\nbelow = 500\n\
+         [[gate]]\nmetric = \"join_success_pct\"\nabove = 99\n",
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(r.gates.len(), 2);
+    assert!(r.gates.iter().all(|g| g.passed));
+    std::fs::remove_dir_all(&dir).ok();
+}

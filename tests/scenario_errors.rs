@@ -221,3 +221,28 @@ fn room_name_that_cannot_go_in_a_url() {
         "goes in a URL path",
     );
 }
+
+#[test]
+fn gate_with_an_unknown_metric_lists_the_known_ones() {
+    let (line, _, field, message) = error_of(&format!(
+        "name = \"x\"\nduration = \"5s\"\n{GROUP}[[gate]]\nmetric = \"e2e_latncy_ms\"\nstat = \"p95\"\nbelow = 50\n"
+    ));
+    assert_eq!(field, "gate[0].metric");
+    assert_eq!(line, 6);
+    assert!(
+        message.contains("e2e_latency_ms") && message.contains("join_success_pct"),
+        "{message}"
+    );
+}
+
+#[test]
+fn gate_needs_a_stat_and_one_limit() {
+    let (_, _, field, message) = error_of(&format!(
+        "name = \"x\"\nduration = \"5s\"\n{GROUP}[[gate]]\nmetric = \"fps\"\nbelow = 50\n"
+    ));
+    assert_eq!(field, "gate[0].stat", "{message}");
+    let (_, _, field, _) = error_of(&format!(
+        "name = \"x\"\nduration = \"5s\"\n{GROUP}[[gate]]\nmetric = \"fps\"\nstat = \"p50\"\nbelow = 50\nabove = 10\n"
+    ));
+    assert_eq!(field, "gate[0].below");
+}

@@ -39,7 +39,9 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     for f in &r.failures {
         h.push_str(&format!("<p class=\"warn\">Failure: {}</p>", escape(f)));
     }
-    let (first, rest) = tables.split_at(1.min(tables.len()));
+    // The gates' verdict and the key figures come before the charts.
+    let lead = if r.gates.is_empty() { 1 } else { 2 };
+    let (first, rest) = tables.split_at(lead.min(tables.len()));
     for t in first {
         table(&mut h, t);
     }

@@ -80,6 +80,34 @@ fn metric_stat(
 
 pub fn tables(r: &RunResults) -> Vec<Table> {
     let mut out = Vec::new();
+    if !r.gates.is_empty() {
+        out.push(Table {
+            title: "SLO gates".into(),
+            note: Some(format!(
+                "{} of {} held. A gate with no data fails: nothing shows the objective was met.",
+                r.gates.iter().filter(|g| g.passed).count(),
+                r.gates.len()
+            )),
+            headers: vec![
+                "gate".into(),
+                "group".into(),
+                "observed".into(),
+                "verdict".into(),
+            ],
+            rows: r
+                .gates
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.gate.clone(),
+                        g.group.clone(),
+                        g.observed.map_or("no data".into(), |v| fmt(v, 2)),
+                        if g.passed { "pass" } else { "FAIL" }.into(),
+                    ]
+                })
+                .collect(),
+        });
+    }
     out.push(Table {
         title: "Key figures per stream group".into(),
         note: Some(

@@ -2,6 +2,7 @@
 //! merges exactly with other runs (histogram addition, never averaging).
 
 pub mod environment;
+pub mod gates;
 pub mod self_cost;
 
 pub use environment::Environment;
@@ -52,6 +53,9 @@ pub struct RunResults {
     /// What the run cost rtcbench itself (real-time runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_cost: Option<SelfCost>,
+    /// The scenario's SLO gates, judged per group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<gates::GateResult>,
     pub failures: Vec<String>,
     pub groups: Vec<GroupResult>,
 }
@@ -299,6 +303,11 @@ impl GroupResult {
 }
 
 impl RunResults {
+    /// Gates that broke.
+    pub fn broken_gates(&self) -> usize {
+        self.gates.iter().filter(|g| !g.passed).count()
+    }
+
     /// Sessions and publishers that failed to join, over all groups.
     pub fn failed_sessions(&self) -> usize {
         self.groups

@@ -1,10 +1,12 @@
 //! Scenario files: parsing with precise error locations, and the checks that need the whole file.
 
+pub mod gates;
 pub mod schema;
 pub mod units;
 
 pub use schema::{
-    AudioSpec, GroupKind, GroupSpec, NetworkProfile, Publisher, Scenario, Transport, VideoSpec,
+    AudioSpec, GateSpec, GroupKind, GroupSpec, NetworkProfile, Publisher, Scenario, Transport,
+    VideoSpec,
 };
 
 use std::ops::Range;
@@ -206,6 +208,20 @@ fn validate_stages(
 }
 
 fn validate(s: &Scenario) -> Result<(), Problem> {
+    for (i, gate) in s.gates.iter().enumerate() {
+        if let Err((field, message)) = gates::check(gate.get_ref()) {
+            return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));
+        }
+        if let Some(name) = &gate.get_ref().group {
+            if !s.groups.iter().any(|g| g.name.get_ref() == name) {
+                return Err((
+                    Some(gate.span()),
+                    format!("gate[{i}].group"),
+                    format!("no group \"{name}\" in this scenario"),
+                ));
+            }
+        }
+    }
     if s.groups.is_empty() {
         return Err((
             None,

@@ -31,6 +31,25 @@ pub struct Scenario {
     /// Stream groups: one publisher and its receivers each.
     #[serde(rename = "group")]
     pub groups: Vec<GroupSpec>,
+    /// Service-level objectives the run must meet (k6 thresholds' counterpart).
+    #[serde(default, rename = "gate")]
+    pub gates: Vec<Spanned<GateSpec>>,
+}
+
+/// `metric` (a measured metric with a `stat`, or a group total without one) must stay `below`
+/// or `above` a value, in every group or in the one named.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    pub metric: String,
+    #[serde(default)]
+    pub stat: Option<String>,
+    #[serde(default)]
+    pub below: Option<f64>,
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

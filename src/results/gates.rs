@@ -1,0 +1,86 @@
+//! SLO gates: after a run, each gate's metric is read from the results and compared with its
+//! limit, per group. A gate that breaks makes the run exit with its own status; when rtcbench
+//! itself was saturated the verdict is marked unreliable rather than blamed on the provider.
+
+use super::{GroupResult, RunResults};
+use crate::metrics::Metric;
+use crate::scenario::GateSpec;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// As written: "e2e_latency_ms p95 < 50".
+    pub gate: String,
+    pub group: String,
+    /// `None`: nothing was measured, which fails the gate.
+    pub observed: Option<f64>,
+    pub passed: bool,
+}
+
+fn describe(g: &GateSpec) -> String {
+    let stat = g
+        .stat
+        .as_deref()
+        .map(|s| format!(" {s}"))
+        .unwrap_or_default();
+    match (g.below, g.above) {
+        (Some(v), _) => format!("{}{stat} < {v}", g.metric),
+        (_, Some(v)) => format!("{}{stat} > {v}", g.metric),
+        _ => g.metric.clone(),
+    }
+}
+
+fn observe(g: &GateSpec, group: &GroupResult) -> Option<f64> {
+    let t = &group.totals;
+    match g.metric.as_str() {
+        "join_success_pct" => return Some(t.join_success_pct),
+        "join_within_5s_pct" => return Some(t.join_within_5s_pct),
+        "packet_loss_pct_total" => return Some(t.packet_loss_pct),
+        "freeze_time_pct" => return Some(t.freeze_time_pct),
+        "failed_sessions" => {
+            return Some((t.failed_sessions + group.publisher_failures.len() as u64) as f64)
+        }
+        _ => {}
+    }
+    let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;
+    let s = group.metric(metric)?.summary;
+    if s.count == 0 {
+        return None;
+    }
+    Some(match g.stat.as_deref()? {
+        "p50" => s.p50,
+        "p90" => s.p90,
+        "p95" => s.p95,
+        "p99" => s.p99,
+        "mean" => s.mean,
+        "min" => s.min,
+        _ => s.max,
+    })
+}
+
+/// Every gate against every group it names.
+pub fn evaluate(gates: &[GateSpec], results: &RunResults) -> Vec<GateResult> {
+    let mut out = Vec::new();
+    for g in gates {
+        for group in results
+            .groups
+            .iter()
+            .filter(|r| g.group.as_ref().is_none_or(|name| *name == r.name))
+        {
+            let observed = observe(g, group);
+            let passed = observed.is_some_and(|v| match (g.below, g.above) {
+                (Some(limit), _) => v < limit,
+                (_, Some(limit)) => v > limit,
+                _ => false,
+            });
+            out.push(GateResult {
+                gate: describe(g),
+                group: group.name.clone(),
+                observed,
+                passed,
+            });
+        }
+    }
+    out
+}
