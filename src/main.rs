@@ -210,12 +210,24 @@ fn print_summary(a: &runner::RunArtifacts) {
     }
     if let Some(cost) = &r.self_cost {
         println!("  rtcbench itself: {}", cost.describe());
+        if !cost.saturation.is_empty() {
+            println!(
+                "  WARNING: rtcbench itself was the limit ({}): its own delays are in these figures, \
+                 and gate verdicts are unreliable. Use fewer sessions per machine or more machines.",
+                cost.saturation.join("; ")
+            );
+        }
     }
     for g in &r.gates {
         let observed = g
             .observed
             .map_or("no data".to_string(), |v| format!("{v:.2}"));
-        let verdict = if g.passed { "pass" } else { "FAIL" };
+        let verdict = match (g.passed, g.reliable) {
+            (true, true) => "pass",
+            (false, true) => "FAIL",
+            (true, false) => "pass (unreliable)",
+            (false, false) => "FAIL (unreliable)",
+        };
         println!(
             "  gate {verdict}: {} [{}] observed {observed}",
             g.gate, g.group

@@ -149,6 +149,8 @@ pub async fn run(
         .zip(cpu_before)
         .map(|(after, before)| after - before);
     let wall_s = outcome.stopped_at_us.saturating_sub(outcome.started_at_us) as f64 / 1e6;
+    let lag = |q: f64| outcome.runtime_lag_us.value_at_quantile(q) as f64 / 1000.0;
+    let (lag_p99, lag_max) = (lag(0.99), outcome.runtime_lag_us.max() as f64 / 1000.0);
     let mut results = to_results(scenario, seed, outcome, plan.interval_us / 1000, provider);
     if let Some(cpu_s) = cpu_s {
         let publishers = plan
@@ -159,13 +161,27 @@ pub async fn run(
                 GroupKind::Room => u64::from(!g.external_publisher),
             })
             .sum();
+        let slip = |pick: fn(&crate::results::Summary) -> f64| {
+            results
+                .groups
+                .iter()
+                .filter_map(|g| g.metric(crate::metrics::Metric::ScheduleSlipMs))
+                .map(|m| pick(&m.summary))
+                .reduce(f64::max)
+        };
         let mut cost = SelfCost {
             cpu_s,
             wall_s,
             sfu_in_process: _server.is_some(),
+            runtime_lag_p99_ms: lag_p99,
+            runtime_lag_max_ms: lag_max,
+            schedule_slip_p95_ms: slip(|s| s.p95),
+            schedule_slip_max_ms: slip(|s| s.max),
+            cpu_count: results.environment.cpu_count,
             ..SelfCost::default()
         };
         cost.count_media(&results.groups, scenario.audio.enabled, publishers);
+        cost.judge_saturation();
         results.self_cost = Some(cost);
     }
     let gates: Vec<_> = scenario.gates.iter().map(|g| g.get_ref().clone()).collect();

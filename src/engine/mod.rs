@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod driver;
 pub mod ice;
+pub mod monitor;
 pub mod room;
 pub mod webrtc;
 
@@ -32,6 +33,8 @@ pub struct RunOutcome {
     pub completed: bool,
     pub groups: Vec<GroupOutcome>,
     pub failures: Vec<EngineError>,
+    /// How late the runtime woke timers during the run, in µs.
+    pub runtime_lag_us: hdrhistogram::Histogram<u64>,
 }
 
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
@@ -47,6 +50,10 @@ pub async fn run(
     let mut simulated = Vec::new();
     let mut webrtc = Vec::new();
     let mut failures = Vec::new();
+    let lag_monitor = tokio::spawn(monitor::runtime_lag(
+        clock.instant_of(run_start + plan.duration_us),
+        stop.clone(),
+    ));
     for group in &plan.groups {
         match (group.transport, &endpoints) {
             (Transport::Webrtc, Some(e)) => {
@@ -120,6 +127,9 @@ pub async fn run(
             }),
         }
     }
+    let runtime_lag_us = lag_monitor
+        .await
+        .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("valid precision"));
     let stopped_early = *stop.borrow();
     let end = if stopped_early {
         clock.now()
@@ -132,5 +142,6 @@ pub async fn run(
         completed: completed && !stopped_early,
         groups,
         failures,
+        runtime_lag_us,
     }
 }

@@ -84,6 +84,7 @@ async fn publish(
     dial_at: Micros,
 ) -> (SenderStats, Option<SessionFailure>) {
     sleep_until_micros(ctx.clock, dial_at).await;
+    record_slip(&ctx, dial_at);
     let url = ctx.endpoints.whip(&room);
     let result = async {
         let sender =
@@ -100,6 +101,19 @@ async fn publish(
         Ok((stats, failure)) => (stats, failure.map(|f| tag(f, &id))),
         Err(f) => (SenderStats::default(), Some(tag(f, &id))),
     }
+}
+
+/// Notes how late the generator started a planned join; returns the actual start.
+fn record_slip(ctx: &Ctx, planned: Micros) -> Micros {
+    let now = ctx.clock.now();
+    if let Ok(mut rec) = ctx.recorder.lock() {
+        rec.record(Sample {
+            metric: Metric::ScheduleSlipMs,
+            at: now,
+            value: now.saturating_sub(planned) as f64 / 1000.0,
+        });
+    }
+    now
 }
 
 fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
@@ -220,7 +234,7 @@ struct Watch {
 async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     sleep_until_micros(ctx.clock, w.dial_at).await;
     let url = ctx.endpoints.whep(&w.room);
-    let whep_at = ctx.clock.now();
+    let whep_at = record_slip(&ctx, w.dial_at);
     let blank = |f: SessionFailure| {
         let receiver = Receiver::new(
             w.plan.id.clone(),

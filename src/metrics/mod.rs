@@ -34,10 +34,13 @@ pub enum Metric {
     Ssim,
     /// Length of each freeze (W3C rule).
     FreezeDurationMs,
+    /// How late rtcbench started each planned join (planned instant → first signalling request):
+    /// the generator's own delay, which open-model connect times include.
+    ScheduleSlipMs,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::ConnectMs,
         Metric::FirstFrameMs,
         Metric::E2eLatencyMs,
@@ -50,6 +53,7 @@ impl Metric {
         Metric::PsnrDb,
         Metric::Ssim,
         Metric::FreezeDurationMs,
+        Metric::ScheduleSlipMs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +70,7 @@ impl Metric {
             Metric::PsnrDb => "psnr_db",
             Metric::Ssim => "ssim",
             Metric::FreezeDurationMs => "freeze_duration_ms",
+            Metric::ScheduleSlipMs => "schedule_slip_ms",
         }
     }
 
@@ -77,7 +82,8 @@ impl Metric {
             | Metric::AudioLatencyMs
             | Metric::JitterMs
             | Metric::AudioJitterMs
-            | Metric::FreezeDurationMs => "ms",
+            | Metric::FreezeDurationMs
+            | Metric::ScheduleSlipMs => "ms",
             Metric::PacketLossPct => "%",
             Metric::Fps => "fps",
             Metric::BitrateKbps => "kbps",
@@ -95,7 +101,8 @@ impl Metric {
             | Metric::AudioLatencyMs
             | Metric::JitterMs
             | Metric::AudioJitterMs
-            | Metric::FreezeDurationMs => 1000.0, // microseconds
+            | Metric::FreezeDurationMs
+            | Metric::ScheduleSlipMs => 1000.0, // microseconds
             Metric::PacketLossPct => 1000.0,
             Metric::Fps => 100.0,
             Metric::BitrateKbps => 10.0,

@@ -39,6 +39,9 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     for f in &r.failures {
         h.push_str(&format!("<p class=\"warn\">Failure: {}</p>", escape(f)));
     }
+    if let Some(reasons) = super::saturation_warning(r) {
+        h.push_str(&format!("<p class=\"warn\">{}</p>", escape(&reasons)));
+    }
     // The gates' verdict and the key figures come before the charts.
     let lead = if r.gates.is_empty() { 1 } else { 2 };
     let (first, rest) = tables.split_at(lead.min(tables.len()));

@@ -19,6 +19,9 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     for f in &r.failures {
         m.push_str(&format!("> **Failure:** {f}\n\n"));
     }
+    if let Some(reasons) = super::saturation_warning(r) {
+        m.push_str(&format!("> **{reasons}**\n\n"));
+    }
     for (i, t) in tables.iter().enumerate() {
         m.push_str(&format!("## {}\n\n", t.title));
         if let Some(n) = &t.note {

@@ -78,6 +78,15 @@ fn metric_stat(
         .unwrap_or_else(|| "–".into())
 }
 
+/// The warning a report opens with when rtcbench itself was the limit.
+pub fn saturation_warning(r: &RunResults) -> Option<String> {
+    let cost = r.self_cost.as_ref().filter(|c| !c.saturation.is_empty())?;
+    Some(format!(
+        "rtcbench itself was the limit in this run ({}): its own delays are in these figures, and gate verdicts are unreliable.",
+        cost.saturation.join("; ")
+    ))
+}
+
 pub fn tables(r: &RunResults) -> Vec<Table> {
     let mut out = Vec::new();
     if !r.gates.is_empty() {
@@ -102,7 +111,13 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
                         g.gate.clone(),
                         g.group.clone(),
                         g.observed.map_or("no data".into(), |v| fmt(v, 2)),
-                        if g.passed { "pass" } else { "FAIL" }.into(),
+                        match (g.passed, g.reliable) {
+                            (true, true) => "pass",
+                            (false, true) => "FAIL",
+                            (true, false) => "pass (unreliable)",
+                            (false, false) => "FAIL (unreliable)",
+                        }
+                        .into(),
                     ]
                 })
                 .collect(),
@@ -298,7 +313,9 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             ("system", format!("{}, kernel {}, {}", e.os, e.kernel, e.arch)),
             (
                 "rtcbench's own cost",
-                r.self_cost.map_or("not measured".to_string(), |c| c.describe()),
+                r.self_cost
+                    .as_ref()
+                    .map_or("not measured".to_string(), |c| c.describe()),
             ),
         ]
         .into_iter()

@@ -16,6 +16,13 @@ pub struct GateResult {
     /// `None`: nothing was measured, which fails the gate.
     pub observed: Option<f64>,
     pub passed: bool,
+    /// False when rtcbench itself was saturated: the verdict may reflect the generator.
+    #[serde(default = "yes")]
+    pub reliable: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn describe(g: &GateSpec) -> String {
@@ -61,6 +68,10 @@ fn observe(g: &GateSpec, group: &GroupResult) -> Option<f64> {
 
 /// Every gate against every group it names.
 pub fn evaluate(gates: &[GateSpec], results: &RunResults) -> Vec<GateResult> {
+    let reliable = results
+        .self_cost
+        .as_ref()
+        .is_none_or(|c| c.saturation.is_empty());
     let mut out = Vec::new();
     for g in gates {
         for group in results
@@ -79,6 +90,7 @@ pub fn evaluate(gates: &[GateSpec], results: &RunResults) -> Vec<GateResult> {
                 group: group.name.clone(),
                 observed,
                 passed,
+                reliable,
             });
         }
     }

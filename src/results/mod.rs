@@ -342,13 +342,19 @@ impl RunResults {
         }
         self.duration_s = self.duration_s.max(other.duration_s);
         self.completed &= other.completed;
-        self.self_cost = match (self.self_cost, other.self_cost) {
+        self.self_cost = match (self.self_cost.take(), other.self_cost.clone()) {
             (Some(a), Some(b)) => Some(SelfCost {
                 cpu_s: a.cpu_s + b.cpu_s,
                 wall_s: a.wall_s.max(b.wall_s),
                 subscriber_track_s: a.subscriber_track_s + b.subscriber_track_s,
                 publishers: a.publishers + b.publishers,
                 sfu_in_process: a.sfu_in_process || b.sfu_in_process,
+                runtime_lag_p99_ms: a.runtime_lag_p99_ms.max(b.runtime_lag_p99_ms),
+                runtime_lag_max_ms: a.runtime_lag_max_ms.max(b.runtime_lag_max_ms),
+                schedule_slip_p95_ms: max_of(a.schedule_slip_p95_ms, b.schedule_slip_p95_ms),
+                schedule_slip_max_ms: max_of(a.schedule_slip_max_ms, b.schedule_slip_max_ms),
+                cpu_count: a.cpu_count.max(b.cpu_count),
+                saturation: a.saturation.into_iter().chain(b.saturation).collect(),
             }),
             (a, b) => a.or(b),
         };
@@ -387,5 +393,12 @@ impl RunResults {
             path: path.display().to_string(),
             reason: e.to_string(),
         })
+    }
+}
+
+fn max_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
     }
 }

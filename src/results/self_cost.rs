@@ -5,7 +5,7 @@
 use super::GroupResult;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SelfCost {
     /// CPU seconds (user + system) the process spent while the sessions ran.
     pub cpu_s: f64,
@@ -17,7 +17,27 @@ pub struct SelfCost {
     pub publishers: u64,
     /// The provider's SFU ran in this process (the embedded provider): its CPU is included.
     pub sfu_in_process: bool,
+    /// How late the runtime woke a 20 ms timer (p99 and worst).
+    #[serde(default)]
+    pub runtime_lag_p99_ms: f64,
+    #[serde(default)]
+    pub runtime_lag_max_ms: f64,
+    /// How late planned joins started (p95 and worst over groups), when there were joins.
+    #[serde(default)]
+    pub schedule_slip_p95_ms: Option<f64>,
+    #[serde(default)]
+    pub schedule_slip_max_ms: Option<f64>,
+    #[serde(default)]
+    pub cpu_count: usize,
+    /// Why rtcbench itself was the limit, if it was; empty when it kept up.
+    #[serde(default)]
+    pub saturation: Vec<String>,
 }
+
+/// Above these, rtcbench's own delays are large enough to be mistaken for the provider's.
+pub const SATURATED_CORE_SHARE: f64 = 0.85;
+pub const SATURATED_RUNTIME_LAG_P99_MS: f64 = 50.0;
+pub const SATURATED_SLIP_P95_MS: f64 = 100.0;
 
 impl SelfCost {
     /// Cores kept busy on average.
@@ -45,14 +65,46 @@ impl SelfCost {
         } else {
             ""
         };
+        let slip = match (self.schedule_slip_p95_ms, self.schedule_slip_max_ms) {
+            (Some(p95), Some(max)) => {
+                format!("; joins started {p95:.1} ms late at p95 (worst {max:.1})")
+            }
+            _ => String::new(),
+        };
         format!(
-            "{:.2} CPU-s over {:.1} s ({:.2} cores) for {} publishers and {:.0} subscriber-track-s{per_track}{sfu}",
+            "{:.2} CPU-s over {:.1} s ({:.2} cores) for {} publishers and {:.0} subscriber-track-s{per_track}; timers {:.1} ms late at p99{slip}{sfu}",
             self.cpu_s,
             self.wall_s,
             self.cores(),
             self.publishers,
-            self.subscriber_track_s
+            self.subscriber_track_s,
+            self.runtime_lag_p99_ms,
         )
+    }
+
+    /// Judges whether rtcbench kept up, from its CPU, its timers and its join schedule.
+    pub fn judge_saturation(&mut self) {
+        let mut reasons = Vec::new();
+        if self.cpu_count > 0 && self.cores() >= SATURATED_CORE_SHARE * self.cpu_count as f64 {
+            reasons.push(format!(
+                "CPU: {:.2} of {} cores busy on average",
+                self.cores(),
+                self.cpu_count
+            ));
+        }
+        if self.runtime_lag_p99_ms > SATURATED_RUNTIME_LAG_P99_MS {
+            reasons.push(format!(
+                "timers woke up to {:.0} ms late (p99; worst {:.0} ms)",
+                self.runtime_lag_p99_ms, self.runtime_lag_max_ms
+            ));
+        }
+        if let Some(slip) = self
+            .schedule_slip_p95_ms
+            .filter(|&s| s > SATURATED_SLIP_P95_MS)
+        {
+            reasons.push(format!("planned joins started {slip:.0} ms late (p95)"));
+        }
+        self.saturation = reasons;
     }
 
     /// Adds the subscribers and publishers of `groups` (`audio`: whether each has an audio track).
@@ -97,5 +149,46 @@ mod tests {
         let spent = process_cpu_s().expect("getrusage") - before;
         // 200 ms of busy looping on one thread: CPU time within the tick granularity of it.
         assert!((0.15..0.5).contains(&spent), "{spent} s");
+    }
+}
+
+#[cfg(test)]
+mod saturation_tests {
+    use super::*;
+
+    fn cost() -> SelfCost {
+        SelfCost {
+            cpu_s: 10.0,
+            wall_s: 10.0,
+            cpu_count: 2,
+            runtime_lag_p99_ms: 3.0,
+            runtime_lag_max_ms: 9.0,
+            schedule_slip_p95_ms: Some(4.0),
+            schedule_slip_max_ms: Some(12.0),
+            ..SelfCost::default()
+        }
+    }
+
+    #[test]
+    fn a_generator_that_kept_up_is_not_flagged() {
+        let mut c = cost();
+        c.judge_saturation();
+        assert!(c.saturation.is_empty(), "{:?}", c.saturation);
+    }
+
+    #[test]
+    fn busy_cores_late_timers_and_late_joins_are_each_named() {
+        let mut c = SelfCost {
+            cpu_s: 18.0,
+            runtime_lag_p99_ms: 80.0,
+            runtime_lag_max_ms: 400.0,
+            schedule_slip_p95_ms: Some(250.0),
+            ..cost()
+        };
+        c.judge_saturation();
+        assert_eq!(c.saturation.len(), 3, "{:?}", c.saturation);
+        assert!(c.saturation[0].contains("1.80 of 2 cores"));
+        assert!(c.saturation[1].contains("80 ms late"));
+        assert!(c.saturation[2].contains("250 ms late"));
     }
 }
