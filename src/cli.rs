@@ -52,6 +52,9 @@ pub enum Command {
         /// Environment variable holding the TURN credential (never given on the command line).
         #[arg(long)]
         ice_credential_env: Option<String>,
+        /// Refuse viewers beyond this many per room (HTTP 503), as a provider's room cap would.
+        #[arg(long)]
+        max_viewers: Option<usize>,
     },
     /// Write the clip a group's probes score against (YUV4MPEG2, frame numbers in the pixel
     /// marker), for publishers that are not rtcbench: aiortc, ffmpeg, OBS, a browser's fake camera.

@@ -9,6 +9,7 @@ pub mod media;
 pub mod metrics;
 pub mod net;
 pub mod plan;
+pub mod progress;
 pub mod provider;
 pub mod report;
 pub mod results;

@@ -54,6 +54,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 duration_us: duration.map(|d| d.as_micros() as u64),
                 out,
                 providers,
+                progress: true,
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let artifacts = runtime.block_on(async {
@@ -76,7 +77,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(1)
             } else if artifacts.results.broken_gates() > 0 {
                 ExitCode::from(GATE_BROKEN)
-            } else if artifacts.results.failed_sessions() > 0 {
+            } else if artifacts.results.unexpected_failed_sessions() > 0 {
                 ExitCode::from(SESSIONS_FAILED)
             } else {
                 ExitCode::SUCCESS
@@ -87,8 +88,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             ice_servers,
             ice_username,
             ice_credential_env,
+            max_viewers,
         } => {
-            let options = server_options(ice_servers, ice_username, ice_credential_env)?;
+            let mut options = server_options(ice_servers, ice_username, ice_credential_env)?;
+            options.max_viewers_per_room = max_viewers;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async {
                 str0m::crypto::from_feature_flags().install_process_default();
@@ -161,7 +164,10 @@ fn server_options(
             credential: credential.clone().filter(|_| turn),
         });
     }
-    Ok(ServerOptions { ice_servers })
+    Ok(ServerOptions {
+        ice_servers,
+        max_viewers_per_room: None,
+    })
 }
 
 fn print_summary(a: &runner::RunArtifacts) {
@@ -217,6 +223,9 @@ fn print_summary(a: &runner::RunArtifacts) {
                 cost.saturation.join("; ")
             );
         }
+    }
+    if let Some(c) = &r.capacity {
+        println!("  {}", c.describe());
     }
     for g in &r.gates {
         let observed = g

@@ -1,16 +1,18 @@
 //! One run end to end: scenario → plan → engine → results → report.
 
+use crate::engine::live::Live;
 use crate::engine::{self, RunOutcome};
 use crate::media::source::VideoSource;
 use crate::media::y4m;
 use crate::plan;
 use crate::provider::{Endpoints, ProviderFile, ProviderKind};
 use crate::report::{self, Format};
-use crate::results::self_cost::process_cpu_s;
+use crate::results::self_cost::{process_cpu_s, GeneratorInterval};
 use crate::results::{Environment, GroupResult, ResultsError, RunResults, SelfCost, SCHEMA};
 use crate::scenario::{GroupKind, Scenario, Transport};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Seed used when neither the command line nor the scenario gives one.
@@ -24,6 +26,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Provider files for WebRTC scenarios; none means the embedded provider.
     pub providers: Vec<PathBuf>,
+    /// Draw a live progress line (on a terminal).
+    pub progress: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,7 @@ pub fn to_results(
         environment: Environment::detect(),
         self_cost: None,
         gates: Vec::new(),
+        capacity: None,
         failures: outcome.failures.iter().map(|f| f.to_string()).collect(),
         groups: outcome
             .groups
@@ -144,13 +149,43 @@ pub async fn run(
     };
     let provider = endpoints.as_ref().map(|e| e.provider.clone());
     let cpu_before = process_cpu_s();
-    let outcome = engine::run(&plan, endpoints, stop).await;
+    let live = Arc::new(Live::default());
+    let (done_tx, done_rx) = watch::channel(false);
+    let progress = options.progress.then(|| {
+        tokio::spawn(crate::progress::show(
+            plan.clone(),
+            live.clone(),
+            std::time::Instant::now(),
+            done_rx,
+        ))
+    });
+    let outcome = engine::run(&plan, endpoints, stop, live).await;
+    let _ = done_tx.send(true);
+    if let Some(p) = progress {
+        let _ = p.await;
+    }
     let cpu_s = process_cpu_s()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
     let wall_s = outcome.stopped_at_us.saturating_sub(outcome.started_at_us) as f64 / 1e6;
-    let lag = |q: f64| outcome.runtime_lag_us.value_at_quantile(q) as f64 / 1000.0;
-    let (lag_p99, lag_max) = (lag(0.99), outcome.runtime_lag_us.max() as f64 / 1000.0);
+    let lag = &outcome.generator.lag_us;
+    let (lag_p99, lag_max) = (
+        lag.value_at_quantile(0.99) as f64 / 1000.0,
+        lag.max() as f64 / 1000.0,
+    );
+    let interval_s = plan.interval_us as f64 / 1e6;
+    let generator_intervals = outcome
+        .generator
+        .intervals
+        .iter()
+        .enumerate()
+        .map(|(i, g)| GeneratorInterval {
+            start_s: i as f64 * interval_s,
+            cores: g.cpu_s / interval_s,
+            timer_lag_p99_ms: g.lag_us.value_at_quantile(0.99) as f64 / 1000.0,
+            timer_lag_max_ms: g.lag_us.max() as f64 / 1000.0,
+        })
+        .collect();
     let mut results = to_results(scenario, seed, outcome, plan.interval_us / 1000, provider);
     if let Some(cpu_s) = cpu_s {
         let publishers = plan
@@ -178,6 +213,7 @@ pub async fn run(
             schedule_slip_p95_ms: slip(|s| s.p95),
             schedule_slip_max_ms: slip(|s| s.max),
             cpu_count: results.environment.cpu_count,
+            intervals: generator_intervals,
             ..SelfCost::default()
         };
         cost.count_media(&results.groups, scenario.audio.enabled, publishers);
@@ -185,7 +221,11 @@ pub async fn run(
         results.self_cost = Some(cost);
     }
     let gates: Vec<_> = scenario.gates.iter().map(|g| g.get_ref().clone()).collect();
-    results.gates = crate::results::gates::evaluate(&gates, &results);
+    let searched = plan.capacity.as_ref().map(|c| c.group.as_str());
+    results.gates = crate::results::gates::evaluate_except(&gates, &results, searched);
+    if let Some(search) = &plan.capacity {
+        results.capacity = Some(crate::results::capacity::evaluate(search, &gates, &results));
+    }
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;

@@ -29,7 +29,7 @@ fn run_with(values: impl Iterator<Item = u64>) -> RunResults {
         completed: true,
         groups: vec![group],
         failures: vec![],
-        runtime_lag_us: hdrhistogram::Histogram::new(3).unwrap(),
+        generator: Default::default(),
     };
     to_results(&s, 1, run, 1000, None)
 }

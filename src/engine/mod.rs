@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod driver;
 pub mod ice;
+pub mod live;
 pub mod monitor;
 pub mod room;
 pub mod webrtc;
@@ -16,6 +17,8 @@ use crate::scenario::Transport;
 use crate::media::codec::CodecError;
 use crate::media::Micros;
 use crate::plan::Plan;
+use live::Live;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +36,8 @@ pub struct RunOutcome {
     pub completed: bool,
     pub groups: Vec<GroupOutcome>,
     pub failures: Vec<EngineError>,
-    /// How late the runtime woke timers during the run, in µs.
-    pub runtime_lag_us: hdrhistogram::Histogram<u64>,
+    /// How late the runtime woke timers, and the process's CPU, per interval of the run.
+    pub generator: monitor::GeneratorSeries,
 }
 
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
@@ -43,6 +46,7 @@ pub async fn run(
     plan: &Plan,
     endpoints: Option<Endpoints>,
     stop: watch::Receiver<bool>,
+    live: Arc<Live>,
 ) -> RunOutcome {
     let clock = WallClock::start();
     // Start on a whole interval a little ahead, so set-up cost is not measured as latency.
@@ -50,7 +54,9 @@ pub async fn run(
     let mut simulated = Vec::new();
     let mut webrtc = Vec::new();
     let mut failures = Vec::new();
-    let lag_monitor = tokio::spawn(monitor::runtime_lag(
+    let generator_monitor = tokio::spawn(monitor::watch_generator(
+        clock.instant_of(run_start),
+        std::time::Duration::from_micros(plan.interval_us),
         clock.instant_of(run_start + plan.duration_us),
         stop.clone(),
     ));
@@ -64,6 +70,7 @@ pub async fn run(
                     plan.interval_us,
                     clock,
                     stop.clone(),
+                    live.clone(),
                 );
                 webrtc.push((group.name.clone(), tokio::spawn(task)));
             }
@@ -127,9 +134,7 @@ pub async fn run(
             }),
         }
     }
-    let runtime_lag_us = lag_monitor
-        .await
-        .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("valid precision"));
+    let generator = generator_monitor.await.unwrap_or_default();
     let stopped_early = *stop.borrow();
     let end = if stopped_early {
         clock.now()
@@ -142,6 +147,6 @@ pub async fn run(
         completed: completed && !stopped_early,
         groups,
         failures,
-        runtime_lag_us,
+        generator,
     }
 }

@@ -1,6 +1,7 @@
 //! The generator watching itself: how late the runtime wakes a timer. A saturated generator
 //! shows here before anywhere else, and its lateness would otherwise be read as the provider's.
 
+use crate::results::self_cost::process_cpu_s;
 use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -8,21 +9,76 @@ use tokio::sync::watch;
 /// How often the monitor asks to be woken.
 pub const TICK: Duration = Duration::from_millis(20);
 
-/// Wakes every [`TICK`] until `until` or `stop`; returns how late each wake-up was, in µs.
-pub async fn runtime_lag(until: Instant, mut stop: watch::Receiver<bool>) -> Histogram<u64> {
-    let mut lag = Histogram::<u64>::new(3).expect("valid precision");
-    let mut next = Instant::now() + TICK;
+/// The generator's own state over one measurement interval of the run.
+#[derive(Debug, Clone)]
+pub struct GeneratorInterval {
+    /// How late each wake-up in the interval was, in µs.
+    pub lag_us: Histogram<u64>,
+    /// CPU seconds the process used in the interval.
+    pub cpu_s: f64,
+}
+
+/// How late the runtime woke timers, over the run and per interval from `start`.
+#[derive(Debug, Clone)]
+pub struct GeneratorSeries {
+    pub lag_us: Histogram<u64>,
+    pub intervals: Vec<GeneratorInterval>,
+}
+
+impl Default for GeneratorSeries {
+    fn default() -> Self {
+        Self {
+            lag_us: new_histogram(),
+            intervals: Vec::new(),
+        }
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::<u64>::new(3).expect("valid precision")
+}
+
+/// Wakes every [`TICK`] from `start` until `until` or `stop`, noting how late each wake-up was
+/// and the process's CPU time in each `interval`.
+pub async fn watch_generator(
+    start: Instant,
+    interval: Duration,
+    until: Instant,
+    mut stop: watch::Receiver<bool>,
+) -> GeneratorSeries {
+    let mut series = GeneratorSeries::default();
+    tokio::time::sleep_until(start.into()).await;
+    let mut cpu_at_boundary = process_cpu_s().unwrap_or(0.0);
+    let mut next = start + TICK;
     while next < until {
         tokio::select! {
             _ = tokio::time::sleep_until(next.into()) => {}
             _ = stop.changed() => break,
         }
         let now = Instant::now();
-        let _ = lag.record(now.saturating_duration_since(next).as_micros() as u64);
+        let late = now.saturating_duration_since(next).as_micros() as u64;
+        let index = (now.duration_since(start).as_nanos() / interval.as_nanos()) as usize;
+        while series.intervals.len() <= index {
+            // Crossing into a new interval closes the CPU reading of the one before.
+            let cpu = process_cpu_s().unwrap_or(cpu_at_boundary);
+            if let Some(last) = series.intervals.last_mut() {
+                last.cpu_s = cpu - cpu_at_boundary;
+            }
+            cpu_at_boundary = cpu;
+            series.intervals.push(GeneratorInterval {
+                lag_us: new_histogram(),
+                cpu_s: 0.0,
+            });
+        }
+        let _ = series.lag_us.record(late);
+        let _ = series.intervals[index].lag_us.record(late);
         // After a long stall, one late sample says it; do not replay the missed ticks.
         next = (next + TICK).max(now);
     }
-    lag
+    if let (Some(last), Some(cpu)) = (series.intervals.last_mut(), process_cpu_s()) {
+        last.cpu_s = cpu - cpu_at_boundary;
+    }
+    series
 }
 
 #[cfg(test)]
@@ -32,12 +88,21 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_blocked_runtime_shows_as_lag() {
         let (_tx, rx) = watch::channel(false);
-        let until = Instant::now() + Duration::from_millis(400);
-        let monitor = tokio::spawn(runtime_lag(until, rx));
+        let start = Instant::now();
+        let until = start + Duration::from_millis(400);
+        let monitor = tokio::spawn(watch_generator(
+            start,
+            Duration::from_millis(100),
+            until,
+            rx,
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         // Hold the only runtime thread for 150 ms, as an overloaded generator would.
         std::thread::sleep(Duration::from_millis(150));
-        let lag = monitor.await.expect("monitor");
+        let series = monitor.await.expect("monitor");
+        // 1-2 intervals of 100 ms each held the block; its CPU is the thread's sleep, not work.
+        assert!(series.intervals.len() >= 3);
+        let lag = series.lag_us;
         let max_ms = lag.max() as f64 / 1000.0;
         // The wake-up due during the block came about 130-150 ms late.
         assert!((100.0..250.0).contains(&max_ms), "max lag {max_ms} ms");

@@ -4,6 +4,7 @@
 
 use super::clock::WallClock;
 use super::ice;
+use super::live::Live;
 use super::room::GroupOutcome;
 use crate::client::driver::{self, Hooks, PeerExit, Ticker};
 use crate::client::native::{IcePolicy, NativePeer, Role as PeerRole};
@@ -39,6 +40,7 @@ struct Ctx {
     interval_us: u64,
     group: String,
     notes: ice::Notes,
+    live: Arc<Live>,
 }
 
 fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
@@ -235,6 +237,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     sleep_until_micros(ctx.clock, w.dial_at).await;
     let url = ctx.endpoints.whep(&w.room);
     let whep_at = record_slip(&ctx, w.dial_at);
+    let planned_join_s = w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6;
     let blank = |f: SessionFailure| {
         let receiver = Receiver::new(
             w.plan.id.clone(),
@@ -247,6 +250,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         s.joined = false;
         s.joined_within_5s = false;
         s.failure = Some(f);
+        s.planned_join_s = Some(planned_join_s);
         s
     };
     let probe = match w.plan.role {
@@ -282,8 +286,12 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let setup = signal(&ctx, &url, PeerRole::Subscribe(Box::new(receiver)));
     let (peer, socket, resource) = match setup.await {
         Ok(v) => v,
-        Err(f) => return blank(f),
+        Err(f) => {
+            ctx.live.failure();
+            return blank(f);
+        }
     };
+    ctx.live.session_up();
     let recorder = ctx.recorder.clone();
     let (run_start, interval_us, clock) = (ctx.run_start, ctx.interval_us, ctx.clock);
     let first_boundary =
@@ -306,6 +314,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
     let (mut peer, exit) = drive(&ctx, peer, socket, &resource, Some(ticker), until).await;
+    ctx.live.session_down();
     leave(&ctx, resource.url.as_deref()).await;
     let end = ctx.clock.now();
     let fail = exit_failure(&peer, exit);
@@ -314,6 +323,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     };
     let samples = receiver.drain_samples();
     let mut s = receiver.summary(&ctx.group, end);
+    s.planned_join_s = Some(planned_join_s);
     s.connect_ms = s
         .first_frame_ms
         .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
@@ -328,6 +338,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         }
     }
     if let Some(f) = fail {
+        ctx.live.failure();
         s.joined = false;
         s.joined_within_5s = false;
         s.failure = Some(f);
@@ -365,6 +376,7 @@ pub async fn run_group(
     interval_us: u64,
     clock: WallClock,
     stop: watch::Receiver<bool>,
+    live: Arc<Live>,
 ) -> GroupOutcome {
     let ctx = Ctx {
         endpoints,
@@ -377,7 +389,9 @@ pub async fn run_group(
         interval_us,
         group: plan.name.clone(),
         notes: ice::Notes::default(),
+        live,
     };
+    ctx.live.watch_recorder(ctx.recorder.clone());
     let t0 = run_start + plan.start_us;
     let mut publishers = Vec::new();
     let mut watchers = Vec::new();

@@ -21,6 +21,45 @@ pub struct Plan {
     pub duration_us: u64,
     pub interval_us: u64,
     pub groups: Vec<GroupPlan>,
+    pub capacity: Option<CapacityPlan>,
+}
+
+/// The steps of a capacity search, in microseconds from the run's start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityPlan {
+    pub group: String,
+    pub steps: Vec<CapacityStep>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapacityStep {
+    /// Concurrent viewers held in this step.
+    pub level: u32,
+    /// The rise to this level begins.
+    pub start_us: u64,
+    /// The level is reached; gates are judged from here ...
+    pub hold_from_us: u64,
+    /// ... to here.
+    pub end_us: u64,
+}
+
+/// The steps of `c` that fit before `end_us` (group offsets), as profile stages and windows.
+fn capacity_steps(c: &scenario::CapacitySpec, group_start: u64, end_us: u64) -> Vec<CapacityStep> {
+    let (rise, hold) = (c.rise.as_micros(), c.hold.as_micros());
+    let mut steps = Vec::new();
+    let mut at = group_start;
+    let mut level = c.start;
+    while level <= c.max && at + rise + hold <= end_us {
+        steps.push(CapacityStep {
+            level,
+            start_us: at,
+            hold_from_us: at + rise,
+            end_us: at + rise + hold,
+        });
+        at += rise + hold;
+        level += c.step;
+    }
+    steps
 }
 
 #[derive(Debug, Clone)]
@@ -88,7 +127,29 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                 audio_ssrc: derive(seed, &[2]) as u32,
             };
             let stagger = g.stagger.as_micros();
-            let room_sessions: Vec<Session> = if g.stages.is_empty() {
+            let search = s
+                .capacity
+                .as_ref()
+                .map(|c| c.get_ref())
+                .filter(|c| c.group == *g.name.get_ref());
+            let room_sessions: Vec<Session> = if let Some(c) = search {
+                let steps = capacity_steps(c, 0, duration_us.saturating_sub(g.start.as_micros()));
+                let stages: Vec<Stage> = steps
+                    .iter()
+                    .flat_map(|st| {
+                        [
+                            Stage::Ramp {
+                                us: st.hold_from_us - st.start_us,
+                                to: st.level as f64,
+                            },
+                            Stage::Hold {
+                                us: st.end_us - st.hold_from_us,
+                            },
+                        ]
+                    })
+                    .collect();
+                profile::sessions(&stages, Target::Concurrency)
+            } else if g.stages.is_empty() {
                 (0..*g.receivers.get_ref() as u64)
                     .map(|i| Session {
                         join_us: i * stagger,
@@ -178,12 +239,25 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
             }
         })
         .collect();
+    let capacity = s.capacity.as_ref().map(|c| {
+        let c = c.get_ref();
+        let start = s
+            .groups
+            .iter()
+            .find(|g| *g.name.get_ref() == c.group)
+            .map_or(0, |g| g.start.as_micros());
+        CapacityPlan {
+            group: c.group.clone(),
+            steps: capacity_steps(c, start, duration_us),
+        }
+    });
     Plan {
         scenario_name: s.name.clone(),
         seed,
         duration_us,
         interval_us: INTERVAL_US,
         groups,
+        capacity,
     }
 }
 

@@ -43,7 +43,7 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
         h.push_str(&format!("<p class=\"warn\">{}</p>", escape(&reasons)));
     }
     // The gates' verdict and the key figures come before the charts.
-    let lead = if r.gates.is_empty() { 1 } else { 2 };
+    let lead = 1 + usize::from(!r.gates.is_empty()) + usize::from(r.capacity.is_some());
     let (first, rest) = tables.split_at(lead.min(tables.len()));
     for t in first {
         table(&mut h, t);

@@ -272,6 +272,56 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             })
             .collect(),
     });
+    if let Some(c) = &r.capacity {
+        let gate_names: Vec<String> = c
+            .steps
+            .first()
+            .map(|s| s.gates.iter().map(|g| g.gate.clone()).collect())
+            .unwrap_or_default();
+        let mut headers = vec!["viewers".to_string(), "window (s)".to_string()];
+        headers.extend(gate_names);
+        headers.extend([
+            "verdict".to_string(),
+            "rtcbench cores".to_string(),
+            "timer lag p99 (ms)".to_string(),
+            "join slip p95 (ms)".to_string(),
+        ]);
+        out.insert(
+            usize::from(!r.gates.is_empty()),
+            Table {
+                title: "Capacity search".into(),
+                note: Some(c.describe()),
+                headers,
+                rows: c
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        let mut row = vec![
+                            s.level.to_string(),
+                            format!("{:.0}–{:.0}", s.from_s, s.to_s),
+                        ];
+                        row.extend(
+                            s.gates
+                                .iter()
+                                .map(|g| g.observed.map_or("no data".into(), |v| fmt(v, 2))),
+                        );
+                        row.push(
+                            match (s.held, s.generator_saturated) {
+                                (true, _) => "held",
+                                (false, false) => "BROKE",
+                                (false, true) => "BROKE (rtcbench saturated)",
+                            }
+                            .into(),
+                        );
+                        row.push(fmt(s.generator_cores, 2));
+                        row.push(fmt(s.timer_lag_p99_ms, 1));
+                        row.push(opt(s.schedule_slip_p95_ms, 1));
+                        row
+                    })
+                    .collect(),
+            },
+        );
+    }
     let notes: Vec<Vec<String>> = r
         .groups
         .iter()

@@ -25,7 +25,8 @@ fn yes() -> bool {
     true
 }
 
-fn describe(g: &GateSpec) -> String {
+/// As written: "e2e_latency_ms p95 < 50".
+pub fn describe(g: &GateSpec) -> String {
     let stat = g
         .stat
         .as_deref()
@@ -36,6 +37,72 @@ fn describe(g: &GateSpec) -> String {
         (_, Some(v)) => format!("{}{stat} > {v}", g.metric),
         _ => g.metric.clone(),
     }
+}
+
+/// A gate's value over part of the run (run seconds): metrics from the intervals in
+/// [`from_s`, `to_s`), join totals from the sessions planned to join in [`joins_from_s`, `to_s`).
+pub fn observe_window(
+    g: &GateSpec,
+    group: &GroupResult,
+    joins_from_s: f64,
+    from_s: f64,
+    to_s: f64,
+) -> Option<f64> {
+    let joined_in = || {
+        group.sessions.iter().filter(|s| {
+            s.planned_join_s
+                .is_some_and(|t| t >= joins_from_s && t < to_s)
+        })
+    };
+    let share = |hit: &dyn Fn(&crate::media::receiver::ReceiverSummary) -> bool| {
+        let (n, ok) = joined_in().fold((0u64, 0u64), |(n, ok), s| (n + 1, ok + u64::from(hit(s))));
+        (n > 0).then(|| ok as f64 * 100.0 / n as f64)
+    };
+    match g.metric.as_str() {
+        "join_success_pct" => return share(&|s| s.joined),
+        "join_within_5s_pct" => return share(&|s| s.joined_within_5s),
+        "failed_sessions" => {
+            return Some(joined_in().filter(|s| s.failure.is_some()).count() as f64)
+        }
+        _ => {}
+    }
+    let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;
+    let result = group.metric(metric)?;
+    let mut merged = hdrhistogram::Histogram::<u64>::new(3).ok()?;
+    merged.auto(true);
+    for i in result
+        .intervals
+        .iter()
+        .filter(|i| i.start_s >= from_s - 1e-9 && i.start_s < to_s - 1e-9)
+    {
+        merged.add(&i.histogram.0).ok()?;
+    }
+    let s = super::Summary::of(&merged, result.scale);
+    stat_of(g, &s)
+}
+
+fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {
+    if s.count == 0 {
+        return None;
+    }
+    Some(match g.stat.as_deref()? {
+        "p50" => s.p50,
+        "p90" => s.p90,
+        "p95" => s.p95,
+        "p99" => s.p99,
+        "mean" => s.mean,
+        "min" => s.min,
+        _ => s.max,
+    })
+}
+
+/// Whether `observed` meets the gate.
+pub fn holds(g: &GateSpec, observed: Option<f64>) -> bool {
+    observed.is_some_and(|v| match (g.below, g.above) {
+        (Some(limit), _) => v < limit,
+        (_, Some(limit)) => v > limit,
+        _ => false,
+    })
 }
 
 fn observe(g: &GateSpec, group: &GroupResult) -> Option<f64> {
@@ -51,23 +118,20 @@ fn observe(g: &GateSpec, group: &GroupResult) -> Option<f64> {
         _ => {}
     }
     let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;
-    let s = group.metric(metric)?.summary;
-    if s.count == 0 {
-        return None;
-    }
-    Some(match g.stat.as_deref()? {
-        "p50" => s.p50,
-        "p90" => s.p90,
-        "p95" => s.p95,
-        "p99" => s.p99,
-        "mean" => s.mean,
-        "min" => s.min,
-        _ => s.max,
-    })
+    stat_of(g, &group.metric(metric)?.summary)
 }
 
 /// Every gate against every group it names.
 pub fn evaluate(gates: &[GateSpec], results: &RunResults) -> Vec<GateResult> {
+    evaluate_except(gates, results, None)
+}
+
+/// As [`evaluate`], leaving out `skip` (a capacity search's group, judged step by step instead).
+pub fn evaluate_except(
+    gates: &[GateSpec],
+    results: &RunResults,
+    skip: Option<&str>,
+) -> Vec<GateResult> {
     let reliable = results
         .self_cost
         .as_ref()
@@ -78,13 +142,10 @@ pub fn evaluate(gates: &[GateSpec], results: &RunResults) -> Vec<GateResult> {
             .groups
             .iter()
             .filter(|r| g.group.as_ref().is_none_or(|name| *name == r.name))
+            .filter(|r| skip != Some(r.name.as_str()))
         {
             let observed = observe(g, group);
-            let passed = observed.is_some_and(|v| match (g.below, g.above) {
-                (Some(limit), _) => v < limit,
-                (_, Some(limit)) => v > limit,
-                _ => false,
-            });
+            let passed = holds(g, observed);
             out.push(GateResult {
                 gate: describe(g),
                 group: group.name.clone(),

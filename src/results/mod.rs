@@ -1,6 +1,7 @@
 //! run.json: the versioned record of a run, from which every report is rendered and which
 //! merges exactly with other runs (histogram addition, never averaging).
 
+pub mod capacity;
 pub mod environment;
 pub mod gates;
 pub mod self_cost;
@@ -56,6 +57,9 @@ pub struct RunResults {
     /// The scenario's SLO gates, judged per group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<gates::GateResult>,
+    /// A capacity search's steps and knee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<capacity::CapacityResult>,
     pub failures: Vec<String>,
     pub groups: Vec<GroupResult>,
 }
@@ -308,6 +312,17 @@ impl RunResults {
         self.gates.iter().filter(|g| !g.passed).count()
     }
 
+    /// Failed joins that count against the run: a capacity search's group fails joins by design
+    /// once past its knee, and its verdict is the knee, not the failures.
+    pub fn unexpected_failed_sessions(&self) -> usize {
+        let searched = self.capacity.as_ref().map(|c| c.group.as_str());
+        self.groups
+            .iter()
+            .filter(|g| Some(g.name.as_str()) != searched)
+            .map(|g| g.totals.failed_sessions as usize + g.publisher_failures.len())
+            .sum()
+    }
+
     /// Sessions and publishers that failed to join, over all groups.
     pub fn failed_sessions(&self) -> usize {
         self.groups
@@ -355,6 +370,8 @@ impl RunResults {
                 schedule_slip_max_ms: max_of(a.schedule_slip_max_ms, b.schedule_slip_max_ms),
                 cpu_count: a.cpu_count.max(b.cpu_count),
                 saturation: a.saturation.into_iter().chain(b.saturation).collect(),
+                // Per-interval load belongs to one process; merged runs keep the first's.
+                intervals: a.intervals,
             }),
             (a, b) => a.or(b),
         };

@@ -32,6 +32,19 @@ pub struct SelfCost {
     /// Why rtcbench itself was the limit, if it was; empty when it kept up.
     #[serde(default)]
     pub saturation: Vec<String>,
+    /// The same, interval by interval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<GeneratorInterval>,
+}
+
+/// rtcbench's own load in one interval of the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorInterval {
+    pub start_s: f64,
+    /// Cores kept busy.
+    pub cores: f64,
+    pub timer_lag_p99_ms: f64,
+    pub timer_lag_max_ms: f64,
 }
 
 /// Above these, rtcbench's own delays are large enough to be mistaken for the provider's.

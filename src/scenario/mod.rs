@@ -5,8 +5,8 @@ pub mod schema;
 pub mod units;
 
 pub use schema::{
-    AudioSpec, GateSpec, GroupKind, GroupSpec, NetworkProfile, Publisher, Scenario, Transport,
-    VideoSpec,
+    AudioSpec, CapacitySpec, GateSpec, GroupKind, GroupSpec, NetworkProfile, Publisher, Scenario,
+    Transport, VideoSpec,
 };
 
 use std::ops::Range;
@@ -117,6 +117,70 @@ fn refine_field(path: &str, message: &str) -> String {
 
 /// Where a problem is (a byte span when known), which field, and what is wrong.
 pub type Problem = (Option<Range<usize>>, String, String);
+
+/// Gates a capacity search can judge on one step's window.
+const WINDOWED_TOTALS: [&str; 3] = ["join_success_pct", "join_within_5s_pct", "failed_sessions"];
+
+fn validate_capacity(s: &Scenario, c: &toml::Spanned<CapacitySpec>) -> Result<(), Problem> {
+    let span = Some(c.span());
+    let spec = c.get_ref();
+    let bad =
+        |field: &str, message: String| Err((span.clone(), format!("capacity.{field}"), message));
+    let Some(g) = s.groups.iter().find(|g| *g.name.get_ref() == spec.group) else {
+        return bad(
+            "group",
+            format!("no group \"{}\" in this scenario", spec.group),
+        );
+    };
+    if g.kind != GroupKind::Room || s.transport != Transport::Webrtc {
+        return bad("group", "the searched group must be a WebRTC room".into());
+    }
+    if !g.stages.is_empty() || *g.receivers.get_ref() != 0 {
+        return bad(
+            "group",
+            "the search sets its audience; leave receivers and stages out".into(),
+        );
+    }
+    if spec.start == 0 || spec.step == 0 || spec.max < spec.start {
+        return bad("max", "need start ≥ 1, step ≥ 1 and max ≥ start".into());
+    }
+    if spec.hold.0.is_zero() {
+        return bad("hold", "each step must hold for some time".into());
+    }
+    let judged: Vec<_> = s
+        .gates
+        .iter()
+        .map(|gate| gate.get_ref())
+        .filter(|gate| gate.group.as_ref().is_none_or(|n| *n == spec.group))
+        .collect();
+    if judged.is_empty() {
+        return bad(
+            "group",
+            "a search needs at least one [[gate]] on this group".into(),
+        );
+    }
+    for gate in judged {
+        let windowed = gate.stat.is_some() || WINDOWED_TOTALS.contains(&gate.metric.as_str());
+        if !windowed {
+            return bad(
+                "group",
+                format!(
+                    "gate on {} cannot be judged step by step; use a metric with a stat or one of {}",
+                    gate.metric,
+                    WINDOWED_TOTALS.join(", ")
+                ),
+            );
+        }
+    }
+    let step_us = spec.rise.as_micros() + spec.hold.as_micros();
+    if g.start.as_micros() + step_us > s.duration.as_micros() {
+        return bad(
+            "hold",
+            "not even one step fits in the scenario's duration".into(),
+        );
+    }
+    Ok(())
+}
 
 fn validate_stages(
     s: &Scenario,
@@ -229,6 +293,9 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             "a scenario needs at least one [[group]]".into(),
         ));
     }
+    if let Some(c) = &s.capacity {
+        validate_capacity(s, c)?;
+    }
     if s.duration.0.is_zero() {
         return Err((
             None,
@@ -254,8 +321,13 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             ));
         }
         validate_stages(s, g, &at)?;
+        let searched = |g: &GroupSpec| {
+            s.capacity
+                .as_ref()
+                .is_some_and(|c| c.get_ref().group == *g.name.get_ref())
+        };
         let watchers = match g.kind {
-            GroupKind::Room if !g.stages.is_empty() => u32::MAX,
+            GroupKind::Room if !g.stages.is_empty() || searched(g) => u32::MAX,
             GroupKind::Room => {
                 if *g.receivers.get_ref() == 0 {
                     return Err((

@@ -34,6 +34,27 @@ pub struct Scenario {
     /// Service-level objectives the run must meet (k6 thresholds' counterpart).
     #[serde(default, rename = "gate")]
     pub gates: Vec<Spanned<GateSpec>>,
+    /// Raise one room's audience step by step until a gate breaks.
+    #[serde(default)]
+    pub capacity: Option<Spanned<CapacitySpec>>,
+}
+
+/// A capacity search: the audience of `group` climbs from `start` by `step` up to `max`, each
+/// level reached over `rise` and held for `hold`; gates are judged on each hold.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySpec {
+    pub group: String,
+    pub start: u32,
+    pub step: u32,
+    pub max: u32,
+    pub hold: HumanDuration,
+    #[serde(default = "default_rise")]
+    pub rise: HumanDuration,
+}
+
+fn default_rise() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(3))
 }
 
 /// `metric` (a measured metric with a `stat`, or a group total without one) must stay `below`

@@ -23,6 +23,8 @@ pub enum SfuError {
     RoomTaken(String),
     #[error("no session {0}")]
     NoSession(u64),
+    #[error("room \"{0}\" is full ({1} viewers)")]
+    RoomFull(String, usize),
     #[error("candidate \"{0}\" does not parse")]
     BadCandidate(String),
 }
@@ -49,6 +51,8 @@ pub struct Sfu {
     local_addr: SocketAddr,
     peers: Vec<SfuPeer>,
     next_id: u64,
+    /// Viewers a room takes before refusing more, as providers cap rooms.
+    max_viewers: Option<usize>,
 }
 
 pub struct Transmit {
@@ -62,7 +66,14 @@ impl Sfu {
             local_addr,
             peers: Vec::new(),
             next_id: 1,
+            max_viewers: None,
         }
+    }
+
+    /// Refuses viewers beyond `max` in any one room.
+    pub fn with_max_viewers(mut self, max: Option<usize>) -> Self {
+        self.max_viewers = max;
+        self
     }
 
     /// Answers a WHIP (publish) or WHEP (play) offer; returns the session id and the answer.
@@ -80,6 +91,16 @@ impl Sfu {
                 .any(|p| p.room == room && p.side == Side::Publisher)
         {
             return Err(SfuError::RoomTaken(room.to_string()));
+        }
+        if let Some(max) = self.max_viewers.filter(|_| !publish) {
+            let viewers = self
+                .peers
+                .iter()
+                .filter(|p| p.room == room && p.side == Side::Subscriber)
+                .count();
+            if viewers >= max {
+                return Err(SfuError::RoomFull(room.to_string(), max));
+            }
         }
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadOffer(e.to_string()))?;

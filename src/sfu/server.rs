@@ -41,6 +41,8 @@ struct AppState {
 #[derive(Clone, Default)]
 pub struct ServerOptions {
     pub ice_servers: Vec<AdvertisedIceServer>,
+    /// Refuse (503) viewers beyond this many in a room, as a provider's room cap would.
+    pub max_viewers_per_room: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -106,7 +108,8 @@ pub async fn start_with(
     let udp = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
     let media_addr = udp.local_addr()?;
     let (commands, rx) = mpsc::channel(256);
-    let media = tokio::spawn(media_loop(Sfu::new(media_addr), udp, rx));
+    let sfu = Sfu::new(media_addr).with_max_viewers(options.max_viewers_per_room);
+    let media = tokio::spawn(media_loop(sfu, udp, rx));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
         .route("/whep/{room}", post(whep))
@@ -233,6 +236,9 @@ async fn join(
         }
         Ok(Err(e @ SfuError::RoomTaken(_))) => {
             (StatusCode::CONFLICT, e.to_string()).into_response()
+        }
+        Ok(Err(e @ SfuError::RoomFull(..))) => {
+            (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
         }
         Ok(Err(e)) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         Err(_) => (

@@ -180,6 +180,7 @@ impl Receiver {
             joined: f.frames() > 0,
             joined_within_5s: v.first_frame_ms.is_some_and(|ms| ms <= 5_000.0),
             connect_ms: None,
+            planned_join_s: None,
             failure: None,
         }
     }
@@ -237,6 +238,9 @@ pub struct ReceiverSummary {
     /// Dial → first remote frame, for sessions that dial (WebRTC).
     pub connect_ms: Option<f64>,
     pub failure: Option<SessionFailure>,
+    /// The planned join instant, seconds from the run's start (WebRTC sessions).
+    #[serde(default)]
+    pub planned_join_s: Option<f64>,
 }
 
 /// Why a session did not join: the step that failed and what was said.

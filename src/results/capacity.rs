@@ -1,0 +1,172 @@
+//! A capacity search's verdict: each step's gates judged on its hold window, the knee (last
+//! level that held, first that broke, and what broke it), and whether the limit was the
+//! provider or rtcbench itself, from the generator's own load in the same window.
+
+use super::gates::{describe, holds, observe_window};
+use super::self_cost::{SATURATED_CORE_SHARE, SATURATED_RUNTIME_LAG_P99_MS, SATURATED_SLIP_P95_MS};
+use super::RunResults;
+use crate::metrics::Metric;
+use crate::plan::CapacityPlan;
+use crate::scenario::GateSpec;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityResult {
+    pub group: String,
+    pub steps: Vec<StepResult>,
+    /// The highest level at which every gate held (before the first that broke).
+    pub last_held: Option<u32>,
+    pub first_broken: Option<u32>,
+    /// The gates that broke at `first_broken`, with what was observed.
+    pub broken_by: Vec<String>,
+    /// "provider", "generator" (rtcbench was saturated at the knee), "shared" (the embedded SFU
+    /// ran in rtcbench's process, so the two cannot be told apart), or "none" (no step broke).
+    pub limit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub level: u32,
+    pub from_s: f64,
+    pub to_s: f64,
+    pub gates: Vec<StepGate>,
+    pub held: bool,
+    /// rtcbench's own load in the window: busiest interval's cores, timer lag p99, join slip p95.
+    pub generator_cores: f64,
+    pub timer_lag_p99_ms: f64,
+    pub schedule_slip_p95_ms: Option<f64>,
+    pub generator_saturated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepGate {
+    pub gate: String,
+    pub observed: Option<f64>,
+    pub passed: bool,
+}
+
+pub fn evaluate(plan: &CapacityPlan, gates: &[GateSpec], results: &RunResults) -> CapacityResult {
+    let group = results.group(&plan.group);
+    let judged: Vec<&GateSpec> = gates
+        .iter()
+        .filter(|g| g.group.as_ref().is_none_or(|n| *n == plan.group))
+        .collect();
+    let cpus = results.environment.cpu_count.max(1) as f64;
+    let mut steps = Vec::new();
+    for step in &plan.steps {
+        let (from_s, to_s) = (step.hold_from_us as f64 / 1e6, step.end_us as f64 / 1e6);
+        // Joins of this step happen during its rise, before the hold window.
+        let rise_from = step.start_us as f64 / 1e6;
+        let step_gates: Vec<StepGate> = judged
+            .iter()
+            .map(|g| {
+                let observed = group.and_then(|r| observe_window(g, r, rise_from, from_s, to_s));
+                StepGate {
+                    gate: describe(g),
+                    observed,
+                    passed: holds(g, observed),
+                }
+            })
+            .collect();
+        let window: Vec<_> = results
+            .self_cost
+            .iter()
+            .flat_map(|c| &c.intervals)
+            .filter(|i| i.start_s >= from_s - 1e-9 && i.start_s < to_s - 1e-9)
+            .collect();
+        let cores = window.iter().map(|i| i.cores).fold(0.0, f64::max);
+        let lag = window
+            .iter()
+            .map(|i| i.timer_lag_p99_ms)
+            .fold(0.0, f64::max);
+        let slip = group.and_then(|r| {
+            let spec = GateSpec {
+                metric: Metric::ScheduleSlipMs.name().into(),
+                stat: Some("p95".into()),
+                below: None,
+                above: None,
+                group: None,
+            };
+            observe_window(&spec, r, rise_from, rise_from, to_s)
+        });
+        let saturated = cores >= SATURATED_CORE_SHARE * cpus
+            || lag > SATURATED_RUNTIME_LAG_P99_MS
+            || slip.is_some_and(|s| s > SATURATED_SLIP_P95_MS);
+        steps.push(StepResult {
+            level: step.level,
+            from_s,
+            to_s,
+            held: step_gates.iter().all(|g| g.passed),
+            gates: step_gates,
+            generator_cores: cores,
+            timer_lag_p99_ms: lag,
+            schedule_slip_p95_ms: slip,
+            generator_saturated: saturated,
+        });
+    }
+    let knee = steps.iter().position(|s| !s.held);
+    let (last_held, first_broken, broken_by, limit) = match knee {
+        None => (steps.last().map(|s| s.level), None, Vec::new(), "none"),
+        Some(k) => {
+            let broke = &steps[k];
+            let by = broke
+                .gates
+                .iter()
+                .filter(|g| !g.passed)
+                .map(|g| match g.observed {
+                    Some(v) => format!("{} (observed {v:.2})", g.gate),
+                    None => format!("{} (no data)", g.gate),
+                })
+                .collect();
+            let shared = results.self_cost.as_ref().is_some_and(|c| c.sfu_in_process);
+            let limit = if broke.generator_saturated {
+                "generator"
+            } else if shared {
+                "shared"
+            } else {
+                "provider"
+            };
+            (
+                k.checked_sub(1).map(|p| steps[p].level),
+                Some(broke.level),
+                by,
+                limit,
+            )
+        }
+    };
+    CapacityResult {
+        group: plan.group.clone(),
+        steps,
+        last_held,
+        first_broken,
+        broken_by,
+        limit: limit.into(),
+    }
+}
+
+impl CapacityResult {
+    /// One line for people: the knee and what limited it.
+    pub fn describe(&self) -> String {
+        let held = self
+            .last_held
+            .map_or("no level held".to_string(), |l| format!("held {l} viewers"));
+        match self.first_broken {
+            None => format!(
+                "capacity search on {}: {held}; no step broke (raise max to find the knee)",
+                self.group
+            ),
+            Some(level) => {
+                let who = match self.limit.as_str() {
+                    "generator" => "rtcbench itself was saturated at that step, so the knee is the generator's, not the provider's",
+                    "shared" => "the embedded SFU shared rtcbench's process and runtime, so provider and generator cannot be told apart; run the SFU apart (rtcbench serve-reference) to know",
+                    _ => "rtcbench kept up at that step, so the limit is the provider's",
+                };
+                format!(
+                    "capacity search on {}: {held}; broke at {level}: {}; {who}",
+                    self.group,
+                    self.broken_by.join(", ")
+                )
+            }
+        }
+    }
+}
