@@ -57,6 +57,7 @@ fn ramp_step_hold_and_pulses_join_on_the_intended_instants() {
         .map(|(a, b)| a.abs_diff(*b))
         .max()
         .unwrap();
+    eprintln!("{} planned joins, worst error {worst} µs", joins.len());
     assert!(worst <= MS, "worst error {worst} µs");
     // The pulse viewers leave over the last second of each pulse, the newest first.
     let leaves: Vec<u64> = g.receivers.iter().filter_map(|r| r.leave_us).collect();

@@ -2,6 +2,8 @@
 //! RTP forwarded untouched from each room's publisher to its subscribers, NACK/RTX towards each
 //! subscriber and key-frame requests passed upstream. Sans-IO here; `server` adds sockets and HTTP.
 
+pub mod api;
+pub mod live_room;
 pub mod server;
 
 use crate::client::native::{codec_of, negotiated_pt, udp_input};

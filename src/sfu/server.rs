@@ -118,7 +118,8 @@ pub async fn start_with(
         .with_state(AppState {
             commands,
             links: options.ice_servers.iter().map(|s| s.link()).collect(),
-        });
+        })
+        .merge(super::api::router());
     let web = tokio::spawn(async move {
         let _ = axum::serve(http, app).await;
     });
