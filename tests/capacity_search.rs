@@ -2,6 +2,8 @@
 //! audience climbs 4, 8, 12, 16; the step to 12 is the first whose joins fail, the gate on join
 //! success names it, and rtcbench, lightly loaded, says the limit is the provider's.
 
+mod common;
+
 use rtcbench::results::RunResults;
 use rtcbench::sfu::server::{self, ServerOptions};
 use std::net::SocketAddr;
@@ -44,19 +46,10 @@ async fn the_first_step_past_the_room_cap_is_the_knee_and_the_provider_is_named(
     let sfu = server::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), options)
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("rtcbench-capacity-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("capacity");
     std::fs::write(dir.join("search.toml"), SEARCH).unwrap();
-    std::fs::write(
-        dir.join("capped.toml"),
-        format!(
-            "name = \"capped\"\nkind = \"whip-whep\"\nwhip_url = \"{}\"\nwhep_url = \"{}\"\n",
-            sfu.whip_url("{room}"),
-            sfu.whep_url("{room}")
-        ),
-    )
-    .unwrap();
+    let base = format!("http://{}", sfu.http_addr);
+    common::whip_whep_provider(&dir, "capped", &base, "");
     let out = dir.join("out");
     let mut command = Command::new(env!("CARGO_BIN_EXE_rtcbench"));
     command

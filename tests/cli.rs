@@ -1,5 +1,7 @@
 //! The command line as a user drives it, in real time.
 
+mod common;
+
 use rtcbench::metrics::Metric;
 use rtcbench::results::RunResults;
 use std::path::{Path, PathBuf};
@@ -11,10 +13,7 @@ fn bin() -> Command {
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtcbench-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    common::temp_dir(&format!("cli-{tag}"))
 }
 
 const TWO_GROUPS: &str = r#"name = "cli-e2e"

@@ -6,11 +6,14 @@
 //! set RTCBENCH_AIORTC_PYTHON to use another interpreter that has aiortc. Without Python the
 //! tests print why and pass; with Python, a setup that fails is a test failure.
 
+mod common;
+
+use common::Running;
 use rtcbench::metrics::Metric;
 use rtcbench::results::RunResults;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -71,16 +74,6 @@ fn setup_python() -> Option<PathBuf> {
     Some(python)
 }
 
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `command` and waits for its first line of output (its address, or a ready word).
 fn start(mut command: Command, what: &str) -> (Running, String) {
     let mut child = command
@@ -103,13 +96,6 @@ fn start(mut command: Command, what: &str) -> (Running, String) {
     (running, line.trim().to_string())
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtcbench-aiortc-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 fn rtcbench(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_rtcbench"))
         .args(args)
@@ -125,16 +111,7 @@ fn rtcbench(args: &[&str]) -> std::process::Output {
 }
 
 fn write_provider(dir: &Path, base: &str) -> PathBuf {
-    let path = dir.join("provider.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"under-test\"\nkind = \"whip-whep\"\n\
-             whip_url = \"{base}/whip/{{room}}\"\nwhep_url = \"{base}/whep/{{room}}\"\n"
-        ),
-    )
-    .expect("write provider");
-    path
+    common::whip_whep_provider(dir, "under-test", base, "")
 }
 
 fn path_str(p: &Path) -> &str {
@@ -152,7 +129,7 @@ fn our_client_publishes_to_and_plays_from_an_aiortc_endpoint() {
     let (_endpoint, base) = start(endpoint, "the aiortc endpoint");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
-    let dir = temp_dir("publish");
+    let dir = common::temp_dir("aiortc-publish");
     let provider = write_provider(&dir, &base);
     let scenario = dir.join("room.toml");
     std::fs::write(
@@ -233,7 +210,7 @@ fn an_aiortc_publisher_is_played_through_the_embedded_provider() {
         .to_string();
     let base = whip.trim_end_matches("/whip/{room}").to_string();
 
-    let dir = temp_dir("play");
+    let dir = common::temp_dir("aiortc-play");
     let provider = write_provider(&dir, &base);
     let scenario = dir.join("viewers.toml");
     std::fs::write(

@@ -3,6 +3,8 @@
 //! its connect time (from the planned instant) shows it. A closed-loop client, which starts a
 //! join only when the last one finished, sees the same stall as a single slow join.
 
+mod common;
+
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -173,20 +175,10 @@ async fn a_join_stall_shows_in_every_join_planned_during_it() {
         .await
         .unwrap();
     let (front, stalling) = start_stalling_front(format!("http://{}", sfu.http_addr)).await;
-    let dir = std::env::temp_dir().join(format!("rtcbench-open-model-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("open-model");
     let scenario = dir.join("ramp.toml");
     std::fs::write(&scenario, RAMP).unwrap();
-    let provider = dir.join("stalling.toml");
-    std::fs::write(
-        &provider,
-        format!(
-            "name = \"stalling\"\nkind = \"whip-whep\"\nwhip_url = \"{front}/whip/{{room}}\"\n\
-             whep_url = \"{front}/whep/{{room}}\"\n"
-        ),
-    )
-    .unwrap();
+    let provider = common::whip_whep_provider(&dir, "stalling", &front, "");
     let out = dir.join("out");
     let mut command = Command::new(env!("CARGO_BIN_EXE_rtcbench"));
     command

@@ -3,23 +3,17 @@
 //! queried, and a TURN server that refuses our credentials shows up as a failed join with a note.
 //! `.ci/run` installs coturn; without `turnserver` on PATH the test says so and passes.
 
+mod common;
+
+use common::Running;
 use rtcbench::results::{GroupResult, RunResults};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const USER: &str = "bench";
 const SECRET: &str = "relay-secret";
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
@@ -84,13 +78,6 @@ fn reference_sfu(ice_servers: &[String], credential: &str) -> (Running, String) 
     )
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtcbench-turn-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 const ROOM: &str = r#"name = "ice-servers"
 duration = "4s"
 transport = "webrtc"
@@ -106,16 +93,12 @@ probes = 1
 
 /// Runs the room against `base` with `policy`; returns the group and the exit code.
 fn run_room(dir: &Path, name: &str, base: &str, policy: &str) -> (GroupResult, Option<i32>) {
-    let provider = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &provider,
-        format!(
-            "name = \"{name}\"\nkind = \"whip-whep\"\nwhip_url = \"{base}/whip/{{room}}\"\n\
-             whep_url = \"{base}/whep/{{room}}\"\nice_transport_policy = \"{policy}\"\n\
-             step_timeout = \"4s\"\n"
-        ),
-    )
-    .unwrap();
+    let provider = common::whip_whep_provider(
+        dir,
+        name,
+        base,
+        &format!("ice_transport_policy = \"{policy}\"\nstep_timeout = \"4s\"\n"),
+    );
     let scenario = dir.join("room.toml");
     std::fs::write(&scenario, ROOM).unwrap();
     let out = dir.join(format!("out-{name}"));
@@ -153,7 +136,7 @@ fn link_header_ice_servers_are_used_stun_and_turn() {
     std::thread::sleep(Duration::from_millis(300));
     let turn_url = format!("turn:127.0.0.1:{port}?transport=udp");
     let stun_url = format!("stun:127.0.0.1:{port}");
-    let dir = temp_dir("relay");
+    let dir = common::temp_dir("turn-relay");
 
     // Relay only: our peers offer no host candidate, so every packet goes through coturn.
     let (_good, good_base) = reference_sfu(&[turn_url.clone(), stun_url.clone()], SECRET);

@@ -1,15 +1,14 @@
 //! Whole runs over real WebRTC through providers.
 
+mod common;
+
 use rtcbench::metrics::Metric;
 use rtcbench::results::RunResults;
 use std::path::PathBuf;
 use std::process::Command;
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtcbench-webrtc-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    common::temp_dir(&format!("webrtc-{tag}"))
 }
 
 fn rtcbench(args: &[&str]) -> std::process::Output {

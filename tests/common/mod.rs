@@ -55,3 +55,41 @@ pub fn mean(g: &GroupOutcome, m: Metric) -> f64 {
         .0;
     h.mean() / m.scale()
 }
+
+/// A fresh folder for one test's files, unique to this process.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtcbench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A child process killed when the test ends, however it ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Writes a `whip-whep` provider file for the server at `base` (`http://host:port`), with any
+/// `extra` lines, and returns its path.
+pub fn whip_whep_provider(
+    dir: &std::path::Path,
+    name: &str,
+    base: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\nkind = \"whip-whep\"\nwhip_url = \"{base}/whip/{{room}}\"\n\
+             whep_url = \"{base}/whep/{{room}}\"\n{extra}"
+        ),
+    )
+    .expect("write provider file");
+    path
+}
