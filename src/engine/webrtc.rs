@@ -73,6 +73,9 @@ fn local_ip_for(url: &str) -> IpAddr {
     probe().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
+/// How long before its planned instant a session builds its encoder or decoders.
+const PREPARE_LEAD_US: Micros = 500_000;
+
 async fn sleep_until_micros(clock: WallClock, at: Micros) {
     tokio::time::sleep_until(clock.instant_of(at).into()).await;
 }
@@ -85,12 +88,15 @@ async fn publish(
     room: String,
     dial_at: Micros,
 ) -> (SenderStats, Option<SessionFailure>) {
+    // The encoder is made just before the planned instant: rtcbench's own set-up must not make
+    // every session planned for the same instant start late.
+    sleep_until_micros(ctx.clock, dial_at.saturating_sub(PREPARE_LEAD_US)).await;
+    let sender = MediaSender::new(config, dial_at);
     sleep_until_micros(ctx.clock, dial_at).await;
     record_slip(&ctx, dial_at);
     let url = ctx.endpoints.whip(&room);
     let result = async {
-        let sender =
-            MediaSender::new(config, dial_at).map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let sender = sender.map_err(|e| failure(Step::Offer, e.to_string()))?;
         let (peer, socket, resource) =
             signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
         let (peer, exit) = drive(&ctx, peer, socket, &resource, None, ctx.until).await;
@@ -234,6 +240,21 @@ struct Watch {
 
 /// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
 async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
+    // Decoders are made just before the planned instant, as the publisher's encoder is.
+    sleep_until_micros(ctx.clock, w.dial_at.saturating_sub(PREPARE_LEAD_US)).await;
+    let probe = match w.plan.role {
+        Role::Probe => Some(QualityProbe::new(VideoSource::new(
+            w.reference.seed,
+            w.reference.width,
+            w.reference.height,
+        ))),
+        Role::Light => None,
+    };
+    let opus = if w.plan.role == Role::Probe {
+        OpusDecoder::new().ok()
+    } else {
+        None
+    };
     sleep_until_micros(ctx.clock, w.dial_at).await;
     let url = ctx.endpoints.whep(&w.room);
     let whep_at = record_slip(&ctx, w.dial_at);
@@ -253,23 +274,10 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         s.planned_join_s = Some(planned_join_s);
         s
     };
-    let probe = match w.plan.role {
-        Role::Probe => {
-            match QualityProbe::new(VideoSource::new(
-                w.reference.seed,
-                w.reference.width,
-                w.reference.height,
-            )) {
-                Ok(p) => Some(p),
-                Err(e) => return blank(failure(Step::Offer, e.to_string())),
-            }
-        }
-        Role::Light => None,
-    };
-    let opus = if w.plan.role == Role::Probe {
-        OpusDecoder::new().ok()
-    } else {
-        None
+    let probe = match probe {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return blank(failure(Step::Offer, e.to_string())),
+        None => None,
     };
     // Our publisher's audio RTP time starts at zero at its dial instant.
     let audio_clock = w.publisher_start.map(|capture_us| SenderClock {
