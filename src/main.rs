@@ -216,13 +216,9 @@ fn print_summary(a: &runner::RunArtifacts) {
     }
     if let Some(cost) = &r.self_cost {
         println!("  rtcbench itself: {}", cost.describe());
-        if !cost.saturation.is_empty() {
-            println!(
-                "  WARNING: rtcbench itself was the limit ({}): its own delays are in these figures, \
-                 and gate verdicts are unreliable. Use fewer sessions per machine or more machines.",
-                cost.saturation.join("; ")
-            );
-        }
+    }
+    if let Some(warning) = rtcbench::report::saturation_warning(r) {
+        println!("  WARNING: {warning} Use fewer sessions per machine or more machines.");
     }
     if let Some(c) = &r.capacity {
         println!("  {}", c.describe());
@@ -231,12 +227,7 @@ fn print_summary(a: &runner::RunArtifacts) {
         let observed = g
             .observed
             .map_or("no data".to_string(), |v| format!("{v:.2}"));
-        let verdict = match (g.passed, g.reliable) {
-            (true, true) => "pass",
-            (false, true) => "FAIL",
-            (true, false) => "pass (unreliable)",
-            (false, false) => "FAIL (unreliable)",
-        };
+        let verdict = g.verdict();
         println!(
             "  gate {verdict}: {} [{}] observed {observed}",
             g.gate, g.group

@@ -341,25 +341,23 @@ impl IceServerAgent {
         }
     }
 
-    /// Servers still pending when the peer ends: each as a failure to report.
-    pub fn unfinished(&self) -> Vec<IceServerEvent> {
+    /// Servers still pending when the peer ends, each with why it is a failure to report.
+    pub fn unfinished(&self) -> Vec<(String, &'static str)> {
         let stun = self
             .stun
             .iter()
             .filter(|p| !p.done)
-            .map(|p| IceServerEvent::Failed {
-                server: p.url.clone(),
-                reason: "no STUN answer before the session ended".into(),
-            });
+            .map(|p| (p.url.clone(), "no STUN answer before the session ended"));
         let turn = self
             .turn
             .iter()
             .filter(|r| r.relayed.is_none() && !r.closed)
-            .map(|r| IceServerEvent::Failed {
-                server: r.url.clone(),
-                reason: "no TURN allocation before the session ended (no answer, or our \
-                         credentials were dropped)"
-                    .into(),
+            .map(|r| {
+                (
+                    r.url.clone(),
+                    "no TURN allocation before the session ended (no answer, or our credentials \
+                     were dropped)",
+                )
             });
         stun.chain(turn).collect()
     }

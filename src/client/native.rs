@@ -384,17 +384,12 @@ impl NativePeer {
 
     /// ICE servers that had given nothing by now (call when the session ends).
     pub fn unfinished_ice_servers(&self) -> Vec<IceServerOutcome> {
-        let Some(agent) = &self.ice_servers else {
-            return Vec::new();
-        };
-        agent
-            .unfinished()
-            .into_iter()
-            .filter_map(|e| match e {
-                IceServerEvent::Failed { server, reason } => {
-                    Some(IceServerOutcome::Failed { server, reason })
-                }
-                IceServerEvent::Gathered { .. } => None,
+        self.ice_servers
+            .iter()
+            .flat_map(|a| a.unfinished())
+            .map(|(server, reason)| IceServerOutcome::Failed {
+                server,
+                reason: reason.to_string(),
             })
             .collect()
     }

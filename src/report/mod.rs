@@ -111,13 +111,7 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
                         g.gate.clone(),
                         g.group.clone(),
                         g.observed.map_or("no data".into(), |v| fmt(v, 2)),
-                        match (g.passed, g.reliable) {
-                            (true, true) => "pass",
-                            (false, true) => "FAIL",
-                            (true, false) => "pass (unreliable)",
-                            (false, false) => "FAIL (unreliable)",
-                        }
-                        .into(),
+                        g.verdict().into(),
                     ]
                 })
                 .collect(),

@@ -3,7 +3,7 @@
 //! provider or rtcbench itself, from the generator's own load in the same window.
 
 use super::gates::{describe, holds, observe_window};
-use super::self_cost::{SATURATED_CORE_SHARE, SATURATED_RUNTIME_LAG_P99_MS, SATURATED_SLIP_P95_MS};
+use super::self_cost::saturation_reasons;
 use super::RunResults;
 use crate::metrics::Metric;
 use crate::plan::CapacityPlan;
@@ -51,7 +51,7 @@ pub fn evaluate(plan: &CapacityPlan, gates: &[GateSpec], results: &RunResults) -
         .iter()
         .filter(|g| g.group.as_ref().is_none_or(|n| *n == plan.group))
         .collect();
-    let cpus = results.environment.cpu_count.max(1) as f64;
+    let cpus = results.environment.cpu_count;
     let mut steps = Vec::new();
     for step in &plan.steps {
         let (from_s, to_s) = (step.hold_from_us as f64 / 1e6, step.end_us as f64 / 1e6);
@@ -79,19 +79,12 @@ pub fn evaluate(plan: &CapacityPlan, gates: &[GateSpec], results: &RunResults) -
             .iter()
             .map(|i| i.timer_lag_p99_ms)
             .fold(0.0, f64::max);
-        let slip = group.and_then(|r| {
-            let spec = GateSpec {
-                metric: Metric::ScheduleSlipMs.name().into(),
-                stat: Some("p95".into()),
-                below: None,
-                above: None,
-                group: None,
-            };
-            observe_window(&spec, r, rise_from, rise_from, to_s)
-        });
-        let saturated = cores >= SATURATED_CORE_SHARE * cpus
-            || lag > SATURATED_RUNTIME_LAG_P99_MS
-            || slip.is_some_and(|s| s > SATURATED_SLIP_P95_MS);
+        let slip = group
+            .and_then(|r| r.metric(Metric::ScheduleSlipMs))
+            .map(|m| m.window_summary(rise_from, to_s))
+            .filter(|s| s.count > 0)
+            .map(|s| s.p95);
+        let saturated = !saturation_reasons(cores, cpus, lag, lag, slip).is_empty();
         steps.push(StepResult {
             level: step.level,
             from_s,

@@ -25,6 +25,18 @@ fn yes() -> bool {
     true
 }
 
+impl GateResult {
+    /// "pass" or "FAIL", marked when rtcbench itself was saturated.
+    pub fn verdict(&self) -> &'static str {
+        match (self.passed, self.reliable) {
+            (true, true) => "pass",
+            (false, true) => "FAIL",
+            (true, false) => "pass (unreliable)",
+            (false, false) => "FAIL (unreliable)",
+        }
+    }
+}
+
 /// As written: "e2e_latency_ms p95 < 50".
 pub fn describe(g: &GateSpec) -> String {
     let stat = g
@@ -67,18 +79,7 @@ pub fn observe_window(
         _ => {}
     }
     let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;
-    let result = group.metric(metric)?;
-    let mut merged = hdrhistogram::Histogram::<u64>::new(3).ok()?;
-    merged.auto(true);
-    for i in result
-        .intervals
-        .iter()
-        .filter(|i| i.start_s >= from_s - 1e-9 && i.start_s < to_s - 1e-9)
-    {
-        merged.add(&i.histogram.0).ok()?;
-    }
-    let s = super::Summary::of(&merged, result.scale);
-    stat_of(g, &s)
+    stat_of(g, &group.metric(metric)?.window_summary(from_s, to_s))
 }
 
 fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {

@@ -153,6 +153,20 @@ impl MetricResult {
         }
     }
 
+    /// The summary of the intervals starting in [`from_s`, `to_s`) (run seconds).
+    pub fn window_summary(&self, from_s: f64, to_s: f64) -> Summary {
+        let mut merged = crate::metrics::histogram::new_histogram();
+        for i in self
+            .intervals
+            .iter()
+            .filter(|i| i.start_s >= from_s - 1e-9 && i.start_s < to_s - 1e-9)
+        {
+            // Both grow as needed, so adding cannot run out of range.
+            let _ = merged.add(&i.histogram.0);
+        }
+        Summary::of(&merged, self.scale)
+    }
+
     pub fn to_series(&self) -> MetricSeries {
         MetricSeries {
             total: self.histogram.clone(),

@@ -52,6 +52,31 @@ pub const SATURATED_CORE_SHARE: f64 = 0.85;
 pub const SATURATED_RUNTIME_LAG_P99_MS: f64 = 50.0;
 pub const SATURATED_SLIP_P95_MS: f64 = 100.0;
 
+/// Why rtcbench's own load was enough to be mistaken for the provider's; empty when it kept up.
+pub fn saturation_reasons(
+    cores: f64,
+    cpu_count: usize,
+    lag_p99_ms: f64,
+    lag_max_ms: f64,
+    slip_p95_ms: Option<f64>,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if cpu_count > 0 && cores >= SATURATED_CORE_SHARE * cpu_count as f64 {
+        reasons.push(format!(
+            "CPU: {cores:.2} of {cpu_count} cores busy on average"
+        ));
+    }
+    if lag_p99_ms > SATURATED_RUNTIME_LAG_P99_MS {
+        reasons.push(format!(
+            "timers woke up to {lag_p99_ms:.0} ms late (p99; worst {lag_max_ms:.0} ms)"
+        ));
+    }
+    if let Some(slip) = slip_p95_ms.filter(|&s| s > SATURATED_SLIP_P95_MS) {
+        reasons.push(format!("planned joins started {slip:.0} ms late (p95)"));
+    }
+    reasons
+}
+
 impl SelfCost {
     /// Cores kept busy on average.
     pub fn cores(&self) -> f64 {
@@ -97,27 +122,13 @@ impl SelfCost {
 
     /// Judges whether rtcbench kept up, from its CPU, its timers and its join schedule.
     pub fn judge_saturation(&mut self) {
-        let mut reasons = Vec::new();
-        if self.cpu_count > 0 && self.cores() >= SATURATED_CORE_SHARE * self.cpu_count as f64 {
-            reasons.push(format!(
-                "CPU: {:.2} of {} cores busy on average",
-                self.cores(),
-                self.cpu_count
-            ));
-        }
-        if self.runtime_lag_p99_ms > SATURATED_RUNTIME_LAG_P99_MS {
-            reasons.push(format!(
-                "timers woke up to {:.0} ms late (p99; worst {:.0} ms)",
-                self.runtime_lag_p99_ms, self.runtime_lag_max_ms
-            ));
-        }
-        if let Some(slip) = self
-            .schedule_slip_p95_ms
-            .filter(|&s| s > SATURATED_SLIP_P95_MS)
-        {
-            reasons.push(format!("planned joins started {slip:.0} ms late (p95)"));
-        }
-        self.saturation = reasons;
+        self.saturation = saturation_reasons(
+            self.cores(),
+            self.cpu_count,
+            self.runtime_lag_p99_ms,
+            self.runtime_lag_max_ms,
+            self.schedule_slip_p95_ms,
+        );
     }
 
     /// Adds the subscribers and publishers of `groups` (`audio`: whether each has an audio track).

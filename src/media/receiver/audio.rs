@@ -132,38 +132,34 @@ mod tests {
 
     const START: Micros = 1_700_000_000_000_000;
 
-    #[test]
-    fn rtp_time_gives_latency_when_the_server_keeps_it() {
+    /// 50 packets of 20 ms (960 samples) whose RTP time starts at `first_rtp`, each arriving
+    /// 35 ms after capture, to a receiver that maps RTP time 1000 to `START`.
+    fn received_from(first_rtp: u32) -> AudioReceiver {
         let clock = SenderClock {
             rtp_timestamp: 1000,
             capture_us: START,
         };
         let mut audio = AudioReceiver::new(Some(clock), None);
         for n in 0..50u32 {
-            // 20 ms frames of 960 samples arriving 35 ms after capture.
             audio.on_packet(
-                &packet(n as u16, 1000 + 960 * n),
+                &packet(n as u16, first_rtp + 960 * n),
                 START + 20_000 * n as u64 + 35_000,
             );
         }
+        audio
+    }
+
+    #[test]
+    fn rtp_time_gives_latency_when_the_server_keeps_it() {
+        let audio = received_from(1000);
         assert_eq!(audio.latency.len(), 50);
         assert_eq!(audio.latency.value_at_quantile(0.5) / 1000, 35);
     }
 
     #[test]
     fn rtp_time_restarted_by_a_transcoder_gives_no_latency() {
-        let clock = SenderClock {
-            rtp_timestamp: 1000,
-            capture_us: START,
-        };
-        let mut audio = AudioReceiver::new(Some(clock), None);
         // The server's own RTP time starts about 11 minutes from ours.
-        for n in 0..50u32 {
-            audio.on_packet(
-                &packet(n as u16, 31_415_926 + 960 * n),
-                START + 20_000 * n as u64 + 35_000,
-            );
-        }
+        let audio = received_from(31_415_926);
         assert_eq!(audio.latency.len(), 0);
         assert_eq!(audio.stats.received(), 50);
     }
