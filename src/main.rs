@@ -199,6 +199,32 @@ fn print_summary(a: &runner::RunArtifacts) {
             p(Metric::PsnrDb, |s| s.mean),
         );
     }
+    if let Some(t) = &r.timeline {
+        println!(
+            "  load: peak {} sessions up, at most {:.1} joins/s, {} join failures",
+            t.peak_sessions(),
+            t.peak_joins_per_s(r.interval_ms),
+            t.points.iter().map(|p| p.join_failures).sum::<u64>()
+        );
+    }
+    for load in &r.http {
+        match &load.failure {
+            Some(why) => println!("  http {}: failed: {why}", load.name),
+            None => {
+                for q in &load.requests {
+                    println!(
+                        "  http {:<10} {:<10} {} requests, {:.2}% errors, p50 {:.1} ms p95 {:.1} ms",
+                        load.name,
+                        q.name,
+                        q.count,
+                        q.error_pct(),
+                        q.latency_ms.p50,
+                        q.latency_ms.p95
+                    );
+                }
+            }
+        }
+    }
     for f in &r.failures {
         println!("  failure: {f}");
     }

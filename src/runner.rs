@@ -102,7 +102,22 @@ pub fn to_results(
         self_cost: None,
         gates: Vec::new(),
         capacity: None,
-        failures: outcome.failures.iter().map(|f| f.to_string()).collect(),
+        failures: outcome
+            .failures
+            .iter()
+            .map(|f| f.to_string())
+            .chain(outcome.http.iter().filter_map(|h| {
+                h.failure
+                    .as_ref()
+                    .map(|why| format!("HTTP load \"{}\": {why}", h.name))
+            }))
+            .collect(),
+        http: outcome
+            .http
+            .into_iter()
+            .map(|h| crate::results::http::HttpLoadResult::from_outcome(h, interval_ms))
+            .collect(),
+        timeline: None,
         groups: outcome
             .groups
             .into_iter()
@@ -219,6 +234,14 @@ pub async fn run(
         cost.count_media(&results.groups, scenario.audio.enabled, publishers);
         cost.judge_saturation();
         results.self_cost = Some(cost);
+    }
+    if plan.transport_is_webrtc() {
+        results.timeline = Some(crate::results::timeline::Timeline::build(
+            &results.groups,
+            &plan.marks,
+            results.duration_s,
+            results.interval_ms,
+        ));
     }
     let gates: Vec<_> = scenario.gates.iter().map(|g| g.get_ref().clone()).collect();
     let searched = plan.capacity.as_ref().map(|c| c.group.as_str());

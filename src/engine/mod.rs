@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod driver;
+pub mod http_load;
 pub mod ice;
 pub mod live;
 pub mod monitor;
@@ -38,6 +39,7 @@ pub struct RunOutcome {
     pub failures: Vec<EngineError>,
     /// How late the runtime woke timers, and the process's CPU, per interval of the run.
     pub generator: monitor::GeneratorSeries,
+    pub http: Vec<http_load::HttpLoadOutcome>,
 }
 
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
@@ -60,6 +62,30 @@ pub async fn run(
         clock.instant_of(run_start + plan.duration_us),
         stop.clone(),
     ));
+    let http_loads: Vec<_> = plan
+        .http
+        .iter()
+        .map(|load| {
+            let base = match (&load.target, &endpoints) {
+                (crate::plan::http::HttpTarget::Url(u), _) => Ok(u.clone()),
+                (_, Some(e)) => e.live_room_api.clone().ok_or_else(|| {
+                    format!(
+                        "provider \"{}\" serves no live-room API; give the load a target URL",
+                        e.provider
+                    )
+                }),
+                (_, None) => Err("target \"embedded\" needs transport = \"webrtc\"".to_string()),
+            };
+            tokio::spawn(http_load::run(
+                load.clone(),
+                base,
+                clock,
+                run_start,
+                plan.interval_us,
+                stop.clone(),
+            ))
+        })
+        .collect();
     for group in &plan.groups {
         match (group.transport, &endpoints) {
             (Transport::Webrtc, Some(e)) => {
@@ -134,6 +160,16 @@ pub async fn run(
             }),
         }
     }
+    let mut http = Vec::new();
+    for (load, task) in plan.http.iter().zip(http_loads) {
+        match task.await {
+            Ok(outcome) => http.push(outcome),
+            Err(e) => failures.push(EngineError::Task {
+                group: format!("http {}", load.name),
+                reason: e.to_string(),
+            }),
+        }
+    }
     let generator = generator_monitor.await.unwrap_or_default();
     let stopped_early = *stop.borrow();
     let end = if stopped_early {
@@ -148,5 +184,6 @@ pub async fn run(
         groups,
         failures,
         generator,
+        http,
     }
 }

@@ -18,7 +18,7 @@ use crate::media::source::VideoSource;
 use crate::media::Micros;
 use crate::metrics::{Metric, Recorder, Sample};
 use crate::net::LinkStats;
-use crate::plan::{GroupPlan, ReceiverPlan};
+use crate::plan::{room_name, GroupPlan, ReceiverPlan};
 use crate::provider::whip_whep::{self, Step};
 use crate::provider::Endpoints;
 use crate::scenario::GroupKind;
@@ -332,6 +332,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let samples = receiver.drain_samples();
     let mut s = receiver.summary(&ctx.group, end);
     s.planned_join_s = Some(planned_join_s);
+    s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
     s.connect_ms = s
         .first_frame_ms
         .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
@@ -360,20 +361,6 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         s.joined_within_5s = false;
     }
     s
-}
-
-fn room_name(group: &str, suffix: &str) -> String {
-    let safe: String = group
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("rtcbench-{}-{safe}{suffix}", std::process::id())
 }
 
 /// Runs one group over WebRTC through `endpoints` until its end or `stop`.
@@ -405,10 +392,7 @@ pub async fn run_group(
     let mut watchers = Vec::new();
     match plan.kind {
         GroupKind::Room => {
-            let room = plan
-                .room
-                .clone()
-                .unwrap_or_else(|| room_name(&plan.name, ""));
+            let room = plan.provider_room();
             if !plan.external_publisher {
                 let host = format!("{}/host", plan.name);
                 publishers.push(tokio::spawn(publish(

@@ -37,6 +37,8 @@ pub enum Metric {
     /// How late rtcbench started each planned join (planned instant → first signalling request):
     /// the generator's own delay, which open-model connect times include.
     ScheduleSlipMs,
+    /// Request sent → response received, for HTTP side-load (not per group; not gateable).
+    HttpLatencyMs,
 }
 
 impl Metric {
@@ -71,6 +73,7 @@ impl Metric {
             Metric::Ssim => "ssim",
             Metric::FreezeDurationMs => "freeze_duration_ms",
             Metric::ScheduleSlipMs => "schedule_slip_ms",
+            Metric::HttpLatencyMs => "http_latency_ms",
         }
     }
 
@@ -83,7 +86,8 @@ impl Metric {
             | Metric::JitterMs
             | Metric::AudioJitterMs
             | Metric::FreezeDurationMs
-            | Metric::ScheduleSlipMs => "ms",
+            | Metric::ScheduleSlipMs
+            | Metric::HttpLatencyMs => "ms",
             Metric::PacketLossPct => "%",
             Metric::Fps => "fps",
             Metric::BitrateKbps => "kbps",
@@ -102,7 +106,8 @@ impl Metric {
             | Metric::JitterMs
             | Metric::AudioJitterMs
             | Metric::FreezeDurationMs
-            | Metric::ScheduleSlipMs => 1000.0, // microseconds
+            | Metric::ScheduleSlipMs
+            | Metric::HttpLatencyMs => 1000.0, // microseconds
             Metric::PacketLossPct => 1000.0,
             Metric::Fps => 100.0,
             Metric::BitrateKbps => 10.0,

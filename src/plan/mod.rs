@@ -1,7 +1,9 @@
 //! Turns a scenario and a seed into a deterministic plan: which groups run, when, with which
 //! receivers, on which links, with which seeds. The same inputs always give the same plan.
 
+pub mod http;
 pub mod profile;
+pub mod template;
 
 use profile::{Session, Stage, Target};
 
@@ -22,6 +24,62 @@ pub struct Plan {
     pub interval_us: u64,
     pub groups: Vec<GroupPlan>,
     pub capacity: Option<CapacityPlan>,
+    pub http: Vec<http::HttpLoadPlan>,
+    /// Where the load changes shape (stage boundaries, side-loads starting), for charts.
+    pub marks: Vec<Mark>,
+}
+
+/// A labelled instant of the plan, from the run's start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mark {
+    pub at_us: u64,
+    pub label: String,
+}
+
+/// Stage boundaries of every group with a load profile, and each capacity step and side-load.
+fn marks(s: &Scenario, plan_groups: &[GroupPlan], capacity: Option<&CapacityPlan>, http: &[http::HttpLoadPlan]) -> Vec<Mark> {
+    let mut out = Vec::new();
+    for (g, planned) in s.groups.iter().zip(plan_groups) {
+        if g.stages.is_empty() {
+            continue;
+        }
+        let (stages, target) = profile_of(g);
+        let unit = match target {
+            Target::Concurrency => "",
+            Target::ArrivalRate { .. } => "/s",
+        };
+        let mut at = planned.start_us;
+        for (stage, spec) in stages.iter().zip(&g.stages) {
+            let spec = spec.get_ref();
+            let label = match *stage {
+                Stage::Hold { .. } => "hold".to_string(),
+                Stage::Ramp { to, .. } if spec.step.is_some() => format!("step to {to}{unit}"),
+                Stage::Ramp { to, .. } => format!("ramp to {to}{unit}"),
+                Stage::Pulse { to, .. } => format!("pulse to {to}{unit}"),
+            };
+            out.push(Mark {
+                at_us: at,
+                label: format!("{}: {label}", planned.name),
+            });
+            at += stage.duration_us();
+        }
+    }
+    if let Some(c) = capacity {
+        for st in &c.steps {
+            out.push(Mark {
+                at_us: st.start_us,
+                label: format!("{} viewers", st.level),
+            });
+        }
+    }
+    for l in http {
+        out.push(Mark {
+            at_us: l.start_us,
+            label: format!("HTTP {} starts", l.name),
+        });
+    }
+    out.sort_by_key(|m| m.at_us);
+    out
 }
 
 /// The steps of a capacity search, in microseconds from the run's start.
@@ -102,7 +160,7 @@ fn derive(seed: u64, parts: &[u64]) -> u64 {
 
 pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan {
     let duration_us = duration_override_us.unwrap_or_else(|| s.duration.as_micros());
-    let groups = s
+    let groups: Vec<GroupPlan> = s
         .groups
         .iter()
         .enumerate()
@@ -251,6 +309,17 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
             steps: capacity_steps(c, start, duration_us),
         }
     });
+    let rooms: Vec<(String, String)> = groups
+        .iter()
+        .filter(|g: &&GroupPlan| g.kind == GroupKind::Room)
+        .map(|g| (g.name.clone(), g.provider_room()))
+        .collect();
+    let http: Vec<http::HttpLoadPlan> = s
+        .http
+        .iter()
+        .map(|l| http::build(l.get_ref(), duration_us, &rooms))
+        .collect();
+    let marks = marks(s, &groups, capacity.as_ref(), &http);
     Plan {
         scenario_name: s.name.clone(),
         seed,
@@ -258,6 +327,38 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
         interval_us: INTERVAL_US,
         groups,
         capacity,
+        http,
+        marks,
+    }
+}
+
+/// The room name rtcbench makes up for a group (unique per process, so runs do not collide).
+pub fn room_name(group: &str, suffix: &str) -> String {
+    let safe: String = group
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("rtcbench-{}-{safe}{suffix}", std::process::id())
+}
+
+impl Plan {
+    pub fn transport_is_webrtc(&self) -> bool {
+        self.groups.iter().any(|g| g.transport == Transport::Webrtc)
+    }
+}
+
+impl GroupPlan {
+    /// The provider's name for a room group's room.
+    pub fn provider_room(&self) -> String {
+        self.room
+            .clone()
+            .unwrap_or_else(|| room_name(&self.name, ""))
     }
 }
 

@@ -108,6 +108,8 @@ pub struct Endpoints {
     pub bearer: Option<String>,
     pub step_timeout: Duration,
     pub ice_policy: IcePolicy,
+    /// Base URL of the live-room API (comments, likes, orders), when the provider serves one.
+    pub live_room_api: Option<String>,
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -151,6 +153,7 @@ impl Endpoints {
             bearer,
             step_timeout: p.step_timeout.0,
             ice_policy: p.ice_transport_policy,
+            live_room_api: None,
         })
     }
 
@@ -166,6 +169,7 @@ impl Endpoints {
             bearer: None,
             step_timeout,
             ice_policy: IcePolicy::All,
+            live_room_api: Some(format!("http://{}", server.http_addr)),
         }
     }
 }

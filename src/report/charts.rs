@@ -35,7 +35,7 @@ fn register_font() {
     });
 }
 
-type Series = (String, Vec<(f64, f64)>);
+pub(crate) type Series = (String, Vec<(f64, f64)>);
 
 fn palette(i: usize) -> RGBColor {
     const C: [RGBColor; 8] = [
@@ -57,6 +57,7 @@ fn line_chart<DB: DrawingBackend>(
     x_label: &str,
     y_label: &str,
     series: &[Series],
+    marks: &[(f64, String)],
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let points = series.iter().flat_map(|(_, p)| p.iter());
@@ -79,6 +80,25 @@ fn line_chart<DB: DrawingBackend>(
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| e.to_string())?;
+    // Stage boundaries: a grey line each, labels staggered so neighbours stay readable.
+    let y_top = y_max * 1.1;
+    for (k, (at, label)) in marks.iter().enumerate() {
+        let grey = RGBColor(150, 150, 150);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*at, 0.0), (*at, y_top)],
+                grey.stroke_width(1),
+            )))
+            .map_err(|e| e.to_string())?;
+        let y = y_top * (0.97 - 0.06 * (k % 4) as f64);
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*at, y),
+                ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
+            )))
+            .map_err(|e| e.to_string())?;
+    }
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = palette(i);
         chart
@@ -142,11 +162,13 @@ fn bar_chart<DB: DrawingBackend>(
     root.present().map_err(|e| e.to_string())
 }
 
-enum Kind {
+pub(crate) enum Kind {
     Lines {
         x_label: &'static str,
         y_label: String,
         series: Vec<Series>,
+        /// Vertical lines with labels (stage boundaries) at these x values.
+        marks: Vec<(f64, String)>,
     },
     Bars {
         x_label: String,
@@ -154,7 +176,7 @@ enum Kind {
     },
 }
 
-fn render(name: &'static str, title: String, kind: Kind) -> Result<Chart, ChartError> {
+pub(crate) fn render(name: &'static str, title: String, kind: Kind) -> Result<Chart, ChartError> {
     register_font();
     let size = match &kind {
         Kind::Bars { bars, .. } => (SIZE.0, SIZE.1.max(110 + 22 * bars.len() as u32)),
@@ -193,7 +215,8 @@ fn draw<DB: DrawingBackend>(
             x_label,
             y_label,
             series,
-        } => line_chart(root, title, x_label, y_label, series),
+            marks,
+        } => line_chart(root, title, x_label, y_label, series, marks),
         Kind::Bars { x_label, bars } => bar_chart(root, title, x_label, bars),
     }
 }
@@ -263,6 +286,7 @@ pub fn build(results: &RunResults) -> Result<Vec<Chart>, ChartError> {
                 x_label: "e2e latency (ms)",
                 y_label: "% of frames at or below".into(),
                 series: latency_cdf,
+                marks: Vec::new(),
             },
         )?);
     }
@@ -276,6 +300,7 @@ pub fn build(results: &RunResults) -> Result<Vec<Chart>, ChartError> {
                 x_label: "time into run (s)",
                 y_label: "e2e latency (ms)".into(),
                 series: latency_time,
+                marks: super::timeline::marks(results),
             },
         )?);
     }
@@ -288,9 +313,11 @@ pub fn build(results: &RunResults) -> Result<Vec<Chart>, ChartError> {
                 x_label: "time into run (s)",
                 y_label: "frames per second".into(),
                 series: fps,
+                marks: super::timeline::marks(results),
             },
         )?);
     }
+    charts.extend(super::timeline::charts(results)?);
     let mut bars: Vec<(String, f64)> = results
         .groups
         .iter()

@@ -4,7 +4,9 @@
 pub mod charts;
 pub mod csv;
 pub mod html;
+mod http;
 pub mod markdown;
+mod timeline;
 
 use crate::metrics::Metric;
 use crate::results::{GroupResult, RunResults};
@@ -316,6 +318,7 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             },
         );
     }
+    out.extend(http::table(r));
     let notes: Vec<Vec<String>> = r
         .groups
         .iter()

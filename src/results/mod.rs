@@ -4,7 +4,9 @@
 pub mod capacity;
 pub mod environment;
 pub mod gates;
+pub mod http;
 pub mod self_cost;
+pub mod timeline;
 
 pub use environment::Environment;
 pub use self_cost::SelfCost;
@@ -62,6 +64,12 @@ pub struct RunResults {
     pub capacity: Option<capacity::CapacityResult>,
     pub failures: Vec<String>,
     pub groups: Vec<GroupResult>,
+    /// HTTP side-load beside the media.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<http::HttpLoadResult>,
+    /// Load and outcome per interval, with the plan's stage boundaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<timeline::Timeline>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -390,6 +398,8 @@ impl RunResults {
             (a, b) => a.or(b),
         };
         self.failures.extend(other.failures.iter().cloned());
+        // Side-loads are kept per run: their goose summaries do not add exactly.
+        self.http.extend(other.http.iter().cloned());
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Scenario files: parsing with precise error locations, and the checks that need the whole file.
 
 pub mod gates;
+pub mod http;
 pub mod schema;
 pub mod units;
 
@@ -295,6 +296,9 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
     }
     if let Some(c) = &s.capacity {
         validate_capacity(s, c)?;
+    }
+    for (i, load) in s.http.iter().enumerate() {
+        http::validate(s, i, load)?;
     }
     if s.duration.0.is_zero() {
         return Err((

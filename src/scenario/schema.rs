@@ -37,6 +37,9 @@ pub struct Scenario {
     /// Raise one room's audience step by step until a gate breaks.
     #[serde(default)]
     pub capacity: Option<Spanned<CapacitySpec>>,
+    /// HTTP side-load (comments, likes, orders) beside the media.
+    #[serde(default, rename = "http")]
+    pub http: Vec<Spanned<super::http::HttpLoadSpec>>,
 }
 
 /// A capacity search: the audience of `group` climbs from `start` by `step` up to `max`, each

@@ -181,6 +181,7 @@ impl Receiver {
             joined_within_5s: v.first_frame_ms.is_some_and(|ms| ms <= 5_000.0),
             connect_ms: None,
             planned_join_s: None,
+            left_s: None,
             failure: None,
         }
     }
@@ -241,6 +242,9 @@ pub struct ReceiverSummary {
     /// The planned join instant, seconds from the run's start (WebRTC sessions).
     #[serde(default)]
     pub planned_join_s: Option<f64>,
+    /// When the session ended (left, dropped, or the run ended), seconds from the run's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_s: Option<f64>,
 }
 
 /// Why a session did not join: the step that failed and what was said.

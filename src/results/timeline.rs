@@ -1,0 +1,98 @@
+//! The run over time, for the report's time-series charts: sessions up, joins and join failures
+//! per interval, and freeze time as a share of watching time, with the plan's stage boundaries.
+
+use super::GroupResult;
+use crate::metrics::Metric;
+use crate::plan::Mark;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub marks: Vec<TimelineMark>,
+    pub points: Vec<TimelinePoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineMark {
+    pub at_s: f64,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    pub start_s: f64,
+    /// Viewer sessions receiving video at the interval's midpoint.
+    pub sessions_up: u64,
+    /// Sessions whose first frame came in this interval.
+    pub joins: u64,
+    /// Sessions planned to join in this interval that never did.
+    pub join_failures: u64,
+    /// Freeze time ended in this interval over watching time in it (W3C rule).
+    pub freeze_time_pct: Option<f64>,
+}
+
+impl Timeline {
+    pub fn build(groups: &[GroupResult], marks: &[Mark], duration_s: f64, interval_ms: u64) -> Self {
+        let step = interval_ms as f64 / 1000.0;
+        let n = (duration_s / step).ceil().max(0.0) as usize;
+        let mut points: Vec<TimelinePoint> = (0..n)
+            .map(|i| TimelinePoint {
+                start_s: i as f64 * step,
+                ..TimelinePoint::default()
+            })
+            .collect();
+        let index = |t: f64| ((t / step).floor().max(0.0) as usize).min(n.saturating_sub(1));
+        for s in groups.iter().flat_map(|g| &g.sessions) {
+            let Some(planned) = s.planned_join_s else {
+                continue;
+            };
+            if n == 0 {
+                break;
+            }
+            match (s.joined, s.connect_ms) {
+                (true, Some(ms)) => {
+                    let up = planned + ms / 1000.0;
+                    let down = s.left_s.unwrap_or(duration_s);
+                    points[index(up)].joins += 1;
+                    for p in points.iter_mut() {
+                        let mid = p.start_s + step / 2.0;
+                        if up <= mid && mid < down {
+                            p.sessions_up += 1;
+                        }
+                    }
+                }
+                _ => points[index(planned)].join_failures += 1,
+            }
+        }
+        for p in points.iter_mut() {
+            let i = index(p.start_s + step / 2.0);
+            let frozen_ms: f64 = groups
+                .iter()
+                .filter_map(|g| g.metric(Metric::FreezeDurationMs)?.intervals.get(i))
+                .map(|iv| iv.summary.mean * iv.summary.count as f64)
+                .sum();
+            let watched_ms = p.sessions_up as f64 * interval_ms as f64;
+            p.freeze_time_pct = (watched_ms > 0.0).then(|| (100.0 * frozen_ms / watched_ms).min(100.0));
+        }
+        Self {
+            marks: marks
+                .iter()
+                .map(|m| TimelineMark {
+                    at_s: m.at_us as f64 / 1e6,
+                    label: m.label.clone(),
+                })
+                .collect(),
+            points,
+        }
+    }
+
+    pub fn peak_sessions(&self) -> u64 {
+        self.points.iter().map(|p| p.sessions_up).max().unwrap_or(0)
+    }
+
+    /// The most joins in one interval, per second.
+    pub fn peak_joins_per_s(&self, interval_ms: u64) -> f64 {
+        let most = self.points.iter().map(|p| p.joins).max().unwrap_or(0);
+        most as f64 * 1000.0 / interval_ms as f64
+    }
+}
