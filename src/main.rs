@@ -249,6 +249,9 @@ fn print_summary(a: &runner::RunArtifacts) {
     if let Some(c) = &r.capacity {
         println!("  {}", c.describe());
     }
+    if let Some(a) = &r.aborted_by {
+        println!("  ABORTED: {}", a.describe());
+    }
     for g in &r.gates {
         let observed = g
             .observed

@@ -118,6 +118,7 @@ pub fn to_results(
             .map(|h| crate::results::http::HttpLoadResult::from_outcome(h, interval_ms))
             .collect(),
         timeline: None,
+        aborted_by: None,
         groups: outcome
             .groups
             .into_iter()
@@ -174,7 +175,8 @@ pub async fn run(
             done_rx,
         ))
     });
-    let outcome = engine::run(&plan, endpoints, stop, live).await;
+    let mut outcome = engine::run(&plan, endpoints, stop, live).await;
+    let aborted = outcome.aborted.take();
     let _ = done_tx.send(true);
     if let Some(p) = progress {
         let _ = p.await;
@@ -209,6 +211,10 @@ pub async fn run(
             .map(|g| match g.kind {
                 GroupKind::Call => g.call_senders.len() as u64,
                 GroupKind::Room => u64::from(!g.external_publisher),
+                // Two of them publish again in their private call after the switch.
+                GroupKind::Cohost => g.cohost.as_ref().map_or(0, |c| {
+                    c.hosts.len() as u64 + 2 * u64::from(c.switch_at_us.is_some())
+                }),
             })
             .sum();
         let slip = |pick: fn(&crate::results::Summary) -> f64| {
@@ -246,6 +252,23 @@ pub async fn run(
     let gates: Vec<_> = scenario.gates.iter().map(|g| g.get_ref().clone()).collect();
     let searched = plan.capacity.as_ref().map(|c| c.group.as_str());
     results.gates = crate::results::gates::evaluate_except(&gates, &results, searched);
+    if let Some(a) = aborted {
+        // The verdict that stopped the run stands, whatever the shorter run adds up to.
+        for g in results
+            .gates
+            .iter_mut()
+            .filter(|g| g.gate == a.gate && g.group == a.group)
+        {
+            g.passed = false;
+            g.observed = Some(a.observed);
+        }
+        results.aborted_by = Some(crate::results::gates::AbortRecord {
+            gate: a.gate,
+            group: a.group,
+            observed: a.observed,
+            at_s: a.at_s,
+        });
+    }
     if let Some(search) = &plan.capacity {
         results.capacity = Some(crate::results::capacity::evaluate(search, &gates, &results));
     }

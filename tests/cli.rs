@@ -366,3 +366,36 @@ fn a_broken_gate_exits_4_and_a_held_one_0() {
     assert!(r.gates.iter().all(|g| g.passed));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn an_aborting_gate_stops_the_run_early_and_exits_4() {
+    let dir = temp_dir("abort");
+    let scenario = dir.join("a.toml");
+    // A 30 s WebRTC room whose e2e p95 cannot be under 0.5 ms: judged from 2 s in, the run
+    // must stop within a few seconds, keep what it measured and name the gate.
+    std::fs::write(
+        &scenario,
+        "name = \"abort\"\nduration = \"30s\"\ntransport = \"webrtc\"\n\
+         [video]\nwidth = 320\nheight = 180\nbitrate = \"300kbps\"\n\
+         [[group]]\nname = \"g\"\nreceivers = 1\n\
+         [[gate]]\nmetric = \"e2e_latency_ms\"\nstat = \"p95\"\nbelow = 0.5\n\
+         abort_on_fail = true\nabort_after = \"2s\"\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = bin()
+        .args(["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(4), "{stdout}");
+    assert!(stdout.contains("ABORTED: stopped at"), "{stdout}");
+    let r = rtcbench::results::RunResults::read(&out.join("run.json")).unwrap();
+    let a = r.aborted_by.as_ref().expect("the run says which gate stopped it");
+    assert_eq!((a.gate.as_str(), a.group.as_str()), ("e2e_latency_ms p95 < 0.5", "g"));
+    assert!(a.observed >= 0.5 && (2.0..6.0).contains(&a.at_s), "{a:?}");
+    assert!(!r.completed && r.duration_s < 8.0, "ran {} s", r.duration_s);
+    assert!(!r.gates[0].passed);
+    assert!(r.groups[0].metric(rtcbench::metrics::Metric::E2eLatencyMs).is_some());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -30,6 +30,8 @@ fn run_with(values: impl Iterator<Item = u64>) -> RunResults {
         groups: vec![group],
         failures: vec![],
         generator: Default::default(),
+        http: vec![],
+        aborted: None,
     };
     to_results(&s, 1, run, 1000, None)
 }

@@ -11,7 +11,8 @@ pub struct Live {
     sessions_up: AtomicI64,
     joins: AtomicU64,
     failures: AtomicU64,
-    recorders: Mutex<Vec<Arc<Mutex<Recorder>>>>,
+    recorders: Mutex<Vec<(String, Arc<Mutex<Recorder>>)>>,
+    failures_by_group: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 /// A reading of [`Live`].
@@ -25,9 +26,9 @@ pub struct Snapshot {
 }
 
 impl Live {
-    pub fn watch_recorder(&self, recorder: Arc<Mutex<Recorder>>) {
+    pub fn watch_recorder(&self, group: &str, recorder: Arc<Mutex<Recorder>>) {
         if let Ok(mut r) = self.recorders.lock() {
-            r.push(recorder);
+            r.push((group.to_string(), recorder));
         }
     }
 
@@ -40,8 +41,42 @@ impl Live {
         self.sessions_up.fetch_sub(1, Ordering::Relaxed);
     }
 
-    pub fn failure(&self) {
+    pub fn failure(&self, group: &str) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut f) = self.failures_by_group.lock() {
+            *f.entry(group.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Sessions of `group` that failed so far.
+    pub fn failures_in(&self, group: &str) -> u64 {
+        self.failures_by_group
+            .lock()
+            .map_or(0, |f| f.get(group).copied().unwrap_or(0))
+    }
+
+    /// `metric` over the whole run so far in `group`, as one histogram.
+    pub fn group_total(&self, group: &str, metric: Metric) -> Option<hdrhistogram::Histogram<u64>> {
+        let mut merged = crate::metrics::histogram::new_histogram();
+        let recorders = self.recorders.lock().ok()?;
+        for (_, r) in recorders.iter().filter(|(g, _)| g == group) {
+            let r = r.lock().ok()?;
+            if let Some(s) = r.series.get(&metric) {
+                merged.add(&s.total.0).ok()?;
+            }
+        }
+        Some(merged)
+    }
+
+    /// Groups whose recorders are watched.
+    pub fn groups(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .recorders
+            .lock()
+            .map(|r| r.iter().map(|(g, _)| g.clone()).collect())
+            .unwrap_or_default();
+        names.dedup();
+        names
     }
 
     /// The counters, and latency over interval `interval` (the last complete one).
@@ -59,7 +94,7 @@ impl Live {
         let mut merged = hdrhistogram::Histogram::<u64>::new(3).ok()?;
         merged.auto(true);
         let recorders = self.recorders.lock().ok()?;
-        for r in recorders.iter() {
+        for (_, r) in recorders.iter() {
             let r = r.lock().ok()?;
             if let Some(h) = r
                 .series
@@ -82,7 +117,7 @@ mod tests {
     fn counters_and_the_last_interval_p95_are_read_live() {
         let live = Live::default();
         let recorder = Arc::new(Mutex::new(Recorder::new(0, 1_000_000)));
-        live.watch_recorder(recorder.clone());
+        live.watch_recorder("g", recorder.clone());
         for ms in 1..=100 {
             recorder.lock().unwrap().record(Sample {
                 metric: Metric::E2eLatencyMs,
@@ -93,7 +128,7 @@ mod tests {
         live.session_up();
         live.session_up();
         live.session_down();
-        live.failure();
+        live.failure("g");
         let s = live.snapshot(Some(1));
         assert_eq!((s.sessions_up, s.joins, s.failures), (1, 2, 1));
         let p95 = s.e2e_p95_ms.expect("latency in interval 1");

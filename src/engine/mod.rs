@@ -1,6 +1,8 @@
 //! The engine: runs a plan's groups concurrently against the clock and gathers what they measured.
 
+pub mod abort;
 pub mod clock;
+mod cohost;
 pub mod driver;
 pub mod http_load;
 pub mod ice;
@@ -40,6 +42,8 @@ pub struct RunOutcome {
     /// How late the runtime woke timers, and the process's CPU, per interval of the run.
     pub generator: monitor::GeneratorSeries,
     pub http: Vec<http_load::HttpLoadOutcome>,
+    /// The gate that stopped the run, if one did.
+    pub aborted: Option<abort::Abort>,
 }
 
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
@@ -47,12 +51,32 @@ pub struct RunOutcome {
 pub async fn run(
     plan: &Plan,
     endpoints: Option<Endpoints>,
-    stop: watch::Receiver<bool>,
+    outer_stop: watch::Receiver<bool>,
     live: Arc<Live>,
 ) -> RunOutcome {
     let clock = WallClock::start();
     // Start on a whole interval a little ahead, so set-up cost is not measured as latency.
     let run_start = clock.now() + 200_000;
+    // Everything stops on Ctrl-C (`outer_stop`) or when an aborting gate breaks.
+    let (stop_tx, stop) = watch::channel(false);
+    let forward = {
+        let (stop_tx, mut outer) = (stop_tx.clone(), outer_stop.clone());
+        tokio::spawn(async move {
+            if outer.wait_for(|s| *s).await.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        })
+    };
+    let gate_watch = tokio::spawn(abort::watch_gates(
+        plan.gates.clone(),
+        live.clone(),
+        clock,
+        run_start,
+        run_start + plan.duration_us,
+        std::time::Duration::from_micros(plan.interval_us),
+        stop_tx.clone(),
+        stop.clone(),
+    ));
     let mut simulated = Vec::new();
     let mut webrtc = Vec::new();
     let mut failures = Vec::new();
@@ -153,7 +177,7 @@ pub async fn run(
     }
     for (name, task) in webrtc {
         match task.await {
-            Ok(outcome) => groups.push(outcome),
+            Ok(outcomes) => groups.extend(outcomes),
             Err(e) => failures.push(EngineError::Task {
                 group: name,
                 reason: e.to_string(),
@@ -171,7 +195,11 @@ pub async fn run(
         }
     }
     let generator = generator_monitor.await.unwrap_or_default();
-    let stopped_early = *stop.borrow();
+    // The run is over: the gate watch ends with it if nothing broke.
+    let _ = stop_tx.send(true);
+    let aborted = gate_watch.await.ok().flatten();
+    forward.abort();
+    let stopped_early = *outer_stop.borrow() || aborted.is_some();
     let end = if stopped_early {
         clock.now()
     } else {
@@ -185,5 +213,6 @@ pub async fn run(
         failures,
         generator,
         http,
+        aborted,
     }
 }

@@ -29,18 +29,18 @@ use tokio::sync::watch;
 
 /// Everything a session task needs, shared by the group.
 #[derive(Clone)]
-struct Ctx {
-    endpoints: Endpoints,
-    http: reqwest::Client,
-    clock: WallClock,
-    until: Instant,
-    stop: watch::Receiver<bool>,
-    recorder: Arc<Mutex<Recorder>>,
-    run_start: Micros,
-    interval_us: u64,
-    group: String,
-    notes: ice::Notes,
-    live: Arc<Live>,
+pub(super) struct Ctx {
+    pub(super) endpoints: Endpoints,
+    pub(super) http: reqwest::Client,
+    pub(super) clock: WallClock,
+    pub(super) until: Instant,
+    pub(super) stop: watch::Receiver<bool>,
+    pub(super) recorder: Arc<Mutex<Recorder>>,
+    pub(super) run_start: Micros,
+    pub(super) interval_us: u64,
+    pub(super) group: String,
+    pub(super) notes: ice::Notes,
+    pub(super) live: Arc<Live>,
 }
 
 fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
@@ -80,13 +80,14 @@ async fn sleep_until_micros(clock: WallClock, at: Micros) {
     tokio::time::sleep_until(clock.instant_of(at).into()).await;
 }
 
-/// Publishes `config` into `room` from `dial_at` until the run ends; returns what it sent.
-async fn publish(
+/// Publishes `config` into `room` from `dial_at` until `until`; returns what it sent.
+pub(super) async fn publish(
     ctx: Ctx,
     id: String,
     config: SenderConfig,
     room: String,
     dial_at: Micros,
+    until: Instant,
 ) -> (SenderStats, Option<SessionFailure>) {
     // The encoder is made just before the planned instant: rtcbench's own set-up must not make
     // every session planned for the same instant start late.
@@ -99,7 +100,7 @@ async fn publish(
         let sender = sender.map_err(|e| failure(Step::Offer, e.to_string()))?;
         let (peer, socket, resource) =
             signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
-        let (peer, exit) = drive(&ctx, peer, socket, &resource, None, ctx.until).await;
+        let (peer, exit) = drive(&ctx, peer, socket, &resource, None, until).await;
         leave(&ctx, resource.url.as_deref()).await;
         let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
         Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit)))
@@ -227,19 +228,19 @@ async fn leave(ctx: &Ctx, resource: Option<&str>) {
     }
 }
 
-struct Watch {
-    plan: ReceiverPlan,
-    room: String,
-    dial_at: Micros,
-    reference: SenderConfig,
+pub(super) struct Watch {
+    pub(super) plan: ReceiverPlan,
+    pub(super) room: String,
+    pub(super) dial_at: Micros,
+    pub(super) reference: SenderConfig,
     /// When the watched publisher started (its audio RTP time counts from there), if ours.
-    publisher_start: Option<Micros>,
+    pub(super) publisher_start: Option<Micros>,
     /// When this viewer leaves, if before the end of the run.
-    leave_at: Option<Micros>,
+    pub(super) leave_at: Option<Micros>,
 }
 
 /// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
-async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
+pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     // Decoders are made just before the planned instant, as the publisher's encoder is.
     sleep_until_micros(ctx.clock, w.dial_at.saturating_sub(PREPARE_LEAD_US)).await;
     let probe = match w.plan.role {
@@ -295,7 +296,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let (peer, socket, resource) = match setup.await {
         Ok(v) => v,
         Err(f) => {
-            ctx.live.failure();
+            ctx.live.failure(&ctx.group);
             return blank(f);
         }
     };
@@ -347,7 +348,7 @@ async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         }
     }
     if let Some(f) = fail {
-        ctx.live.failure();
+        ctx.live.failure(&ctx.group);
         s.joined = false;
         s.joined_within_5s = false;
         s.failure = Some(f);
@@ -372,7 +373,7 @@ pub async fn run_group(
     clock: WallClock,
     stop: watch::Receiver<bool>,
     live: Arc<Live>,
-) -> GroupOutcome {
+) -> Vec<GroupOutcome> {
     let ctx = Ctx {
         endpoints,
         http: reqwest::Client::new(),
@@ -386,11 +387,12 @@ pub async fn run_group(
         notes: ice::Notes::default(),
         live,
     };
-    ctx.live.watch_recorder(ctx.recorder.clone());
+    ctx.live.watch_recorder(&ctx.group, ctx.recorder.clone());
     let t0 = run_start + plan.start_us;
     let mut publishers = Vec::new();
     let mut watchers = Vec::new();
     match plan.kind {
+        GroupKind::Cohost => return super::cohost::run(ctx, &plan, t0).await,
         GroupKind::Room => {
             let room = plan.provider_room();
             if !plan.external_publisher {
@@ -401,6 +403,7 @@ pub async fn run_group(
                     plan.sender.clone(),
                     room.clone(),
                     t0,
+                    ctx.until,
                 )));
             }
             let publisher_start = (!plan.external_publisher).then_some(t0);
@@ -427,6 +430,7 @@ pub async fn run_group(
                     config.clone(),
                     mine,
                     dial_at,
+                    ctx.until,
                 )));
                 let reference = plan.call_senders[k ^ 1].clone();
                 let w = Watch {
@@ -441,6 +445,19 @@ pub async fn run_group(
             }
         }
     }
+    vec![gather(&ctx, &plan, publishers, watchers).await]
+}
+
+type Publishing = tokio::task::JoinHandle<(SenderStats, Option<SessionFailure>)>;
+type Watching = tokio::task::JoinHandle<ReceiverSummary>;
+
+/// Waits for a group's sessions and puts what they measured into one outcome.
+pub(super) async fn gather(
+    ctx: &Ctx,
+    plan: &GroupPlan,
+    publishers: Vec<Publishing>,
+    watchers: Vec<Watching>,
+) -> GroupOutcome {
     let mut sessions = Vec::new();
     for w in watchers {
         if let Ok(s) = w.await {
@@ -467,9 +484,9 @@ pub async fn run_group(
         .map(|r| r.series.clone())
         .unwrap_or_default();
     GroupOutcome {
-        name: plan.name,
-        network_name: plan.network_name,
-        network: plan.network,
+        name: ctx.group.clone(),
+        network_name: plan.network_name.clone(),
+        network: plan.network.clone(),
         sender,
         link: LinkStats::default(),
         series,

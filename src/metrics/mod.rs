@@ -37,12 +37,15 @@ pub enum Metric {
     /// How late rtcbench started each planned join (planned instant → first signalling request):
     /// the generator's own delay, which open-model connect times include.
     ScheduleSlipMs,
+    /// A co-host pair's switch from the room to a private call: the switch → first frame of
+    /// the call.
+    SwitchMs,
     /// Request sent → response received, for HTTP side-load (not per group; not gateable).
     HttpLatencyMs,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 14] = [
         Metric::ConnectMs,
         Metric::FirstFrameMs,
         Metric::E2eLatencyMs,
@@ -56,6 +59,7 @@ impl Metric {
         Metric::Ssim,
         Metric::FreezeDurationMs,
         Metric::ScheduleSlipMs,
+        Metric::SwitchMs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +77,7 @@ impl Metric {
             Metric::Ssim => "ssim",
             Metric::FreezeDurationMs => "freeze_duration_ms",
             Metric::ScheduleSlipMs => "schedule_slip_ms",
+            Metric::SwitchMs => "switch_ms",
             Metric::HttpLatencyMs => "http_latency_ms",
         }
     }
@@ -87,6 +92,7 @@ impl Metric {
             | Metric::AudioJitterMs
             | Metric::FreezeDurationMs
             | Metric::ScheduleSlipMs
+            | Metric::SwitchMs
             | Metric::HttpLatencyMs => "ms",
             Metric::PacketLossPct => "%",
             Metric::Fps => "fps",
@@ -107,6 +113,7 @@ impl Metric {
             | Metric::AudioJitterMs
             | Metric::FreezeDurationMs
             | Metric::ScheduleSlipMs
+            | Metric::SwitchMs
             | Metric::HttpLatencyMs => 1000.0, // microseconds
             Metric::PacketLossPct => 1000.0,
             Metric::Fps => 100.0,

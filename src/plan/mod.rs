@@ -27,6 +27,8 @@ pub struct Plan {
     pub http: Vec<http::HttpLoadPlan>,
     /// Where the load changes shape (stage boundaries, side-loads starting), for charts.
     pub marks: Vec<Mark>,
+    /// The scenario's SLO gates (those with `abort_on_fail` are judged during the run).
+    pub gates: Vec<scenario::GateSpec>,
 }
 
 /// A labelled instant of the plan, from the run's start.
@@ -62,6 +64,25 @@ fn marks(s: &Scenario, plan_groups: &[GroupPlan], capacity: Option<&CapacityPlan
                 label: format!("{}: {label}", planned.name),
             });
             at += stage.duration_us();
+        }
+    }
+    for g in plan_groups {
+        let Some(c) = &g.cohost else { continue };
+        for (n, (from, to)) in c.pk_rounds.iter().enumerate() {
+            out.push(Mark {
+                at_us: g.start_us + from,
+                label: format!("{}: PK {} starts", g.name, n + 1),
+            });
+            out.push(Mark {
+                at_us: g.start_us + to,
+                label: format!("{}: PK {} ends", g.name, n + 1),
+            });
+        }
+        if let Some(at) = c.switch_at_us {
+            out.push(Mark {
+                at_us: g.start_us + at,
+                label: format!("{}: switch to 1v1", g.name),
+            });
         }
     }
     if let Some(c) = capacity {
@@ -141,6 +162,19 @@ pub struct GroupPlan {
     /// The provider's room name, when the scenario fixes it.
     pub room: Option<String>,
     pub receivers: Vec<ReceiverPlan>,
+    /// Hosts, PK rounds and the switch of a co-hosting group.
+    pub cohost: Option<CohostPlan>,
+}
+
+/// A co-hosting group's schedule, in microseconds from the group's start.
+#[derive(Debug, Clone)]
+pub struct CohostPlan {
+    /// Host `k` publishes `hosts[k]` and watches every other host.
+    pub hosts: Vec<SenderConfig>,
+    /// PK rounds: viewer `i` (whose host is `i % hosts`) also watches host `i % hosts + 1`.
+    pub pk_rounds: Vec<(u64, u64)>,
+    /// When hosts 0 and 1 leave the room for a private 1v1 call.
+    pub switch_at_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,7 +263,7 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                 Vec<String>,
                 Vec<SenderConfig>,
             ) = match g.kind {
-                GroupKind::Room => (
+                GroupKind::Room | GroupKind::Cohost => (
                     room_sessions.clone(),
                     (0..room_sessions.len())
                         .map(|ri| format!("{}/r{:03}", g.name.get_ref(), ri))
@@ -294,6 +328,17 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                         leave_us: session.leave_us,
                     })
                     .collect(),
+                cohost: (g.kind == GroupKind::Cohost).then(|| CohostPlan {
+                    hosts: (0..*g.hosts.get_ref() as u64)
+                        .map(|k| sender_for(derive(group_seed, &[700 + k])))
+                        .collect(),
+                    pk_rounds: g
+                        .pk
+                        .iter()
+                        .map(|r| (r.get_ref().start.as_micros(), r.get_ref().end.as_micros()))
+                        .collect(),
+                    switch_at_us: g.switch_to_call.as_ref().map(|d| d.get_ref().as_micros()),
+                }),
             }
         })
         .collect();
@@ -329,6 +374,7 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
         capacity,
         http,
         marks,
+        gates: s.gates.iter().map(|g| g.get_ref().clone()).collect(),
     }
 }
 

@@ -95,9 +95,13 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
         out.push(Table {
             title: "SLO gates".into(),
             note: Some(format!(
-                "{} of {} held. A gate with no data fails: nothing shows the objective was met.",
+                "{} of {} held. A gate with no data fails: nothing shows the objective was met.{}",
                 r.gates.iter().filter(|g| g.passed).count(),
-                r.gates.len()
+                r.gates.len(),
+                r.aborted_by
+                    .as_ref()
+                    .map(|a| format!(" The run was {} (abort_on_fail).", a.describe()))
+                    .unwrap_or_default()
             )),
             headers: vec![
                 "gate".into(),

@@ -5,6 +5,7 @@
 use super::{GroupResult, RunResults};
 use crate::metrics::Metric;
 use crate::scenario::GateSpec;
+pub use crate::scenario::gates::{describe, holds};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,25 @@ pub struct GateResult {
     pub reliable: bool,
 }
 
+/// A gate that broke during the run and stopped it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbortRecord {
+    pub gate: String,
+    pub group: String,
+    pub observed: f64,
+    /// Seconds into the run.
+    pub at_s: f64,
+}
+
+impl AbortRecord {
+    pub fn describe(&self) -> String {
+        format!(
+            "stopped at {:.0} s: gate {} broke in {} (observed {:.2} so far)",
+            self.at_s, self.gate, self.group, self.observed
+        )
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -34,20 +54,6 @@ impl GateResult {
             (true, false) => "pass (unreliable)",
             (false, false) => "FAIL (unreliable)",
         }
-    }
-}
-
-/// As written: "e2e_latency_ms p95 < 50".
-pub fn describe(g: &GateSpec) -> String {
-    let stat = g
-        .stat
-        .as_deref()
-        .map(|s| format!(" {s}"))
-        .unwrap_or_default();
-    match (g.below, g.above) {
-        (Some(v), _) => format!("{}{stat} < {v}", g.metric),
-        (_, Some(v)) => format!("{}{stat} > {v}", g.metric),
-        _ => g.metric.clone(),
     }
 }
 
@@ -94,15 +100,6 @@ fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {
         "mean" => s.mean,
         "min" => s.min,
         _ => s.max,
-    })
-}
-
-/// Whether `observed` meets the gate.
-pub fn holds(g: &GateSpec, observed: Option<f64>) -> bool {
-    observed.is_some_and(|v| match (g.below, g.above) {
-        (Some(limit), _) => v < limit,
-        (_, Some(limit)) => v > limit,
-        _ => false,
     })
 }
 

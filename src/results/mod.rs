@@ -70,6 +70,9 @@ pub struct RunResults {
     /// Load and outcome per interval, with the plan's stage boundaries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<timeline::Timeline>,
+    /// The gate with `abort_on_fail` that stopped the run early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<gates::AbortRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -43,8 +43,44 @@ pub fn check(g: &GateSpec) -> Result<(), (&'static str, String)> {
             ));
         }
     }
+    if g.abort_after.is_some() && !g.abort_on_fail {
+        return Err(("abort_after", "abort_after is for gates with abort_on_fail = true".into()));
+    }
+    if g.abort_on_fail && metric.is_none() && g.metric != "failed_sessions" {
+        return Err((
+            "abort_on_fail",
+            format!(
+                "{} is judged when the run ends; a gate that aborts needs a metric with a stat, or failed_sessions",
+                g.metric
+            ),
+        ));
+    }
     match (g.below, g.above) {
         (Some(v), None) | (None, Some(v)) if v.is_finite() => Ok(()),
         _ => Err(("below", "give one limit: below = N or above = N".into())),
     }
 }
+
+/// As written: "e2e_latency_ms p95 < 50".
+pub fn describe(g: &GateSpec) -> String {
+    let stat = g
+        .stat
+        .as_deref()
+        .map(|s| format!(" {s}"))
+        .unwrap_or_default();
+    match (g.below, g.above) {
+        (Some(v), _) => format!("{}{stat} < {v}", g.metric),
+        (_, Some(v)) => format!("{}{stat} > {v}", g.metric),
+        _ => g.metric.clone(),
+    }
+}
+
+/// Whether `observed` meets the gate.
+pub fn holds(g: &GateSpec, observed: Option<f64>) -> bool {
+    observed.is_some_and(|v| match (g.below, g.above) {
+        (Some(limit), _) => v < limit,
+        (_, Some(limit)) => v > limit,
+        _ => false,
+    })
+}
+

@@ -1,5 +1,6 @@
 //! Scenario files: parsing with precise error locations, and the checks that need the whole file.
 
+pub mod cohost;
 pub mod gates;
 pub mod http;
 pub mod schema;
@@ -277,8 +278,20 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
         if let Err((field, message)) = gates::check(gate.get_ref()) {
             return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));
         }
+        if gate.get_ref().abort_on_fail && s.transport != Transport::Webrtc {
+            return Err((
+                Some(gate.span()),
+                format!("gate[{i}].abort_on_fail"),
+                "gates are judged during the run for transport = \"webrtc\" only".into(),
+            ));
+        }
         if let Some(name) = &gate.get_ref().group {
-            if !s.groups.iter().any(|g| g.name.get_ref() == name) {
+            // A co-hosting group reports its host↔host links as "NAME/hosts".
+            let known = |g: &GroupSpec| {
+                g.name.get_ref() == name
+                    || (g.kind == GroupKind::Cohost && format!("{}/hosts", g.name.get_ref()) == *name)
+            };
+            if !s.groups.iter().any(known) {
                 return Err((
                     Some(gate.span()),
                     format!("gate[{i}].group"),
@@ -325,6 +338,7 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             ));
         }
         validate_stages(s, g, &at)?;
+        cohost::validate(s, g, &at)?;
         let searched = |g: &GroupSpec| {
             s.capacity
                 .as_ref()
@@ -349,6 +363,7 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
                 }
                 *g.receivers.get_ref()
             }
+            GroupKind::Cohost => *g.receivers.get_ref(),
             GroupKind::Call => {
                 if *g.pairs.get_ref() == 0 {
                     return Err((

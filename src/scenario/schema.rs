@@ -74,6 +74,12 @@ pub struct GateSpec {
     pub above: Option<f64>,
     #[serde(default)]
     pub group: Option<String>,
+    /// Stop the run as soon as the gate breaks on what was measured so far (k6's abortOnFail).
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// Do not judge an aborting gate before this far into the run (default 10 s).
+    #[serde(default)]
+    pub abort_after: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -174,6 +180,9 @@ pub enum GroupKind {
     Room,
     /// Pairs dial each other (1v1): each side publishes and watches the other.
     Call,
+    /// Linked hosts (连麦): each publishes and watches the others while an audience watches
+    /// them; PK rounds and a switch of two hosts to a private call happen on a schedule.
+    Cohost,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -221,6 +230,23 @@ pub struct GroupSpec {
     /// Share of viewer sessions that are quality probes (instead of a `probes` count).
     #[serde(default)]
     pub probe_share: Option<Percent>,
+    /// Linked hosts, for `kind = "cohost"`.
+    #[serde(default = "zero")]
+    pub hosts: Spanned<u32>,
+    /// PK rounds, for `kind = "cohost"`: meanwhile each viewer also watches the partner host.
+    #[serde(default)]
+    pub pk: Vec<Spanned<PkRoundSpec>>,
+    /// When the first two hosts leave the room for a private 1v1 call (from the group's start).
+    #[serde(default)]
+    pub switch_to_call: Option<Spanned<HumanDuration>>,
+}
+
+/// A PK round, from the group's start.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkRoundSpec {
+    pub start: HumanDuration,
+    pub end: HumanDuration,
 }
 
 /// One stage of a load profile: one of `ramp`, `step`, `hold` or `pulse` (its length), and for
