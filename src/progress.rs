@@ -44,7 +44,13 @@ pub async fn show(plan: Plan, live: Arc<Live>, started: Instant, mut done: watch
 
 fn stage(plan: &Plan, elapsed_us: u64) -> String {
     let Some(c) = &plan.capacity else {
-        return String::new();
+        // The last stage boundary, PK round or switch passed.
+        return plan
+            .marks
+            .iter()
+            .rev()
+            .find(|m| m.at_us <= elapsed_us)
+            .map_or(String::new(), |m| format!("{} · ", m.label));
     };
     match c
         .steps

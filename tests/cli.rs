@@ -317,6 +317,19 @@ fn export_clip_writes_the_group_clip_and_names_known_groups_on_a_typo() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `rtcbench run SCENARIO --out OUT`.
+fn run_to(scenario: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    bin()
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .expect("runs")
+}
+
 #[test]
 fn a_broken_gate_exits_4_and_a_held_one_0() {
     let dir = temp_dir("gates");
@@ -332,15 +345,7 @@ fn a_broken_gate_exits_4_and_a_held_one_0() {
         )
         .unwrap();
         let out = dir.join("out");
-        let o = bin()
-            .args([
-                "run",
-                scenario.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .expect("runs");
+        let o = run_to(&scenario, &out);
         let results = rtcbench::results::RunResults::read(&out.join("run.json")).unwrap();
         (
             o.status.code(),
@@ -383,19 +388,24 @@ fn an_aborting_gate_stops_the_run_early_and_exits_4() {
     )
     .unwrap();
     let out = dir.join("out");
-    let o = bin()
-        .args(["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .output()
-        .expect("runs");
+    let o = run_to(&scenario, &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(4), "{stdout}");
     assert!(stdout.contains("ABORTED: stopped at"), "{stdout}");
     let r = rtcbench::results::RunResults::read(&out.join("run.json")).unwrap();
-    let a = r.aborted_by.as_ref().expect("the run says which gate stopped it");
-    assert_eq!((a.gate.as_str(), a.group.as_str()), ("e2e_latency_ms p95 < 0.5", "g"));
+    let a = r
+        .aborted_by
+        .as_ref()
+        .expect("the run says which gate stopped it");
+    assert_eq!(
+        (a.gate.as_str(), a.group.as_str()),
+        ("e2e_latency_ms p95 < 0.5", "g")
+    );
     assert!(a.observed >= 0.5 && (2.0..6.0).contains(&a.at_s), "{a:?}");
     assert!(!r.completed && r.duration_s < 8.0, "ran {} s", r.duration_s);
     assert!(!r.gates[0].passed);
-    assert!(r.groups[0].metric(rtcbench::metrics::Metric::E2eLatencyMs).is_some());
+    assert!(r.groups[0]
+        .metric(rtcbench::metrics::Metric::E2eLatencyMs)
+        .is_some());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,8 +6,8 @@
 mod common;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
@@ -41,38 +41,8 @@ impl Stalling {
     }
 }
 
-async fn forward(s: &Stalling, kind: &str, room: &str, offer: String) -> Response {
-    let upstream = s
-        .http
-        .post(format!("{}/{kind}/{room}", s.upstream))
-        .header(header::CONTENT_TYPE, "application/sdp")
-        .body(offer)
-        .send()
-        .await;
-    let Ok(r) = upstream else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
-    let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let location = r
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|l| format!("{}{l}", s.upstream));
-    let body = r.text().await.unwrap_or_default();
-    let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, "application/sdp".parse().unwrap());
-    if let Some(l) = location {
-        response
-            .headers_mut()
-            .insert(header::LOCATION, l.parse().unwrap());
-    }
-    response
-}
-
 async fn whip(State(s): State<Stalling>, Path(room): Path<String>, body: String) -> Response {
-    forward(&s, "whip", &room, body).await
+    common::forward(&s.http, &s.upstream, "whip", &room, body).await
 }
 
 async fn whep(
@@ -92,7 +62,7 @@ async fn whep(
     if let Some(until) = until {
         tokio::time::sleep_until(until.into()).await;
     }
-    forward(&s, "whep", &room, body).await
+    common::forward(&s.http, &s.upstream, "whep", &room, body).await
 }
 
 async fn start_stalling_front(upstream: String) -> (String, Stalling) {

@@ -246,3 +246,73 @@ fn gate_needs_a_stat_and_one_limit() {
     ));
     assert_eq!(field, "gate[0].below");
 }
+
+const WEBRTC: &str = "name = \"x\"\nduration = \"30s\"\ntransport = \"webrtc\"\n";
+
+#[test]
+fn http_load_typos_name_the_request_and_field() {
+    let load = "[[http]]\nname = \"chat\"\nusers = 5\n[[http.request]]\nname = \"like\"\n";
+    let (line, _, field, message) = error_of(&format!(
+        "{WEBRTC}{GROUP}{load}path = \"/api/rooms/{{{{rom}}}}/likes\"\n"
+    ));
+    assert_eq!(
+        (line, field.as_str()),
+        (7, "http[0].request[0].path"),
+        "{message}"
+    );
+    assert!(message.contains("unknown placeholder {{rom}}"), "{message}");
+    let (_, _, field, message) = error_of(&format!(
+        "{WEBRTC}{GROUP}{load}path = \"/likes\"\nmethod = \"FETCH\"\n"
+    ));
+    assert_eq!(field, "http[0].request[0].method");
+    assert!(message.contains("GET, POST"), "{message}");
+    let (_, _, field, _) = error_of(&format!(
+        "{WEBRTC}{GROUP}[[http]]\nname = \"chat\"\nusers = 5\ntarget = \"ftp://shop\"\n[[http.request]]\nname = \"l\"\npath = \"/l\"\n"
+    ));
+    assert_eq!(field, "http[0].target");
+    let (_, _, field, _) = error_of(&format!(
+        "{WEBRTC}{GROUP}[[http]]\nname = \"chat\"\nusers = 5\nco_mitigation = \"sometimes\"\n[[http.request]]\nname = \"l\"\npath = \"/l\"\n"
+    ));
+    assert_eq!(field, "http[0].co_mitigation");
+}
+
+#[test]
+fn cohost_groups_are_checked() {
+    let cohost = "[[group]]\nname = \"pk\"\nkind = \"cohost\"\nreceivers = 4\n";
+    let (line, _, field, message) = error_of(&format!("{WEBRTC}{cohost}hosts = 1\n"));
+    assert_eq!((line, field.as_str()), (8, "group[0].hosts"), "{message}");
+    let (_, _, field, message) = error_of(&format!(
+        "{WEBRTC}{cohost}hosts = 2\npk = [{{ start = \"20s\", end = \"10s\" }}]\n"
+    ));
+    assert_eq!(field, "group[0].pk[0]");
+    assert!(message.contains("ends after it starts"), "{message}");
+    let (_, _, field, _) = error_of(&format!(
+        "{WEBRTC}{cohost}hosts = 2\nswitch_to_call = \"40s\"\n"
+    ));
+    assert_eq!(field, "group[0].switch_to_call");
+    let (_, _, field, _) = error_of(&format!("{WEBRTC}{GROUP}hosts = 2\n"));
+    assert_eq!(field, "group[0].hosts");
+    // A gate may name the host links of a co-hosting group, and nothing else made up.
+    let ok = format!(
+        "{WEBRTC}{cohost}hosts = 2\n[[gate]]\nmetric = \"switch_ms\"\nstat = \"max\"\nbelow = 900\ngroup = \"pk/hosts\"\n"
+    );
+    scenario::parse(&ok, "ok.toml").unwrap_or_else(|e| panic!("{e}"));
+    let (_, _, field, _) = error_of(&ok.replace("pk/hosts", "pk/guests"));
+    assert_eq!(field, "gate[0].group");
+}
+
+#[test]
+fn abort_on_fail_needs_a_live_metric_and_webrtc() {
+    let gate = "[[gate]]\nmetric = \"join_success_pct\"\nabove = 99\nabort_on_fail = true\n";
+    let (_, _, field, message) = error_of(&format!("{WEBRTC}{GROUP}{gate}"));
+    assert_eq!(field, "gate[0].abort_on_fail");
+    assert!(message.contains("judged when the run ends"), "{message}");
+    let live = "[[gate]]\nmetric = \"fps\"\nstat = \"p50\"\nabove = 20\nabort_on_fail = true\n";
+    let simulated = format!("name = \"x\"\nduration = \"30s\"\n{GROUP}{live}");
+    let (_, _, field, _) = error_of(&simulated);
+    assert_eq!(field, "gate[0].abort_on_fail");
+    let (_, _, field, _) = error_of(&format!(
+        "{WEBRTC}{GROUP}[[gate]]\nmetric = \"fps\"\nstat = \"p50\"\nabove = 20\nabort_after = \"5s\"\n"
+    ));
+    assert_eq!(field, "gate[0].abort_after");
+}

@@ -78,7 +78,9 @@ pub async fn watch_gates(
         }
         let into_run = now.saturating_sub(run_start);
         for g in &gates {
-            let after = g.abort_after.map_or(DEFAULT_ABORT_AFTER_US, |d| d.as_micros());
+            let after = g
+                .abort_after
+                .map_or(DEFAULT_ABORT_AFTER_US, |d| d.as_micros());
             if into_run < after {
                 continue;
             }

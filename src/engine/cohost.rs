@@ -53,7 +53,8 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
     let switch_at = c.switch_at_us.map(|at| t0 + at);
     // When host k stops being live in the room: at the switch for the pair that leaves.
     let leaves_room = |k: usize| if k < 2 { switch_at } else { None };
-    let until = |at: Option<Micros>| at.map_or(ctx.until, |at| ctx.clock.instant_of(at).min(ctx.until));
+    let until =
+        |at: Option<Micros>| at.map_or(ctx.until, |at| ctx.clock.instant_of(at).min(ctx.until));
 
     let mut host_publishers = Vec::new();
     let mut host_watchers = Vec::new();
@@ -73,7 +74,11 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
                 plan: host_session(
                     format!("{}/h{k}<-h{j}", plan.name),
                     0,
-                    if (k, j) == (0, 1) { Role::Probe } else { Role::Light },
+                    if (k, j) == (0, 1) {
+                        Role::Probe
+                    } else {
+                        Role::Light
+                    },
                 ),
                 room: room(j),
                 dial_at: t0,

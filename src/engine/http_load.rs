@@ -12,7 +12,9 @@ use crate::plan::http::{HttpLoadPlan, HttpRequestPlan};
 use crate::plan::template::Fill;
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::goose::{GooseMethod, GooseRequest, GooseUser, Scenario, Transaction, TransactionError};
-use goose::metrics::{GooseCoordinatedOmissionMitigation, GooseMetrics, GooseRequestMetricTimingData};
+use goose::metrics::{
+    GooseCoordinatedOmissionMitigation, GooseMetrics, GooseRequestMetricTimingData,
+};
 use goose::GooseAttack;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,15 +119,17 @@ async fn send(
     let mut answer = user.request(request).await?;
     let status = answer.request.status_code;
     if record {
-        let latency_us = answer.request.response_time * 1000
-            + answer.request.response_time_fraction_us as u64;
+        let latency_us =
+            answer.request.response_time * 1000 + answer.request.response_time_fraction_us as u64;
         let ok = (200..300).contains(&status) || r.expect.contains(&status);
         if let Ok(mut tallies) = shared.tallies.lock() {
-            let t = tallies.entry(r.name.clone()).or_insert_with(|| RequestTally {
-                name: r.name.clone(),
-                method: r.method.clone(),
-                ..RequestTally::default()
-            });
+            let t = tallies
+                .entry(r.name.clone())
+                .or_insert_with(|| RequestTally {
+                    name: r.name.clone(),
+                    method: r.method.clone(),
+                    ..RequestTally::default()
+                });
             t.count += 1;
             if ok {
                 t.success += 1;
@@ -162,7 +166,12 @@ fn corrected(metrics: &GooseMetrics) -> BTreeMap<String, SerHistogram> {
     metrics
         .requests
         .values()
-        .filter_map(|a| Some((a.path.clone(), histogram_of(a.coordinated_omission_data.as_ref()?))))
+        .filter_map(|a| {
+            Some((
+                a.path.clone(),
+                histogram_of(a.coordinated_omission_data.as_ref()?),
+            ))
+        })
         .collect()
 }
 
@@ -192,30 +201,38 @@ fn attack(shared: Arc<Shared>, base: &str) -> Result<GooseAttack, goose::GooseEr
         users = plan.users,
         rise = secs(plan.rise_us)
     );
-    let mut goose: Box<GooseAttack> = GooseAttack::initialize_with_config(GooseConfiguration::default())?
-        .register_scenario(scenario)
-        .set_default(GooseDefault::Host, base)?
-        .set_default(GooseDefault::TestPlan, steps.as_str())?
-        .set_default(GooseDefault::NoPrintMetrics, true)?
-        .set_default(GooseDefault::NoErrorSummary, true)?
-        .set_default(GooseDefault::NoTelnet, true)?
-        .set_default(GooseDefault::Quiet, 1usize)?
-        .set_default(GooseDefault::CoordinatedOmissionMitigation, co_of(&plan.co_mitigation))?;
+    let mut goose: GooseAttack =
+        *GooseAttack::initialize_with_config(GooseConfiguration::default())?
+            .register_scenario(scenario)
+            .set_default(GooseDefault::Host, base)?
+            .set_default(GooseDefault::TestPlan, steps.as_str())?
+            .set_default(GooseDefault::NoPrintMetrics, true)?
+            .set_default(GooseDefault::NoErrorSummary, true)?
+            .set_default(GooseDefault::NoTelnet, true)?
+            .set_default(GooseDefault::Quiet, 1usize)?
+            .set_default(
+                GooseDefault::CoordinatedOmissionMitigation,
+                co_of(&plan.co_mitigation),
+            )?;
     if let Some(rate) = plan.rate {
-        goose = goose.set_default(GooseDefault::ThrottleRequests, rate as usize)?;
+        goose = *goose.set_default(GooseDefault::ThrottleRequests, rate as usize)?;
     }
     if !plan.setup.is_empty() {
         let s = shared.clone();
-        goose = Box::new(goose.test_start(Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        goose = goose.test_start(Transaction::new(Arc::new(move |user: &mut GooseUser| {
             let s = s.clone();
             Box::pin(async move {
                 for r in &s.plan.setup {
                     let why = match send(&s, r, user, false).await {
-                        Ok(status) if (200..300).contains(&status) || r.expect.contains(&status) => {
+                        Ok(status)
+                            if (200..300).contains(&status) || r.expect.contains(&status) =>
+                        {
                             continue
                         }
                         Ok(0) => format!("setup request \"{}\" got no answer", r.name),
-                        Ok(status) => format!("setup request \"{}\" answered HTTP {status}", r.name),
+                        Ok(status) => {
+                            format!("setup request \"{}\" answered HTTP {status}", r.name)
+                        }
                         Err(e) => format!("setup request \"{}\": {e}", r.name),
                     };
                     if let Ok(mut f) = s.setup_failure.lock() {
@@ -224,9 +241,9 @@ fn attack(shared: Arc<Shared>, base: &str) -> Result<GooseAttack, goose::GooseEr
                 }
                 Ok(())
             })
-        }))));
+        })));
     }
-    Ok(*goose)
+    Ok(goose)
 }
 
 /// Runs `plan` against `base` from its start offset until its end or `stop`.
@@ -254,10 +271,11 @@ pub async fn run(
     };
     let mut env = BTreeMap::new();
     let vars = plan.headers.iter().flat_map(|(_, t)| t.env_vars()).chain(
-        plan.requests
-            .iter()
-            .chain(&plan.setup)
-            .flat_map(|r| r.path.env_vars().chain(r.body.iter().flat_map(|b| b.env_vars()))),
+        plan.requests.iter().chain(&plan.setup).flat_map(|r| {
+            r.path
+                .env_vars()
+                .chain(r.body.iter().flat_map(|b| b.env_vars()))
+        }),
     );
     for var in vars {
         match std::env::var(var) {

@@ -45,7 +45,10 @@ fn request(r: &HttpRequestSpec) -> HttpRequestPlan {
         method: r.method.to_ascii_uppercase(),
         // Validated when the scenario loaded.
         path: Template::parse(&r.path).unwrap_or_default(),
-        body: r.body.as_deref().map(|b| Template::parse(b).unwrap_or_default()),
+        body: r
+            .body
+            .as_deref()
+            .map(|b| Template::parse(b).unwrap_or_default()),
         weight: r.weight,
         expect: r.expect.clone(),
     }

@@ -39,7 +39,12 @@ pub struct Mark {
 }
 
 /// Stage boundaries of every group with a load profile, and each capacity step and side-load.
-fn marks(s: &Scenario, plan_groups: &[GroupPlan], capacity: Option<&CapacityPlan>, http: &[http::HttpLoadPlan]) -> Vec<Mark> {
+fn marks(
+    s: &Scenario,
+    plan_groups: &[GroupPlan],
+    capacity: Option<&CapacityPlan>,
+    http: &[http::HttpLoadPlan],
+) -> Vec<Mark> {
     let mut out = Vec::new();
     for (g, planned) in s.groups.iter().zip(plan_groups) {
         if g.stages.is_empty() {

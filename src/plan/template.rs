@@ -44,9 +44,12 @@ impl Template {
                 parts.push(Part::Text(rest[..open].to_string()));
             }
             let after = &rest[open + 2..];
-            let close = after
-                .find("}}")
-                .ok_or_else(|| format!("\"{{{{\" at byte {} is never closed", text.len() - rest.len() + open))?;
+            let close = after.find("}}").ok_or_else(|| {
+                format!(
+                    "\"{{{{\" at byte {} is never closed",
+                    text.len() - rest.len() + open
+                )
+            })?;
             let name = after[..close].trim();
             let hole = match name {
                 "room" => Placeholder::Room,

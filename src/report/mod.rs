@@ -2,6 +2,7 @@
 //! The tables are built once here and each format lays them out its own way.
 
 pub mod charts;
+mod cohost;
 pub mod csv;
 pub mod html;
 mod http;
@@ -322,6 +323,7 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             },
         );
     }
+    out.extend(cohost::table(r));
     out.extend(http::table(r));
     let notes: Vec<Vec<String>> = r
         .groups

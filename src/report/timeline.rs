@@ -12,7 +12,13 @@ pub fn marks(r: &RunResults) -> Vec<(f64, String)> {
         .unwrap_or_default()
 }
 
-fn lines(name: &'static str, title: &str, y_label: &str, series: Vec<Series>, r: &RunResults) -> Result<Chart, ChartError> {
+fn lines(
+    name: &'static str,
+    title: &str,
+    y_label: &str,
+    series: Vec<Series>,
+    r: &RunResults,
+) -> Result<Chart, ChartError> {
     render(
         name,
         title.to_string(),
@@ -29,9 +35,10 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
     if let Some(t) = r.timeline.as_ref().filter(|t| !t.points.is_empty()) {
         let per_s = 1000.0 / r.interval_ms as f64;
-        let pick = |f: &dyn Fn(&crate::results::timeline::TimelinePoint) -> f64| -> Vec<(f64, f64)> {
-            t.points.iter().map(|p| (p.start_s, f(p))).collect()
-        };
+        let pick =
+            |f: &dyn Fn(&crate::results::timeline::TimelinePoint) -> f64| -> Vec<(f64, f64)> {
+                t.points.iter().map(|p| (p.start_s, f(p))).collect()
+            };
         out.push(lines(
             "sessions_over_time",
             "Viewer sessions receiving video",
@@ -45,7 +52,10 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
             "per second",
             vec![
                 ("joins/s".into(), pick(&|p| p.joins as f64 * per_s)),
-                ("join failures/s".into(), pick(&|p| p.join_failures as f64 * per_s)),
+                (
+                    "join failures/s".into(),
+                    pick(&|p| p.join_failures as f64 * per_s),
+                ),
             ],
             r,
         )?);
@@ -72,7 +82,16 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
                 .intervals
                 .iter()
                 .filter(|i| i.summary.count > 0)
-                .map(|i| (i.start_s, if pick == 0 { i.summary.p50 } else { i.summary.p95 }))
+                .map(|i| {
+                    (
+                        i.start_s,
+                        if pick == 0 {
+                            i.summary.p50
+                        } else {
+                            i.summary.p95
+                        },
+                    )
+                })
                 .collect();
             if !pts.is_empty() {
                 http.push((format!("{}{suffix}", load.name), pts));
@@ -104,7 +123,10 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
             .collect();
         out.push(render(
             "capacity_curve",
-            format!("Capacity search: each gated metric against the audience of {}", c.group),
+            format!(
+                "Capacity search: each gated metric against the audience of {}",
+                c.group
+            ),
             Kind::Lines {
                 x_label: "concurrent viewers",
                 y_label: "observed (gate's unit)".into(),

@@ -4,8 +4,8 @@
 
 use super::{GroupResult, RunResults};
 use crate::metrics::Metric;
-use crate::scenario::GateSpec;
 pub use crate::scenario::gates::{describe, holds};
+use crate::scenario::GateSpec;
 
 use serde::{Deserialize, Serialize};
 

@@ -5,18 +5,34 @@ use super::{GroupKind, GroupSpec, Problem, Scenario, Transport};
 pub fn validate(s: &Scenario, g: &GroupSpec, at: &dyn Fn(&str) -> String) -> Result<(), Problem> {
     if g.kind != GroupKind::Cohost {
         if *g.hosts.get_ref() != 0 {
-            return Err((Some(g.hosts.span()), at("hosts"), "hosts are for kind = \"cohost\"".into()));
+            return Err((
+                Some(g.hosts.span()),
+                at("hosts"),
+                "hosts are for kind = \"cohost\"".into(),
+            ));
         }
         if let Some(round) = g.pk.first() {
-            return Err((Some(round.span()), at("pk"), "PK rounds are for kind = \"cohost\"".into()));
+            return Err((
+                Some(round.span()),
+                at("pk"),
+                "PK rounds are for kind = \"cohost\"".into(),
+            ));
         }
         if let Some(sw) = &g.switch_to_call {
-            return Err((Some(sw.span()), at("switch_to_call"), "switch_to_call is for kind = \"cohost\"".into()));
+            return Err((
+                Some(sw.span()),
+                at("switch_to_call"),
+                "switch_to_call is for kind = \"cohost\"".into(),
+            ));
         }
         return Ok(());
     }
     if s.transport != Transport::Webrtc {
-        return Err((None, at("kind"), "co-hosting needs transport = \"webrtc\"".into()));
+        return Err((
+            None,
+            at("kind"),
+            "co-hosting needs transport = \"webrtc\"".into(),
+        ));
     }
     if *g.hosts.get_ref() < 2 {
         return Err((

@@ -44,7 +44,10 @@ pub fn check(g: &GateSpec) -> Result<(), (&'static str, String)> {
         }
     }
     if g.abort_after.is_some() && !g.abort_on_fail {
-        return Err(("abort_after", "abort_after is for gates with abort_on_fail = true".into()));
+        return Err((
+            "abort_after",
+            "abort_after is for gates with abort_on_fail = true".into(),
+        ));
     }
     if g.abort_on_fail && metric.is_none() && g.metric != "failed_sessions" {
         return Err((
@@ -83,4 +86,3 @@ pub fn holds(g: &GateSpec, observed: Option<f64>) -> bool {
         _ => false,
     })
 }
-

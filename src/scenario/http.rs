@@ -87,7 +87,8 @@ fn one() -> u32 {
 pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<(), Problem> {
     let span = Some(load.span());
     let l = load.get_ref();
-    let bad = |field: String, message: String| Err((span.clone(), format!("http[{i}].{field}"), message));
+    let bad =
+        |field: String, message: String| Err((span.clone(), format!("http[{i}].{field}"), message));
     if l.name.trim().is_empty() {
         return bad("name".into(), "an HTTP load needs a name".into());
     }
@@ -110,36 +111,61 @@ pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<
         .collect();
     if let Some(g) = &l.group {
         if !rooms.contains(&g.as_str()) {
-            return bad("group".into(), format!("no room group \"{g}\" in this scenario"));
+            return bad(
+                "group".into(),
+                format!("no room group \"{g}\" in this scenario"),
+            );
         }
     }
     if l.users == 0 {
-        return bad("users".into(), "an HTTP load needs at least one user".into());
+        return bad(
+            "users".into(),
+            "an HTTP load needs at least one user".into(),
+        );
     }
     if l.start.0 >= s.duration.0 {
-        return bad("start".into(), "the load would start after the run ends".into());
+        return bad(
+            "start".into(),
+            "the load would start after the run ends".into(),
+        );
     }
     if l.rate == Some(0) {
-        return bad("rate".into(), "a rate cap must be 1 request per second or more".into());
+        return bad(
+            "rate".into(),
+            "a rate cap must be 1 request per second or more".into(),
+        );
     }
     if !CO_MITIGATIONS.contains(&l.co_mitigation.as_str()) {
         return bad(
             "co_mitigation".into(),
-            format!("\"{}\" is not one of {}", l.co_mitigation, CO_MITIGATIONS.join(", ")),
+            format!(
+                "\"{}\" is not one of {}",
+                l.co_mitigation,
+                CO_MITIGATIONS.join(", ")
+            ),
         );
     }
     for (name, value) in &l.headers {
-        Template::parse(value).map_err(|m| (span.clone(), format!("http[{i}].headers.{name}"), m))?;
+        Template::parse(value)
+            .map_err(|m| (span.clone(), format!("http[{i}].headers.{name}"), m))?;
     }
     if l.requests.is_empty() {
-        return bad("request".into(), "an HTTP load needs at least one [[http.request]]".into());
+        return bad(
+            "request".into(),
+            "an HTTP load needs at least one [[http.request]]".into(),
+        );
     }
     let all = l
         .setup
         .iter()
         .enumerate()
         .map(|(k, r)| (format!("setup[{k}]"), r))
-        .chain(l.requests.iter().enumerate().map(|(k, r)| (format!("request[{k}]"), r)));
+        .chain(
+            l.requests
+                .iter()
+                .enumerate()
+                .map(|(k, r)| (format!("request[{k}]"), r)),
+        );
     for (at, r) in all {
         if r.name.trim().is_empty() {
             return bad(format!("{at}.name"), "a request needs a name".into());
@@ -153,7 +179,8 @@ pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<
         if r.weight == 0 {
             return bad(format!("{at}.weight"), "weight must be 1 or more".into());
         }
-        let path = Template::parse(&r.path).map_err(|m| (span.clone(), format!("http[{i}].{at}.path"), m))?;
+        let path = Template::parse(&r.path)
+            .map_err(|m| (span.clone(), format!("http[{i}].{at}.path"), m))?;
         if !r.path.starts_with('/') {
             return bad(format!("{at}.path"), "a path starts with /".into());
         }
@@ -161,7 +188,10 @@ pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<
             Template::parse(body).map_err(|m| (span.clone(), format!("http[{i}].{at}.body"), m))?;
         }
         if r.expect.iter().any(|c| !(100..=599).contains(c)) {
-            return bad(format!("{at}.expect"), "HTTP statuses are 100 to 599".into());
+            return bad(
+                format!("{at}.expect"),
+                "HTTP statuses are 100 to 599".into(),
+            );
         }
         let needs_room = path.uses(&crate::plan::template::Placeholder::Room)
             || r.body.as_deref().is_some_and(|b| b.contains("{{room}}"));

@@ -289,7 +289,8 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             // A co-hosting group reports its host↔host links as "NAME/hosts".
             let known = |g: &GroupSpec| {
                 g.name.get_ref() == name
-                    || (g.kind == GroupKind::Cohost && format!("{}/hosts", g.name.get_ref()) == *name)
+                    || (g.kind == GroupKind::Cohost
+                        && format!("{}/hosts", g.name.get_ref()) == *name)
             };
             if !s.groups.iter().any(known) {
                 return Err((

@@ -1,5 +1,7 @@
 #![allow(dead_code)]
 
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use rtcbench::engine::driver::run_simulated;
 use rtcbench::engine::{GroupOutcome, Room};
 use rtcbench::metrics::Metric;
@@ -92,4 +94,73 @@ pub fn whip_whep_provider(
     )
     .expect("write provider file");
     path
+}
+
+/// Forwards a WHIP/WHEP offer to `upstream` and its answer back, as a signalling tier in front
+/// of an SFU would (the resource Location made absolute so DELETE reaches the SFU).
+pub async fn forward(
+    http: &reqwest::Client,
+    upstream: &str,
+    kind: &str,
+    room: &str,
+    offer: String,
+) -> Response {
+    let answer = http
+        .post(format!("{upstream}/{kind}/{room}"))
+        .header(header::CONTENT_TYPE, "application/sdp")
+        .body(offer)
+        .send()
+        .await;
+    let Ok(r) = answer else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let location = r
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| format!("{upstream}{l}"));
+    let body = r.text().await.unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, "application/sdp".parse().unwrap());
+    if let Some(l) = location {
+        response
+            .headers_mut()
+            .insert(header::LOCATION, l.parse().unwrap());
+    }
+    response
+}
+
+/// The head of a small WebRTC scenario (320x180 at 300 kbps), for tests to add groups to.
+pub fn small_webrtc(name: &str, duration: &str) -> String {
+    format!(
+        "name = \"{name}\"\nduration = \"{duration}\"\ntransport = \"webrtc\"\n\
+         [video]\nwidth = 320\nheight = 180\nbitrate = \"300kbps\"\n"
+    )
+}
+
+/// Runs a scenario in this process (writing its report under `dir`) and returns its results.
+pub async fn run_in_process(
+    dir: &std::path::Path,
+    toml: &str,
+    seed: u64,
+    providers: Vec<std::path::PathBuf>,
+) -> rtcbench::results::RunResults {
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, toml).expect("write scenario");
+    let scenario = rtcbench::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let options = rtcbench::runner::RunOptions {
+        seed: Some(seed),
+        duration_us: None,
+        out: Some(dir.join("out")),
+        providers,
+        progress: false,
+    };
+    let (_tx, stop) = tokio::sync::watch::channel(false);
+    rtcbench::runner::run(&scenario, &options, stop)
+        .await
+        .expect("run")
+        .results
 }
