@@ -1,6 +1,7 @@
 //! Runs a native peer over a UDP socket as one tokio task.
 
 use super::native::{ClientError, IceServerOutcome, NativePeer, PeerOutput, PeerState};
+use crate::net::impair::Impairment;
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::UdpSocket;
@@ -38,6 +39,8 @@ pub struct Hooks {
     pub ticker: Option<Ticker>,
     /// Where ICE-server outcomes go: candidates to trickle, servers that could not be used.
     pub ice_servers: Option<mpsc::UnboundedSender<IceServerOutcome>>,
+    /// Network impairment between the peer and its socket.
+    pub impairment: Option<Impairment>,
 }
 
 /// Drives `peer` until `until`, `stop`, or the connection ends; gives the peer back.
@@ -59,24 +62,55 @@ pub async fn run_with(
     hooks: Hooks,
 ) -> (NativePeer, PeerExit) {
     let Hooks {
-        mut ticker,
+        ticker,
         ice_servers,
+        mut impairment,
     } = hooks;
+    let exit = drive(
+        &mut peer,
+        socket,
+        until,
+        &mut stop,
+        ticker,
+        ice_servers,
+        &mut impairment,
+    )
+    .await;
+    if let Some(i) = &impairment {
+        i.finish();
+    }
+    (peer, exit)
+}
+
+async fn drive(
+    peer: &mut NativePeer,
+    socket: UdpSocket,
+    until: Instant,
+    stop: &mut watch::Receiver<bool>,
+    mut ticker: Option<Ticker>,
+    ice_servers: Option<mpsc::UnboundedSender<IceServerOutcome>>,
+    impairment: &mut Option<Impairment>,
+) -> PeerExit {
     let mut buf = vec![0u8; 2048];
     loop {
         if let Some(t) = ticker.as_mut() {
             let now = Instant::now();
             while t.next <= now {
                 let at = t.next;
-                (t.on_tick)(&mut peer, at);
+                (t.on_tick)(peer, at);
                 t.next += t.every;
             }
         }
         let timeout = loop {
             match peer.poll_output() {
                 Ok(PeerOutput::Transmit(to, bytes)) => {
-                    if let Err(e) = socket.send_to(&bytes, to).await {
-                        return (peer, PeerExit::Io(e));
+                    match impairment.as_mut().and_then(|i| i.up.as_mut()) {
+                        Some(up) => up.push(Instant::now(), to, bytes),
+                        None => {
+                            if let Err(e) = socket.send_to(&bytes, to).await {
+                                return PeerExit::Io(e);
+                            }
+                        }
                     }
                 }
                 Ok(PeerOutput::Timeout(t)) => break t,
@@ -85,29 +119,56 @@ pub async fn run_with(
                         let _ = tx.send(outcome);
                     }
                 }
-                Err(e) => return (peer, PeerExit::Failed(e)),
+                Err(e) => return PeerExit::Failed(e),
             }
         };
+        if let Some(i) = impairment.as_mut() {
+            let now = Instant::now();
+            if let Some(up) = i.up.as_mut() {
+                while let Some((to, bytes)) = up.poll(now) {
+                    if let Err(e) = socket.send_to(&bytes, to).await {
+                        return PeerExit::Io(e);
+                    }
+                }
+            }
+            // One datagram at a time: the peer's events for it must be drained (at the top of
+            // the loop) before the next goes in, or they are overwritten.
+            if let Some((from, bytes)) = i.down.as_mut().and_then(|down| down.poll(now)) {
+                if let Err(e) = peer.handle_receive(now, from, &bytes) {
+                    return PeerExit::Failed(e);
+                }
+                continue;
+            }
+        }
         if peer.state() == PeerState::Closed {
-            return (peer, PeerExit::Closed);
+            return PeerExit::Closed;
         }
         if Instant::now() >= until || *stop.borrow() {
-            return (peer, PeerExit::Finished);
+            return PeerExit::Finished;
         }
-        let wake = ticker
+        let mut wake = ticker
             .as_ref()
             .map_or(timeout, |t| timeout.min(t.next))
             .min(until);
+        if let Some(due) = impairment.as_ref().and_then(Impairment::next_due) {
+            wake = wake.min(due);
+        }
         let step = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
-                Ok((n, from)) => peer.handle_receive(Instant::now(), from, &buf[..n]),
-                Err(e) => return (peer, PeerExit::Io(e)),
+                Ok((n, from)) => match impairment.as_mut().and_then(|i| i.down.as_mut()) {
+                    Some(down) => {
+                        down.push(Instant::now(), from, buf[..n].to_vec());
+                        Ok(())
+                    }
+                    None => peer.handle_receive(Instant::now(), from, &buf[..n]),
+                },
+                Err(e) => return PeerExit::Io(e),
             },
             _ = tokio::time::sleep_until(wake.into()) => peer.handle_timeout(Instant::now()),
-            _ = stop.changed() => return (peer, PeerExit::Finished),
+            _ = stop.changed() => return PeerExit::Finished,
         };
         if let Err(e) = step {
-            return (peer, PeerExit::Failed(e));
+            return PeerExit::Failed(e);
         }
     }
 }

@@ -43,6 +43,8 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
         group: hosts_group(&plan.name),
         recorder: Arc::new(Mutex::new(Recorder::new(ctx.run_start, ctx.interval_us))),
         notes: Default::default(),
+        realised: Default::default(),
+        publisher_realised: Default::default(),
         ..ctx.clone()
     };
     ctx.live

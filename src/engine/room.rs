@@ -43,6 +43,9 @@ pub struct GroupOutcome {
     pub sender: SenderStats,
     /// What the links actually did, summed over receivers.
     pub link: LinkStats,
+    /// What the publishers' impairment did to what they sent (WebRTC).
+    #[serde(default)]
+    pub publisher_link: LinkStats,
     pub series: BTreeMap<Metric, MetricSeries>,
     pub sessions: Vec<ReceiverSummary>,
     /// Publishers that could not publish (WebRTC groups).
@@ -192,6 +195,7 @@ impl Room {
             sessions.push(leg.receiver.summary(&self.name, end));
         }
         GroupOutcome {
+            publisher_link: LinkStats::default(),
             name: self.name,
             network_name: self.network_name,
             network: self.network,

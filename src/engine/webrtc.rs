@@ -17,6 +17,7 @@ use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
 use crate::media::source::VideoSource;
 use crate::media::Micros;
 use crate::metrics::{Metric, Recorder, Sample};
+use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
 use crate::net::LinkStats;
 use crate::plan::{room_name, GroupPlan, ReceiverPlan};
 use crate::provider::whip_whep::{self, Step};
@@ -41,6 +42,14 @@ pub(super) struct Ctx {
     pub(super) group: String,
     pub(super) notes: ice::Notes,
     pub(super) live: Arc<Live>,
+    /// What viewers' networks do to their traffic (down: to the viewer).
+    pub(super) down: ImpairSpec,
+    pub(super) up: ImpairSpec,
+    /// The realised downlink impairment, summed over viewers.
+    pub(super) realised: Arc<Mutex<LinkStats>>,
+    /// What publishers' networks do to what they send, and what that came to.
+    pub(super) publisher_up: ImpairSpec,
+    pub(super) publisher_realised: Arc<Mutex<LinkStats>>,
 }
 
 fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
@@ -92,6 +101,7 @@ pub(super) async fn publish(
     // The encoder is made just before the planned instant: rtcbench's own set-up must not make
     // every session planned for the same instant start late.
     sleep_until_micros(ctx.clock, dial_at.saturating_sub(PREPARE_LEAD_US)).await;
+    let config_seed = config.seed;
     let sender = MediaSender::new(config, dial_at);
     sleep_until_micros(ctx.clock, dial_at).await;
     record_slip(&ctx, dial_at);
@@ -100,7 +110,18 @@ pub(super) async fn publish(
         let sender = sender.map_err(|e| failure(Step::Offer, e.to_string()))?;
         let (peer, socket, resource) =
             signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
-        let (peer, exit) = drive(&ctx, peer, socket, &resource, None, until).await;
+        let sink = RealisedSink::default();
+        let impairment = Impairment::new(
+            &ImpairSpec::default(),
+            &ctx.publisher_up,
+            config_seed,
+            Instant::now(),
+        )
+        .map(|i| i.report_to(sink.clone()));
+        let (peer, exit) = drive(&ctx, peer, socket, &resource, None, until, impairment).await;
+        if let (Ok(done), Ok(mut sum)) = (sink.lock(), ctx.publisher_realised.lock()) {
+            add_link(&mut sum, &done.up);
+        }
         leave(&ctx, resource.url.as_deref()).await;
         let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
         Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit)))
@@ -110,6 +131,13 @@ pub(super) async fn publish(
         Ok((stats, failure)) => (stats, failure.map(|f| tag(f, &id))),
         Err(f) => (SenderStats::default(), Some(tag(f, &id))),
     }
+}
+
+fn add_link(sum: &mut LinkStats, one: &LinkStats) {
+    sum.sent += one.sent;
+    sum.dropped += one.dropped;
+    sum.delivered += one.delivered;
+    sum.delay_sum_us += one.delay_sum_us;
 }
 
 /// Notes how late the generator started a planned join; returns the actual start.
@@ -191,6 +219,7 @@ async fn drive(
     resource: &whip_whep::Resource,
     ticker: Option<Ticker>,
     until: Instant,
+    impairment: Option<Impairment>,
 ) -> (NativePeer, PeerExit) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let trickling = tokio::spawn(ice::trickle_outcomes(
@@ -203,6 +232,7 @@ async fn drive(
     let hooks = Hooks {
         ticker,
         ice_servers: Some(tx),
+        impairment,
     };
     let (peer, exit) = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks).await;
     // The sender went with the driver; the last PATCH has its own timeout.
@@ -322,7 +352,22 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let until = w
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
-    let (mut peer, exit) = drive(&ctx, peer, socket, &resource, Some(ticker), until).await;
+    let sink = RealisedSink::default();
+    let impairment = Impairment::new(&ctx.down, &ctx.up, w.plan.link_seed, Instant::now())
+        .map(|i| i.report_to(sink.clone()));
+    let (mut peer, exit) = drive(
+        &ctx,
+        peer,
+        socket,
+        &resource,
+        Some(ticker),
+        until,
+        impairment,
+    )
+    .await;
+    if let (Ok(done), Ok(mut sum)) = (sink.lock(), ctx.realised.lock()) {
+        add_link(&mut sum, &done.down);
+    }
     ctx.live.session_down();
     leave(&ctx, resource.url.as_deref()).await;
     let end = ctx.clock.now();
@@ -386,6 +431,20 @@ pub async fn run_group(
         group: plan.name.clone(),
         notes: ice::Notes::default(),
         live,
+        down: ImpairSpec::from(&plan.network),
+        up: plan
+            .network
+            .uplink
+            .as_deref()
+            .map(ImpairSpec::from)
+            .unwrap_or_default(),
+        realised: Arc::default(),
+        publisher_up: plan
+            .publisher_network
+            .as_ref()
+            .map(ImpairSpec::from)
+            .unwrap_or_default(),
+        publisher_realised: Arc::default(),
     };
     ctx.live.watch_recorder(&ctx.group, ctx.recorder.clone());
     let t0 = run_start + plan.start_us;
@@ -488,7 +547,12 @@ pub(super) async fn gather(
         network_name: plan.network_name.clone(),
         network: plan.network.clone(),
         sender,
-        link: LinkStats::default(),
+        link: ctx.realised.lock().map(|l| *l).unwrap_or_default(),
+        publisher_link: ctx
+            .publisher_realised
+            .lock()
+            .map(|l| *l)
+            .unwrap_or_default(),
         series,
         sessions,
         publisher_failures,

@@ -1,6 +1,7 @@
-//! Network impairment. For now, the in-process simulated link used to calibrate the media
-//! pipeline; the per-socket impairment layer and namespace path come with the real transport.
+//! Network impairment: the in-process simulated link used to calibrate the media pipeline, and
+//! the user-space layer in front of each WebRTC client's socket.
 
+pub mod impair;
 pub mod sim_link;
 
 pub use sim_link::{LinkStats, SimLink};

@@ -157,6 +157,8 @@ pub struct GroupPlan {
     pub call_senders: Vec<SenderConfig>,
     pub network_name: String,
     pub network: NetworkProfile,
+    /// What the publishers' own networks do to what they send.
+    pub publisher_network: Option<NetworkProfile>,
     pub link: LinkParams,
     /// Offsets from the start of the run.
     pub start_us: u64,
@@ -310,6 +312,10 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                 stagger_us: g.stagger.as_micros(),
                 call_senders,
                 network_name: g.network.get_ref().clone(),
+                publisher_network: g
+                    .publisher_network
+                    .as_ref()
+                    .map(|n| scenario::network_for(s, n.get_ref())),
                 link: LinkParams::from(&network),
                 network,
                 start_us: g.start.as_micros(),

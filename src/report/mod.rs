@@ -81,6 +81,30 @@ fn metric_stat(
         .unwrap_or_else(|| "–".into())
 }
 
+/// A profile's settings beyond delay, jitter and loss, as written.
+fn network_extras(p: &crate::scenario::NetworkProfile) -> String {
+    let mut out = Vec::new();
+    if let Some(b) = p.burst {
+        out.push(format!("bursts of {b} packets"));
+    }
+    if let Some(d) = p.duplicate {
+        out.push(format!("{}% duplicated", d.0));
+    }
+    if let Some(r) = p.rate {
+        out.push(format!("cap {:.0} kbps", r.kbps()));
+    }
+    if !p.reorder && !p.jitter.0.is_zero() {
+        out.push("in order".into());
+    }
+    if !p.outages.is_empty() {
+        out.push(format!("{} outages", p.outages.len()));
+    }
+    if p.uplink.is_some() {
+        out.push("uplink impaired".into());
+    }
+    out.join(", ")
+}
+
 /// The warning a report opens with when rtcbench itself was the limit.
 pub fn saturation_warning(r: &RunResults) -> Option<String> {
     let cost = r.self_cost.as_ref().filter(|c| !c.saturation.is_empty())?;
@@ -195,18 +219,23 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
             })
             .collect(),
     });
-    if r.provider.is_none() {
+    if r.provider.is_none() || r.groups.iter().any(|g| g.network_name != "clean") {
         out.push(Table {
             title: "Network: configured and realised".into(),
-            note: Some("Realised figures are counted at the simulated link, per packet.".into()),
+            note: Some(match r.provider {
+                None => "Realised figures are counted at the simulated link, per packet.".into(),
+                Some(_) => "Realised figures are counted at the impairment layer in front of each viewer's socket, per datagram towards the viewer (media, retransmissions and control alike), summed over viewers.".into(),
+            }),
             headers: [
                 "group",
                 "profile",
                 "delay",
                 "jitter ±",
                 "loss",
+                "other",
                 "realised mean delay ms",
                 "realised loss %",
+                "receivers' loss before / after repair %",
             ]
             .map(String::from)
             .to_vec(),
@@ -220,8 +249,14 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
                         humantime::format_duration(g.network.delay.0).to_string(),
                         humantime::format_duration(g.network.jitter.0).to_string(),
                         format!("{}%", g.network.loss.0),
+                        network_extras(&g.network),
                         fmt(g.totals.link_delay_ms, 2),
                         fmt(g.totals.link_loss_pct, 2),
+                        format!(
+                            "{} / {}",
+                            fmt(g.totals.packet_loss_before_repair_pct, 2),
+                            fmt(g.totals.packet_loss_pct, 2)
+                        ),
                     ]
                 })
                 .collect(),

@@ -82,6 +82,9 @@ pub struct GroupResult {
     pub network: NetworkProfile,
     pub sender: SenderStats,
     pub link: LinkStats,
+    /// What the publishers' impairment did to what they sent (WebRTC).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub publisher_link: LinkStats,
     pub totals: GroupTotals,
     pub metrics: BTreeMap<Metric, MetricResult>,
     pub sessions: Vec<ReceiverSummary>,
@@ -92,6 +95,10 @@ pub struct GroupResult {
     /// the number of sessions it was seen in.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notes: BTreeMap<String, u64>,
+}
+
+fn is_zero(l: &LinkStats) -> bool {
+    *l == LinkStats::default()
 }
 
 /// Percentiles in the metric's own unit.
@@ -192,7 +199,12 @@ pub struct GroupTotals {
     pub probes: u64,
     pub packets_expected: u64,
     pub packets_lost: u64,
+    /// Lost for good (after NACK/RTX repair), as WebRTC's packetsLost counts it.
     pub packet_loss_pct: f64,
+    /// Lost in transit before repair: lost for good plus those that came late (retransmitted,
+    /// or reordered by the network).
+    #[serde(default)]
+    pub packet_loss_before_repair_pct: f64,
     pub frames_rendered: u64,
     pub freeze_w3c: FreezeTally,
     pub freeze_200ms: FreezeTally,
@@ -220,7 +232,9 @@ impl GroupTotals {
         };
         let (mut freeze_us, mut span_us) = (0.0, 0.0);
         let (mut marker_weight, mut marker_sum) = (0.0, 0.0);
+        let mut late = 0u64;
         for s in sessions {
+            late += s.packets_reordered;
             t.receivers += 1;
             t.probes += (s.role == Role::Probe) as u64;
             t.packets_expected += s.packets_expected;
@@ -252,6 +266,8 @@ impl GroupTotals {
         }
         if t.packets_expected > 0 {
             t.packet_loss_pct = t.packets_lost as f64 * 100.0 / t.packets_expected as f64;
+            t.packet_loss_before_repair_pct =
+                (t.packets_lost + late) as f64 * 100.0 / t.packets_expected as f64;
         }
         if span_us > 0.0 {
             t.freeze_time_pct = freeze_us * 100.0 / span_us;
@@ -277,6 +293,7 @@ impl GroupResult {
             network: o.network,
             sender: o.sender,
             link: o.link,
+            publisher_link: o.publisher_link,
             metrics,
             sessions: o.sessions,
             publisher_failures: o.publisher_failures,

@@ -156,6 +156,7 @@ mod tests {
             network: Default::default(),
             sender: Default::default(),
             link: Default::default(),
+            publisher_link: Default::default(),
             series: rec.series,
             sessions: vec![
                 session("a", 0.0, Some(200.0), None),

@@ -3,6 +3,7 @@
 pub mod cohost;
 pub mod gates;
 pub mod http;
+pub mod networks;
 pub mod schema;
 pub mod units;
 
@@ -16,10 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// Network profiles every scenario can name without defining them.
 pub fn builtin_network(name: &str) -> Option<NetworkProfile> {
-    match name {
-        "clean" => Some(NetworkProfile::default()),
-        _ => None,
-    }
+    networks::builtin(name)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -431,17 +429,37 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
                 ),
             ));
         }
+        if let Some(pn) = &g.publisher_network {
+            let name = pn.get_ref();
+            if s.transport != Transport::Webrtc {
+                return Err((
+                    Some(pn.span()),
+                    at("publisher_network"),
+                    "publisher_network is for transport = \"webrtc\"".into(),
+                ));
+            }
+            if builtin_network(name).is_none() && !s.network.contains_key(name) {
+                return Err((
+                    Some(pn.span()),
+                    at("publisher_network"),
+                    format!("no network profile named \"{name}\""),
+                ));
+            }
+        }
         let net = g.network.get_ref();
-        if s.transport == Transport::Webrtc && net != "clean" {
+        let profile = network_for(s, net);
+        if s.transport == Transport::Simulated && profile.needs_impairment_layer() {
             return Err((
                 Some(g.network.span()),
                 at("network"),
-                "impaired networks on the WebRTC transport need the impairment layer (not built yet); use transport = \"simulated\"".into(),
+                format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages or uplink, which only the WebRTC transport's impairment layer does"),
             ));
         }
         if builtin_network(net).is_none() && !s.network.contains_key(net) {
-            let mut known: Vec<&str> = s.network.keys().map(String::as_str).collect();
-            known.insert(0, "clean");
+            let known: Vec<&str> = networks::BUILTIN
+                .into_iter()
+                .chain(s.network.keys().map(String::as_str))
+                .collect();
             return Err((
                 Some(g.network.span()),
                 at("network"),

@@ -151,17 +151,74 @@ fn default_audio_bitrate() -> Bitrate {
     Bitrate(32_000)
 }
 
-/// One-way impairment of the simulated link from the publisher to a receiver.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+/// Impairment of a receiver's network: on the simulated transport, the one-way link from the
+/// publisher; on WebRTC, what reaches the client's socket (and, with `uplink`, what leaves it).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkProfile {
     #[serde(default)]
     pub delay: HumanDuration,
-    /// Each packet's delay varies uniformly within ± this much (packets may reorder).
+    /// Each packet's delay varies uniformly within ± this much.
     #[serde(default)]
     pub jitter: HumanDuration,
     #[serde(default)]
     pub loss: Percent,
+    /// Whether jittered packets may overtake each other (WebRTC; the simulated link always may).
+    #[serde(default = "default_true")]
+    pub reorder: bool,
+    /// Mean length of a loss burst in packets (Gilbert-Elliott), instead of independent losses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<Percent>,
+    /// A bottleneck's rate, with a drop-tail queue holding `queue` of it (default 200 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Bitrate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<HumanDuration>,
+    /// Windows in which nothing gets through, from the session's start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outages: Vec<OutageSpec>,
+    /// The client's sending direction (WebRTC), when it is impaired too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink: Option<Box<NetworkProfile>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutageSpec {
+    pub start: HumanDuration,
+    pub end: HumanDuration,
+}
+
+impl Default for NetworkProfile {
+    fn default() -> Self {
+        Self {
+            delay: HumanDuration::default(),
+            jitter: HumanDuration::default(),
+            loss: Percent::default(),
+            reorder: true,
+            burst: None,
+            duplicate: None,
+            rate: None,
+            queue: None,
+            outages: Vec::new(),
+            uplink: None,
+        }
+    }
+}
+
+impl NetworkProfile {
+    /// Whether it asks for what only the WebRTC impairment layer does.
+    pub fn needs_impairment_layer(&self) -> bool {
+        !self.reorder
+            || self.burst.is_some()
+            || self.duplicate.is_some()
+            || self.rate.is_some()
+            || self.queue.is_some()
+            || !self.outages.is_empty()
+            || self.uplink.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -206,6 +263,9 @@ pub struct GroupSpec {
     /// A network profile name: built-in or defined under `[network.NAME]`.
     #[serde(default = "default_network")]
     pub network: Spanned<String>,
+    /// The network of the publisher(s) (WebRTC): the profile applies to what they send.
+    #[serde(default)]
+    pub publisher_network: Option<Spanned<String>>,
     /// When this group starts, from the start of the run.
     #[serde(default)]
     pub start: HumanDuration,

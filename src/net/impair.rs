@@ -1,0 +1,505 @@
+//! The user-space impairment layer in front of a client's UDP socket, one per direction
+//! (sans-IO: datagrams and instants in, datagrams out). str0m-netem does the loss (random or
+//! Gilbert-Elliott bursts), duplication, base delay and the bandwidth cap with its drop-tail
+//! queue; this layer adds jitter with or without reordering, outages, and counts what it
+//! actually did, so a run can report the impairment it applied beside the outcome.
+
+use super::LinkStats;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use str0m_netem::{
+    Bitrate, DataSize, GilbertElliot, Input, LossModel, Netem, NetemConfig, Output, Probability,
+    RandomLoss,
+};
+
+/// What one direction does to the datagrams that cross it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImpairSpec {
+    pub delay: Duration,
+    /// Each datagram's delay varies uniformly within ± this much.
+    pub jitter: Duration,
+    /// Whether jittered datagrams may overtake each other (true, as netem does) or keep their
+    /// order (false: a datagram waits for the one before it, as on one queue).
+    pub reorder: bool,
+    /// Long-run share of datagrams lost, 0 to 1.
+    pub loss: f64,
+    /// Mean length of a loss burst in datagrams (Gilbert-Elliott); `None`: independent losses.
+    pub burst: Option<f64>,
+    pub duplicate: f64,
+    /// A bottleneck: bits per second, with a drop-tail queue of `queue_bytes`.
+    pub rate_bps: Option<u64>,
+    pub queue_bytes: usize,
+    /// Windows in which nothing gets through, from the layer's start.
+    pub outages: Vec<(Duration, Duration)>,
+}
+
+impl ImpairSpec {
+    /// Nothing to do (whether it would reorder does not matter without jitter).
+    pub fn is_clean(&self) -> bool {
+        ImpairSpec {
+            reorder: false,
+            ..self.clone()
+        } == ImpairSpec::default()
+    }
+
+    /// Gilbert-Elliott parameters for a mean loss and mean burst length (in datagrams): every
+    /// datagram in the bad state is lost, none in the good one.
+    fn loss_model(&self) -> LossModel {
+        if self.loss <= 0.0 {
+            return LossModel::None;
+        }
+        match self.burst {
+            Some(burst) if burst > 1.0 && self.loss < 1.0 => {
+                let good = (1.0 - self.loss) * burst / self.loss;
+                LossModel::GilbertElliot(
+                    GilbertElliot::new()
+                        .good_duration(good as f32)
+                        .bad_duration(burst as f32)
+                        .loss_in_bad(Probability::new(1.0))
+                        .loss_in_good(Probability::new(0.0)),
+                )
+            }
+            _ => LossModel::Random(RandomLoss::new(Probability::new(self.loss as f32))),
+        }
+    }
+
+    fn netem_config(&self, seed: u64) -> NetemConfig {
+        // Netem holds the low edge of the delay; the jitter stage adds 0 to 2 × jitter on top.
+        let mut c = NetemConfig::new()
+            .latency(self.delay.saturating_sub(self.jitter))
+            .loss(self.loss_model())
+            .duplicate(Probability::new(self.duplicate as f32))
+            .seed(seed);
+        if let Some(bps) = self.rate_bps {
+            c = c.link(
+                Bitrate::from(bps),
+                DataSize::from(self.queue_bytes.max(1500)),
+            );
+        }
+        c
+    }
+}
+
+impl From<&crate::scenario::NetworkProfile> for ImpairSpec {
+    fn from(p: &crate::scenario::NetworkProfile) -> Self {
+        let rate_bps = p.rate.map(|r| r.bps());
+        let queue = p.queue.map_or(Duration::from_millis(200), |q| q.0);
+        Self {
+            delay: p.delay.0,
+            jitter: p.jitter.0,
+            reorder: p.reorder,
+            loss: p.loss.fraction(),
+            burst: p.burst,
+            duplicate: p.duplicate.map_or(0.0, |d| d.fraction()),
+            rate_bps,
+            queue_bytes: rate_bps
+                .map_or(0, |bps| (bps as f64 / 8.0 * queue.as_secs_f64()) as usize),
+            outages: p.outages.iter().map(|o| (o.start.0, o.end.0)).collect(),
+        }
+    }
+}
+
+/// A datagram inside the layer: where it goes (or came from), when it entered, and its number,
+/// so duplicates and losses can be told apart on the way out.
+#[derive(Debug, Clone)]
+struct Datagram {
+    addr: SocketAddr,
+    entered: Instant,
+    id: u64,
+    bytes: Vec<u8>,
+}
+
+impl AsRef<[u8]> for Datagram {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Splitmix64: a small deterministic generator for the jitter stage.
+fn next_random(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// One direction of the layer.
+pub struct Direction {
+    spec: ImpairSpec,
+    started: Instant,
+    netem: Netem<Datagram>,
+    /// Released by netem, waiting out their jitter: in order, or by release time when they may
+    /// reorder.
+    fifo: VecDeque<(Instant, Datagram)>,
+    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    held: Vec<Option<Datagram>>,
+    last_release: Option<Instant>,
+    random: u64,
+    next_id: u64,
+    /// Datagrams that entered and have not come out yet (lost ones stay until pruned).
+    in_flight: BTreeSet<u64>,
+    pub stats: LinkStats,
+    pub duplicated: u64,
+}
+
+/// Datagrams older than this many numbers are taken as lost, to bound `in_flight`.
+const IN_FLIGHT_WINDOW: u64 = 100_000;
+
+impl Direction {
+    pub fn new(spec: ImpairSpec, seed: u64, now: Instant) -> Self {
+        Self {
+            netem: Netem::new(spec.netem_config(seed)),
+            spec,
+            started: now,
+            fifo: VecDeque::new(),
+            heap: BinaryHeap::new(),
+            held: Vec::new(),
+            last_release: None,
+            random: seed ^ 0x5eed,
+            next_id: 0,
+            in_flight: BTreeSet::new(),
+            stats: LinkStats::default(),
+            duplicated: 0,
+        }
+    }
+
+    /// Changes the impairment from now on; datagrams already inside keep their fate.
+    pub fn set_spec(&mut self, spec: ImpairSpec, seed: u64) {
+        self.netem.set_config(spec.netem_config(seed));
+        self.spec = spec;
+    }
+
+    fn in_outage(&self, now: Instant) -> bool {
+        let t = now.saturating_duration_since(self.started);
+        self.spec
+            .outages
+            .iter()
+            .any(|&(from, to)| t >= from && t < to)
+    }
+
+    /// A datagram enters the layer at `now`.
+    pub fn push(&mut self, now: Instant, addr: SocketAddr, bytes: Vec<u8>) {
+        self.stats.sent += 1;
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.in_outage(now) {
+            self.stats.dropped += 1;
+            return;
+        }
+        self.in_flight.insert(id);
+        if id >= IN_FLIGHT_WINDOW {
+            let stale: Vec<u64> = self
+                .in_flight
+                .range(..id - IN_FLIGHT_WINDOW)
+                .copied()
+                .collect();
+            for s in stale {
+                self.in_flight.remove(&s);
+            }
+        }
+        let d = Datagram {
+            addr,
+            entered: now,
+            id,
+            bytes,
+        };
+        self.netem.handle_input(Input::Packet(now, d));
+    }
+
+    /// Uniform in [0, 2 × jitter] above netem's `delay - jitter`: delay ± jitter in all.
+    fn jitter_of(&mut self) -> Duration {
+        if self.spec.jitter.is_zero() {
+            return Duration::ZERO;
+        }
+        let span = 2.0 * self.spec.jitter.as_secs_f64();
+        Duration::from_secs_f64(span * next_random(&mut self.random))
+    }
+
+    /// Moves what netem has released by `now` into the jitter stage.
+    fn drain_netem(&mut self, now: Instant) {
+        self.netem.handle_input(Input::Timeout(now));
+        while let Some(out) = self.netem.poll_output() {
+            let Output::Packet(d) = out else { continue };
+            let mut release = now + self.jitter_of();
+            if self.spec.reorder {
+                let slot = self.held.len();
+                self.held.push(Some(d));
+                self.heap.push(Reverse((release, self.next_id, slot)));
+            } else {
+                if let Some(last) = self.last_release {
+                    release = release.max(last);
+                }
+                self.last_release = Some(release);
+                self.fifo.push_back((release, d));
+            }
+        }
+    }
+
+    /// The next datagram due by `now`, with its address.
+    pub fn poll(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+        self.drain_netem(now);
+        let d = if self.spec.reorder {
+            match self.heap.peek() {
+                Some(Reverse((at, _, _))) if *at <= now => {
+                    let Reverse((_, _, slot)) = self.heap.pop()?;
+                    let d = self.held.get_mut(slot)?.take();
+                    if self.heap.is_empty() {
+                        self.held.clear();
+                    }
+                    d
+                }
+                _ => None,
+            }
+        } else {
+            match self.fifo.front() {
+                Some((at, _)) if *at <= now => self.fifo.pop_front().map(|(_, d)| d),
+                _ => None,
+            }
+        }?;
+        if self.in_flight.remove(&d.id) {
+            self.stats.delivered += 1;
+            self.stats.delay_sum_us += now.saturating_duration_since(d.entered).as_micros() as u64;
+        } else {
+            self.duplicated += 1;
+        }
+        Some((d.addr, d.bytes))
+    }
+
+    /// When something will next be due, if anything is inside.
+    pub fn next_due(&self) -> Option<Instant> {
+        let jittered = if self.spec.reorder {
+            self.heap.peek().map(|Reverse((at, _, _))| *at)
+        } else {
+            self.fifo.front().map(|(at, _)| *at)
+        };
+        let queued = (!self.netem.is_empty()).then(|| self.netem.poll_timeout());
+        match (jittered, queued) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The realised impairment so far: datagrams still inside are neither lost nor delivered.
+    pub fn realised(&self) -> LinkStats {
+        let inside = (self.fifo.len() + self.heap.len() + self.netem.queue_len()) as u64;
+        LinkStats {
+            dropped: self
+                .stats
+                .sent
+                .saturating_sub(self.stats.delivered + inside),
+            ..self.stats
+        }
+    }
+}
+
+/// What both directions of one client's layer did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Realised {
+    /// Towards the client (what it receives).
+    pub down: LinkStats,
+    /// From the client.
+    pub up: LinkStats,
+}
+
+pub type RealisedSink = std::sync::Arc<std::sync::Mutex<Realised>>;
+
+/// Both directions of one client's socket; a clean direction is left out.
+pub struct Impairment {
+    pub up: Option<Direction>,
+    pub down: Option<Direction>,
+    sink: Option<RealisedSink>,
+}
+
+impl Impairment {
+    /// `None` when both directions are clean.
+    pub fn new(down: &ImpairSpec, up: &ImpairSpec, seed: u64, now: Instant) -> Option<Self> {
+        let make = |spec: &ImpairSpec, salt: u64| {
+            (!spec.is_clean()).then(|| Direction::new(spec.clone(), seed ^ salt, now))
+        };
+        let (down, up) = (make(down, 0xd0), make(up, 0x09));
+        (down.is_some() || up.is_some()).then_some(Self {
+            up,
+            down,
+            sink: None,
+        })
+    }
+
+    /// Where `finish` writes what the layer did.
+    pub fn report_to(mut self, sink: RealisedSink) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    pub fn next_due(&self) -> Option<Instant> {
+        let due = |d: &Option<Direction>| d.as_ref().and_then(Direction::next_due);
+        match (due(&self.up), due(&self.down)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn realised(&self) -> Realised {
+        let of = |d: &Option<Direction>| d.as_ref().map(Direction::realised).unwrap_or_default();
+        Realised {
+            down: of(&self.down),
+            up: of(&self.up),
+        }
+    }
+
+    /// Writes the realised impairment to the sink (when the client's task ends).
+    pub fn finish(&self) {
+        if let Some(sink) = &self.sink {
+            if let Ok(mut r) = sink.lock() {
+                *r = self.realised();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TO: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9);
+
+    /// Pushes `count` numbered datagrams of `size` bytes every `every`, polling as it goes;
+    /// returns (number, delay) of each datagram out, in the order they came out.
+    fn run(
+        spec: ImpairSpec,
+        count: u64,
+        every: Duration,
+        size: usize,
+    ) -> (Vec<(u64, Duration)>, Direction) {
+        let t0 = Instant::now();
+        let mut d = Direction::new(spec, 7, t0);
+        let mut out = Vec::new();
+        let take = |d: &mut Direction, now: Instant, out: &mut Vec<(u64, Duration)>| {
+            while let Some((_, bytes)) = d.poll(now) {
+                let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+                out.push((n, now - (t0 + every * n as u32)));
+            }
+        };
+        for n in 0..count {
+            let now = t0 + every * n as u32;
+            let mut bytes = n.to_le_bytes().to_vec();
+            bytes.resize(size.max(8), 0);
+            d.push(now, TO, bytes);
+            take(&mut d, now, &mut out);
+            // Event-driven until the next push: every datagram is taken the instant it is due.
+            let next = now + every;
+            while let Some(due) = d.next_due().filter(|due| *due < next) {
+                take(&mut d, due.max(now), &mut out);
+            }
+        }
+        // Drain in 1 ms steps.
+        let mut now = t0 + every * count as u32;
+        while let Some(due) = d.next_due() {
+            now = now.max(due);
+            take(&mut d, now, &mut out);
+            now += Duration::from_micros(100);
+        }
+        (out, d)
+    }
+
+    #[test]
+    fn gilbert_elliott_gives_its_mean_loss_and_burst_length() {
+        for (loss, burst) in [(0.05, 2.0), (0.2, 4.0), (0.3, 8.0)] {
+            let spec = ImpairSpec {
+                loss,
+                burst: Some(burst),
+                ..ImpairSpec::default()
+            };
+            let (out, d) = run(spec, 100_000, Duration::from_micros(100), 8);
+            let delivered: Vec<u64> = out.iter().map(|(n, _)| *n).collect();
+            let realised = 1.0 - delivered.len() as f64 / 100_000.0;
+            // Lost runs: gaps between consecutive delivered numbers.
+            let bursts: Vec<u64> = delivered
+                .windows(2)
+                .map(|w| w[1] - w[0] - 1)
+                .filter(|&g| g > 0)
+                .collect();
+            let mean_burst = bursts.iter().sum::<u64>() as f64 / bursts.len() as f64;
+            assert!(
+                (realised / loss - 1.0).abs() < 0.10,
+                "loss {realised} for {loss}"
+            );
+            assert!(
+                (mean_burst / burst - 1.0).abs() < 0.10,
+                "burst {mean_burst} for {burst}"
+            );
+            let r = d.realised();
+            assert!((r.loss_pct() / 100.0 - realised).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn jitter_keeps_order_unless_reordering_is_asked_for() {
+        let base = ImpairSpec {
+            delay: Duration::from_millis(50),
+            jitter: Duration::from_millis(20),
+            ..ImpairSpec::default()
+        };
+        let (ordered, _) = run(base.clone(), 5_000, Duration::from_millis(2), 100);
+        assert_eq!(ordered.len(), 5_000);
+        assert!(ordered.windows(2).all(|w| w[0].0 < w[1].0), "overtook");
+        let (lo, hi) = (Duration::from_millis(30), Duration::from_micros(70_200));
+        assert!(ordered.iter().all(|(_, d)| *d >= lo && *d <= hi));
+        let (mixed, d) = run(
+            ImpairSpec {
+                reorder: true,
+                ..base
+            },
+            5_000,
+            Duration::from_millis(2),
+            100,
+        );
+        let overtaken = mixed.windows(2).filter(|w| w[1].0 < w[0].0).count();
+        assert!(overtaken > 500, "{overtaken} reorderings");
+        assert!(mixed.iter().all(|(_, d)| *d >= lo && *d <= hi));
+        // Uniform ± 20 ms around 50 ms: the mean is 50 ms within half a millisecond.
+        let mean = d.realised().mean_delay_ms();
+        assert!((mean - 50.0).abs() < 0.5, "{mean}");
+    }
+
+    #[test]
+    fn a_rate_cap_holds_the_rate_and_drops_past_its_queue() {
+        // 2 Mbps offered (1250 B every 5 ms) into a 1 Mbps cap with a 25 kB queue, for 4 s.
+        let spec = ImpairSpec {
+            rate_bps: Some(1_000_000),
+            queue_bytes: 25_000,
+            ..ImpairSpec::default()
+        };
+        let (out, d) = run(spec, 800, Duration::from_millis(5), 1250);
+        let last = out
+            .iter()
+            .map(|(n, delay)| Duration::from_millis(5) * *n as u32 + *delay)
+            .max()
+            .unwrap();
+        let bits = out.len() as f64 * 1250.0 * 8.0;
+        let rate = bits / last.as_secs_f64();
+        assert!(rate <= 1_000_000.0 * 1.01 && rate > 950_000.0, "{rate} bps");
+        let r = d.realised();
+        assert!(
+            (45.0..55.0).contains(&r.loss_pct()),
+            "{} % dropped",
+            r.loss_pct()
+        );
+        // The queue adds at most its own depth of delay: 25 kB at 1 Mbps is 200 ms.
+        assert!(out.iter().all(|(_, d)| *d <= Duration::from_millis(211)));
+    }
+
+    #[test]
+    fn an_outage_drops_everything_inside_its_window_only() {
+        let spec = ImpairSpec {
+            outages: vec![(Duration::from_secs(1), Duration::from_secs(2))],
+            ..ImpairSpec::default()
+        };
+        let (out, d) = run(spec, 300, Duration::from_millis(10), 8);
+        let got: Vec<u64> = out.iter().map(|(n, _)| *n).collect();
+        assert_eq!(got, (0..100).chain(200..300).collect::<Vec<_>>());
+        assert_eq!(d.realised().dropped, 100);
+    }
+}

@@ -1,0 +1,133 @@
+//! Calibration of the user-space impairment layer through real WebRTC sessions on the embedded
+//! provider: a known one-way delay must show up in end-to-end latency, and a known random loss
+//! must be what the layer realised and what the receivers report.
+
+mod common;
+
+use rtcbench::metrics::Metric;
+
+const GROUPS: &str = r#"
+[network.far]
+delay = "100ms"
+[network.loss10]
+loss = "10%"
+reorder = false
+[network.loss30]
+loss = "30%"
+reorder = false
+
+[[group]]
+name = "clean"
+receivers = 1
+[[group]]
+name = "far"
+receivers = 1
+network = "far"
+[[group]]
+name = "loss10"
+receivers = 4
+network = "loss10"
+[[group]]
+name = "loss30"
+receivers = 4
+network = "loss30"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_delay_and_loss_are_realised_and_reported() {
+    let dir = common::temp_dir("impairment");
+    let toml = format!("{}{GROUPS}", common::small_webrtc("impairment", "10s"));
+    let r = common::run_in_process(&dir, &toml, 5, vec![]).await;
+    let p50 = |g: &str| {
+        r.group(g)
+            .and_then(|g| g.metric(Metric::E2eLatencyMs))
+            .map(|m| m.summary.p50)
+            .unwrap_or_else(|| panic!("no e2e latency in {g}"))
+    };
+    let (clean, far) = (p50("clean"), p50("far"));
+    eprintln!("e2e p50: clean {clean:.2} ms, +100 ms delay {far:.2} ms");
+    // Tolerance: ±3 ms (the issue's bar) around the injected 100 ms.
+    assert!(
+        (far - clean - 100.0).abs() <= 3.0,
+        "clean {clean}, far {far}"
+    );
+    let realised_far = r.group("far").unwrap().link.mean_delay_ms();
+    assert!(
+        (realised_far - 100.0).abs() < 1.0,
+        "layer delay {realised_far}"
+    );
+    for (g, want) in [("loss10", 10.0), ("loss30", 30.0)] {
+        let group = r.group(g).unwrap();
+        let realised = group.link.loss_pct();
+        // With a network that does not reorder, every late packet is a retransmission: lost
+        // before repair is what the layer dropped; what stays lost is far less (NACK/RTX).
+        let reported = group.totals.packet_loss_before_repair_pct;
+        let residual = group.totals.packet_loss_pct;
+        eprintln!(
+            "{g}: realised {realised:.2} % of {} datagrams, reported {reported:.2} % before repair, {residual:.2} % after",
+            group.link.sent
+        );
+        assert!(group.link.sent > 4000, "{g}: {} datagrams", group.link.sent);
+        assert!((realised - want).abs() <= 1.5, "{g}: realised {realised}");
+        assert!(
+            (reported - realised).abs() <= 1.5,
+            "{g}: reported {reported}, realised {realised}"
+        );
+        assert!(residual < reported, "{g}: repair did nothing");
+        assert!(group.sessions.iter().all(|s| s.joined), "{g} did not join");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_behind_a_1_mbps_cap_adapts_its_2_mbps_stream() {
+    let dir = common::temp_dir("impairment-cap");
+    let toml = r#"name = "cap"
+duration = "20s"
+transport = "webrtc"
+[video]
+width = 640
+height = 360
+bitrate = "2Mbps"
+[network.cap]
+rate = "1Mbps"
+queue = "200ms"
+[[group]]
+name = "capped"
+receivers = 1
+publisher_network = "cap"
+"#;
+    let r = common::run_in_process(&dir, toml, 9, vec![]).await;
+    let g = r.group("capped").unwrap();
+    let kbps = g.metric(Metric::BitrateKbps).expect("bit rate per second");
+    let loss = g.metric(Metric::PacketLossPct).expect("loss per second");
+    let per_s: Vec<(f64, f64, f64)> = kbps
+        .intervals
+        .iter()
+        .zip(&loss.intervals)
+        .filter(|(k, _)| k.summary.count > 0)
+        .map(|(k, l)| (k.start_s, k.summary.mean, l.summary.mean))
+        .collect();
+    eprintln!("second, received kbps, loss %: {per_s:.0?}");
+    let up = g.publisher_link;
+    eprintln!(
+        "publisher's link: {} sent, {:.2} % dropped",
+        up.sent,
+        up.loss_pct()
+    );
+    // At or under the cap all along (video payload; the cap also carries audio and headers).
+    assert!(per_s.iter().all(|&(_, k, _)| k <= 1000.0), "{per_s:?}");
+    // Adapted within 10 s: from then on the queue no longer overflows.
+    let settled: Vec<_> = per_s.iter().filter(|(t, _, _)| *t >= 10.0).collect();
+    assert!(settled.len() >= 8);
+    assert!(settled.iter().all(|&&(_, _, l)| l < 2.0), "{settled:?}");
+    assert!(
+        settled.iter().all(|&&(_, k, _)| k > 300.0),
+        "collapsed: {settled:?}"
+    );
+    assert!(
+        up.sent > 1000 && up.dropped > 0,
+        "the cap never bit: {up:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
