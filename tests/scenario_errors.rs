@@ -316,3 +316,30 @@ fn abort_on_fail_needs_a_live_metric_and_webrtc() {
     ));
     assert_eq!(field, "gate[0].abort_after");
 }
+
+#[test]
+fn impairment_only_the_webrtc_layer_does_is_refused_on_the_simulated_link() {
+    let (_, _, field, message) = error_of(
+        "name = \"x\"\nduration = \"5s\"\n[network.bursty]\nloss = \"5%\"\nburst = 3.0\n\
+         [[group]]\nname = \"a\"\nreceivers = 2\nnetwork = \"bursty\"\n",
+    );
+    assert_eq!(field, "group[0].network");
+    assert!(message.contains("impairment layer"), "{message}");
+    let (_, _, field, message) = error_of(&format!("{WEBRTC}{GROUP}publisher_network = \"5g\"\n"));
+    assert_eq!(field, "group[0].publisher_network");
+    assert!(
+        message.contains("no network profile named \"5g\""),
+        "{message}"
+    );
+    let (_, _, _, message) = error_of(&format!("{WEBRTC}{GROUP}network = \"lte\"\n"));
+    assert!(
+        message.contains("4g") && message.contains("cross-border"),
+        "{message}"
+    );
+    // Built-in profiles are known to WebRTC scenarios without a definition.
+    scenario::parse(
+        &format!("{WEBRTC}{GROUP}network = \"handover\"\n"),
+        "ok.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -318,6 +318,7 @@ pub fn build(results: &RunResults) -> Result<Vec<Chart>, ChartError> {
         )?);
     }
     charts.extend(super::timeline::charts(results)?);
+    charts.extend(super::degradation::charts(results)?);
     let mut bars: Vec<(String, f64)> = results
         .groups
         .iter()

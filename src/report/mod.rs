@@ -4,6 +4,7 @@
 pub mod charts;
 mod cohost;
 pub mod csv;
+mod degradation;
 pub mod html;
 mod http;
 pub mod markdown;

@@ -209,6 +209,15 @@ impl Default for NetworkProfile {
 }
 
 impl NetworkProfile {
+    /// Whether it adds anything besides delay, jitter, random loss and their order.
+    pub fn needs_impairment_layer_except_order(&self) -> bool {
+        NetworkProfile {
+            reorder: true,
+            ..self.clone()
+        }
+        .needs_impairment_layer()
+    }
+
     /// Whether it asks for what only the WebRTC impairment layer does.
     pub fn needs_impairment_layer(&self) -> bool {
         !self.reorder

@@ -1,0 +1,140 @@
+//! Degradation curves for weak-network ladders: each metric against the loss the impairment
+//! layer realised, and against the configured jitter, one point per group. A group joins the
+//! loss curve when its profile adds loss and nothing else, the jitter curve when it adds jitter
+//! (with its delay) and no loss; an unimpaired group is the first point of both.
+
+use super::charts::{render, Chart, ChartError, Kind, Series};
+use crate::metrics::Metric;
+use crate::results::{GroupResult, RunResults};
+
+fn only_loss(g: &GroupResult) -> bool {
+    let n = &g.network;
+    n.jitter.0.is_zero() && n.delay.0.is_zero() && !n.needs_impairment_layer_except_order()
+}
+
+fn only_jitter(g: &GroupResult) -> bool {
+    let n = &g.network;
+    n.loss.0 == 0.0 && !n.needs_impairment_layer_except_order()
+}
+
+fn points(
+    groups: &[&GroupResult],
+    x: &dyn Fn(&GroupResult) -> f64,
+    y: &dyn Fn(&GroupResult) -> Option<f64>,
+) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = groups.iter().filter_map(|g| Some((x(g), y(g)?))).collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts
+}
+
+fn mean(g: &GroupResult, m: Metric) -> Option<f64> {
+    g.metric(m)
+        .filter(|r| r.summary.count > 0)
+        .map(|r| r.summary.mean)
+}
+
+fn p95(g: &GroupResult, m: Metric) -> Option<f64> {
+    g.metric(m)
+        .filter(|r| r.summary.count > 0)
+        .map(|r| r.summary.p95)
+}
+
+fn pair(
+    groups: Vec<&GroupResult>,
+    names: (&'static str, &'static str),
+    what: &str,
+    x_label: &'static str,
+    x: &dyn Fn(&GroupResult) -> f64,
+) -> Result<Vec<Chart>, ChartError> {
+    if groups.len() < 3 {
+        return Ok(Vec::new());
+    }
+    // A rung where nobody joined has no picture to judge: it shows in join success only.
+    let joined = |g: &GroupResult| g.totals.join_success_pct > 0.0;
+    let shares: Vec<Series> = vec![
+        (
+            "join success %".into(),
+            points(&groups, x, &|g| Some(g.totals.join_success_pct)),
+        ),
+        (
+            "freeze time %".into(),
+            points(&groups, x, &|g| {
+                joined(g).then_some(g.totals.freeze_time_pct)
+            }),
+        ),
+        (
+            "loss after repair %".into(),
+            points(&groups, x, &|g| {
+                joined(g).then_some(g.totals.packet_loss_pct)
+            }),
+        ),
+        (
+            "frame rate (fps)".into(),
+            points(&groups, x, &|g| mean(g, Metric::Fps)),
+        ),
+        (
+            "PSNR (dB)".into(),
+            points(&groups, x, &|g| mean(g, Metric::PsnrDb)),
+        ),
+    ];
+    let latency: Vec<Series> = vec![
+        (
+            "e2e p95".into(),
+            points(&groups, x, &|g| p95(g, Metric::E2eLatencyMs)),
+        ),
+        (
+            "first frame p95".into(),
+            points(&groups, x, &|g| p95(g, Metric::FirstFrameMs)),
+        ),
+    ];
+    Ok(vec![
+        render(
+            names.0,
+            format!("Picture and smoothness against {what}"),
+            Kind::Lines {
+                x_label,
+                y_label: "%, fps or dB".into(),
+                series: shares,
+                marks: Vec::new(),
+            },
+        )?,
+        render(
+            names.1,
+            format!("Latency against {what}"),
+            Kind::Lines {
+                x_label,
+                y_label: "ms".into(),
+                series: latency,
+                marks: Vec::new(),
+            },
+        )?,
+    ])
+}
+
+pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
+    if r.provider.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut out = pair(
+        r.groups.iter().filter(|g| only_loss(g)).collect(),
+        ("quality_vs_loss", "latency_vs_loss"),
+        "realised loss",
+        "loss realised at the impairment layer (%)",
+        &|g| g.link.loss_pct(),
+    )?;
+    out.extend(pair(
+        r.groups
+            .iter()
+            .filter(|g| {
+                only_jitter(g)
+                    && (g.network.jitter.0 > std::time::Duration::ZERO
+                        || g.network.delay.0.is_zero())
+            })
+            .collect(),
+        ("quality_vs_jitter", "latency_vs_jitter"),
+        "jitter",
+        "configured jitter (± ms)",
+        &|g| g.network.jitter.0.as_secs_f64() * 1000.0,
+    )?);
+    Ok(out)
+}
