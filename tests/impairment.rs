@@ -52,8 +52,9 @@ async fn added_delay_and_loss_are_realised_and_reported() {
         "clean {clean}, far {far}"
     );
     let realised_far = r.group("far").unwrap().link.mean_delay_ms();
+    // Never less than asked; a little more when the runtime wakes the client late (CI load).
     assert!(
-        (realised_far - 100.0).abs() < 1.0,
+        (100.0..103.0).contains(&realised_far),
         "layer delay {realised_far}"
     );
     for (g, want) in [("loss10", 10.0), ("loss30", 30.0)] {
