@@ -33,8 +33,12 @@ receivers = 4
 network = "loss30"
 "#;
 
+/// One run at a time: each measures timing that a second run on the same 2 cores would skew.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_delay_and_loss_are_realised_and_reported() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = common::temp_dir("impairment");
     let toml = format!("{}{GROUPS}", common::small_webrtc("impairment", "10s"));
     let r = common::run_in_process(&dir, &toml, 5, vec![]).await;
@@ -82,6 +86,7 @@ async fn added_delay_and_loss_are_realised_and_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_behind_a_1_mbps_cap_adapts_its_2_mbps_stream() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = common::temp_dir("impairment-cap");
     let toml = r#"name = "cap"
 duration = "20s"
@@ -121,7 +126,9 @@ publisher_network = "cap"
     // Adapted within 10 s: from then on the queue no longer overflows.
     let settled: Vec<_> = per_s.iter().filter(|(t, _, _)| *t >= 10.0).collect();
     assert!(settled.len() >= 8);
-    assert!(settled.iter().all(|&&(_, _, l)| l < 2.0), "{settled:?}");
+    // A sender that kept sending 2 Mbps would lose about half; bandwidth probes above the cap
+    // may still cost a few percent now and then.
+    assert!(settled.iter().all(|&&(_, _, l)| l < 5.0), "{settled:?}");
     assert!(
         settled.iter().all(|&&(_, k, _)| k > 300.0),
         "collapsed: {settled:?}"
