@@ -241,7 +241,7 @@ pub async fn run(
         cost.judge_saturation();
         results.self_cost = Some(cost);
     }
-    if plan.transport_is_webrtc() {
+    if scenario.transport == Transport::Webrtc {
         results.timeline = Some(crate::results::timeline::Timeline::build(
             &results.groups,
             &plan.marks,
@@ -249,9 +249,9 @@ pub async fn run(
             results.interval_ms,
         ));
     }
-    let gates: Vec<_> = scenario.gates.iter().map(|g| g.get_ref().clone()).collect();
+    let gates = &plan.gates;
     let searched = plan.capacity.as_ref().map(|c| c.group.as_str());
-    results.gates = crate::results::gates::evaluate_except(&gates, &results, searched);
+    results.gates = crate::results::gates::evaluate_except(gates, &results, searched);
     if let Some(a) = aborted {
         // The verdict that stopped the run stands, whatever the shorter run adds up to.
         for g in results
@@ -262,15 +262,10 @@ pub async fn run(
             g.passed = false;
             g.observed = Some(a.observed);
         }
-        results.aborted_by = Some(crate::results::gates::AbortRecord {
-            gate: a.gate,
-            group: a.group,
-            observed: a.observed,
-            at_s: a.at_s,
-        });
+        results.aborted_by = Some(a);
     }
     if let Some(search) = &plan.capacity {
-        results.capacity = Some(crate::results::capacity::evaluate(search, &gates, &results));
+        results.capacity = Some(crate::results::capacity::evaluate(search, gates, &results));
     }
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;

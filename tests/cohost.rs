@@ -8,8 +8,6 @@ mod common;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use rtcbench::metrics::Metric;
-use rtcbench::sfu::server;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 const CALL_DELAY: Duration = Duration::from_millis(300);
@@ -51,10 +49,7 @@ group = "show/hosts"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_link_pk_and_switch_to_a_call_on_schedule() {
-    rtcbench::client::init_crypto();
-    let sfu = server::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let sfu = common::start_sfu().await;
     let front = Front {
         upstream: format!("http://{}", sfu.http_addr),
         http: reqwest::Client::new(),
@@ -63,9 +58,7 @@ async fn hosts_link_pk_and_switch_to_a_call_on_schedule() {
         .route("/whip/{room}", axum::routing::post(whip))
         .route("/whep/{room}", axum::routing::post(whep))
         .with_state(front);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let addr = common::serve(app).await;
 
     let dir = common::temp_dir("cohost");
     let provider = common::whip_whep_provider(&dir, "front", &format!("http://{addr}"), "");

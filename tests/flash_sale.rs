@@ -1,8 +1,7 @@
 //! The flash-sale (抢购) invariant over HTTP: a burst of concurrent orders against a limited
 //! stock on the embedded provider's live-room API never sells more than the stock.
 
-use rtcbench::sfu::server;
-use std::net::SocketAddr;
+mod common;
 
 const STOCK: u64 = 300;
 const BUYERS: usize = 40;
@@ -10,10 +9,7 @@ const ORDERS_EACH: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_orders_never_oversells() {
-    rtcbench::client::init_crypto();
-    let sfu = server::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let sfu = common::start_sfu().await;
     let base = format!("http://{}/api/rooms/sale", sfu.http_addr);
     let http = reqwest::Client::new();
     let put = http

@@ -59,9 +59,7 @@ async fn latency_errors_and_templates_are_what_the_server_saw() {
         .route("/slow/{room}", post(slow))
         .route("/broken", post(broken))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = common::serve(app).await;
     std::env::set_var("RTCBENCH_TEST_SHOP_TOKEN", "s3cret-token");
     let toml = format!(
         r#"

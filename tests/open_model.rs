@@ -12,8 +12,6 @@ use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
 use rtcbench::results::RunResults;
-use rtcbench::sfu::server;
-use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,9 +74,7 @@ async fn start_stalling_front(upstream: String) -> (String, Stalling) {
         .route("/whip/{room}", axum::routing::post(whip))
         .route("/whep/{room}", axum::routing::post(whep))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let addr = common::serve(app).await;
     (format!("http://{addr}"), state)
 }
 
@@ -140,10 +136,7 @@ async fn closed_loop_join_times(front: &str, window: Duration) -> Vec<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_stall_shows_in_every_join_planned_during_it() {
-    rtcbench::client::init_crypto();
-    let sfu = server::start(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let sfu = common::start_sfu().await;
     let (front, stalling) = start_stalling_front(format!("http://{}", sfu.http_addr)).await;
     let dir = common::temp_dir("open-model");
     let scenario = dir.join("ramp.toml");

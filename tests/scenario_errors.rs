@@ -274,6 +274,11 @@ fn http_load_typos_name_the_request_and_field() {
         "{WEBRTC}{GROUP}[[http]]\nname = \"chat\"\nusers = 5\nco_mitigation = \"sometimes\"\n[[http.request]]\nname = \"l\"\npath = \"/l\"\n"
     ));
     assert_eq!(field, "http[0].co_mitigation");
+    let (_, _, field, message) = error_of(&format!(
+        "name = \"x\"\nduration = \"30s\"\n{GROUP}[[http]]\nname = \"chat\"\nusers = 5\n[[http.request]]\nname = \"l\"\npath = \"/l\"\n"
+    ));
+    assert_eq!(field, "http[0].target");
+    assert!(message.contains("transport = \"webrtc\""), "{message}");
 }
 
 #[test]

@@ -6,6 +6,8 @@ use super::clock::WallClock;
 use super::live::Live;
 use crate::media::Micros;
 use crate::metrics::Metric;
+use crate::results::gates::stat_of;
+use crate::results::Summary;
 use crate::scenario::gates::holds;
 use crate::scenario::GateSpec;
 use std::sync::Arc;
@@ -16,7 +18,8 @@ use tokio::sync::watch;
 /// hold too few samples to mean anything.
 pub const DEFAULT_ABORT_AFTER_US: u64 = 10_000_000;
 
-#[derive(Debug, Clone, PartialEq)]
+/// The gate that broke during the run and stopped it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Abort {
     /// As written: "e2e_latency_ms p95 < 50".
     pub gate: String,
@@ -26,27 +29,23 @@ pub struct Abort {
     pub at_s: f64,
 }
 
+impl Abort {
+    pub fn describe(&self) -> String {
+        format!(
+            "stopped at {:.0} s: gate {} broke in {} (observed {:.2} so far)",
+            self.at_s, self.gate, self.group, self.observed
+        )
+    }
+}
+
 /// The gate's statistic over `metric` in `group` so far, or the group's failed sessions.
 fn observe(g: &GateSpec, live: &Live, group: &str) -> Option<f64> {
     if g.metric == "failed_sessions" {
         return Some(live.failures_in(group) as f64);
     }
     let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;
-    let h = live.group_total(group, metric)?;
-    if h.is_empty() {
-        return None;
-    }
-    let scale = metric.scale();
-    let q = |p: f64| h.value_at_quantile(p) as f64 / scale;
-    Some(match g.stat.as_deref()? {
-        "p50" => q(0.50),
-        "p90" => q(0.90),
-        "p95" => q(0.95),
-        "p99" => q(0.99),
-        "mean" => h.mean() / scale,
-        "min" => h.min() as f64 / scale,
-        _ => h.max() as f64 / scale,
-    })
+    let so_far = live.group_total(group, metric)?;
+    stat_of(g, &Summary::of(&so_far, metric.scale()))
 }
 
 /// Judges the aborting gates each `every` until `end_at` or `stop`; on the first that breaks,

@@ -121,7 +121,7 @@ async fn send(
     if record {
         let latency_us =
             answer.request.response_time * 1000 + answer.request.response_time_fraction_us as u64;
-        let ok = (200..300).contains(&status) || r.expect.contains(&status);
+        let ok = r.accepts(status);
         if let Ok(mut tallies) = shared.tallies.lock() {
             let t = tallies
                 .entry(r.name.clone())
@@ -224,11 +224,7 @@ fn attack(shared: Arc<Shared>, base: &str) -> Result<GooseAttack, goose::GooseEr
             Box::pin(async move {
                 for r in &s.plan.setup {
                     let why = match send(&s, r, user, false).await {
-                        Ok(status)
-                            if (200..300).contains(&status) || r.expect.contains(&status) =>
-                        {
-                            continue
-                        }
+                        Ok(status) if r.accepts(status) => continue,
                         Ok(0) => format!("setup request \"{}\" got no answer", r.name),
                         Ok(status) => {
                             format!("setup request \"{}\" answered HTTP {status}", r.name)
@@ -310,7 +306,6 @@ pub async fn run(
         _ = stop.wait_for(|s| *s) => return outcome,
     }
     let running = tokio::spawn(goose.execute());
-    let abort = running.abort_handle();
     let stopper = tokio::spawn(async move {
         if stop.wait_for(|s| *s).await.is_ok() {
             goose::trigger_killswitch("rtcbench run stopped");
@@ -318,7 +313,6 @@ pub async fn run(
     });
     let result = running.await;
     stopper.abort();
-    drop(abort);
     match result {
         Ok(Ok(metrics)) => {
             let mut co = corrected(&metrics);

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 pub struct Live {
     sessions_up: AtomicI64,
     joins: AtomicU64,
-    failures: AtomicU64,
     recorders: Mutex<Vec<(String, Arc<Mutex<Recorder>>)>>,
     failures_by_group: Mutex<std::collections::BTreeMap<String, u64>>,
 }
@@ -42,7 +41,6 @@ impl Live {
     }
 
     pub fn failure(&self, group: &str) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut f) = self.failures_by_group.lock() {
             *f.entry(group.to_string()).or_default() += 1;
         }
@@ -85,7 +83,10 @@ impl Live {
         Snapshot {
             sessions_up: self.sessions_up.load(Ordering::Relaxed),
             joins: self.joins.load(Ordering::Relaxed),
-            failures: self.failures.load(Ordering::Relaxed),
+            failures: self
+                .failures_by_group
+                .lock()
+                .map_or(0, |f| f.values().sum()),
             e2e_p95_ms,
         }
     }

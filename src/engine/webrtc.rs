@@ -18,7 +18,6 @@ use crate::media::source::VideoSource;
 use crate::media::Micros;
 use crate::metrics::{Metric, Recorder, Sample};
 use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
-use crate::net::LinkStats;
 use crate::plan::{room_name, GroupPlan, ReceiverPlan};
 use crate::provider::whip_whep::{self, Step};
 use crate::provider::Endpoints;
@@ -45,11 +44,11 @@ pub(super) struct Ctx {
     /// What viewers' networks do to their traffic (down: to the viewer).
     pub(super) down: ImpairSpec,
     pub(super) up: ImpairSpec,
-    /// The realised downlink impairment, summed over viewers.
-    pub(super) realised: Arc<Mutex<LinkStats>>,
+    /// The realised impairment, summed over viewers.
+    pub(super) realised: RealisedSink,
     /// What publishers' networks do to what they send, and what that came to.
     pub(super) publisher_up: ImpairSpec,
-    pub(super) publisher_realised: Arc<Mutex<LinkStats>>,
+    pub(super) publisher_realised: RealisedSink,
 }
 
 fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
@@ -110,18 +109,14 @@ pub(super) async fn publish(
         let sender = sender.map_err(|e| failure(Step::Offer, e.to_string()))?;
         let (peer, socket, resource) =
             signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
-        let sink = RealisedSink::default();
         let impairment = Impairment::new(
             &ImpairSpec::default(),
             &ctx.publisher_up,
             config_seed,
             Instant::now(),
         )
-        .map(|i| i.report_to(sink.clone()));
+        .map(|i| i.report_to(ctx.publisher_realised.clone()));
         let (peer, exit) = drive(&ctx, peer, socket, &resource, None, until, impairment).await;
-        if let (Ok(done), Ok(mut sum)) = (sink.lock(), ctx.publisher_realised.lock()) {
-            add_link(&mut sum, &done.up);
-        }
         leave(&ctx, resource.url.as_deref()).await;
         let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
         Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit)))
@@ -131,13 +126,6 @@ pub(super) async fn publish(
         Ok((stats, failure)) => (stats, failure.map(|f| tag(f, &id))),
         Err(f) => (SenderStats::default(), Some(tag(f, &id))),
     }
-}
-
-fn add_link(sum: &mut LinkStats, one: &LinkStats) {
-    sum.sent += one.sent;
-    sum.dropped += one.dropped;
-    sum.delivered += one.delivered;
-    sum.delay_sum_us += one.delay_sum_us;
 }
 
 /// Notes how late the generator started a planned join; returns the actual start.
@@ -352,9 +340,8 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let until = w
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
-    let sink = RealisedSink::default();
     let impairment = Impairment::new(&ctx.down, &ctx.up, w.plan.link_seed, Instant::now())
-        .map(|i| i.report_to(sink.clone()));
+        .map(|i| i.report_to(ctx.realised.clone()));
     let (mut peer, exit) = drive(
         &ctx,
         peer,
@@ -365,9 +352,6 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         impairment,
     )
     .await;
-    if let (Ok(done), Ok(mut sum)) = (sink.lock(), ctx.realised.lock()) {
-        add_link(&mut sum, &done.down);
-    }
     ctx.live.session_down();
     leave(&ctx, resource.url.as_deref()).await;
     let end = ctx.clock.now();
@@ -547,11 +531,11 @@ pub(super) async fn gather(
         network_name: plan.network_name.clone(),
         network: plan.network.clone(),
         sender,
-        link: ctx.realised.lock().map(|l| *l).unwrap_or_default(),
+        link: ctx.realised.lock().map(|r| r.down).unwrap_or_default(),
         publisher_link: ctx
             .publisher_realised
             .lock()
-            .map(|l| *l)
+            .map(|r| r.up)
             .unwrap_or_default(),
         series,
         sessions,

@@ -117,6 +117,32 @@ impl AsRef<[u8]> for Datagram {
     }
 }
 
+/// A datagram waiting out its jitter when datagrams may overtake each other: released by
+/// time, ties in the order they came from netem.
+#[derive(Debug)]
+struct Due {
+    at: Instant,
+    order: u64,
+    datagram: Datagram,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
 /// Splitmix64: a small deterministic generator for the jitter stage.
 fn next_random(state: &mut u64) -> f64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -134,15 +160,16 @@ pub struct Direction {
     /// Released by netem, waiting out their jitter: in order, or by release time when they may
     /// reorder.
     fifo: VecDeque<(Instant, Datagram)>,
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    held: Vec<Option<Datagram>>,
+    heap: BinaryHeap<Reverse<Due>>,
+    released: u64,
     last_release: Option<Instant>,
     random: u64,
     next_id: u64,
-    /// Datagrams that entered and have not come out yet (lost ones stay until pruned).
+    /// With duplication on: datagrams that entered and have not come out yet, so a copy is not
+    /// counted as delivered (lost ones stay until pruned).
     in_flight: BTreeSet<u64>,
-    pub stats: LinkStats,
-    pub duplicated: u64,
+    /// Sent, delivered and their delay; what was dropped follows from them (`realised`).
+    stats: LinkStats,
 }
 
 /// Datagrams older than this many numbers are taken as lost, to bound `in_flight`.
@@ -156,20 +183,13 @@ impl Direction {
             started: now,
             fifo: VecDeque::new(),
             heap: BinaryHeap::new(),
-            held: Vec::new(),
+            released: 0,
             last_release: None,
             random: seed ^ 0x5eed,
             next_id: 0,
             in_flight: BTreeSet::new(),
             stats: LinkStats::default(),
-            duplicated: 0,
         }
-    }
-
-    /// Changes the impairment from now on; datagrams already inside keep their fate.
-    pub fn set_spec(&mut self, spec: ImpairSpec, seed: u64) {
-        self.netem.set_config(spec.netem_config(seed));
-        self.spec = spec;
     }
 
     fn in_outage(&self, now: Instant) -> bool {
@@ -186,9 +206,21 @@ impl Direction {
         let id = self.next_id;
         self.next_id += 1;
         if self.in_outage(now) {
-            self.stats.dropped += 1;
             return;
         }
+        if self.spec.duplicate > 0.0 {
+            self.track(id);
+        }
+        let d = Datagram {
+            addr,
+            entered: now,
+            id,
+            bytes,
+        };
+        self.netem.handle_input(Input::Packet(now, d));
+    }
+
+    fn track(&mut self, id: u64) {
         self.in_flight.insert(id);
         if id >= IN_FLIGHT_WINDOW {
             let stale: Vec<u64> = self
@@ -200,13 +232,6 @@ impl Direction {
                 self.in_flight.remove(&s);
             }
         }
-        let d = Datagram {
-            addr,
-            entered: now,
-            id,
-            bytes,
-        };
-        self.netem.handle_input(Input::Packet(now, d));
     }
 
     /// Uniform in [0, 2 × jitter] above netem's `delay - jitter`: delay ± jitter in all.
@@ -225,9 +250,12 @@ impl Direction {
             let Output::Packet(d) = out else { continue };
             let mut release = now + self.jitter_of();
             if self.spec.reorder {
-                let slot = self.held.len();
-                self.held.push(Some(d));
-                self.heap.push(Reverse((release, self.next_id, slot)));
+                self.released += 1;
+                self.heap.push(Reverse(Due {
+                    at: release,
+                    order: self.released,
+                    datagram: d,
+                }));
             } else {
                 if let Some(last) = self.last_release {
                     release = release.max(last);
@@ -243,14 +271,7 @@ impl Direction {
         self.drain_netem(now);
         let d = if self.spec.reorder {
             match self.heap.peek() {
-                Some(Reverse((at, _, _))) if *at <= now => {
-                    let Reverse((_, _, slot)) = self.heap.pop()?;
-                    let d = self.held.get_mut(slot)?.take();
-                    if self.heap.is_empty() {
-                        self.held.clear();
-                    }
-                    d
-                }
+                Some(Reverse(due)) if due.at <= now => self.heap.pop().map(|r| r.0.datagram),
                 _ => None,
             }
         } else {
@@ -259,11 +280,10 @@ impl Direction {
                 _ => None,
             }
         }?;
-        if self.in_flight.remove(&d.id) {
+        let original = self.spec.duplicate == 0.0 || self.in_flight.remove(&d.id);
+        if original {
             self.stats.delivered += 1;
             self.stats.delay_sum_us += now.saturating_duration_since(d.entered).as_micros() as u64;
-        } else {
-            self.duplicated += 1;
         }
         Some((d.addr, d.bytes))
     }
@@ -271,7 +291,7 @@ impl Direction {
     /// When something will next be due, if anything is inside.
     pub fn next_due(&self) -> Option<Instant> {
         let jittered = if self.spec.reorder {
-            self.heap.peek().map(|Reverse((at, _, _))| *at)
+            self.heap.peek().map(|Reverse(due)| due.at)
         } else {
             self.fifo.front().map(|(at, _)| *at)
         };
@@ -304,6 +324,14 @@ pub struct Realised {
     pub up: LinkStats,
 }
 
+impl Realised {
+    pub fn add(&mut self, other: &Realised) {
+        self.down.add(&other.down);
+        self.up.add(&other.up);
+    }
+}
+
+/// Where clients add what their layers did: one per group and role.
 pub type RealisedSink = std::sync::Arc<std::sync::Mutex<Realised>>;
 
 /// Both directions of one client's socket; a clean direction is left out.
@@ -327,7 +355,7 @@ impl Impairment {
         })
     }
 
-    /// Where `finish` writes what the layer did.
+    /// Where `finish` adds what the layer did.
     pub fn report_to(mut self, sink: RealisedSink) -> Self {
         self.sink = Some(sink);
         self
@@ -349,11 +377,11 @@ impl Impairment {
         }
     }
 
-    /// Writes the realised impairment to the sink (when the client's task ends).
+    /// Adds the realised impairment to the sink (when the client's task ends).
     pub fn finish(&self) {
         if let Some(sink) = &self.sink {
             if let Ok(mut r) = sink.lock() {
-                *r = self.realised();
+                r.add(&self.realised());
             }
         }
     }
@@ -501,5 +529,18 @@ mod tests {
         let got: Vec<u64> = out.iter().map(|(n, _)| *n).collect();
         assert_eq!(got, (0..100).chain(200..300).collect::<Vec<_>>());
         assert_eq!(d.realised().dropped, 100);
+    }
+
+    #[test]
+    fn duplicates_come_out_but_count_once() {
+        let spec = ImpairSpec {
+            duplicate: 0.2,
+            ..ImpairSpec::default()
+        };
+        let (out, d) = run(spec, 10_000, Duration::from_millis(1), 8);
+        let copies = out.len() as f64 / 10_000.0 - 1.0;
+        assert!((copies - 0.2).abs() < 0.02, "{copies} copies per datagram");
+        let r = d.realised();
+        assert_eq!((r.sent, r.delivered, r.dropped), (10_000, 10_000, 0));
     }
 }

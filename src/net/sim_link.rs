@@ -36,6 +36,14 @@ pub struct LinkStats {
 }
 
 impl LinkStats {
+    /// Adds another link's counts (links of several receivers, or of merged runs).
+    pub fn add(&mut self, other: &LinkStats) {
+        self.sent += other.sent;
+        self.dropped += other.dropped;
+        self.delivered += other.delivered;
+        self.delay_sum_us += other.delay_sum_us;
+    }
+
     pub fn loss_pct(&self) -> f64 {
         if self.sent == 0 {
             0.0

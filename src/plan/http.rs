@@ -39,6 +39,13 @@ pub struct HttpRequestPlan {
     pub expect: Vec<u16>,
 }
 
+impl HttpRequestPlan {
+    /// Whether `status` is an answer (2xx, or one the scenario expects) rather than an error.
+    pub fn accepts(&self, status: u16) -> bool {
+        (200..300).contains(&status) || self.expect.contains(&status)
+    }
+}
+
 fn request(r: &HttpRequestSpec) -> HttpRequestPlan {
     HttpRequestPlan {
         name: r.name.clone(),

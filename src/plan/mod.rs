@@ -404,12 +404,6 @@ pub fn room_name(group: &str, suffix: &str) -> String {
     format!("rtcbench-{}-{safe}{suffix}", std::process::id())
 }
 
-impl Plan {
-    pub fn transport_is_webrtc(&self) -> bool {
-        self.groups.iter().any(|g| g.transport == Transport::Webrtc)
-    }
-}
-
 impl GroupPlan {
     /// The provider's name for a room group's room.
     pub fn provider_room(&self) -> String {

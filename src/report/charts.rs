@@ -293,28 +293,22 @@ pub fn build(results: &RunResults) -> Result<Vec<Chart>, ChartError> {
     let mut latency_time = over_time(results, Metric::E2eLatencyMs, |s| s.p50, " p50");
     latency_time.extend(over_time(results, Metric::E2eLatencyMs, |s| s.p95, " p95"));
     if !latency_time.is_empty() {
-        charts.push(render(
+        charts.push(super::timeline::lines(
             "e2e_latency_over_time",
-            "End-to-end latency p50 and p95 per second".into(),
-            Kind::Lines {
-                x_label: "time into run (s)",
-                y_label: "e2e latency (ms)".into(),
-                series: latency_time,
-                marks: super::timeline::marks(results),
-            },
+            "End-to-end latency p50 and p95 per second",
+            "e2e latency (ms)",
+            latency_time,
+            results,
         )?);
     }
     let fps = over_time(results, Metric::Fps, |s| s.mean, " mean");
     if !fps.is_empty() {
-        charts.push(render(
+        charts.push(super::timeline::lines(
             "fps_over_time",
-            "Received frame rate per second (mean over receivers)".into(),
-            Kind::Lines {
-                x_label: "time into run (s)",
-                y_label: "frames per second".into(),
-                series: fps,
-                marks: super::timeline::marks(results),
-            },
+            "Received frame rate per second (mean over receivers)",
+            "frames per second",
+            fps,
+            results,
         )?);
     }
     charts.extend(super::timeline::charts(results)?);

@@ -1,15 +1,9 @@
 //! The report's co-hosting table: host↔host links apart from the audience, PK link-up and the
 //! switch to a private call.
 
-use super::{fmt, Table};
+use super::{fmt, metric_stat, Table};
 use crate::metrics::Metric;
-use crate::results::{GroupResult, RunResults, Summary};
-
-fn stat(g: &GroupResult, m: Metric, pick: fn(&Summary) -> f64) -> String {
-    g.metric(m)
-        .filter(|r| r.summary.count > 0)
-        .map_or("–".into(), |r| fmt(pick(&r.summary), 1))
-}
+use crate::results::{GroupResult, RunResults};
 
 /// Connect time (dial → first frame) of an audience's PK sessions, p50 and p95.
 fn pk_link_up(audience: &GroupResult) -> (String, String, usize) {
@@ -35,10 +29,10 @@ pub fn table(r: &RunResults) -> Option<Table> {
             let (pk50, pk95, pk_n) = pk_link_up(audience);
             Some(vec![
                 name.to_string(),
-                stat(hosts, Metric::E2eLatencyMs, |s| s.p50),
-                stat(hosts, Metric::E2eLatencyMs, |s| s.p95),
-                stat(audience, Metric::E2eLatencyMs, |s| s.p50),
-                stat(audience, Metric::E2eLatencyMs, |s| s.p95),
+                metric_stat(hosts, Metric::E2eLatencyMs, |s| s.p50, 1),
+                metric_stat(hosts, Metric::E2eLatencyMs, |s| s.p95, 1),
+                metric_stat(audience, Metric::E2eLatencyMs, |s| s.p50, 1),
+                metric_stat(audience, Metric::E2eLatencyMs, |s| s.p95, 1),
                 format!("{pk_n}"),
                 pk50,
                 pk95,
@@ -46,7 +40,7 @@ pub fn table(r: &RunResults) -> Option<Table> {
                     .metric(Metric::SwitchMs)
                     .map_or(0, |m| m.summary.count)
                     .to_string(),
-                stat(hosts, Metric::SwitchMs, |s| s.max),
+                metric_stat(hosts, Metric::SwitchMs, |s| s.max, 1),
             ])
         })
         .collect();

@@ -6,15 +6,29 @@
 use super::charts::{render, Chart, ChartError, Kind, Series};
 use crate::metrics::Metric;
 use crate::results::{GroupResult, RunResults};
+use crate::scenario::NetworkProfile;
 
-fn only_loss(g: &GroupResult) -> bool {
-    let n = &g.network;
-    n.jitter.0.is_zero() && n.delay.0.is_zero() && !n.needs_impairment_layer_except_order()
+/// Whether the group's profile is unimpaired but for delay, jitter, random loss and order.
+fn plain(n: &NetworkProfile) -> bool {
+    *n == NetworkProfile {
+        delay: n.delay,
+        jitter: n.jitter,
+        loss: n.loss,
+        reorder: n.reorder,
+        ..NetworkProfile::default()
+    }
 }
 
+/// Random loss and nothing else (or nothing at all).
+fn only_loss(g: &GroupResult) -> bool {
+    let n = &g.network;
+    plain(n) && n.jitter.0.is_zero() && n.delay.0.is_zero()
+}
+
+/// Jitter with its delay and no loss (or nothing at all).
 fn only_jitter(g: &GroupResult) -> bool {
     let n = &g.network;
-    n.loss.0 == 0.0 && !n.needs_impairment_layer_except_order()
+    plain(n) && n.loss.0 == 0.0 && (!n.jitter.0.is_zero() || n.delay.0.is_zero())
 }
 
 fn points(
@@ -123,14 +137,7 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
         &|g| g.link.loss_pct(),
     )?;
     out.extend(pair(
-        r.groups
-            .iter()
-            .filter(|g| {
-                only_jitter(g)
-                    && (g.network.jitter.0 > std::time::Duration::ZERO
-                        || g.network.delay.0.is_zero())
-            })
-            .collect(),
+        r.groups.iter().filter(|g| only_jitter(g)).collect(),
         ("quality_vs_jitter", "latency_vs_jitter"),
         "jitter",
         "configured jitter (± ms)",

@@ -5,14 +5,15 @@
 use super::charts::{render, Chart, ChartError, Kind, Series};
 use crate::results::RunResults;
 
-pub fn marks(r: &RunResults) -> Vec<(f64, String)> {
+fn marks(r: &RunResults) -> Vec<(f64, String)> {
     r.timeline
         .as_ref()
         .map(|t| t.marks.iter().map(|m| (m.at_s, m.label.clone())).collect())
         .unwrap_or_default()
 }
 
-fn lines(
+/// A chart over the run's time, with its marks.
+pub(super) fn lines(
     name: &'static str,
     title: &str,
     y_label: &str,

@@ -22,25 +22,6 @@ pub struct GateResult {
     pub reliable: bool,
 }
 
-/// A gate that broke during the run and stopped it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AbortRecord {
-    pub gate: String,
-    pub group: String,
-    pub observed: f64,
-    /// Seconds into the run.
-    pub at_s: f64,
-}
-
-impl AbortRecord {
-    pub fn describe(&self) -> String {
-        format!(
-            "stopped at {:.0} s: gate {} broke in {} (observed {:.2} so far)",
-            self.at_s, self.gate, self.group, self.observed
-        )
-    }
-}
-
 fn yes() -> bool {
     true
 }
@@ -88,7 +69,8 @@ pub fn observe_window(
     stat_of(g, &group.metric(metric)?.window_summary(from_s, to_s))
 }
 
-fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {
+/// The gate's statistic of `s`; `None` when nothing was measured.
+pub(crate) fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {
     if s.count == 0 {
         return None;
     }

@@ -72,7 +72,7 @@ pub struct RunResults {
     pub timeline: Option<timeline::Timeline>,
     /// The gate with `abort_on_fail` that stopped the run early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aborted_by: Option<gates::AbortRecord>,
+    pub aborted_by: Option<crate::engine::abort::Abort>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -331,13 +331,11 @@ impl GroupResult {
             (&mut self.sender.video_packets, other.sender.video_packets),
             (&mut self.sender.video_bytes, other.sender.video_bytes),
             (&mut self.sender.audio_packets, other.sender.audio_packets),
-            (&mut self.link.sent, other.link.sent),
-            (&mut self.link.dropped, other.link.dropped),
-            (&mut self.link.delivered, other.link.delivered),
-            (&mut self.link.delay_sum_us, other.link.delay_sum_us),
         ] {
             *a += b;
         }
+        self.link.add(&other.link);
+        self.publisher_link.add(&other.publisher_link);
         self.sessions.extend(other.sessions.iter().cloned());
         self.publisher_failures
             .extend(other.publisher_failures.iter().cloned());

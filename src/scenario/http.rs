@@ -3,7 +3,7 @@
 
 use super::units::HumanDuration;
 use super::{GroupKind, Problem, Scenario};
-use crate::plan::template::Template;
+use crate::plan::template::{Placeholder, Template};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -91,6 +91,12 @@ pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<
         |field: String, message: String| Err((span.clone(), format!("http[{i}].{field}"), message));
     if l.name.trim().is_empty() {
         return bad("name".into(), "an HTTP load needs a name".into());
+    }
+    if l.target == "embedded" && s.transport != super::Transport::Webrtc {
+        return bad(
+            "target".into(),
+            "the embedded live-room API is served with transport = \"webrtc\"; give a URL".into(),
+        );
     }
     if l.target != "embedded" {
         match reqwest::Url::parse(&l.target) {
@@ -184,17 +190,21 @@ pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<
         if !r.path.starts_with('/') {
             return bad(format!("{at}.path"), "a path starts with /".into());
         }
-        if let Some(body) = &r.body {
-            Template::parse(body).map_err(|m| (span.clone(), format!("http[{i}].{at}.body"), m))?;
-        }
+        let body = match &r.body {
+            Some(b) => Some(
+                Template::parse(b)
+                    .map_err(|m| (span.clone(), format!("http[{i}].{at}.body"), m))?,
+            ),
+            None => None,
+        };
         if r.expect.iter().any(|c| !(100..=599).contains(c)) {
             return bad(
                 format!("{at}.expect"),
                 "HTTP statuses are 100 to 599".into(),
             );
         }
-        let needs_room = path.uses(&crate::plan::template::Placeholder::Room)
-            || r.body.as_deref().is_some_and(|b| b.contains("{{room}}"));
+        let needs_room = path.uses(&Placeholder::Room)
+            || body.as_ref().is_some_and(|b| b.uses(&Placeholder::Room));
         if needs_room && rooms.is_empty() {
             return bad(
                 format!("{at}.path"),

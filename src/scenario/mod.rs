@@ -430,7 +430,6 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             ));
         }
         if let Some(pn) = &g.publisher_network {
-            let name = pn.get_ref();
             if s.transport != Transport::Webrtc {
                 return Err((
                     Some(pn.span()),
@@ -438,35 +437,15 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
                     "publisher_network is for transport = \"webrtc\"".into(),
                 ));
             }
-            if builtin_network(name).is_none() && !s.network.contains_key(name) {
-                return Err((
-                    Some(pn.span()),
-                    at("publisher_network"),
-                    format!("no network profile named \"{name}\""),
-                ));
-            }
+            known_network(s, pn, &at("publisher_network"))?;
         }
+        known_network(s, &g.network, &at("network"))?;
         let net = g.network.get_ref();
-        let profile = network_for(s, net);
-        if s.transport == Transport::Simulated && profile.needs_impairment_layer() {
+        if s.transport == Transport::Simulated && network_for(s, net).needs_impairment_layer() {
             return Err((
                 Some(g.network.span()),
                 at("network"),
                 format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages or uplink, which only the WebRTC transport's impairment layer does"),
-            ));
-        }
-        if builtin_network(net).is_none() && !s.network.contains_key(net) {
-            let known: Vec<&str> = networks::BUILTIN
-                .into_iter()
-                .chain(s.network.keys().map(String::as_str))
-                .collect();
-            return Err((
-                Some(g.network.span()),
-                at("network"),
-                format!(
-                    "no network profile named \"{net}\"; known: {}",
-                    known.join(", ")
-                ),
             ));
         }
         if g.start.0 >= s.duration.0 {
@@ -495,6 +474,26 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
 }
 
 /// Resolves a group's network profile (validation guarantees it exists).
+/// A profile name must be built in or defined under `[network.NAME]`.
+fn known_network(s: &Scenario, name: &toml::Spanned<String>, field: &str) -> Result<(), Problem> {
+    let n = name.get_ref();
+    if builtin_network(n).is_some() || s.network.contains_key(n) {
+        return Ok(());
+    }
+    let known: Vec<&str> = networks::BUILTIN
+        .into_iter()
+        .chain(s.network.keys().map(String::as_str))
+        .collect();
+    Err((
+        Some(name.span()),
+        field.to_string(),
+        format!(
+            "no network profile named \"{n}\"; known: {}",
+            known.join(", ")
+        ),
+    ))
+}
+
 pub fn network_for(s: &Scenario, name: &str) -> NetworkProfile {
     s.network
         .get(name)

@@ -2,7 +2,7 @@
 //! reaches the client (its downlink); `cross-border` delays the uplink as well. Any field can be
 //! overridden by defining a profile of the same shape under `[network.NAME]`.
 
-use super::schema::{NetworkProfile, OutageSpec};
+use super::schema::{NetworkProfile, WindowSpec};
 use super::units::{Bitrate, HumanDuration, Percent};
 
 /// Names of the built-in profiles, for messages.
@@ -67,7 +67,7 @@ pub fn builtin(name: &str) -> Option<NetworkProfile> {
         // A 300 ms outage every 10 s, as a phone moving between cells.
         "handover" => NetworkProfile {
             outages: (1..=60)
-                .map(|k| OutageSpec {
+                .map(|k| WindowSpec {
                     start: ms(k * 10_000),
                     end: ms(k * 10_000 + 300),
                 })

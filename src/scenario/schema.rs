@@ -178,15 +178,16 @@ pub struct NetworkProfile {
     pub queue: Option<HumanDuration>,
     /// Windows in which nothing gets through, from the session's start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outages: Vec<OutageSpec>,
+    pub outages: Vec<WindowSpec>,
     /// The client's sending direction (WebRTC), when it is impaired too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uplink: Option<Box<NetworkProfile>>,
 }
 
+/// A span of time, from an origin the field names (a session's or a group's start).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct OutageSpec {
+pub struct WindowSpec {
     pub start: HumanDuration,
     pub end: HumanDuration,
 }
@@ -209,15 +210,6 @@ impl Default for NetworkProfile {
 }
 
 impl NetworkProfile {
-    /// Whether it adds anything besides delay, jitter, random loss and their order.
-    pub fn needs_impairment_layer_except_order(&self) -> bool {
-        NetworkProfile {
-            reorder: true,
-            ..self.clone()
-        }
-        .needs_impairment_layer()
-    }
-
     /// Whether it asks for what only the WebRTC impairment layer does.
     pub fn needs_impairment_layer(&self) -> bool {
         !self.reorder
@@ -304,18 +296,10 @@ pub struct GroupSpec {
     pub hosts: Spanned<u32>,
     /// PK rounds, for `kind = "cohost"`: meanwhile each viewer also watches the partner host.
     #[serde(default)]
-    pub pk: Vec<Spanned<PkRoundSpec>>,
+    pub pk: Vec<Spanned<WindowSpec>>,
     /// When the first two hosts leave the room for a private 1v1 call (from the group's start).
     #[serde(default)]
     pub switch_to_call: Option<Spanned<HumanDuration>>,
-}
-
-/// A PK round, from the group's start.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PkRoundSpec {
-    pub start: HumanDuration,
-    pub end: HumanDuration,
 }
 
 /// One stage of a load profile: one of `ramp`, `step`, `hold` or `pulse` (its length), and for

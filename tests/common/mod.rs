@@ -164,3 +164,21 @@ pub async fn run_in_process(
         .expect("run")
         .results
 }
+
+/// Serves `app` on an ephemeral loopback port for the rest of the test; returns its address.
+pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    addr
+}
+
+/// The reference SFU on an ephemeral loopback port (with the crypto provider installed).
+pub async fn start_sfu() -> rtcbench::sfu::server::ReferenceServer {
+    rtcbench::client::init_crypto();
+    rtcbench::sfu::server::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("start the reference SFU")
+}
