@@ -47,6 +47,8 @@ pub enum RunError {
     Provider(#[from] crate::provider::ProviderError),
     #[error("one --provider per run for now ({0} given); run once per provider")]
     TooManyProviders(usize),
+    #[error("provider \"{provider}\" cannot be made to have \"{fault}\": only the embedded provider can (blackhole works with any)")]
+    FaultNeedsEmbedded { provider: String, fault: String },
     #[error("no group \"{group}\" in the scenario (it has: {})", known.join(", "))]
     NoSuchGroup { group: String, known: Vec<String> },
     #[error("{}: {source}", path.display())]
@@ -118,6 +120,11 @@ pub fn to_results(
             .map(|h| crate::results::http::HttpLoadResult::from_outcome(h, interval_ms))
             .collect(),
         timeline: None,
+        faults: scenario
+            .faults
+            .iter()
+            .map(|f| crate::plan::faults::FaultPlan::of(f.get_ref()))
+            .collect(),
         aborted_by: None,
         groups: outcome
             .groups
@@ -163,6 +170,14 @@ pub async fn run(
     } else {
         None
     };
+    if let Some(e) = endpoints.as_ref().filter(|e| e.server_faults.is_none()) {
+        if let Some(f) = plan.faults.iter().find(|f| f.kind.needs_embedded()) {
+            return Err(RunError::FaultNeedsEmbedded {
+                provider: e.provider.clone(),
+                fault: f.label.clone(),
+            });
+        }
+    }
     let provider = endpoints.as_ref().map(|e| e.provider.clone());
     let cpu_before = process_cpu_s();
     let live = Arc::new(Live::default());

@@ -144,3 +144,159 @@ publisher_network = "cap"
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_or_blackhole_is_one_freeze_and_a_measured_recovery_and_schedules_switch() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = common::temp_dir("impairment-outage");
+    let toml = format!(
+        "{}{}",
+        common::small_webrtc("outage", "12s"),
+        r#"
+[network.blip]
+outages = [{ start = "4s", end = "7s" }]
+[network.lossy]
+loss = "20%"
+reorder = false
+[network.flaky]
+schedule = [{ at = "4s", profile = "lossy" }, { at = "8s", profile = "clean" }]
+[[group]]
+name = "flaky"
+receivers = 2
+network = "flaky"
+[[group]]
+name = "outage"
+receivers = 2
+network = "blip"
+[[group]]
+name = "dark"
+receivers = 2
+[[group]]
+name = "bystander"
+receivers = 1
+[[fault]]
+kind = "blackhole"
+start = "4s"
+end = "7s"
+groups = ["dark"]
+"#
+    );
+    let r = common::run_in_process(&dir, &toml, 3, vec![]).await;
+    for name in ["outage", "dark"] {
+        let g = r.group(name).unwrap();
+        let longest = g.metric(Metric::FreezeDurationMs).unwrap().summary.max;
+        for s in &g.sessions {
+            eprintln!(
+                "{}: recovery {:?} ms, longest freeze {longest:.0} ms, {} frames lost, {} drops",
+                s.id, s.recovery_ms, s.frames_lost, s.drops
+            );
+            // One fault, one recovery; 3 s of silence is not a lost connection (5 s is).
+            assert_eq!(s.recovery_ms.len(), 1, "{}", s.id);
+            assert_eq!((s.drops, s.unrecovered), (0, 0), "{}", s.id);
+            assert!(s.recovery_ms[0] < 1000.0, "{}: {:?}", s.id, s.recovery_ms);
+            // 3 s at 30 fps are never shown, give or take what the recovery adds.
+            let expected = 90.0 + s.recovery_ms[0] * 0.03;
+            assert!(
+                (s.frames_lost as f64 - expected).abs() <= 8.0,
+                "{}: {} frames lost, {expected:.0} expected",
+                s.id,
+                s.frames_lost
+            );
+        }
+        // The freeze is the outage plus the wait for the first frame after it, within two
+        // frame intervals.
+        let worst_recovery = g
+            .sessions
+            .iter()
+            .map(|s| s.recovery_ms[0])
+            .fold(0.0, f64::max);
+        assert!(
+            longest >= 3000.0 && longest <= 3000.0 + worst_recovery + 67.0,
+            "{name}: longest freeze {longest} ms"
+        );
+        assert_eq!(g.totals.drops, 0);
+    }
+    // A schedule: clean, 20 % loss from 4 s to 8 s, clean again; the layer counts each phase.
+    let flaky = r.group("flaky").unwrap();
+    let phases: Vec<(String, f64, u64)> = flaky
+        .network_phases
+        .iter()
+        .map(|p| (p.profile.clone(), p.link.loss_pct(), p.link.sent))
+        .collect();
+    eprintln!("flaky phases (profile, realised loss %, datagrams): {phases:.2?}");
+    assert_eq!(phases.len(), 3);
+    assert!(phases[0].1 < 0.5 && phases[2].1 < 0.5, "{phases:?}");
+    assert!((phases[1].1 - 20.0).abs() <= 2.0, "{phases:?}");
+    assert!(phases.iter().all(|p| p.2 > 500), "{phases:?}");
+    let loss = flaky.metric(Metric::PacketLossPct).unwrap();
+    let before = loss.window_summary(5.0, 8.0).mean;
+    let after = loss.window_summary(9.0, 12.0).mean;
+    assert!(
+        before > after,
+        "viewers' loss {before} in the lossy phase, {after} after"
+    );
+    // The blackhole was for "dark" only.
+    let bystander = r.group("bystander").unwrap();
+    assert!(bystander.sessions[0].recovery_ms.is_empty());
+    assert!(bystander.sessions[0].frames_lost < 5);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_provider_is_rejoined_once_its_signalling_answers() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let dir = common::temp_dir("impairment-restart");
+    let toml = format!(
+        "{}{}",
+        common::small_webrtc("restart", "16s"),
+        r#"
+[reconnect]
+after = "2s"
+backoff = "300ms"
+[[group]]
+name = "room"
+receivers = 2
+[[fault]]
+kind = "restart"
+start = "5s"
+end = "7s"
+[[fault]]
+kind = "signalling-error"
+start = "7s"
+end = "9s"
+status = 500
+"#
+    );
+    let r = common::run_in_process(&dir, &toml, 4, vec![]).await;
+    let g = r.group("room").unwrap();
+    for s in &g.sessions {
+        eprintln!(
+            "{}: drops {}, rejoins {}, failed attempts {}, recovery {:?} ms, {} frames lost",
+            s.id, s.drops, s.rejoins, s.rejoin_failures, s.recovery_ms, s.frames_lost
+        );
+        // Silent from 5 s, lost at 7 s; attempts fail on the 500s until 9 s, then one holds.
+        assert_eq!((s.drops, s.rejoins), (1, 1), "{}", s.id);
+        assert!(s.rejoin_failures >= 1, "{}", s.id);
+        assert_eq!(s.recovery_ms.len(), 1, "{}", s.id);
+        let recovery = s.recovery_ms[0];
+        assert!((2000.0..4000.0).contains(&recovery), "{}: {recovery}", s.id);
+        assert!(s.joined && s.failure.is_none(), "{}", s.id);
+    }
+    assert_eq!(g.totals.reconnect_success_pct, Some(100.0));
+    let p = g.publisher_reconnects;
+    assert_eq!((p.drops, p.rejoins), (1, 1), "publisher: {p:?}");
+    assert!(g.publisher_failures.is_empty());
+    // Media flowed again after the rejoin: frames rendered in the last seconds.
+    let fps = g.metric(Metric::Fps).unwrap();
+    let late: Vec<f64> = fps
+        .intervals
+        .iter()
+        .filter(|i| i.start_s >= 12.0 && i.summary.count > 0)
+        .map(|i| i.summary.mean)
+        .collect();
+    assert!(
+        late.iter().all(|&f| f > 20.0),
+        "fps after the rejoin: {late:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

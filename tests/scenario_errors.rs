@@ -348,3 +348,44 @@ fn impairment_only_the_webrtc_layer_does_is_refused_on_the_simulated_link() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn faults_and_reconnect_are_checked() {
+    let fault = |body: &str| format!("{WEBRTC}{GROUP}[[fault]]\n{body}\n");
+    let (line, _, field, message) = error_of(&fault(
+        "kind = \"blackhole\"\nstart = \"10s\"\nend = \"5s\"",
+    ));
+    assert_eq!((line, field.as_str()), (7, "fault[0].end"), "{message}");
+    assert!(message.contains("ends after it starts"), "{message}");
+    let (_, _, field, message) = error_of(&fault(
+        "kind = \"blackhole\"\nstart = \"1s\"\nend = \"2s\"\ngroups = [\"b\"]",
+    ));
+    assert_eq!(field, "fault[0].groups");
+    assert!(message.contains("no group named \"b\""), "{message}");
+    let (_, _, field, _) = error_of(&fault(
+        "kind = \"restart\"\nstart = \"1s\"\nend = \"2s\"\nstatus = 500",
+    ));
+    assert_eq!(field, "fault[0].status");
+    let (_, _, field, _) = error_of(&fault(
+        "kind = \"signalling-error\"\nstart = \"1s\"\nend = \"2s\"\nstatus = 302",
+    ));
+    assert_eq!(field, "fault[0].status");
+    let (_, _, field, message) =
+        error_of(&fault("kind = \"reboot\"\nstart = \"1s\"\nend = \"2s\""));
+    assert_eq!(field, "fault[0].kind", "{message}");
+    let simulated = format!(
+        "name = \"x\"\nduration = \"30s\"\n{GROUP}[[fault]]\nkind = \"blackhole\"\nstart = \"1s\"\nend = \"2s\"\n"
+    );
+    let (_, _, field, message) = error_of(&simulated);
+    assert_eq!(field, "fault[0]");
+    assert!(message.contains("webrtc"), "{message}");
+    let (_, _, field, _) = error_of(&format!("{WEBRTC}{GROUP}[reconnect]\nattempts = 0\n"));
+    assert_eq!(field, "reconnect.attempts");
+    let (_, _, field, _) = error_of(&format!("{WEBRTC}{GROUP}[reconnect]\nafter = \"100ms\"\n"));
+    assert_eq!(field, "reconnect.after");
+    scenario::parse(
+        &fault("kind = \"signalling-timeout\"\nstart = \"1s\"\nend = \"2s\"\n[reconnect]\nmode = \"none\"\nattempts = 0"),
+        "ok.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}

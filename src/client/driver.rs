@@ -19,6 +19,8 @@ pub enum PeerExit {
     Finished,
     /// The remote side went away.
     Closed,
+    /// Connected, then nothing came from the remote side for this long: the connection is lost.
+    Silent(std::time::Duration),
     Failed(ClientError),
     Io(std::io::Error),
 }
@@ -35,12 +37,16 @@ pub struct Ticker {
 
 /// What a caller wants from a running peer besides its media.
 #[derive(Default)]
-pub struct Hooks {
+pub struct Hooks<'a> {
     pub ticker: Option<Ticker>,
     /// Where ICE-server outcomes go: candidates to trickle, servers that could not be used.
     pub ice_servers: Option<mpsc::UnboundedSender<IceServerOutcome>>,
-    /// Network impairment between the peer and its socket.
-    pub impairment: Option<Impairment>,
+    /// Network impairment between the peer and its socket; it outlives one connection, as the
+    /// network outlives a session that rejoins.
+    pub impairment: Option<&'a mut Impairment>,
+    /// Once connected, this long without a datagram from the remote side ends the run
+    /// ([`PeerExit::Silent`]).
+    pub silence: Option<std::time::Duration>,
 }
 
 /// Drives `peer` until `until`, `stop`, or the connection ends; gives the peer back.
@@ -59,26 +65,9 @@ pub async fn run_with(
     socket: UdpSocket,
     until: Instant,
     mut stop: watch::Receiver<bool>,
-    hooks: Hooks,
+    hooks: Hooks<'_>,
 ) -> (NativePeer, PeerExit) {
-    let Hooks {
-        ticker,
-        ice_servers,
-        mut impairment,
-    } = hooks;
-    let exit = drive(
-        &mut peer,
-        socket,
-        until,
-        &mut stop,
-        ticker,
-        ice_servers,
-        &mut impairment,
-    )
-    .await;
-    if let Some(i) = &impairment {
-        i.finish();
-    }
+    let exit = drive(&mut peer, socket, until, &mut stop, hooks).await;
     (peer, exit)
 }
 
@@ -87,10 +76,15 @@ async fn drive(
     socket: UdpSocket,
     until: Instant,
     stop: &mut watch::Receiver<bool>,
-    mut ticker: Option<Ticker>,
-    ice_servers: Option<mpsc::UnboundedSender<IceServerOutcome>>,
-    impairment: &mut Option<Impairment>,
+    hooks: Hooks<'_>,
 ) -> PeerExit {
+    let Hooks {
+        mut ticker,
+        ice_servers,
+        mut impairment,
+        silence,
+    } = hooks;
+    let mut heard = Instant::now();
     let mut buf = vec![0u8; 2048];
     loop {
         if let Some(t) = ticker.as_mut() {
@@ -134,6 +128,7 @@ async fn drive(
             // One datagram at a time: the peer's events for it must be drained (at the top of
             // the loop) before the next goes in, or they are overwritten.
             if let Some((from, bytes)) = i.down.as_mut().and_then(|down| down.poll(now)) {
+                heard = now;
                 if let Err(e) = peer.handle_receive(now, from, &bytes) {
                     return PeerExit::Failed(e);
                 }
@@ -146,11 +141,22 @@ async fn drive(
         if Instant::now() >= until || *stop.borrow() {
             return PeerExit::Finished;
         }
+        // Silence counts from the later of the last datagram and the connection itself.
+        let silent_at = match (silence, peer.connected_at) {
+            (Some(limit), Some(connected)) => Some(heard.max(connected) + limit),
+            _ => None,
+        };
+        if silent_at.is_some_and(|at| Instant::now() >= at) {
+            return PeerExit::Silent(silence.unwrap_or_default());
+        }
         let mut wake = ticker
             .as_ref()
             .map_or(timeout, |t| timeout.min(t.next))
             .min(until);
-        if let Some(due) = impairment.as_ref().and_then(Impairment::next_due) {
+        if let Some(at) = silent_at {
+            wake = wake.min(at);
+        }
+        if let Some(due) = impairment.as_deref().and_then(Impairment::next_due) {
             wake = wake.min(due);
         }
         let step = tokio::select! {
@@ -160,7 +166,10 @@ async fn drive(
                         down.push(Instant::now(), from, buf[..n].to_vec());
                         Ok(())
                     }
-                    None => peer.handle_receive(Instant::now(), from, &buf[..n]),
+                    None => {
+                        heard = Instant::now();
+                        peer.handle_receive(heard, from, &buf[..n])
+                    }
                 },
                 Err(e) => return PeerExit::Io(e),
             },

@@ -202,6 +202,11 @@ impl NativePeer {
         }
     }
 
+    /// The sender or receiver, to carry into the next connection of a session that rejoins.
+    pub fn into_role(self) -> Role {
+        self.role
+    }
+
     pub fn sender(&self) -> Option<&MediaSender> {
         match &self.role {
             Role::Publish(s) => Some(s),

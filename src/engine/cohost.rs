@@ -6,7 +6,8 @@
 //! group (`NAME/hosts`), apart from the audience.
 
 use super::room::GroupOutcome;
-use super::webrtc::{gather, publish, subscribe, Ctx, Watch};
+use super::session::{publish, subscribe, Watch};
+use super::webrtc::{gather, Ctx};
 use crate::media::receiver::Role;
 use crate::media::Micros;
 use crate::metrics::{Metric, Recorder, Sample};

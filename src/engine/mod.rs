@@ -9,8 +9,11 @@ pub mod ice;
 pub mod live;
 pub mod monitor;
 pub mod room;
+mod session;
 pub mod webrtc;
 
+use crate::scenario::faults::FaultKind;
+use crate::sfu::faults::{ServerFault, ServerFaultKind};
 pub use clock::WallClock;
 pub use room::{GroupOutcome, Room};
 
@@ -46,6 +49,32 @@ pub struct RunOutcome {
     pub aborted: Option<abort::Abort>,
 }
 
+/// The provider-side faults of a plan, on the wall clock, for the embedded server.
+fn server_faults(
+    faults: &[crate::plan::faults::FaultPlan],
+    clock: WallClock,
+    run_start: Micros,
+) -> Vec<ServerFault> {
+    faults
+        .iter()
+        .filter_map(|f| {
+            let kind = match f.kind {
+                FaultKind::Blackhole => return None,
+                FaultKind::Restart => ServerFaultKind::Restart,
+                FaultKind::SignallingError => {
+                    ServerFaultKind::SignallingError(f.status.unwrap_or(503))
+                }
+                FaultKind::SignallingTimeout => ServerFaultKind::SignallingTimeout,
+            };
+            Some(ServerFault {
+                kind,
+                from: clock.instant_of(run_start + f.start_us),
+                to: clock.instant_of(run_start + f.end_us),
+            })
+        })
+        .collect()
+}
+
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
 /// through `endpoints`.
 pub async fn run(
@@ -77,6 +106,9 @@ pub async fn run(
         stop_tx.clone(),
         stop.clone(),
     ));
+    if let Some(schedule) = endpoints.as_ref().and_then(|e| e.server_faults.as_ref()) {
+        schedule.set(server_faults(&plan.faults, clock, run_start));
+    }
     let mut simulated = Vec::new();
     let mut webrtc = Vec::new();
     let mut failures = Vec::new();

@@ -46,6 +46,14 @@ pub struct GroupOutcome {
     /// What the publishers' impairment did to what they sent (WebRTC).
     #[serde(default)]
     pub publisher_link: LinkStats,
+    /// A scheduled network's phases with what was realised in each (viewers; publishers).
+    #[serde(default)]
+    pub network_phases: Vec<crate::net::NetworkPhase>,
+    #[serde(default)]
+    pub publisher_network_phases: Vec<crate::net::NetworkPhase>,
+    /// Publishers' lost connections and rejoins (WebRTC).
+    #[serde(default)]
+    pub publisher_reconnects: crate::media::receiver::Reconnects,
     pub series: BTreeMap<Metric, MetricSeries>,
     pub sessions: Vec<ReceiverSummary>,
     /// Publishers that could not publish (WebRTC groups).
@@ -196,6 +204,9 @@ impl Room {
         }
         GroupOutcome {
             publisher_link: LinkStats::default(),
+            publisher_reconnects: Default::default(),
+            network_phases: Vec::new(),
+            publisher_network_phases: Vec::new(),
             name: self.name,
             network_name: self.network_name,
             network: self.network,

@@ -6,25 +6,24 @@ use super::clock::WallClock;
 use super::ice;
 use super::live::Live;
 use super::room::GroupOutcome;
+use super::session::{publish, subscribe, Watch};
 use crate::client::driver::{self, Hooks, PeerExit, Ticker};
 use crate::client::native::{IcePolicy, NativePeer, Role as PeerRole};
-use crate::media::codec::OpusDecoder;
-use crate::media::receiver::{
-    AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Role, SenderClock, SessionFailure,
-    VideoReceiver,
-};
-use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
-use crate::media::source::VideoSource;
+use crate::media::receiver::{ReceiverSummary, Reconnects, SessionFailure};
+use crate::media::sender::SenderStats;
 use crate::media::Micros;
-use crate::metrics::{Metric, Recorder, Sample};
+use crate::metrics::Recorder;
 use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
-use crate::plan::{room_name, GroupPlan, ReceiverPlan};
+use crate::net::{LinkStats, NetworkPhase};
+use crate::plan::{faults, room_name, GroupPlan};
 use crate::provider::whip_whep::{self, Step};
 use crate::provider::Endpoints;
-use crate::scenario::GroupKind;
+use crate::scenario::faults::ReconnectSpec;
+use crate::scenario::{profiles, GroupKind, NetworkProfile};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use std::time::Instant;
 use tokio::sync::watch;
 
 /// Everything a session task needs, shared by the group.
@@ -49,9 +48,18 @@ pub(super) struct Ctx {
     /// What publishers' networks do to what they send, and what that came to.
     pub(super) publisher_up: ImpairSpec,
     pub(super) publisher_realised: RealisedSink,
+    /// How clients come back from a lost connection, and what came of it for publishers.
+    pub(super) reconnect: ReconnectSpec,
+    pub(super) publisher_reconnects: Arc<Mutex<Reconnects>>,
+    /// Fault windows on the run's clock: those that drop this group's media path at its clients,
+    /// and all that stop its media (recovery is timed from their ends).
+    pub(super) blackholes: Vec<(Micros, Micros)>,
+    pub(super) media_stops: Vec<(Micros, Micros)>,
+    /// Where network schedules count from: the group's start.
+    pub(super) network_origin: Micros,
 }
 
-fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
+pub(super) fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
     SessionFailure {
         step: step.to_string(),
         reason: reason.into(),
@@ -81,98 +89,40 @@ fn local_ip_for(url: &str) -> IpAddr {
     probe().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
-/// How long before its planned instant a session builds its encoder or decoders.
-const PREPARE_LEAD_US: Micros = 500_000;
-
-async fn sleep_until_micros(clock: WallClock, at: Micros) {
-    tokio::time::sleep_until(clock.instant_of(at).into()).await;
-}
-
-/// Publishes `config` into `room` from `dial_at` until `until`; returns what it sent.
-pub(super) async fn publish(
-    ctx: Ctx,
-    id: String,
-    config: SenderConfig,
-    room: String,
-    dial_at: Micros,
-    until: Instant,
-) -> (SenderStats, Option<SessionFailure>) {
-    // The encoder is made just before the planned instant: rtcbench's own set-up must not make
-    // every session planned for the same instant start late.
-    sleep_until_micros(ctx.clock, dial_at.saturating_sub(PREPARE_LEAD_US)).await;
-    let config_seed = config.seed;
-    let sender = MediaSender::new(config, dial_at);
-    sleep_until_micros(ctx.clock, dial_at).await;
-    record_slip(&ctx, dial_at);
-    let url = ctx.endpoints.whip(&room);
-    let result = async {
-        let sender = sender.map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let (peer, socket, resource) =
-            signal(&ctx, &url, PeerRole::Publish(Box::new(sender))).await?;
-        let impairment = Impairment::new(
-            &ImpairSpec::default(),
-            &ctx.publisher_up,
-            config_seed,
-            Instant::now(),
-        )
-        .map(|i| i.report_to(ctx.publisher_realised.clone()));
-        let (peer, exit) = drive(&ctx, peer, socket, &resource, None, until, impairment).await;
-        leave(&ctx, resource.url.as_deref()).await;
-        let stats = peer.sender().map(|s| s.stats).unwrap_or_default();
-        Ok::<_, SessionFailure>((stats, exit_failure(&peer, exit)))
-    }
-    .await;
-    match result {
-        Ok((stats, failure)) => (stats, failure.map(|f| tag(f, &id))),
-        Err(f) => (SenderStats::default(), Some(tag(f, &id))),
-    }
-}
-
-/// Notes how late the generator started a planned join; returns the actual start.
-fn record_slip(ctx: &Ctx, planned: Micros) -> Micros {
-    let now = ctx.clock.now();
-    if let Ok(mut rec) = ctx.recorder.lock() {
-        rec.record(Sample {
-            metric: Metric::ScheduleSlipMs,
-            at: now,
-            value: now.saturating_sub(planned) as f64 / 1000.0,
-        });
-    }
-    now
-}
-
-fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
-    f.reason = format!("{id}: {}", f.reason);
-    f
-}
-
-fn exit_failure(peer: &NativePeer, exit: PeerExit) -> Option<SessionFailure> {
-    match exit {
-        PeerExit::Failed(e) => Some(failure(Step::Connect, e.to_string())),
-        PeerExit::Io(e) => Some(failure(Step::Connect, format!("socket: {e}"))),
-        _ if peer.connected_at.is_none() => Some(failure(
-            Step::Connect,
-            "ICE/DTLS had not connected when the run ended",
-        )),
-        PeerExit::Finished | PeerExit::Closed => None,
-    }
-}
+/// A signalling attempt that failed, with the media role back when it got as far as a peer
+/// (a session that rejoins keeps its sender or receiver).
+pub(super) type SignalError = (SessionFailure, Option<PeerRole>);
 
 /// Opens a socket, offers over WHIP/WHEP at `url` and applies the answer.
-async fn signal(
+pub(super) async fn signal(
     ctx: &Ctx,
     url: &str,
     role: PeerRole,
-) -> Result<(NativePeer, tokio::net::UdpSocket, whip_whep::Resource), SessionFailure> {
-    let socket = driver::bind(local_ip_for(url))
-        .await
-        .map_err(|e| failure(Step::Offer, format!("UDP socket: {e}")))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| failure(Step::Offer, e.to_string()))?;
+) -> Result<(NativePeer, tokio::net::UdpSocket, whip_whep::Resource), SignalError> {
+    let socket = match driver::bind(local_ip_for(url)).await {
+        Ok(s) => s,
+        Err(e) => return Err((failure(Step::Offer, format!("UDP socket: {e}")), Some(role))),
+    };
+    let local = match socket.local_addr() {
+        Ok(a) => a,
+        Err(e) => return Err((failure(Step::Offer, e.to_string()), Some(role))),
+    };
     let policy = ctx.endpoints.ice_policy;
-    let mut peer = NativePeer::with_policy(role, local, ctx.clock, Instant::now(), policy)
-        .map_err(|e| failure(Step::Offer, e.to_string()))?;
+    let peer = NativePeer::with_policy(role, local, ctx.clock, Instant::now(), policy)
+        .map_err(|e| (failure(Step::Offer, e.to_string()), None))?;
+    let mut peer = peer;
+    match negotiate(ctx, url, &mut peer, policy).await {
+        Ok(resource) => Ok((peer, socket, resource)),
+        Err(f) => Err((f, Some(peer.into_role()))),
+    }
+}
+
+async fn negotiate(
+    ctx: &Ctx,
+    url: &str,
+    peer: &mut NativePeer,
+    policy: IcePolicy,
+) -> Result<whip_whep::Resource, SessionFailure> {
     let offer = peer
         .create_offer()
         .map_err(|e| failure(Step::Offer, e.to_string()))?;
@@ -196,18 +146,19 @@ async fn signal(
     }
     peer.use_ice_servers(servers, &resource.answer);
     peer.set_connect_timeout(Instant::now(), ctx.endpoints.step_timeout);
-    Ok((peer, socket, resource))
+    Ok(resource)
 }
 
-/// Runs a signalled peer to the end, trickling what its ICE servers give.
-async fn drive(
+/// Runs a signalled peer to the end (or until its connection is lost), trickling what its ICE
+/// servers give.
+pub(super) async fn drive(
     ctx: &Ctx,
     peer: NativePeer,
     socket: tokio::net::UdpSocket,
     resource: &whip_whep::Resource,
     ticker: Option<Ticker>,
     until: Instant,
-    impairment: Option<Impairment>,
+    impairment: Option<&mut Impairment>,
 ) -> (NativePeer, PeerExit) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let trickling = tokio::spawn(ice::trickle_outcomes(
@@ -221,6 +172,7 @@ async fn drive(
         ticker,
         ice_servers: Some(tx),
         impairment,
+        silence: Some(ctx.reconnect.after.0),
     };
     let (peer, exit) = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks).await;
     // The sender went with the driver; the last PATCH has its own timeout.
@@ -233,7 +185,7 @@ async fn drive(
     (peer, exit)
 }
 
-async fn leave(ctx: &Ctx, resource: Option<&str>) {
+pub(super) async fn leave(ctx: &Ctx, resource: Option<&str>) {
     if let Some(url) = resource {
         // Leaving is best effort: the measurement is over, and servers expire sessions anyway.
         let _ = whip_whep::leave(
@@ -246,151 +198,11 @@ async fn leave(ctx: &Ctx, resource: Option<&str>) {
     }
 }
 
-pub(super) struct Watch {
-    pub(super) plan: ReceiverPlan,
-    pub(super) room: String,
-    pub(super) dial_at: Micros,
-    pub(super) reference: SenderConfig,
-    /// When the watched publisher started (its audio RTP time counts from there), if ours.
-    pub(super) publisher_start: Option<Micros>,
-    /// When this viewer leaves, if before the end of the run.
-    pub(super) leave_at: Option<Micros>,
-}
-
-/// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
-pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
-    // Decoders are made just before the planned instant, as the publisher's encoder is.
-    sleep_until_micros(ctx.clock, w.dial_at.saturating_sub(PREPARE_LEAD_US)).await;
-    let probe = match w.plan.role {
-        Role::Probe => Some(QualityProbe::new(VideoSource::new(
-            w.reference.seed,
-            w.reference.width,
-            w.reference.height,
-        ))),
-        Role::Light => None,
-    };
-    let opus = if w.plan.role == Role::Probe {
-        OpusDecoder::new().ok()
-    } else {
-        None
-    };
-    sleep_until_micros(ctx.clock, w.dial_at).await;
-    let url = ctx.endpoints.whep(&w.room);
-    let whep_at = record_slip(&ctx, w.dial_at);
-    let planned_join_s = w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6;
-    let blank = |f: SessionFailure| {
-        let receiver = Receiver::new(
-            w.plan.id.clone(),
-            w.plan.role,
-            whep_at,
-            VideoReceiver::new(whep_at, None),
-            AudioReceiver::new(None, None),
-        );
-        let mut s = receiver.summary(&ctx.group, ctx.clock.now());
-        s.joined = false;
-        s.joined_within_5s = false;
-        s.failure = Some(f);
-        s.planned_join_s = Some(planned_join_s);
-        s
-    };
-    let probe = match probe {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return blank(failure(Step::Offer, e.to_string())),
-        None => None,
-    };
-    // Our publisher's audio RTP time starts at zero at its dial instant.
-    let audio_clock = w.publisher_start.map(|capture_us| SenderClock {
-        rtp_timestamp: 0,
-        capture_us,
-    });
-    let receiver = Receiver::new(
-        w.plan.id.clone(),
-        w.plan.role,
-        whep_at,
-        VideoReceiver::new(whep_at, probe),
-        AudioReceiver::new(audio_clock, opus),
-    );
-    let setup = signal(&ctx, &url, PeerRole::Subscribe(Box::new(receiver)));
-    let (peer, socket, resource) = match setup.await {
-        Ok(v) => v,
-        Err(f) => {
-            ctx.live.failure(&ctx.group);
-            return blank(f);
-        }
-    };
-    ctx.live.session_up();
-    let recorder = ctx.recorder.clone();
-    let (run_start, interval_us, clock) = (ctx.run_start, ctx.interval_us, ctx.clock);
-    let first_boundary =
-        run_start + (whep_at.saturating_sub(run_start) / interval_us + 1) * interval_us;
-    let ticker = Ticker {
-        next: clock.instant_of(first_boundary),
-        every: Duration::from_micros(interval_us),
-        on_tick: Box::new(move |peer: &mut NativePeer, at: Instant| {
-            if let Some(r) = peer.receiver_mut() {
-                let boundary = clock.micros_of(at);
-                r.on_interval(boundary, interval_us);
-                let samples = r.drain_samples();
-                if let Ok(mut rec) = recorder.lock() {
-                    rec.record_all(samples);
-                }
-            }
-        }),
-    };
-    let until = w
-        .leave_at
-        .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
-    let impairment = Impairment::new(&ctx.down, &ctx.up, w.plan.link_seed, Instant::now())
-        .map(|i| i.report_to(ctx.realised.clone()));
-    let (mut peer, exit) = drive(
-        &ctx,
-        peer,
-        socket,
-        &resource,
-        Some(ticker),
-        until,
-        impairment,
-    )
-    .await;
-    ctx.live.session_down();
-    leave(&ctx, resource.url.as_deref()).await;
-    let end = ctx.clock.now();
-    let fail = exit_failure(&peer, exit);
-    let Some(receiver) = peer.receiver_mut() else {
-        return blank(failure(Step::Connect, "no receiver"));
-    };
-    let samples = receiver.drain_samples();
-    let mut s = receiver.summary(&ctx.group, end);
-    s.planned_join_s = Some(planned_join_s);
-    s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
-    s.connect_ms = s
-        .first_frame_ms
-        .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
-    if let Ok(mut rec) = ctx.recorder.lock() {
-        rec.record_all(samples);
-        if let Some(ms) = s.connect_ms {
-            rec.record(Sample {
-                metric: Metric::ConnectMs,
-                at: end,
-                value: ms,
-            });
-        }
-    }
-    if let Some(f) = fail {
-        ctx.live.failure(&ctx.group);
-        s.joined = false;
-        s.joined_within_5s = false;
-        s.failure = Some(f);
-    } else if !s.joined {
-        s.failure = Some(failure(
-            Step::Connect,
-            "connected but no video frame was rendered",
-        ));
-    }
-    if s.connect_ms.is_some_and(|ms| ms > 5_000.0) {
-        s.joined_within_5s = false;
-    }
-    s
+fn on_run_clock(run_start: Micros, windows: &[(u64, u64)]) -> Vec<(Micros, Micros)> {
+    windows
+        .iter()
+        .map(|&(from, to)| (run_start + from, run_start + to))
+        .collect()
 }
 
 /// Runs one group over WebRTC through `endpoints` until its end or `stop`.
@@ -416,12 +228,7 @@ pub async fn run_group(
         notes: ice::Notes::default(),
         live,
         down: ImpairSpec::from(&plan.network),
-        up: plan
-            .network
-            .uplink
-            .as_deref()
-            .map(ImpairSpec::from)
-            .unwrap_or_default(),
+        up: ImpairSpec::uplink(&plan.network),
         realised: Arc::default(),
         publisher_up: plan
             .publisher_network
@@ -429,6 +236,11 @@ pub async fn run_group(
             .map(ImpairSpec::from)
             .unwrap_or_default(),
         publisher_realised: Arc::default(),
+        reconnect: plan.reconnect.clone(),
+        publisher_reconnects: Arc::default(),
+        blackholes: on_run_clock(run_start, &faults::blackholes(&plan.faults)),
+        media_stops: on_run_clock(run_start, &faults::media_stops(&plan.faults)),
+        network_origin: run_start + plan.start_us,
     };
     ctx.live.watch_recorder(&ctx.group, ctx.recorder.clone());
     let t0 = run_start + plan.start_us;
@@ -491,6 +303,30 @@ pub async fn run_group(
     vec![gather(&ctx, &plan, publishers, watchers).await]
 }
 
+/// The phases of a scheduled network (`name`, `profile`) with what was realised in each;
+/// nothing for a profile without a schedule.
+fn phases_of(
+    plan: &GroupPlan,
+    (name, profile): (&str, &NetworkProfile),
+    realised: &[LinkStats],
+) -> Vec<NetworkPhase> {
+    if profile.schedule.is_empty() {
+        return Vec::new();
+    }
+    let length = Duration::from_micros(plan.end_us.saturating_sub(plan.start_us));
+    let start_s = plan.start_us as f64 / 1e6;
+    profiles::phases(name, profile, length)
+        .into_iter()
+        .enumerate()
+        .map(|(k, (from, to, label))| NetworkPhase {
+            from_s: start_s + from.as_secs_f64(),
+            to_s: start_s + to.as_secs_f64(),
+            profile: label,
+            link: realised.get(k).copied().unwrap_or_default(),
+        })
+        .collect()
+}
+
 type Publishing = tokio::task::JoinHandle<(SenderStats, Option<SessionFailure>)>;
 type Watching = tokio::task::JoinHandle<ReceiverSummary>;
 
@@ -526,12 +362,33 @@ pub(super) async fn gather(
         .lock()
         .map(|r| r.series.clone())
         .unwrap_or_default();
+    // Each lock is taken and let go here: guards in a struct literal live to its end.
+    let network_phases = match ctx.realised.lock() {
+        Ok(r) => phases_of(plan, (&plan.network_name, &plan.network), &r.down_phases),
+        Err(_) => Vec::new(),
+    };
+    let publisher_phases = ctx
+        .publisher_realised
+        .lock()
+        .map(|r| r.up_phases.clone())
+        .unwrap_or_default();
+    let publisher_network_phases = match &plan.publisher_network {
+        Some(p) => phases_of(plan, (&plan.publisher_network_name, p), &publisher_phases),
+        None => Vec::new(),
+    };
     GroupOutcome {
         name: ctx.group.clone(),
         network_name: plan.network_name.clone(),
         network: plan.network.clone(),
         sender,
         link: ctx.realised.lock().map(|r| r.down).unwrap_or_default(),
+        network_phases,
+        publisher_network_phases,
+        publisher_reconnects: ctx
+            .publisher_reconnects
+            .lock()
+            .map(|r| *r)
+            .unwrap_or_default(),
         publisher_link: ctx
             .publisher_realised
             .lock()

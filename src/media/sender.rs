@@ -124,6 +124,15 @@ impl MediaSender {
         self.keyframe_wanted = true;
     }
 
+    /// A new connection starts at `now`: audio that fell due meanwhile is not sent late, and
+    /// the new stream opens with a key frame.
+    pub fn on_reconnect(&mut self, now: Micros) {
+        while self.audio.is_some() && self.audio_due(self.next_audio) < now {
+            self.next_audio += 1;
+        }
+        self.keyframe_wanted = true;
+    }
+
     fn frame_due(&self, n: u64) -> Micros {
         self.start + n * 1_000_000 / self.config.fps as u64
     }

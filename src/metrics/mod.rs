@@ -40,12 +40,14 @@ pub enum Metric {
     /// A co-host pair's switch from the room to a private call: the switch → first frame of
     /// the call.
     SwitchMs,
+    /// A fault's end → the first frame rendered after it, for sessions watching when it began.
+    RecoveryMs,
     /// Request sent → response received, for HTTP side-load (not per group; not gateable).
     HttpLatencyMs,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 15] = [
         Metric::ConnectMs,
         Metric::FirstFrameMs,
         Metric::E2eLatencyMs,
@@ -60,6 +62,7 @@ impl Metric {
         Metric::FreezeDurationMs,
         Metric::ScheduleSlipMs,
         Metric::SwitchMs,
+        Metric::RecoveryMs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -78,6 +81,7 @@ impl Metric {
             Metric::FreezeDurationMs => "freeze_duration_ms",
             Metric::ScheduleSlipMs => "schedule_slip_ms",
             Metric::SwitchMs => "switch_ms",
+            Metric::RecoveryMs => "recovery_ms",
             Metric::HttpLatencyMs => "http_latency_ms",
         }
     }
@@ -93,6 +97,7 @@ impl Metric {
             | Metric::FreezeDurationMs
             | Metric::ScheduleSlipMs
             | Metric::SwitchMs
+            | Metric::RecoveryMs
             | Metric::HttpLatencyMs => "ms",
             Metric::PacketLossPct => "%",
             Metric::Fps => "fps",
@@ -114,6 +119,7 @@ impl Metric {
             | Metric::FreezeDurationMs
             | Metric::ScheduleSlipMs
             | Metric::SwitchMs
+            | Metric::RecoveryMs
             | Metric::HttpLatencyMs => 1000.0, // microseconds
             Metric::PacketLossPct => 1000.0,
             Metric::Fps => 100.0,

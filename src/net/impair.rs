@@ -5,6 +5,7 @@
 //! actually did, so a run can report the impairment it applied beside the outcome.
 
 use super::LinkStats;
+use crate::scenario::NetworkProfile;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::net::SocketAddr;
@@ -33,15 +34,22 @@ pub struct ImpairSpec {
     pub queue_bytes: usize,
     /// Windows in which nothing gets through, from the layer's start.
     pub outages: Vec<(Duration, Duration)>,
+    /// Later phases of a schedule: from each instant (after the layer's start) the direction
+    /// behaves as that spec (whose own outages and phases do not count).
+    pub phases: Vec<(Duration, ImpairSpec)>,
 }
 
 impl ImpairSpec {
     /// Nothing to do (whether it would reorder does not matter without jitter).
     pub fn is_clean(&self) -> bool {
-        ImpairSpec {
-            reorder: false,
-            ..self.clone()
-        } == ImpairSpec::default()
+        let plain = |s: &ImpairSpec| {
+            ImpairSpec {
+                reorder: false,
+                phases: Vec::new(),
+                ..s.clone()
+            } == ImpairSpec::default()
+        };
+        plain(self) && self.phases.iter().all(|(_, p)| plain(p))
     }
 
     /// Gilbert-Elliott parameters for a mean loss and mean burst length (in datagrams): every
@@ -82,8 +90,36 @@ impl ImpairSpec {
     }
 }
 
-impl From<&crate::scenario::NetworkProfile> for ImpairSpec {
-    fn from(p: &crate::scenario::NetworkProfile) -> Self {
+impl ImpairSpec {
+    /// What a profile does to what the client sends, phase by phase.
+    pub fn uplink(p: &NetworkProfile) -> Self {
+        let plain = |p: &NetworkProfile| p.uplink.as_deref().map(Self::from).unwrap_or_default();
+        Self {
+            phases: p
+                .schedule
+                .iter()
+                .map(|s| (s.at.0, plain(&s.network)))
+                .collect(),
+            ..plain(p)
+        }
+    }
+
+    /// The same spec for a layer that starts `elapsed` after the schedule's origin.
+    pub fn started_after(&self, elapsed: Duration) -> Self {
+        Self {
+            phases: self
+                .phases
+                .iter()
+                .map(|(at, spec)| (at.saturating_sub(elapsed), spec.clone()))
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
+impl From<&NetworkProfile> for ImpairSpec {
+    /// What a profile does to what reaches the client, phase by phase.
+    fn from(p: &NetworkProfile) -> Self {
         let rate_bps = p.rate.map(|r| r.bps());
         let queue = p.queue.map_or(Duration::from_millis(200), |q| q.0);
         Self {
@@ -97,6 +133,11 @@ impl From<&crate::scenario::NetworkProfile> for ImpairSpec {
             queue_bytes: rate_bps
                 .map_or(0, |bps| (bps as f64 / 8.0 * queue.as_secs_f64()) as usize),
             outages: p.outages.iter().map(|o| (o.start.0, o.end.0)).collect(),
+            phases: p
+                .schedule
+                .iter()
+                .map(|s| (s.at.0, Self::from(s.network.as_ref())))
+                .collect(),
         }
     }
 }
@@ -108,6 +149,8 @@ struct Datagram {
     addr: SocketAddr,
     entered: Instant,
     id: u64,
+    /// The schedule's phase it entered in.
+    phase: usize,
     bytes: Vec<u8>,
 }
 
@@ -154,7 +197,12 @@ fn next_random(state: &mut u64) -> f64 {
 
 /// One direction of the layer.
 pub struct Direction {
+    /// What the direction does now (the current phase's spec, with the layer's outages).
     spec: ImpairSpec,
+    /// The schedule, and the phase in force (0: the spec it started with).
+    phases: Vec<(Duration, ImpairSpec)>,
+    phase: usize,
+    seed: u64,
     started: Instant,
     netem: Netem<Datagram>,
     /// Released by netem, waiting out their jitter: in order, or by release time when they may
@@ -168,17 +216,24 @@ pub struct Direction {
     /// With duplication on: datagrams that entered and have not come out yet, so a copy is not
     /// counted as delivered (lost ones stay until pruned).
     in_flight: BTreeSet<u64>,
-    /// Sent, delivered and their delay; what was dropped follows from them (`realised`).
+    /// Sent, delivered and their delay, in all and per phase; what was dropped follows from
+    /// them (`realised`).
     stats: LinkStats,
+    phase_stats: Vec<LinkStats>,
 }
 
 /// Datagrams older than this many numbers are taken as lost, to bound `in_flight`.
 const IN_FLIGHT_WINDOW: u64 = 100_000;
 
 impl Direction {
-    pub fn new(spec: ImpairSpec, seed: u64, now: Instant) -> Self {
-        Self {
+    pub fn new(mut spec: ImpairSpec, seed: u64, now: Instant) -> Self {
+        let phases = std::mem::take(&mut spec.phases);
+        let mut d = Self {
             netem: Netem::new(spec.netem_config(seed)),
+            phase_stats: vec![LinkStats::default(); phases.len() + 1],
+            phases,
+            phase: 0,
+            seed,
             spec,
             started: now,
             fifo: VecDeque::new(),
@@ -189,7 +244,31 @@ impl Direction {
             next_id: 0,
             in_flight: BTreeSet::new(),
             stats: LinkStats::default(),
+        };
+        d.follow_schedule(now);
+        d
+    }
+
+    /// Moves to the phase in force at `now`; what is queued already keeps its course.
+    fn follow_schedule(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.started);
+        let due = self
+            .phases
+            .iter()
+            .rposition(|(at, _)| *at <= elapsed)
+            .map_or(0, |k| k + 1);
+        if due == self.phase {
+            return;
         }
+        self.phase = due;
+        let next = self.phases[due - 1].1.clone();
+        self.spec = ImpairSpec {
+            outages: std::mem::take(&mut self.spec.outages),
+            phases: Vec::new(),
+            ..next
+        };
+        let seed = self.seed ^ (due as u64).wrapping_mul(0x9e37_79b9);
+        self.netem.set_config(self.spec.netem_config(seed));
     }
 
     fn in_outage(&self, now: Instant) -> bool {
@@ -202,7 +281,9 @@ impl Direction {
 
     /// A datagram enters the layer at `now`.
     pub fn push(&mut self, now: Instant, addr: SocketAddr, bytes: Vec<u8>) {
+        self.follow_schedule(now);
         self.stats.sent += 1;
+        self.phase_stats[self.phase].sent += 1;
         let id = self.next_id;
         self.next_id += 1;
         if self.in_outage(now) {
@@ -215,6 +296,7 @@ impl Direction {
             addr,
             entered: now,
             id,
+            phase: self.phase,
             bytes,
         };
         self.netem.handle_input(Input::Packet(now, d));
@@ -282,8 +364,11 @@ impl Direction {
         }?;
         let original = self.spec.duplicate == 0.0 || self.in_flight.remove(&d.id);
         if original {
-            self.stats.delivered += 1;
-            self.stats.delay_sum_us += now.saturating_duration_since(d.entered).as_micros() as u64;
+            let delay_us = now.saturating_duration_since(d.entered).as_micros() as u64;
+            for stats in [&mut self.stats, &mut self.phase_stats[d.phase]] {
+                stats.delivered += 1;
+                stats.delay_sum_us += delay_us;
+            }
         }
         Some((d.addr, d.bytes))
     }
@@ -302,32 +387,64 @@ impl Direction {
         }
     }
 
+    fn inside(&self) -> u64 {
+        (self.fifo.len() + self.heap.len() + self.netem.queue_len()) as u64
+    }
+
     /// The realised impairment so far: datagrams still inside are neither lost nor delivered.
     pub fn realised(&self) -> LinkStats {
-        let inside = (self.fifo.len() + self.heap.len() + self.netem.queue_len()) as u64;
         LinkStats {
             dropped: self
                 .stats
                 .sent
-                .saturating_sub(self.stats.delivered + inside),
+                .saturating_sub(self.stats.delivered + self.inside()),
             ..self.stats
         }
     }
+
+    /// As [`Self::realised`], phase by phase (what is still inside counts against the current
+    /// phase).
+    pub fn realised_phases(&self) -> Vec<LinkStats> {
+        self.phase_stats
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let inside = if k == self.phase { self.inside() } else { 0 };
+                LinkStats {
+                    dropped: s.sent.saturating_sub(s.delivered + inside),
+                    ..*s
+                }
+            })
+            .collect()
+    }
 }
 
-/// What both directions of one client's layer did.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// What both directions of one client's layer did, in all and per phase of a schedule.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Realised {
     /// Towards the client (what it receives).
     pub down: LinkStats,
     /// From the client.
     pub up: LinkStats,
+    pub down_phases: Vec<LinkStats>,
+    pub up_phases: Vec<LinkStats>,
+}
+
+fn add_phases(sum: &mut Vec<LinkStats>, more: &[LinkStats]) {
+    if sum.len() < more.len() {
+        sum.resize(more.len(), LinkStats::default());
+    }
+    for (s, m) in sum.iter_mut().zip(more) {
+        s.add(m);
+    }
 }
 
 impl Realised {
     pub fn add(&mut self, other: &Realised) {
         self.down.add(&other.down);
         self.up.add(&other.up);
+        add_phases(&mut self.down_phases, &other.down_phases);
+        add_phases(&mut self.up_phases, &other.up_phases);
     }
 }
 
@@ -371,9 +488,16 @@ impl Impairment {
 
     pub fn realised(&self) -> Realised {
         let of = |d: &Option<Direction>| d.as_ref().map(Direction::realised).unwrap_or_default();
+        let phases = |d: &Option<Direction>| {
+            d.as_ref()
+                .map(Direction::realised_phases)
+                .unwrap_or_default()
+        };
         Realised {
             down: of(&self.down),
             up: of(&self.up),
+            down_phases: phases(&self.down),
+            up_phases: phases(&self.up),
         }
     }
 
@@ -542,5 +666,44 @@ mod tests {
         assert!((copies - 0.2).abs() < 0.02, "{copies} copies per datagram");
         let r = d.realised();
         assert_eq!((r.sent, r.delivered, r.dropped), (10_000, 10_000, 0));
+    }
+
+    #[test]
+    fn a_schedule_changes_the_impairment_at_its_instants() {
+        let lossy = ImpairSpec {
+            loss: 0.3,
+            delay: Duration::from_millis(40),
+            ..ImpairSpec::default()
+        };
+        let spec = ImpairSpec {
+            delay: Duration::from_millis(10),
+            phases: vec![
+                (Duration::from_secs(2), lossy),
+                (Duration::from_secs(4), ImpairSpec::default()),
+            ],
+            ..ImpairSpec::default()
+        };
+        let (out, d) = run(spec, 6_000, Duration::from_millis(1), 8);
+        let lost_in = |from: u64, to: u64| {
+            let got = out.iter().filter(|(n, _)| (from..to).contains(n)).count();
+            1.0 - got as f64 / (to - from) as f64
+        };
+        assert_eq!(lost_in(0, 2_000), 0.0);
+        assert!((lost_in(2_000, 4_000) - 0.3).abs() < 0.03);
+        assert_eq!(lost_in(4_000, 6_000), 0.0);
+        let phases = d.realised_phases();
+        assert_eq!(phases.len(), 3);
+        assert_eq!(
+            phases.iter().map(|p| p.sent).collect::<Vec<_>>(),
+            [2_000; 3]
+        );
+        let delays: Vec<f64> = phases.iter().map(|p| p.mean_delay_ms()).collect();
+        assert!(
+            (delays[0] - 10.0).abs() < 0.2 && (delays[1] - 40.0).abs() < 0.2,
+            "{delays:?}"
+        );
+        // The first datagrams after the change wait behind the last 40 ms ones (one queue).
+        assert!(delays[2] < 1.0, "{delays:?}");
+        assert!((phases[1].loss_pct() - 30.0).abs() < 3.0);
     }
 }

@@ -5,3 +5,14 @@ pub mod impair;
 pub mod sim_link;
 
 pub use sim_link::{LinkStats, SimLink};
+
+/// One phase of a scheduled network profile and what the layer realised in it, summed over the
+/// group's clients.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NetworkPhase {
+    /// Run seconds.
+    pub from_s: f64,
+    pub to_s: f64,
+    pub profile: String,
+    pub link: LinkStats,
+}

@@ -1,6 +1,7 @@
 //! Turns a scenario and a seed into a deterministic plan: which groups run, when, with which
 //! receivers, on which links, with which seeds. The same inputs always give the same plan.
 
+pub mod faults;
 pub mod http;
 pub mod profile;
 pub mod template;
@@ -29,6 +30,8 @@ pub struct Plan {
     pub marks: Vec<Mark>,
     /// The scenario's SLO gates (those with `abort_on_fail` are judged during the run).
     pub gates: Vec<scenario::GateSpec>,
+    /// Every scheduled fault (each group also keeps those that hit it).
+    pub faults: Vec<faults::FaultPlan>,
 }
 
 /// A labelled instant of the plan, from the run's start.
@@ -44,6 +47,7 @@ fn marks(
     plan_groups: &[GroupPlan],
     capacity: Option<&CapacityPlan>,
     http: &[http::HttpLoadPlan],
+    faults: &[faults::FaultPlan],
 ) -> Vec<Mark> {
     let mut out = Vec::new();
     for (g, planned) in s.groups.iter().zip(plan_groups) {
@@ -104,6 +108,16 @@ fn marks(
             label: format!("HTTP {} starts", l.name),
         });
     }
+    for f in faults {
+        out.push(Mark {
+            at_us: f.start_us,
+            label: format!("fault: {}", f.label),
+        });
+        out.push(Mark {
+            at_us: f.end_us,
+            label: "fault ends".into(),
+        });
+    }
     out.sort_by_key(|m| m.at_us);
     out
 }
@@ -159,6 +173,7 @@ pub struct GroupPlan {
     pub network: NetworkProfile,
     /// What the publishers' own networks do to what they send.
     pub publisher_network: Option<NetworkProfile>,
+    pub publisher_network_name: String,
     pub link: LinkParams,
     /// Offsets from the start of the run.
     pub start_us: u64,
@@ -171,6 +186,9 @@ pub struct GroupPlan {
     pub receivers: Vec<ReceiverPlan>,
     /// Hosts, PK rounds and the switch of a co-hosting group.
     pub cohost: Option<CohostPlan>,
+    /// The faults that hit this group, and how its clients come back from a lost connection.
+    pub faults: Vec<faults::FaultPlan>,
+    pub reconnect: scenario::faults::ReconnectSpec,
 }
 
 /// A co-hosting group's schedule, in microseconds from the group's start.
@@ -201,6 +219,12 @@ fn derive(seed: u64, parts: &[u64]) -> u64 {
 
 pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan {
     let duration_us = duration_override_us.unwrap_or_else(|| s.duration.as_micros());
+    let all_faults: Vec<faults::FaultPlan> = s
+        .faults
+        .iter()
+        .map(|f| faults::FaultPlan::of(f.get_ref()))
+        .filter(|f| f.start_us < duration_us)
+        .collect();
     let groups: Vec<GroupPlan> = s
         .groups
         .iter()
@@ -316,6 +340,10 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                     .publisher_network
                     .as_ref()
                     .map(|n| scenario::network_for(s, n.get_ref())),
+                publisher_network_name: g
+                    .publisher_network
+                    .as_ref()
+                    .map_or_else(String::new, |n| n.get_ref().clone()),
                 link: LinkParams::from(&network),
                 network,
                 start_us: g.start.as_micros(),
@@ -350,6 +378,12 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                         .collect(),
                     switch_at_us: g.switch_to_call.as_ref().map(|d| d.get_ref().as_micros()),
                 }),
+                faults: all_faults
+                    .iter()
+                    .filter(|f| f.hits(g.name.get_ref()))
+                    .cloned()
+                    .collect(),
+                reconnect: s.reconnect.clone(),
             }
         })
         .collect();
@@ -375,7 +409,7 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
         .iter()
         .map(|l| http::build(l.get_ref(), duration_us, &rooms))
         .collect();
-    let marks = marks(s, &groups, capacity.as_ref(), &http);
+    let marks = marks(s, &groups, capacity.as_ref(), &http, &all_faults);
     Plan {
         scenario_name: s.name.clone(),
         seed,
@@ -386,6 +420,7 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
         http,
         marks,
         gates: s.gates.iter().map(|g| g.get_ref().clone()).collect(),
+        faults: all_faults,
     }
 }
 

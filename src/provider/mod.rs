@@ -110,6 +110,8 @@ pub struct Endpoints {
     pub ice_policy: IcePolicy,
     /// Base URL of the live-room API (comments, likes, orders), when the provider serves one.
     pub live_room_api: Option<String>,
+    /// Where provider-side faults are scheduled: the embedded provider only (it is ours).
+    pub server_faults: Option<crate::sfu::faults::FaultSchedule>,
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -154,6 +156,7 @@ impl Endpoints {
             step_timeout: p.step_timeout.0,
             ice_policy: p.ice_transport_policy,
             live_room_api: None,
+            server_faults: None,
         })
     }
 
@@ -170,6 +173,7 @@ impl Endpoints {
             step_timeout,
             ice_policy: IcePolicy::All,
             live_room_api: Some(format!("http://{}", server.http_addr)),
+            server_faults: Some(server.faults()),
         }
     }
 }

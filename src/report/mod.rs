@@ -8,6 +8,8 @@ mod degradation;
 pub mod html;
 mod http;
 pub mod markdown;
+mod recovery;
+mod schedule;
 mod timeline;
 
 use crate::metrics::Metric;
@@ -102,6 +104,13 @@ fn network_extras(p: &crate::scenario::NetworkProfile) -> String {
     }
     if p.uplink.is_some() {
         out.push("uplink impaired".into());
+    }
+    for step in &p.schedule {
+        out.push(format!(
+            "{} from {}",
+            step.profile,
+            humantime::format_duration(step.at.0)
+        ));
     }
     out.join(", ")
 }
@@ -361,6 +370,8 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
     }
     out.extend(cohost::table(r));
     out.extend(http::table(r));
+    out.extend(schedule::table(r));
+    out.extend(recovery::table(r));
     let notes: Vec<Vec<String>> = r
         .groups
         .iter()

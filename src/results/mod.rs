@@ -12,10 +12,10 @@ pub use environment::Environment;
 pub use self_cost::SelfCost;
 
 use crate::engine::GroupOutcome;
-use crate::media::receiver::{FreezeTally, ReceiverSummary, Role, SessionFailure};
+use crate::media::receiver::{FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure};
 use crate::media::sender::SenderStats;
 use crate::metrics::{Metric, MetricSeries, SerHistogram};
-use crate::net::LinkStats;
+use crate::net::{LinkStats, NetworkPhase};
 use crate::scenario::NetworkProfile;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,9 @@ pub struct RunResults {
     /// Load and outcome per interval, with the plan's stage boundaries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<timeline::Timeline>,
+    /// Faults scheduled in the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::plan::faults::FaultPlan>,
     /// The gate with `abort_on_fail` that stopped the run early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted_by: Option<crate::engine::abort::Abort>,
@@ -85,6 +88,14 @@ pub struct GroupResult {
     /// What the publishers' impairment did to what they sent (WebRTC).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub publisher_link: LinkStats,
+    /// Publishers' lost connections and rejoins (WebRTC).
+    #[serde(default)]
+    pub publisher_reconnects: Reconnects,
+    /// A scheduled network's phases and what was realised in each (viewers; publishers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_phases: Vec<NetworkPhase>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publisher_network_phases: Vec<NetworkPhase>,
     pub totals: GroupTotals,
     pub metrics: BTreeMap<Metric, MetricResult>,
     pub sessions: Vec<ReceiverSummary>,
@@ -221,6 +232,22 @@ pub struct GroupTotals {
     /// What the simulated links did: realised loss and mean one-way delay.
     pub link_loss_pct: f64,
     pub link_delay_ms: f64,
+    /// Viewers' lost connections, rejoins that brought them back, and failed attempts.
+    #[serde(default)]
+    pub drops: u64,
+    #[serde(default)]
+    pub rejoins: u64,
+    #[serde(default)]
+    pub rejoin_failures: u64,
+    /// Rejoins over drops; `None` without drops.
+    #[serde(default)]
+    pub reconnect_success_pct: Option<f64>,
+    /// Faults after which a viewer saw no frame again before its session ended.
+    #[serde(default)]
+    pub unrecovered: u64,
+    /// Source frames never shown, over all viewers.
+    #[serde(default)]
+    pub frames_lost: u64,
 }
 
 impl GroupTotals {
@@ -250,6 +277,11 @@ impl GroupTotals {
             }
             t.audio_gaps += s.audio_gaps;
             t.keyframe_requests += s.keyframe_requests;
+            t.drops += s.drops;
+            t.rejoins += s.rejoins;
+            t.rejoin_failures += s.rejoin_failures;
+            t.unrecovered += s.unrecovered;
+            t.frames_lost += s.frames_lost;
             freeze_us += s.freeze_w3c.total_us as f64;
             span_us += s.rendered_ms * 1000.0;
             if let Some(p) = s.marker_read_pct {
@@ -271,6 +303,9 @@ impl GroupTotals {
         }
         if span_us > 0.0 {
             t.freeze_time_pct = freeze_us * 100.0 / span_us;
+        }
+        if t.drops > 0 {
+            t.reconnect_success_pct = Some(t.rejoins.min(t.drops) as f64 * 100.0 / t.drops as f64);
         }
         if marker_weight > 0.0 {
             t.marker_read_pct = Some(marker_sum / marker_weight);
@@ -294,6 +329,9 @@ impl GroupResult {
             sender: o.sender,
             link: o.link,
             publisher_link: o.publisher_link,
+            publisher_reconnects: o.publisher_reconnects,
+            network_phases: o.network_phases,
+            publisher_network_phases: o.publisher_network_phases,
             metrics,
             sessions: o.sessions,
             publisher_failures: o.publisher_failures,
@@ -336,6 +374,18 @@ impl GroupResult {
         }
         self.link.add(&other.link);
         self.publisher_link.add(&other.publisher_link);
+        self.publisher_reconnects.add(&other.publisher_reconnects);
+        for (mine, theirs) in [
+            (&mut self.network_phases, &other.network_phases),
+            (
+                &mut self.publisher_network_phases,
+                &other.publisher_network_phases,
+            ),
+        ] {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                a.link.add(&b.link);
+            }
+        }
         self.sessions.extend(other.sessions.iter().cloned());
         self.publisher_failures
             .extend(other.publisher_failures.iter().cloned());

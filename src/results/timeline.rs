@@ -157,6 +157,9 @@ mod tests {
             sender: Default::default(),
             link: Default::default(),
             publisher_link: Default::default(),
+            publisher_reconnects: Default::default(),
+            network_phases: Vec::new(),
+            publisher_network_phases: Vec::new(),
             series: rec.series,
             sessions: vec![
                 session("a", 0.0, Some(200.0), None),

@@ -4,12 +4,15 @@ use super::GateSpec;
 use crate::metrics::Metric;
 
 /// Group totals a gate can name, besides the measured metrics.
-pub const TOTALS: [&str; 5] = [
+pub const TOTALS: [&str; 8] = [
     "join_success_pct",
     "join_within_5s_pct",
     "packet_loss_pct_total",
     "freeze_time_pct",
     "failed_sessions",
+    "drops",
+    "unrecovered",
+    "reconnect_success_pct",
 ];
 /// Statistics of a measured metric.
 pub const STATS: [&str; 7] = ["p50", "p90", "p95", "p99", "mean", "min", "max"];

@@ -1,9 +1,11 @@
 //! Scenario files: parsing with precise error locations, and the checks that need the whole file.
 
 pub mod cohost;
+pub mod faults;
 pub mod gates;
 pub mod http;
 pub mod networks;
+pub mod profiles;
 pub mod schema;
 pub mod units;
 
@@ -97,8 +99,9 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
 
 /// Names the field a deserialization error is about, as the user wrote it.
 fn refine_field(path: &str, message: &str) -> String {
-    // Spanned<T> adds a private path segment of its own.
-    let path = path.split(".$__serde_spanned").next().unwrap_or(path);
+    // Spanned<T> adds a private path segment of its own; what is inside it is the user's.
+    let unwrapped = path.replace(".$__serde_spanned_private_value", "");
+    let path = unwrapped.as_str();
     let quoted = |prefix: &str| {
         message
             .strip_prefix(prefix)
@@ -272,6 +275,7 @@ fn validate_stages(
 }
 
 fn validate(s: &Scenario) -> Result<(), Problem> {
+    faults::validate(s)?;
     for (i, gate) in s.gates.iter().enumerate() {
         if let Err((field, message)) = gates::check(gate.get_ref()) {
             return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));
@@ -445,7 +449,7 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             return Err((
                 Some(g.network.span()),
                 at("network"),
-                format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages or uplink, which only the WebRTC transport's impairment layer does"),
+                format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages, uplink or schedule, which only the WebRTC transport's impairment layer does"),
             ));
         }
         if g.start.0 >= s.duration.0 {
@@ -461,45 +465,29 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             ));
         }
     }
-    for (name, p) in &s.network {
-        if p.jitter.0 > p.delay.0 + std::time::Duration::from_secs(10) {
-            return Err((
-                None,
-                format!("network.{name}.jitter"),
-                "jitter over 10 s is not a network".into(),
-            ));
-        }
-    }
+    profiles::validate(s)?;
     Ok(())
 }
 
-/// Resolves a group's network profile (validation guarantees it exists).
 /// A profile name must be built in or defined under `[network.NAME]`.
 fn known_network(s: &Scenario, name: &toml::Spanned<String>, field: &str) -> Result<(), Problem> {
     let n = name.get_ref();
-    if builtin_network(n).is_some() || s.network.contains_key(n) {
+    if profiles::is_known(s, n) {
         return Ok(());
     }
-    let known: Vec<&str> = networks::BUILTIN
-        .into_iter()
-        .chain(s.network.keys().map(String::as_str))
-        .collect();
     Err((
         Some(name.span()),
         field.to_string(),
         format!(
             "no network profile named \"{n}\"; known: {}",
-            known.join(", ")
+            profiles::known_names(s).join(", ")
         ),
     ))
 }
 
+/// Resolves a group's network profile (validation guarantees it exists).
 pub fn network_for(s: &Scenario, name: &str) -> NetworkProfile {
-    s.network
-        .get(name)
-        .cloned()
-        .or_else(|| builtin_network(name))
-        .unwrap_or_default()
+    profiles::resolve(s, name).unwrap_or_default()
 }
 
 fn line_column(source: &str, offset: usize) -> (usize, usize) {

@@ -27,7 +27,7 @@ pub struct Scenario {
     pub audio: AudioSpec,
     /// Named network profiles, in addition to the built-in ones.
     #[serde(default)]
-    pub network: BTreeMap<String, NetworkProfile>,
+    pub network: BTreeMap<String, super::profiles::NetworkSpec>,
     /// Stream groups: one publisher and its receivers each.
     #[serde(rename = "group")]
     pub groups: Vec<GroupSpec>,
@@ -40,6 +40,12 @@ pub struct Scenario {
     /// HTTP side-load (comments, likes, orders) beside the media.
     #[serde(default, rename = "http")]
     pub http: Vec<Spanned<super::http::HttpLoadSpec>>,
+    /// Faults on a schedule: media blackholed, the provider restarted, signalling failing.
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Spanned<super::faults::FaultSpec>>,
+    /// What clients do when their connection is lost.
+    #[serde(default)]
+    pub reconnect: super::faults::ReconnectSpec,
 }
 
 /// A capacity search: the audience of `group` climbs from `start` by `step` up to `max`, each
@@ -182,6 +188,18 @@ pub struct NetworkProfile {
     /// The client's sending direction (WebRTC), when it is impaired too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uplink: Option<Box<NetworkProfile>>,
+    /// Other profiles taking over during the run (from the group's start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<ScheduledProfile>,
+}
+
+/// From `at` after the group's start, the network is `network` (the profile named `profile`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledProfile {
+    pub at: HumanDuration,
+    pub profile: String,
+    pub network: Box<NetworkProfile>,
 }
 
 /// A span of time, from an origin the field names (a session's or a group's start).
@@ -205,6 +223,7 @@ impl Default for NetworkProfile {
             queue: None,
             outages: Vec::new(),
             uplink: None,
+            schedule: Vec::new(),
         }
     }
 }
@@ -219,6 +238,7 @@ impl NetworkProfile {
             || self.queue.is_some()
             || !self.outages.is_empty()
             || self.uplink.is_some()
+            || !self.schedule.is_empty()
     }
 }
 

@@ -3,6 +3,7 @@
 //! subscriber and key-frame requests passed upstream. Sans-IO here; `server` adds sockets and HTTP.
 
 pub mod api;
+pub mod faults;
 pub mod live_room;
 pub mod server;
 
@@ -69,6 +70,17 @@ impl Sfu {
             peers: Vec::new(),
             next_id: 1,
             max_viewers: None,
+        }
+    }
+
+    /// The same server after a restart: no sessions, and new session numbers that never
+    /// repeat one a client may still hold.
+    pub fn restarted(&self) -> Self {
+        Self {
+            local_addr: self.local_addr,
+            peers: Vec::new(),
+            next_id: self.next_id,
+            max_viewers: self.max_viewers,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The SFU on sockets: one UDP socket for all media, and WHIP/WHEP over HTTP on 127.0.0.1 (or
 //! wherever `serve-reference --listen` says).
 
+use super::faults::FaultSchedule;
 use super::{Sfu, SfuError, Transmit};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -73,6 +74,7 @@ pub struct ReferenceServer {
     pub http_addr: SocketAddr,
     pub media_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    faults: FaultSchedule,
 }
 
 impl ReferenceServer {
@@ -82,6 +84,11 @@ impl ReferenceServer {
     }
     pub fn whep_url(&self, room: &str) -> String {
         format!("http://{}/whep/{room}", self.http_addr)
+    }
+
+    /// Where this server's faults are scheduled.
+    pub fn faults(&self) -> FaultSchedule {
+        self.faults.clone()
     }
 }
 
@@ -109,7 +116,8 @@ pub async fn start_with(
     let media_addr = udp.local_addr()?;
     let (commands, rx) = mpsc::channel(256);
     let sfu = Sfu::new(media_addr).with_max_viewers(options.max_viewers_per_room);
-    let media = tokio::spawn(media_loop(sfu, udp, rx));
+    let faults = FaultSchedule::default();
+    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.clone()));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
         .route("/whep/{room}", post(whep))
@@ -119,6 +127,10 @@ pub async fn start_with(
             commands,
             links: options.ice_servers.iter().map(|s| s.link()).collect(),
         })
+        .layer(axum::middleware::from_fn_with_state(
+            faults.clone(),
+            super::faults::gate,
+        ))
         .merge(super::api::router());
     let web = tokio::spawn(async move {
         let _ = axum::serve(http, app).await;
@@ -127,22 +139,44 @@ pub async fn start_with(
         http_addr,
         media_addr,
         tasks: vec![media, web],
+        faults,
     })
 }
 
-async fn media_loop(mut sfu: Sfu, socket: UdpSocket, mut commands: mpsc::Receiver<Command>) {
+async fn media_loop(
+    mut sfu: Sfu,
+    socket: UdpSocket,
+    mut commands: mpsc::Receiver<Command>,
+    faults: FaultSchedule,
+) {
     let mut buf = vec![0u8; 2048];
     let mut out: Vec<Transmit> = Vec::new();
+    let mut was_down = false;
     loop {
+        let now = Instant::now();
+        let down = faults.down_at(now);
+        if down && !was_down {
+            // A restart loses every session; the process comes back knowing nobody.
+            sfu = sfu.restarted();
+        }
+        was_down = down;
         let next = sfu.poll(&mut out);
+        if down {
+            out.clear();
+        }
         for t in out.drain(..) {
             let _ = socket.send_to(&t.contents, t.destination).await;
         }
-        let wake = next.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        let mut wake = next.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        if let Some(change) = faults.next_change(now) {
+            wake = wake.min(change);
+        }
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    sfu.handle_receive(Instant::now(), from, &buf[..n]);
+                    if !down {
+                        sfu.handle_receive(Instant::now(), from, &buf[..n]);
+                    }
                 }
             }
             _ = tokio::time::sleep_until(wake.into()) => sfu.handle_timeout(Instant::now()),

@@ -99,6 +99,11 @@ impl AudioReceiver {
         Some(capture)
     }
 
+    /// The stream comes again on a new connection; the silence between counts as a gap.
+    pub fn on_reconnect(&mut self) {
+        self.stats.restart();
+    }
+
     pub fn on_interval(&mut self, now: Micros) {
         if self.stats.received() > 0 {
             self.samples.push(Sample {

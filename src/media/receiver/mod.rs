@@ -3,11 +3,13 @@
 pub mod assembler;
 pub mod audio;
 pub mod freeze;
+pub mod recovery;
 pub mod rtp_stats;
 pub mod video;
 
 pub use audio::{AudioReceiver, SenderClock};
 pub use freeze::{FreezeDetector, FreezeTally};
+pub use recovery::{Reconnects, RecoveryWatch};
 pub use video::{QualityProbe, VideoReceiver};
 
 use crate::media::rtp::{RtpPacket, AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE};
@@ -118,6 +120,17 @@ impl Receiver {
         self.video.take_keyframe_request()
     }
 
+    /// The session rejoined: the same media comes on a new connection.
+    pub fn on_reconnect(&mut self) {
+        self.video.on_reconnect();
+        self.audio.on_reconnect();
+    }
+
+    /// Times recovery after these fault windows (on the run's clock).
+    pub fn watch_recovery(&mut self, windows: Vec<(Micros, Micros)>) {
+        self.video.recovery = RecoveryWatch::new(windows);
+    }
+
     pub fn summary(&self, group: &str, end: Micros) -> ReceiverSummary {
         let v = &self.video;
         let f = &v.freeze;
@@ -183,6 +196,16 @@ impl Receiver {
             planned_join_s: None,
             left_s: None,
             failure: None,
+            frames_lost: v.frames_lost,
+            recovery_ms: v
+                .recoveries_us
+                .iter()
+                .map(|&us| us as f64 / 1000.0)
+                .collect(),
+            unrecovered: v.recovery.unrecovered(end),
+            drops: 0,
+            rejoins: 0,
+            rejoin_failures: 0,
         }
     }
 }
@@ -245,6 +268,23 @@ pub struct ReceiverSummary {
     /// When the session ended (left, dropped, or the run ended), seconds from the run's start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_s: Option<f64>,
+    /// Frames the source sent that were never shown (gaps in the marker's frame numbers).
+    #[serde(default)]
+    pub frames_lost: u64,
+    /// Fault end → first frame after it, for each fault this session watched begin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_ms: Vec<f64>,
+    /// Faults after which no frame came before the session ended.
+    #[serde(default)]
+    pub unrecovered: u64,
+    /// Connections lost after joining, rejoins that brought the session back, and attempts
+    /// that failed.
+    #[serde(default)]
+    pub drops: u64,
+    #[serde(default)]
+    pub rejoins: u64,
+    #[serde(default)]
+    pub rejoin_failures: u64,
 }
 
 /// Why a session did not join: the step that failed and what was said.

@@ -18,6 +18,8 @@ pub struct RtpStats {
     jitter: f64,
     last_transit: Option<f64>,
     seen: Vec<u64>,
+    /// Expected in streams before a [`RtpStats::restart`].
+    earlier_expected: u64,
 }
 
 /// What one packet was, relative to those before it.
@@ -41,7 +43,18 @@ impl RtpStats {
             jitter: 0.0,
             last_transit: None,
             seen: vec![u64::MAX; WINDOW],
+            earlier_expected: 0,
         }
+    }
+
+    /// The same media on a new connection (a rejoin): its sequence numbers start afresh, and
+    /// what was expected and received so far carries on.
+    pub fn restart(&mut self) {
+        self.earlier_expected = self.expected();
+        self.base_ext_seq = None;
+        self.max_ext_seq = 0;
+        self.last_transit = None;
+        self.seen.fill(u64::MAX);
     }
 
     /// Extends a 16-bit sequence number to the one nearest the highest seen so far.
@@ -104,9 +117,11 @@ impl RtpStats {
     }
 
     pub fn expected(&self) -> u64 {
-        self.base_ext_seq
-            .map(|b| self.max_ext_seq - b + 1)
-            .unwrap_or(0)
+        self.earlier_expected
+            + self
+                .base_ext_seq
+                .map(|b| self.max_ext_seq - b + 1)
+                .unwrap_or(0)
     }
     pub fn received(&self) -> u64 {
         self.received
@@ -159,6 +174,21 @@ mod tests {
         assert!(matches!(s.on_packet(11, 0, 0, 1), Arrival::Late(_)));
         assert_eq!(s.on_packet(11, 0, 0, 1), Arrival::Duplicate);
         assert_eq!((s.lost(), s.duplicates(), s.reordered()), (0, 1, 1));
+    }
+
+    #[test]
+    fn a_restarted_stream_adds_to_what_came_before() {
+        let mut s = RtpStats::new(90_000);
+        for seq in (100u16..200).filter(|q| q % 10 != 0) {
+            s.on_packet(seq, 0, 0, 1);
+        }
+        s.restart();
+        // A new connection's numbering starts far away and backwards; nothing in between is lost.
+        for seq in (5u16..55).filter(|q| *q != 30) {
+            s.on_packet(seq, 0, 0, 1);
+        }
+        assert_eq!((s.expected(), s.received()), (99 + 50, 89 + 49));
+        assert_eq!(s.lost(), 9 + 1);
     }
 
     #[test]

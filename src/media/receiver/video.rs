@@ -3,6 +3,7 @@
 
 use super::assembler::{AssembledFrame, FrameAssembler};
 use super::freeze::FreezeDetector;
+use super::recovery::RecoveryWatch;
 use super::rtp_stats::{Arrival, RtpStats};
 use crate::media::codec::{is_keyframe, VideoDecoder};
 use crate::media::marker::{find_sei_marker, read_pixel_marker, strip_height, FrameMarker};
@@ -63,6 +64,11 @@ pub struct VideoReceiver {
     interval_bytes: u64,
     samples: Vec<Sample>,
     wants_keyframe: bool,
+    /// The source's number of the last frame shown, and the frames never shown between.
+    last_frame_number: Option<u32>,
+    pub frames_lost: u64,
+    pub recovery: RecoveryWatch,
+    pub recoveries_us: Vec<u64>,
 }
 
 impl VideoReceiver {
@@ -86,7 +92,20 @@ impl VideoReceiver {
             interval_bytes: 0,
             samples: Vec::new(),
             wants_keyframe: false,
+            last_frame_number: None,
+            frames_lost: 0,
+            recovery: RecoveryWatch::default(),
+            recoveries_us: Vec::new(),
         }
+    }
+
+    /// The stream comes again on a new connection: new sequence numbers, a key frame first.
+    pub fn on_reconnect(&mut self) {
+        self.stats.restart();
+        self.assembler = FrameAssembler::default();
+        self.depacketizer = H264Depacketizer::default();
+        self.chain_end = None;
+        self.awaiting_keyframe = true;
     }
 
     pub fn on_packet(&mut self, packet: RtpPacket, now: Micros) {
@@ -133,6 +152,7 @@ impl VideoReceiver {
 
         let sei = find_sei_marker(&access_unit);
         let mut capture_us = sei.map(|m| m.capture_us).or(frame.abs_capture_us);
+        let mut number = sei.map(|m| m.frame);
         if let Some(probe) = self.probe.as_mut() {
             match probe.decoder.decode(&access_unit) {
                 Ok(Some(picture)) => {
@@ -148,6 +168,7 @@ impl VideoReceiver {
                     }) = pixel.or(sei)
                     {
                         capture_us = Some(pixel.map_or(c, |p| p.capture_us));
+                        number = Some(n);
                         score_picture(probe, &picture, n, now, &mut self.samples);
                     }
                 }
@@ -161,11 +182,25 @@ impl VideoReceiver {
                 }
             }
         }
-        self.render(now, capture_us);
+        self.render(now, capture_us, number);
     }
 
-    fn render(&mut self, now: Micros, capture_us: Option<Micros>) {
+    fn render(&mut self, now: Micros, capture_us: Option<Micros>, number: Option<u32>) {
         self.interval_frames += 1;
+        if let Some(n) = number {
+            if let Some(last) = self.last_frame_number.filter(|&last| n > last) {
+                self.frames_lost += u64::from(n - last - 1);
+            }
+            self.last_frame_number = Some(n);
+        }
+        for us in self.recovery.on_render(now) {
+            self.recoveries_us.push(us);
+            self.samples.push(Sample {
+                metric: Metric::RecoveryMs,
+                at: now,
+                value: us as f64 / 1000.0,
+            });
+        }
         if self.first_frame_ms.is_none() {
             let ms = now.saturating_sub(self.subscribed_at) as f64 / 1000.0;
             self.first_frame_ms = Some(ms);

@@ -1,0 +1,409 @@
+//! One publisher's or viewer's session over WebRTC: it dials at its planned instant and runs to
+//! its end; when its connection is lost it comes back as an SDK would (a rejoin on a new socket,
+//! with backoff), while the same sender or receiver keeps measuring across connections and the
+//! same impairment layer stands for the client's network throughout.
+
+use super::clock::WallClock;
+use super::webrtc::{drive, failure, leave, signal, Ctx};
+use crate::client::driver::{PeerExit, Ticker};
+use crate::client::native::{NativePeer, Role as PeerRole};
+use crate::media::codec::OpusDecoder;
+use crate::media::receiver::{
+    AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Reconnects, Role, SenderClock,
+    SessionFailure, VideoReceiver,
+};
+use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
+use crate::media::source::VideoSource;
+use crate::media::Micros;
+use crate::metrics::{Metric, Sample};
+use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
+use crate::plan::ReceiverPlan;
+use crate::provider::whip_whep::Step;
+use crate::scenario::faults::ReconnectMode;
+use std::time::{Duration, Instant};
+
+/// How long before its planned instant a session builds its encoder or decoders.
+const PREPARE_LEAD_US: Micros = 500_000;
+
+async fn sleep_until_micros(clock: WallClock, at: Micros) {
+    tokio::time::sleep_until(clock.instant_of(at).into()).await;
+}
+
+/// Notes how late the generator started a planned join; returns the actual start.
+fn record_slip(ctx: &Ctx, planned: Micros) -> Micros {
+    let now = ctx.clock.now();
+    if let Ok(mut rec) = ctx.recorder.lock() {
+        rec.record(Sample {
+            metric: Metric::ScheduleSlipMs,
+            at: now,
+            value: now.saturating_sub(planned) as f64 / 1000.0,
+        });
+    }
+    now
+}
+
+fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
+    f.reason = format!("{id}: {}", f.reason);
+    f
+}
+
+fn exit_failure(peer: &NativePeer, exit: &PeerExit) -> Option<SessionFailure> {
+    match exit {
+        PeerExit::Failed(e) => Some(failure(Step::Connect, e.to_string())),
+        PeerExit::Io(e) => Some(failure(Step::Connect, format!("socket: {e}"))),
+        _ if peer.connected_at.is_none() => Some(failure(
+            Step::Connect,
+            "ICE/DTLS had not connected when the run ended",
+        )),
+        PeerExit::Finished | PeerExit::Closed | PeerExit::Silent(_) => None,
+    }
+}
+
+/// The client's network for a session that starts now: its impairment layer, with the faults
+/// that blackhole its media path as outages, and the windows (on the run's clock) after which
+/// its recovery is timed.
+fn network(
+    ctx: &Ctx,
+    down: &ImpairSpec,
+    up: &ImpairSpec,
+    seed: u64,
+    sink: &RealisedSink,
+) -> (Option<Impairment>, Vec<(Micros, Micros)>) {
+    let now = Instant::now();
+    let now_us = ctx.clock.micros_of(now);
+    let since_now = |us: Micros| Duration::from_micros(us.saturating_sub(now_us));
+    let blackholes: Vec<(Duration, Duration)> = ctx
+        .blackholes
+        .iter()
+        .filter(|&&(_, end)| end > now_us)
+        .map(|&(start, end)| (since_now(start), since_now(end)))
+        .collect();
+    // Schedules count from the group's start, the layer from now.
+    let elapsed = Duration::from_micros(now_us.saturating_sub(ctx.network_origin));
+    let with_blackholes = |spec: &ImpairSpec| {
+        let mut spec = spec.started_after(elapsed);
+        spec.outages.extend(blackholes.iter().copied());
+        spec
+    };
+    let layer = Impairment::new(&with_blackholes(down), &with_blackholes(up), seed, now)
+        .map(|i| i.report_to(sink.clone()));
+    let at = |d: &Duration| now_us + d.as_micros() as u64;
+    let mut windows = ctx.media_stops.clone();
+    windows.extend(
+        down.outages
+            .iter()
+            .chain(&up.outages)
+            .map(|(from, to)| (at(from), at(to))),
+    );
+    (layer, windows)
+}
+
+/// How a session's connections went.
+#[derive(Default)]
+struct Connections {
+    reconnects: Reconnects,
+    /// Why it never connected, if it did not.
+    join_failure: Option<SessionFailure>,
+    /// Whether signalling ever succeeded (the session counted as up in the live view).
+    went_up: bool,
+}
+
+/// Connects `role` through `url` and runs it until `until`; a lost connection is rejoined as
+/// `ctx.reconnect` says. Gives the role back (unless a peer could not even be built).
+async fn run_connections(
+    ctx: &Ctx,
+    url: &str,
+    mut role: PeerRole,
+    until: Instant,
+    mut layer: Option<&mut Impairment>,
+    ticker: impl Fn() -> Option<Ticker>,
+    on_up: impl Fn(),
+) -> (Option<PeerRole>, Connections) {
+    let policy = &ctx.reconnect;
+    let mut out = Connections::default();
+    let mut ever_connected = false;
+    let mut tries_left = policy.attempts;
+    let mut wait = policy.backoff.0;
+    loop {
+        let attempt = match signal(ctx, url, role).await {
+            Ok(signalled) => signalled,
+            Err((f, back)) => {
+                let Some(back) = back else {
+                    out.join_failure = (!ever_connected).then_some(f);
+                    return (None, out);
+                };
+                role = back;
+                if !ever_connected {
+                    out.join_failure = Some(f);
+                    return (Some(role), out);
+                }
+                out.reconnects.rejoin_failures += 1;
+                if !back_off(ctx, &mut tries_left, &mut wait, until).await {
+                    return (Some(role), out);
+                }
+                continue;
+            }
+        };
+        let (peer, socket, resource) = attempt;
+        if !out.went_up {
+            out.went_up = true;
+            on_up();
+        }
+        let (peer, exit) = drive(
+            ctx,
+            peer,
+            socket,
+            &resource,
+            ticker(),
+            until,
+            layer.as_deref_mut(),
+        )
+        .await;
+        leave(ctx, resource.url.as_deref()).await;
+        let connected = peer.connected_at.is_some();
+        let why = exit_failure(&peer, &exit);
+        role = peer.into_role();
+        if connected {
+            if ever_connected {
+                out.reconnects.rejoins += 1;
+            }
+            ever_connected = true;
+            tries_left = policy.attempts;
+            wait = policy.backoff.0;
+        }
+        match (exit, connected, ever_connected) {
+            (PeerExit::Finished, ..) => return (Some(role), out),
+            (_, false, false) => {
+                out.join_failure = why;
+                return (Some(role), out);
+            }
+            (_, false, true) => out.reconnects.rejoin_failures += 1,
+            (_, true, _) => out.reconnects.drops += 1,
+        }
+        match &mut role {
+            PeerRole::Subscribe(r) => r.on_reconnect(),
+            PeerRole::Publish(s) => s.on_reconnect(ctx.clock.now()),
+        }
+        if !back_off(ctx, &mut tries_left, &mut wait, until).await {
+            return (Some(role), out);
+        }
+    }
+}
+
+/// Waits before the next rejoin attempt; false when no attempt is left or time is up.
+async fn back_off(ctx: &Ctx, tries_left: &mut u32, wait: &mut Duration, until: Instant) -> bool {
+    if ctx.reconnect.mode == ReconnectMode::None || *tries_left == 0 {
+        return false;
+    }
+    *tries_left -= 1;
+    let at = Instant::now() + *wait;
+    if at >= until || *ctx.stop.borrow() {
+        return false;
+    }
+    let mut stop = ctx.stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep_until(at.into()) => {}
+        _ = stop.changed() => return false,
+    }
+    *wait *= 2;
+    true
+}
+
+/// Publishes `config` into `room` from `dial_at` until `until`; returns what it sent.
+pub(super) async fn publish(
+    ctx: Ctx,
+    id: String,
+    config: SenderConfig,
+    room: String,
+    dial_at: Micros,
+    until: Instant,
+) -> (SenderStats, Option<SessionFailure>) {
+    // The encoder is made just before the planned instant: rtcbench's own set-up must not make
+    // every session planned for the same instant start late.
+    sleep_until_micros(ctx.clock, dial_at.saturating_sub(PREPARE_LEAD_US)).await;
+    let seed = config.seed;
+    let sender = MediaSender::new(config, dial_at);
+    sleep_until_micros(ctx.clock, dial_at).await;
+    record_slip(&ctx, dial_at);
+    let sender = match sender {
+        Ok(s) => s,
+        Err(e) => {
+            let f = failure(Step::Offer, e.to_string());
+            return (SenderStats::default(), Some(tag(f, &id)));
+        }
+    };
+    let url = ctx.endpoints.whip(&room);
+    let (mut layer, _) = network(
+        &ctx,
+        &ImpairSpec::default(),
+        &ctx.publisher_up,
+        seed,
+        &ctx.publisher_realised,
+    );
+    let role = PeerRole::Publish(Box::new(sender));
+    let (role, connections) =
+        run_connections(&ctx, &url, role, until, layer.as_mut(), || None, || ()).await;
+    if let Some(l) = &layer {
+        l.finish();
+    }
+    if let Ok(mut r) = ctx.publisher_reconnects.lock() {
+        r.add(&connections.reconnects);
+    }
+    let stats = match role {
+        Some(PeerRole::Publish(s)) => s.stats,
+        _ => SenderStats::default(),
+    };
+    (stats, connections.join_failure.map(|f| tag(f, &id)))
+}
+
+pub(super) struct Watch {
+    pub(super) plan: ReceiverPlan,
+    pub(super) room: String,
+    pub(super) dial_at: Micros,
+    pub(super) reference: SenderConfig,
+    /// When the watched publisher started (its audio RTP time counts from there), if ours.
+    pub(super) publisher_start: Option<Micros>,
+    /// When this viewer leaves, if before the end of the run.
+    pub(super) leave_at: Option<Micros>,
+}
+
+/// Closes the group's measurement intervals from the next boundary after now.
+fn interval_ticker(ctx: &Ctx) -> Ticker {
+    let recorder = ctx.recorder.clone();
+    let (run_start, interval_us, clock) = (ctx.run_start, ctx.interval_us, ctx.clock);
+    let now = clock.now();
+    let next = run_start + (now.saturating_sub(run_start) / interval_us + 1) * interval_us;
+    Ticker {
+        next: clock.instant_of(next),
+        every: Duration::from_micros(interval_us),
+        on_tick: Box::new(move |peer: &mut NativePeer, at: Instant| {
+            if let Some(r) = peer.receiver_mut() {
+                let boundary = clock.micros_of(at);
+                r.on_interval(boundary, interval_us);
+                let samples = r.drain_samples();
+                if let Ok(mut rec) = recorder.lock() {
+                    rec.record_all(samples);
+                }
+            }
+        }),
+    }
+}
+
+/// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
+pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
+    // Decoders are made just before the planned instant, as the publisher's encoder is.
+    sleep_until_micros(ctx.clock, w.dial_at.saturating_sub(PREPARE_LEAD_US)).await;
+    let probe = match w.plan.role {
+        Role::Probe => Some(QualityProbe::new(VideoSource::new(
+            w.reference.seed,
+            w.reference.width,
+            w.reference.height,
+        ))),
+        Role::Light => None,
+    };
+    let opus = if w.plan.role == Role::Probe {
+        OpusDecoder::new().ok()
+    } else {
+        None
+    };
+    sleep_until_micros(ctx.clock, w.dial_at).await;
+    let url = ctx.endpoints.whep(&w.room);
+    let whep_at = record_slip(&ctx, w.dial_at);
+    let planned_join_s = w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6;
+    let blank = |f: SessionFailure| {
+        let receiver = Receiver::new(
+            w.plan.id.clone(),
+            w.plan.role,
+            whep_at,
+            VideoReceiver::new(whep_at, None),
+            AudioReceiver::new(None, None),
+        );
+        let mut s = receiver.summary(&ctx.group, ctx.clock.now());
+        s.joined = false;
+        s.joined_within_5s = false;
+        s.failure = Some(f);
+        s.planned_join_s = Some(planned_join_s);
+        s
+    };
+    let probe = match probe {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return blank(failure(Step::Offer, e.to_string())),
+        None => None,
+    };
+    // Our publisher's audio RTP time starts at zero at its dial instant.
+    let audio_clock = w.publisher_start.map(|capture_us| SenderClock {
+        rtp_timestamp: 0,
+        capture_us,
+    });
+    let mut receiver = Receiver::new(
+        w.plan.id.clone(),
+        w.plan.role,
+        whep_at,
+        VideoReceiver::new(whep_at, probe),
+        AudioReceiver::new(audio_clock, opus),
+    );
+    let until = w
+        .leave_at
+        .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
+    let (mut layer, windows) = network(&ctx, &ctx.down, &ctx.up, w.plan.link_seed, &ctx.realised);
+    receiver.watch_recovery(windows);
+    let role = PeerRole::Subscribe(Box::new(receiver));
+    let (role, connections) = run_connections(
+        &ctx,
+        &url,
+        role,
+        until,
+        layer.as_mut(),
+        || Some(interval_ticker(&ctx)),
+        || ctx.live.session_up(),
+    )
+    .await;
+    if let Some(l) = &layer {
+        l.finish();
+    }
+    if connections.went_up {
+        ctx.live.session_down();
+    }
+    let Some(PeerRole::Subscribe(mut receiver)) = role else {
+        let f = connections
+            .join_failure
+            .unwrap_or_else(|| failure(Step::Connect, "no receiver"));
+        ctx.live.failure(&ctx.group);
+        return blank(f);
+    };
+    let end = ctx.clock.now();
+    let samples = receiver.drain_samples();
+    let mut s = receiver.summary(&ctx.group, end);
+    s.planned_join_s = Some(planned_join_s);
+    s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
+    s.connect_ms = s
+        .first_frame_ms
+        .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
+    let r = connections.reconnects;
+    (s.drops, s.rejoins, s.rejoin_failures) = (r.drops, r.rejoins, r.rejoin_failures);
+    if let Ok(mut rec) = ctx.recorder.lock() {
+        rec.record_all(samples);
+        if let Some(ms) = s.connect_ms {
+            rec.record(Sample {
+                metric: Metric::ConnectMs,
+                at: end,
+                value: ms,
+            });
+        }
+    }
+    if let Some(f) = connections.join_failure {
+        ctx.live.failure(&ctx.group);
+        s.joined = false;
+        s.joined_within_5s = false;
+        s.failure = Some(f);
+    } else if !s.joined {
+        s.failure = Some(failure(
+            Step::Connect,
+            "connected but no video frame was rendered",
+        ));
+    }
+    if s.connect_ms.is_some_and(|ms| ms > 5_000.0) {
+        s.joined_within_5s = false;
+    }
+    s
+}
