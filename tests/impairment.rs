@@ -18,11 +18,8 @@ reorder = false
 
 [[group]]
 name = "clean"
-receivers = 1
-[[group]]
-name = "far"
-receivers = 1
-network = "far"
+receivers = 2
+networks = [{ profile = "far", share = "50%" }]
 [[group]]
 name = "loss10"
 receivers = 4
@@ -48,14 +45,18 @@ async fn added_delay_and_loss_are_realised_and_reported() {
             .map(|m| m.summary.p50)
             .unwrap_or_else(|| panic!("no e2e latency in {g}"))
     };
-    let (clean, far) = (p50("clean"), p50("far"));
+    // Half the room's viewers are on "far": reported as their own group, same publisher.
+    for g in ["clean", "clean@far"] {
+        assert_eq!(r.group(g).map(|g| g.sessions.len()), Some(1), "{g}");
+    }
+    let (clean, far) = (p50("clean"), p50("clean@far"));
     eprintln!("e2e p50: clean {clean:.2} ms, +100 ms delay {far:.2} ms");
     // Tolerance: ±3 ms (the bar) around the injected 100 ms.
     assert!(
         (far - clean - 100.0).abs() <= 3.0,
         "clean {clean}, far {far}"
     );
-    let realised_far = r.group("far").unwrap().link.mean_delay_ms();
+    let realised_far = r.group("clean@far").unwrap().link.mean_delay_ms();
     // Never less than asked; a little more when the runtime wakes the client late (CI load).
     assert!(
         (100.0..103.0).contains(&realised_far),

@@ -389,3 +389,39 @@ fn faults_and_reconnect_are_checked() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn shares_of_viewers_on_other_networks_are_checked() {
+    let share = |list: &str| format!("{WEBRTC}{GROUP}networks = [{list}]\n");
+    let (_, _, field, message) = error_of(&share("{ profile = \"5g\", share = \"20%\" }"));
+    assert_eq!(field, "group[0].networks[0]");
+    assert!(
+        message.contains("no network profile named \"5g\""),
+        "{message}"
+    );
+    let (_, _, field, message) = error_of(&share(
+        "{ profile = \"4g\", share = \"60%\" }, { profile = \"3g\", share = \"40%\" }",
+    ));
+    assert_eq!(field, "group[0].networks[1]");
+    assert!(message.contains("under 100 %"), "{message}");
+    let simulated = format!("name = \"x\"\nduration = \"30s\"\n{GROUP}networks = [{{ profile = \"4g\", share = \"20%\" }}]\n");
+    let (_, _, field, _) = error_of(&simulated);
+    assert_eq!(field, "group[0].networks[0]");
+    // A gate may name a share's group.
+    let ok = format!(
+        "{}[[gate]]\nmetric = \"fps\"\nstat = \"p50\"\nabove = 20\ngroup = \"a@4g\"\n",
+        share("{ profile = \"4g\", share = \"20%\" }")
+    );
+    let s = scenario::parse(&ok, "ok.toml").unwrap_or_else(|e| panic!("{e}"));
+    let plan = rtcbench::plan::build(&s, 1, None);
+    let names: Vec<(&str, usize)> = plan
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.receivers.len()))
+        .collect();
+    assert_eq!(
+        names,
+        [("a", 2), ("a@4g", 0)],
+        "2 viewers, 20 %: none on 4g yet"
+    );
+}

@@ -261,7 +261,10 @@ pub async fn run_group(
                     ctx.until,
                 )));
             }
-            let publisher_start = (!plan.external_publisher).then_some(t0);
+            // Our publisher's audio RTP time starts at its dial instant (a share of another
+            // group's audience watches that group's publisher, which starts with it).
+            let ours = !plan.external_publisher || plan.publisher_of.is_some();
+            let publisher_start = ours.then_some(t0);
             for r in &plan.receivers {
                 let w = Watch {
                     plan: r.clone(),

@@ -4,6 +4,7 @@
 pub mod faults;
 pub mod http;
 pub mod profile;
+pub mod shares;
 pub mod template;
 
 use profile::{Session, Stage, Target};
@@ -181,6 +182,9 @@ pub struct GroupPlan {
     /// The room's publisher; for an external one, what its clip was made from.
     pub sender: SenderConfig,
     pub external_publisher: bool,
+    /// For a share of a room's viewers on another network: the room group whose publisher
+    /// (ours) they watch.
+    pub publisher_of: Option<String>,
     /// The provider's room name, when the scenario fixes it.
     pub room: Option<String>,
     pub receivers: Vec<ReceiverPlan>,
@@ -350,6 +354,7 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                 end_us: duration_us,
                 sender: sender_for(group_seed),
                 external_publisher: *g.publisher.get_ref() == scenario::Publisher::External,
+                publisher_of: None,
                 room: g.room.as_ref().map(|r| r.get_ref().clone()),
                 receivers: receiver_ids
                     .into_iter()
@@ -410,6 +415,13 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
         .map(|l| http::build(l.get_ref(), duration_us, &rooms))
         .collect();
     let marks = marks(s, &groups, capacity.as_ref(), &http, &all_faults);
+    let groups = s
+        .groups
+        .iter()
+        .filter(|g| g.start.as_micros() < duration_us)
+        .zip(groups)
+        .flat_map(|(g, planned)| shares::split(s, g, planned))
+        .collect();
     Plan {
         scenario_name: s.name.clone(),
         seed,

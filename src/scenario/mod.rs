@@ -288,11 +288,15 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             ));
         }
         if let Some(name) = &gate.get_ref().group {
-            // A co-hosting group reports its host↔host links as "NAME/hosts".
+            // A co-hosting group reports its host↔host links as "NAME/hosts", and a share of a
+            // room's viewers on another network as "NAME@PROFILE".
             let known = |g: &GroupSpec| {
                 g.name.get_ref() == name
                     || (g.kind == GroupKind::Cohost
                         && format!("{}/hosts", g.name.get_ref()) == *name)
+                    || g.networks.iter().any(|n| {
+                        profiles::share_group_name(g.name.get_ref(), &n.get_ref().profile) == *name
+                    })
             };
             if !s.groups.iter().any(known) {
                 return Err((
@@ -342,6 +346,7 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
         }
         validate_stages(s, g, &at)?;
         cohost::validate(s, g, &at)?;
+        profiles::validate_shares(s, g, &at)?;
         let searched = |g: &GroupSpec| {
             s.capacity
                 .as_ref()

@@ -183,6 +183,54 @@ pub fn validate(s: &Scenario) -> Result<(), Problem> {
     Ok(())
 }
 
+/// The group a share of `group`'s viewers on `profile` is reported as.
+pub fn share_group_name(group: &str, profile: &str) -> String {
+    format!("{group}@{profile}")
+}
+
+/// A group's shares of viewers on other profiles.
+pub fn validate_shares(
+    s: &Scenario,
+    g: &super::GroupSpec,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(), Problem> {
+    let mut total = 0.0;
+    let mut seen = std::collections::BTreeSet::new();
+    for (k, share) in g.networks.iter().enumerate() {
+        let bad = |m: String| Err((Some(share.span()), at(&format!("networks[{k}]")), m));
+        let spec = share.get_ref();
+        if s.transport != super::Transport::Webrtc || g.kind != super::GroupKind::Room {
+            return bad("shares of viewers on other networks are for WebRTC rooms".into());
+        }
+        if s.capacity
+            .as_ref()
+            .is_some_and(|c| c.get_ref().group == *g.name.get_ref())
+        {
+            return bad("a capacity search's room has one network".into());
+        }
+        if !is_known(s, &spec.profile) {
+            return bad(format!(
+                "no network profile named \"{}\"; known: {}",
+                spec.profile,
+                known_names(s).join(", ")
+            ));
+        }
+        if spec.profile == *g.network.get_ref() || !seen.insert(spec.profile.clone()) {
+            return bad(format!(
+                "\"{}\" is already this room's network or share",
+                spec.profile
+            ));
+        }
+        total += spec.share.0;
+        if spec.share.0 <= 0.0 || total >= 100.0 {
+            return bad(
+                "shares are above 0 % and together under 100 % (the rest stay on `network`)".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Phases of a schedule as (from, to) offsets from the group's start, with their profile
 /// names; the first phase is the profile itself.
 pub fn phases(

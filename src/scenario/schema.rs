@@ -284,6 +284,10 @@ pub struct GroupSpec {
     /// A network profile name: built-in or defined under `[network.NAME]`.
     #[serde(default = "default_network")]
     pub network: Spanned<String>,
+    /// Shares of a room's viewers on other profiles (WebRTC), e.g. 20 % on 4g; each share is
+    /// reported as its own group, `NAME@PROFILE`.
+    #[serde(default)]
+    pub networks: Vec<Spanned<NetworkShare>>,
     /// The network of the publisher(s) (WebRTC): the profile applies to what they send.
     #[serde(default)]
     pub publisher_network: Option<Spanned<String>>,
@@ -320,6 +324,14 @@ pub struct GroupSpec {
     /// When the first two hosts leave the room for a private 1v1 call (from the group's start).
     #[serde(default)]
     pub switch_to_call: Option<Spanned<HumanDuration>>,
+}
+
+/// A share of a room's viewers on another network profile.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkShare {
+    pub profile: String,
+    pub share: Percent,
 }
 
 /// One stage of a load profile: one of `ramp`, `step`, `hold` or `pulse` (its length), and for

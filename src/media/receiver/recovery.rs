@@ -89,11 +89,11 @@ mod tests {
         let mut w = RecoveryWatch::new(vec![(4_000_000, 7_000_000), (1_000_000, 2_000_000)]);
         assert!(frames(&mut w, 0, 1_000_000).is_empty());
         // Frozen through the first fault; back 250 ms after it ends.
-        assert_eq!(frames(&mut w, 2_250_000, 4_000_000), vec![0]);
+        assert_eq!(frames(&mut w, 2_250_000, 4_000_000), vec![250_000]);
         assert_eq!(w.unrecovered(4_000_000), 0);
         // The second is still unrecovered when the session ends 1 s after it.
         assert_eq!(w.unrecovered(8_000_000), 1);
-        assert_eq!(frames(&mut w, 7_400_000, 7_500_000), vec![0]);
+        assert_eq!(frames(&mut w, 7_400_000, 7_500_000), vec![400_000]);
         assert_eq!(w.unrecovered(8_000_000), 0);
     }
 
