@@ -4,6 +4,7 @@ use crate::engine::live::Live;
 use crate::engine::{self, RunOutcome};
 use crate::media::source::VideoSource;
 use crate::media::y4m;
+use crate::net::kernel::KernelNet;
 use crate::plan;
 use crate::provider::{Endpoints, ProviderFile, ProviderKind};
 use crate::report::{self, Format};
@@ -49,6 +50,10 @@ pub enum RunError {
     TooManyProviders(usize),
     #[error("provider \"{provider}\" cannot be made to have \"{fault}\": only the embedded provider can (blackhole works with any)")]
     FaultNeedsEmbedded { provider: String, fault: String },
+    #[error(transparent)]
+    KernelNet(#[from] crate::net::kernel::KernelNetError),
+    #[error("provider \"{0}\": the kernel network path reaches only the embedded provider for now (its namespaces are joined to this host alone); use path = \"user\"")]
+    KernelPathNeedsEmbedded(String),
     #[error("no group \"{group}\" in the scenario (it has: {})", known.join(", "))]
     NoSuchGroup { group: String, known: Vec<String> },
     #[error("{}: {source}", path.display())]
@@ -134,6 +139,16 @@ pub fn to_results(
     }
 }
 
+fn uses_kernel_path(plan: &crate::plan::Plan) -> bool {
+    use crate::scenario::schema::NetworkPath;
+    plan.groups.iter().any(|g| {
+        g.network.path == NetworkPath::Kernel
+            || g.publisher_network
+                .as_ref()
+                .is_some_and(|p| p.path == NetworkPath::Kernel)
+    })
+}
+
 /// Runs `scenario` in real time and writes run.json and the report; `stop` ends it early.
 pub async fn run(
     scenario: &Scenario,
@@ -159,14 +174,24 @@ pub async fn run(
             [path] => crate::provider::load(path)?,
             many => return Err(RunError::TooManyProviders(many.len())),
         };
-        Some(match file.kind {
+        let kernel = match uses_kernel_path(&plan) {
+            true => Some(Arc::new(KernelNet::open()?)),
+            false => None,
+        };
+        let mut endpoints = match file.kind {
             ProviderKind::Embedded => {
-                let (server, endpoints) = crate::provider::embedded::start(&file).await?;
+                let on = kernel.as_ref().map(|k| k.host_ip().into());
+                let (server, endpoints) = crate::provider::embedded::start(&file, on).await?;
                 _server = Some(server);
                 endpoints
             }
+            ProviderKind::WhipWhep if kernel.is_some() => {
+                return Err(RunError::KernelPathNeedsEmbedded(file.name.clone()))
+            }
             ProviderKind::WhipWhep => Endpoints::for_whip_whep(&file)?,
-        })
+        };
+        endpoints.kernel_net = kernel;
+        Some(endpoints)
     } else {
         None
     };

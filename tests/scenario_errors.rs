@@ -425,3 +425,21 @@ fn shares_of_viewers_on_other_networks_are_checked() {
         "2 viewers, 20 %: none on 4g yet"
     );
 }
+
+#[test]
+fn the_kernel_path_refuses_what_only_the_user_layer_does() {
+    let (_, _, field, message) = error_of(&format!(
+        "{WEBRTC}[network.k]\npath = \"kernel\"\nloss = \"5%\"\nburst = 3.0\n{GROUP}network = \"k\"\n"
+    ));
+    assert_eq!(field, "network.k.burst");
+    assert!(message.contains("path = \"user\""), "{message}");
+    let (_, _, field, _) = error_of(
+        "name = \"x\"\nduration = \"5s\"\n[network.k]\npath = \"kernel\"\nloss = \"5%\"\n\
+         [[group]]\nname = \"a\"\nreceivers = 2\nnetwork = \"k\"\n",
+    );
+    assert_eq!(field, "group[0].network");
+    let (_, _, field, _) = error_of(&format!(
+        "{WEBRTC}[network.k]\npath = \"namespace\"\n{GROUP}network = \"k\"\n"
+    ));
+    assert_eq!(field, "network.k.path");
+}

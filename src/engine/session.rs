@@ -16,7 +16,8 @@ use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
 use crate::media::source::VideoSource;
 use crate::media::Micros;
 use crate::metrics::{Metric, Sample};
-use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
+use crate::net::impair::{ImpairSpec, Impairment, Realised, RealisedSink};
+use crate::net::kernel::{ClientNet, KernelShape};
 use crate::plan::ReceiverPlan;
 use crate::provider::whip_whep::Step;
 use crate::scenario::faults::ReconnectMode;
@@ -98,6 +99,36 @@ fn network(
     (layer, windows)
 }
 
+/// A namespace of its own for a client on the kernel path (`shapes`: towards it, from it).
+fn kernel_client(
+    ctx: &Ctx,
+    shapes: Option<&(KernelShape, KernelShape)>,
+) -> Result<Option<ClientNet>, SessionFailure> {
+    match (shapes, &ctx.kernel) {
+        (Some((down, up)), Some(k)) => k
+            .client(down, up)
+            .map(Some)
+            .map_err(|e| failure(Step::Offer, e.to_string())),
+        _ => Ok(None),
+    }
+}
+
+/// Adds what the kernel did to the client's traffic to `sink` and removes its namespace.
+fn finish_kernel_client(ctx: &Ctx, client: Option<ClientNet>, sink: &RealisedSink) {
+    let (Some(c), Some(k)) = (client, &ctx.kernel) else {
+        return;
+    };
+    let (down, up) = k.realised(&c);
+    if let Ok(mut r) = sink.lock() {
+        r.add(&Realised {
+            down,
+            up,
+            ..Realised::default()
+        });
+    }
+    k.release(c);
+}
+
 /// How a session's connections went.
 #[derive(Default)]
 struct Connections {
@@ -110,12 +141,14 @@ struct Connections {
 
 /// Connects `role` through `url` and runs it until `until`; a lost connection is rejoined as
 /// `ctx.reconnect` says. Gives the role back (unless a peer could not even be built).
+#[allow(clippy::too_many_arguments)]
 async fn run_connections(
     ctx: &Ctx,
     url: &str,
     mut role: PeerRole,
     until: Instant,
     mut layer: Option<&mut Impairment>,
+    namespace: Option<&ClientNet>,
     ticker: impl Fn() -> Option<Ticker>,
     on_up: impl Fn(),
 ) -> (Option<PeerRole>, Connections) {
@@ -125,7 +158,7 @@ async fn run_connections(
     let mut tries_left = policy.attempts;
     let mut wait = policy.backoff.0;
     loop {
-        let attempt = match signal(ctx, url, role).await {
+        let attempt = match signal(ctx, url, role, namespace).await {
             Ok(signalled) => signalled,
             Err((f, back)) => {
                 let Some(back) = back else {
@@ -240,12 +273,26 @@ pub(super) async fn publish(
         seed,
         &ctx.publisher_realised,
     );
+    let namespace = match kernel_client(&ctx, ctx.publisher_kernel.as_ref()) {
+        Ok(n) => n,
+        Err(f) => return (SenderStats::default(), Some(tag(f, &id))),
+    };
     let role = PeerRole::Publish(Box::new(sender));
-    let (role, connections) =
-        run_connections(&ctx, &url, role, until, layer.as_mut(), || None, || ()).await;
+    let (role, connections) = run_connections(
+        &ctx,
+        &url,
+        role,
+        until,
+        layer.as_mut(),
+        namespace.as_ref(),
+        || None,
+        || (),
+    )
+    .await;
     if let Some(l) = &layer {
         l.finish();
     }
+    finish_kernel_client(&ctx, namespace, &ctx.publisher_realised);
     if let Ok(mut r) = ctx.publisher_reconnects.lock() {
         r.add(&connections.reconnects);
     }
@@ -347,6 +394,13 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
     let (mut layer, windows) = network(&ctx, &ctx.down, &ctx.up, w.plan.link_seed, &ctx.realised);
     receiver.watch_recovery(windows);
+    let namespace = match kernel_client(&ctx, ctx.viewer_kernel.as_ref()) {
+        Ok(n) => n,
+        Err(f) => {
+            ctx.live.failure(&ctx.group);
+            return blank(f);
+        }
+    };
     let role = PeerRole::Subscribe(Box::new(receiver));
     let (role, connections) = run_connections(
         &ctx,
@@ -354,6 +408,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         role,
         until,
         layer.as_mut(),
+        namespace.as_ref(),
         || Some(interval_ticker(&ctx)),
         || ctx.live.session_up(),
     )
@@ -361,6 +416,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     if let Some(l) = &layer {
         l.finish();
     }
+    finish_kernel_client(&ctx, namespace, &ctx.realised);
     if connections.went_up {
         ctx.live.session_down();
     }

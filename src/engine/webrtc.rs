@@ -14,11 +14,13 @@ use crate::media::sender::SenderStats;
 use crate::media::Micros;
 use crate::metrics::Recorder;
 use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
+use crate::net::kernel::{ClientNet, KernelNet, KernelShape};
 use crate::net::{LinkStats, NetworkPhase};
 use crate::plan::{faults, room_name, GroupPlan};
 use crate::provider::whip_whep::{self, Step};
 use crate::provider::Endpoints;
 use crate::scenario::faults::ReconnectSpec;
+use crate::scenario::schema::NetworkPath;
 use crate::scenario::{profiles, GroupKind, NetworkProfile};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, Mutex};
@@ -57,6 +59,11 @@ pub(super) struct Ctx {
     pub(super) media_stops: Vec<(Micros, Micros)>,
     /// Where network schedules count from: the group's start.
     pub(super) network_origin: Micros,
+    /// On the kernel network path: the namespaces, and what viewers' and publishers' networks
+    /// do (towards them, from them); the user-space specs above are then clean.
+    pub(super) kernel: Option<Arc<KernelNet>>,
+    pub(super) viewer_kernel: Option<(KernelShape, KernelShape)>,
+    pub(super) publisher_kernel: Option<(KernelShape, KernelShape)>,
 }
 
 pub(super) fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
@@ -98,8 +105,13 @@ pub(super) async fn signal(
     ctx: &Ctx,
     url: &str,
     role: PeerRole,
+    namespace: Option<&ClientNet>,
 ) -> Result<(NativePeer, tokio::net::UdpSocket, whip_whep::Resource), SignalError> {
-    let socket = match driver::bind(local_ip_for(url)).await {
+    let bound = match (namespace, &ctx.kernel) {
+        (Some(c), Some(k)) => k.bind_udp(c).and_then(tokio::net::UdpSocket::from_std),
+        _ => driver::bind(local_ip_for(url)).await,
+    };
+    let socket = match bound {
         Ok(s) => s,
         Err(e) => return Err((failure(Step::Offer, format!("UDP socket: {e}")), Some(role))),
     };
@@ -215,6 +227,19 @@ pub async fn run_group(
     stop: watch::Receiver<bool>,
     live: Arc<Live>,
 ) -> Vec<GroupOutcome> {
+    let on_kernel = |p: &NetworkProfile| p.path == NetworkPath::Kernel;
+    let viewer_kernel = on_kernel(&plan.network).then(|| {
+        let up = plan.network.uplink.as_deref().map(KernelShape::of);
+        (KernelShape::of(&plan.network), up.unwrap_or_default())
+    });
+    let publisher_kernel = plan
+        .publisher_network
+        .as_ref()
+        .filter(|p| on_kernel(p))
+        .map(|p| (KernelShape::default(), KernelShape::of(p)));
+    let user_space =
+        |kernel: bool, spec: ImpairSpec| if kernel { ImpairSpec::default() } else { spec };
+    let endpoints_kernel = endpoints.kernel_net.clone();
     let ctx = Ctx {
         endpoints,
         http: reqwest::Client::new(),
@@ -227,12 +252,13 @@ pub async fn run_group(
         group: plan.name.clone(),
         notes: ice::Notes::default(),
         live,
-        down: ImpairSpec::from(&plan.network),
-        up: ImpairSpec::uplink(&plan.network),
+        down: user_space(viewer_kernel.is_some(), ImpairSpec::from(&plan.network)),
+        up: user_space(viewer_kernel.is_some(), ImpairSpec::uplink(&plan.network)),
         realised: Arc::default(),
         publisher_up: plan
             .publisher_network
             .as_ref()
+            .filter(|p| !on_kernel(p))
             .map(ImpairSpec::from)
             .unwrap_or_default(),
         publisher_realised: Arc::default(),
@@ -241,6 +267,9 @@ pub async fn run_group(
         blackholes: on_run_clock(run_start, &faults::blackholes(&plan.faults)),
         media_stops: on_run_clock(run_start, &faults::media_stops(&plan.faults)),
         network_origin: run_start + plan.start_us,
+        kernel: endpoints_kernel,
+        viewer_kernel,
+        publisher_kernel,
     };
     ctx.live.watch_recorder(&ctx.group, ctx.recorder.clone());
     let t0 = run_start + plan.start_us;

@@ -2,6 +2,7 @@
 //! the user-space layer in front of each WebRTC client's socket.
 
 pub mod impair;
+pub mod kernel;
 pub mod sim_link;
 
 pub use sim_link::{LinkStats, SimLink};

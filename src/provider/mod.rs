@@ -112,6 +112,8 @@ pub struct Endpoints {
     pub live_room_api: Option<String>,
     /// Where provider-side faults are scheduled: the embedded provider only (it is ours).
     pub server_faults: Option<crate::sfu::faults::FaultSchedule>,
+    /// The namespaces of clients on the kernel network path, when a profile uses it.
+    pub kernel_net: Option<std::sync::Arc<crate::net::kernel::KernelNet>>,
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -157,6 +159,7 @@ impl Endpoints {
             ice_policy: p.ice_transport_policy,
             live_room_api: None,
             server_faults: None,
+            kernel_net: None,
         })
     }
 
@@ -174,6 +177,7 @@ impl Endpoints {
             ice_policy: IcePolicy::All,
             live_room_api: Some(format!("http://{}", server.http_addr)),
             server_faults: Some(server.faults()),
+            kernel_net: None,
         }
     }
 }

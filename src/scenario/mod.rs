@@ -454,7 +454,7 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
             return Err((
                 Some(g.network.span()),
                 at("network"),
-                format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages, uplink or schedule, which only the WebRTC transport's impairment layer does"),
+                format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages, uplink, schedule or path, which only the WebRTC transport's impairment layer does"),
             ));
         }
         if g.start.0 >= s.duration.0 {

@@ -3,7 +3,7 @@
 //! name, or the one `base` names; `schedule` switches to other profiles during the run.
 
 use super::networks::{self, BUILTIN};
-use super::schema::{NetworkProfile, ScheduledProfile, WindowSpec};
+use super::schema::{NetworkPath, NetworkProfile, ScheduledProfile, WindowSpec};
 use super::units::{Bitrate, HumanDuration, Percent};
 use super::{Problem, Scenario};
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,9 @@ pub struct NetworkSpec {
     pub outages: Option<Vec<WindowSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uplink: Option<Box<NetworkSpec>>,
+    /// `"kernel"`: impaired by the kernel in a namespace per client (root only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<NetworkPath>,
     /// From `at` (after the group's start) the network is the profile named `profile`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduleStep>,
@@ -70,6 +73,7 @@ impl NetworkSpec {
             outages: self.outages.clone().unwrap_or(base.outages),
             uplink,
             schedule: base.schedule,
+            path: self.path.unwrap_or(base.path),
         }
     }
 }
@@ -151,6 +155,22 @@ pub fn validate(s: &Scenario) -> Result<(), Problem> {
                 at("jitter"),
                 "jitter over 10 s is not a network".into(),
             ));
+        }
+        if p.path == NetworkPath::Kernel {
+            let user_only = [
+                ("burst", p.burst.is_some()),
+                ("duplicate", p.duplicate.is_some()),
+                ("outages", !p.outages.is_empty()),
+                ("schedule", !spec.schedule.is_empty()),
+                ("reorder", !p.reorder && !p.jitter.0.is_zero()),
+            ];
+            if let Some((field, _)) = user_only.iter().find(|(_, used)| *used) {
+                return Err((
+                    None,
+                    at(field),
+                    "the kernel path does delay, jitter, loss and rate (with queue); this needs path = \"user\"".into(),
+                ));
+            }
         }
         let mut last = Duration::ZERO;
         for (k, step) in spec.schedule.iter().enumerate() {

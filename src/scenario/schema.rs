@@ -191,6 +191,27 @@ pub struct NetworkProfile {
     /// Other profiles taking over during the run (from the group's start).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduledProfile>,
+    /// Where the impairment is done: rtcbench's user-space layer, or the kernel.
+    #[serde(default, skip_serializing_if = "NetworkPath::is_user")]
+    pub path: NetworkPath,
+}
+
+/// Where a profile's impairment is done (WebRTC).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkPath {
+    /// rtcbench's layer in front of each client's socket: no root needed, every feature.
+    #[default]
+    User,
+    /// Each client in a network namespace, shaped by tbf, iptables `statistic` and netem
+    /// (where the kernel has it): root only; delay, jitter, loss and rate.
+    Kernel,
+}
+
+impl NetworkPath {
+    pub fn is_user(&self) -> bool {
+        *self == NetworkPath::User
+    }
 }
 
 /// From `at` after the group's start, the network is `network` (the profile named `profile`).
@@ -224,6 +245,7 @@ impl Default for NetworkProfile {
             outages: Vec::new(),
             uplink: None,
             schedule: Vec::new(),
+            path: NetworkPath::User,
         }
     }
 }
@@ -239,6 +261,7 @@ impl NetworkProfile {
             || !self.outages.is_empty()
             || self.uplink.is_some()
             || !self.schedule.is_empty()
+            || self.path == NetworkPath::Kernel
     }
 }
 
