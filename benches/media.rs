@@ -132,5 +132,52 @@ fn histogram(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, marker, source_and_encode, receiver, histogram);
+/// One direction of the impairment layer with a 4G-like spec (delay, jitter, bursty loss, a
+/// rate cap): datagrams through it per second, as its cost per client.
+fn impairment(c: &mut Criterion) {
+    use rtcbench::net::impair::{Direction, ImpairSpec};
+    use std::time::{Duration, Instant};
+    let spec = ImpairSpec {
+        delay: Duration::from_millis(60),
+        jitter: Duration::from_millis(20),
+        loss: 0.01,
+        burst: Some(3.0),
+        rate_bps: Some(10_000_000),
+        queue_bytes: 250_000,
+        ..ImpairSpec::default()
+    };
+    let to = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+    const DATAGRAMS: u64 = 2_000;
+    let mut g = c.benchmark_group("impairment_layer");
+    g.throughput(Throughput::Elements(DATAGRAMS));
+    g.bench_function("4g_direction_2000_datagrams", |b| {
+        b.iter_batched(
+            || Direction::new(spec.clone(), 7, Instant::now()),
+            |mut d| {
+                let t0 = Instant::now();
+                let mut out = 0;
+                // 1,200-byte datagrams every 2 ms (4.8 Mbps), polled as a driver would.
+                for n in 0..DATAGRAMS {
+                    let now = t0 + Duration::from_millis(2 * n);
+                    d.push(now, to, vec![0u8; 1200]);
+                    while d.poll(now).is_some() {
+                        out += 1;
+                    }
+                }
+                out
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    marker,
+    source_and_encode,
+    receiver,
+    histogram,
+    impairment
+);
 criterion_main!(benches);

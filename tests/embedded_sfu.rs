@@ -246,3 +246,52 @@ async fn a_refused_connection_and_a_malformed_answer_are_named() {
         "a malformed SDP answer must be refused"
     );
 }
+
+#[tokio::test]
+async fn scheduled_signalling_faults_answer_as_asked_and_end_on_time() {
+    use rtcbench::sfu::faults::{ServerFault, ServerFaultKind};
+    str0m::crypto::from_feature_flags().install_process_default();
+    let sfu = server::start(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("sfu");
+    let now = Instant::now();
+    let at = |ms: u64| now + Duration::from_millis(ms);
+    sfu.faults().set(vec![
+        ServerFault {
+            kind: ServerFaultKind::SignallingError(500),
+            from: now,
+            to: at(300),
+        },
+        ServerFault {
+            kind: ServerFaultKind::SignallingTimeout,
+            from: at(300),
+            to: at(900),
+        },
+    ]);
+    let http = reqwest::Client::new();
+    let e = whip_whep::offer(&http, &sfu.whip_url("f"), an_offer().await, None, TIMEOUT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.step, Step::Status);
+    assert!(e.reason.contains("500"), "{e}");
+    tokio::time::sleep_until(at(350).into()).await;
+    // Held until the window ends: a client with a shorter step timeout gives up first.
+    let e = whip_whep::offer(
+        &http,
+        &sfu.whep_url("f"),
+        an_offer().await,
+        None,
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.step, Step::Offer, "{e}");
+    let held = whip_whep::offer(&http, &sfu.whep_url("f"), an_offer().await, None, TIMEOUT)
+        .await
+        .unwrap_err();
+    assert!(held.reason.contains("504"), "{held}");
+    assert!(Instant::now() >= at(900));
+    // After the windows the server answers again.
+    let ok = whip_whep::offer(&http, &sfu.whep_url("f"), an_offer().await, None, TIMEOUT).await;
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}

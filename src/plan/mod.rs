@@ -109,6 +109,14 @@ fn marks(
             label: format!("HTTP {} starts", l.name),
         });
     }
+    for g in plan_groups {
+        for step in &g.network.schedule {
+            out.push(Mark {
+                at_us: g.start_us + step.at.as_micros(),
+                label: format!("{}: network {}", g.name, step.profile),
+            });
+        }
+    }
     for f in faults {
         out.push(Mark {
             at_us: f.start_us,
