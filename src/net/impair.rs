@@ -706,4 +706,19 @@ mod tests {
         assert!(delays[2] < 1.0, "{delays:?}");
         assert!((phases[1].loss_pct() - 30.0).abs() < 3.0);
     }
+
+    #[test]
+    fn random_loss_is_what_was_asked() {
+        for loss in [0.1, 0.3] {
+            let spec = ImpairSpec {
+                loss,
+                ..ImpairSpec::default()
+            };
+            let (out, d) = run(spec, 100_000, Duration::from_micros(100), 8);
+            let realised = 1.0 - out.len() as f64 / 100_000.0;
+            eprintln!("asked {loss}, realised {realised}");
+            assert!((realised - loss).abs() < 0.005, "{realised} for {loss}");
+            assert!((d.realised().loss_pct() / 100.0 - realised).abs() < 1e-9);
+        }
+    }
 }
