@@ -3,6 +3,7 @@
 //! endpoints and the environment variables that hold secrets (never the secrets themselves).
 
 pub mod embedded;
+pub mod janus;
 pub mod link;
 pub mod whip_whep;
 

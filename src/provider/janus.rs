@@ -1,0 +1,304 @@
+//! Janus VideoRoom over Janus's HTTP API: a session (create, keepalive, long-poll events,
+//! destroy), a handle attached to the VideoRoom plugin per peer, rooms made on demand, and the
+//! publisher and subscriber flows. Janus's error answers become failures that carry its code.
+
+use super::whip_whep::{SignalError, Step};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+const PLUGIN: &str = "janus.plugin.videoroom";
+
+/// A Janus server's HTTP API (`.../janus`).
+#[derive(Clone)]
+pub struct Janus {
+    http: reqwest::Client,
+    base: String,
+    timeout: Duration,
+}
+
+/// One Janus session; its events come by long poll and wait here until a caller takes them.
+pub struct Session {
+    janus: Janus,
+    pub id: u64,
+    events: Mutex<VecDeque<Value>>,
+    transactions: AtomicU64,
+}
+
+fn fail(step: Step, reason: impl Into<String>) -> SignalError {
+    SignalError::new(step, reason)
+}
+
+/// A Janus error anywhere in an answer or event: the core's (`"janus": "error"`) or the
+/// plugin's (`error_code` in its data).
+fn janus_error(v: &Value) -> Option<SignalError> {
+    if v["janus"] == "error" {
+        let e = &v["error"];
+        return Some(fail(
+            Step::Status,
+            format!(
+                "Janus error {}: {}",
+                e["code"],
+                e["reason"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    let data = &v["plugindata"]["data"];
+    data.get("error_code").map(|code| {
+        fail(
+            Step::Status,
+            format!(
+                "Janus VideoRoom error {code}: {}",
+                data["error"].as_str().unwrap_or("")
+            ),
+        )
+    })
+}
+
+impl Janus {
+    pub fn new(http: reqwest::Client, base: &str, timeout: Duration) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            timeout,
+        }
+    }
+
+    async fn post(&self, url: &str, body: Value) -> Result<Value, SignalError> {
+        let response = self
+            .http
+            .post(url)
+            .timeout(self.timeout)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| fail(Step::Offer, format!("{url}: {e}")))?;
+        if !response.status().is_success() {
+            return Err(fail(
+                Step::Status,
+                format!("{url} answered {}", response.status()),
+            ));
+        }
+        let v: Value = response
+            .json()
+            .await
+            .map_err(|e| fail(Step::Answer, format!("{url}: not JSON: {e}")))?;
+        match janus_error(&v) {
+            Some(e) => Err(e),
+            None => Ok(v),
+        }
+    }
+
+    pub async fn create_session(&self) -> Result<Session, SignalError> {
+        let v = self
+            .post(&self.base, json!({"janus": "create", "transaction": "s"}))
+            .await?;
+        let id = v["data"]["id"]
+            .as_u64()
+            .ok_or_else(|| fail(Step::Answer, format!("no session id in {v}")))?;
+        Ok(Session {
+            janus: self.clone(),
+            id,
+            events: Mutex::new(VecDeque::new()),
+            transactions: AtomicU64::new(1),
+        })
+    }
+}
+
+impl Session {
+    fn url(&self) -> String {
+        format!("{}/{}", self.janus.base, self.id)
+    }
+
+    fn transaction(&self) -> String {
+        format!("t{}", self.transactions.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub async fn attach(&self) -> Result<u64, SignalError> {
+        let body = json!({"janus": "attach", "plugin": PLUGIN, "transaction": self.transaction()});
+        let v = self.janus.post(&self.url(), body).await?;
+        v["data"]["id"]
+            .as_u64()
+            .ok_or_else(|| fail(Step::Answer, format!("no handle id in {v}")))
+    }
+
+    /// Sends a plugin message; the answer is either the result ("success") or an "ack" whose
+    /// result comes later as an event with the same transaction.
+    async fn message(
+        &self,
+        handle: u64,
+        body: Value,
+        jsep: Option<Value>,
+    ) -> Result<(String, Value), SignalError> {
+        let transaction = self.transaction();
+        let mut msg = json!({"janus": "message", "transaction": transaction, "body": body});
+        if let Some(j) = jsep {
+            msg["jsep"] = j;
+        }
+        let v = self
+            .janus
+            .post(&format!("{}/{handle}", self.url()), msg)
+            .await?;
+        Ok((transaction, v))
+    }
+
+    /// The event answering `transaction`, long-polling for it until the step timeout.
+    async fn event_for(&self, transaction: &str) -> Result<Value, SignalError> {
+        let deadline = Instant::now() + self.janus.timeout;
+        loop {
+            {
+                let mut events = self.events.lock().await;
+                if let Some(k) = events.iter().position(|e| e["transaction"] == transaction) {
+                    let e = events.remove(k).unwrap_or_default();
+                    return match janus_error(&e) {
+                        Some(err) => Err(err),
+                        None => Ok(e),
+                    };
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(fail(
+                    Step::Answer,
+                    format!(
+                        "Janus sent no event for {transaction} within {:?}",
+                        self.janus.timeout
+                    ),
+                ));
+            }
+            self.poll().await?;
+        }
+    }
+
+    /// One long poll: up to 10 events, or none after Janus's own 30 s hold (bounded by ours).
+    async fn poll(&self) -> Result<(), SignalError> {
+        let url = format!("{}?maxev=10", self.url());
+        let response = self
+            .janus
+            .http
+            .get(&url)
+            .timeout(self.janus.timeout)
+            .send()
+            .await
+            .map_err(|e| fail(Step::Answer, format!("{url}: {e}")))?;
+        let v: Value = response
+            .json()
+            .await
+            .map_err(|e| fail(Step::Answer, format!("{url}: not JSON: {e}")))?;
+        let mut events = self.events.lock().await;
+        match v {
+            Value::Array(list) => {
+                events.extend(list.into_iter().filter(|e| e["janus"] != "keepalive"))
+            }
+            e if e["janus"] != "keepalive" => events.push_back(e),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub async fn keepalive(&self) -> Result<(), SignalError> {
+        let body = json!({"janus": "keepalive", "transaction": self.transaction()});
+        self.janus.post(&self.url(), body).await.map(|_| ())
+    }
+
+    pub async fn destroy(&self) -> Result<(), SignalError> {
+        let body = json!({"janus": "destroy", "transaction": self.transaction()});
+        self.janus.post(&self.url(), body).await.map(|_| ())
+    }
+
+    /// Makes `room` if it does not exist.
+    pub async fn ensure_room(&self, handle: u64, room: u64) -> Result<(), SignalError> {
+        let (_, v) = self
+            .message(handle, json!({"request": "exists", "room": room}), None)
+            .await?;
+        if v["plugindata"]["data"]["exists"] == true {
+            return Ok(());
+        }
+        // rtcbench's clients send H.264 and Opus; VideoRoom's default video codec is VP8.
+        let create = json!({"request": "create", "room": room, "publishers": 64,
+                            "videocodec": "h264", "audiocodec": "opus"});
+        match self.message(handle, create, None).await {
+            Ok(_) => Ok(()),
+            // Another session made it meanwhile.
+            Err(e) if e.reason.contains("error 427") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Joins `room` as a publisher with `offer`; returns its feed id and Janus's SDP answer.
+    pub async fn publish(
+        &self,
+        handle: u64,
+        room: u64,
+        offer: &str,
+    ) -> Result<(u64, String), SignalError> {
+        let body = json!({"request": "joinandconfigure", "ptype": "publisher", "room": room,
+                          "audio": true, "video": true});
+        let jsep = json!({"type": "offer", "sdp": offer});
+        let (transaction, _) = self.message(handle, body, Some(jsep)).await?;
+        let e = self.event_for(&transaction).await?;
+        let feed = e["plugindata"]["data"]["id"]
+            .as_u64()
+            .ok_or_else(|| fail(Step::Answer, format!("no publisher id in {e}")))?;
+        let answer = e["jsep"]["sdp"]
+            .as_str()
+            .ok_or_else(|| fail(Step::Answer, "Janus answered the publisher without SDP"))?;
+        Ok((feed, answer.to_string()))
+    }
+
+    /// The feeds publishing in `room`.
+    pub async fn publishers(&self, handle: u64, room: u64) -> Result<Vec<u64>, SignalError> {
+        let (_, v) = self
+            .message(
+                handle,
+                json!({"request": "listparticipants", "room": room}),
+                None,
+            )
+            .await?;
+        Ok(v["plugindata"]["data"]["participants"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|p| p["publisher"] == true)
+                    .filter_map(|p| p["id"].as_u64())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Joins `room` as a subscriber to `feed`; returns Janus's SDP offer.
+    pub async fn subscribe(
+        &self,
+        handle: u64,
+        room: u64,
+        feed: u64,
+    ) -> Result<String, SignalError> {
+        let body = json!({"request": "join", "ptype": "subscriber", "room": room,
+                          "streams": [{"feed": feed}]});
+        let (transaction, _) = self.message(handle, body, None).await?;
+        let e = self.event_for(&transaction).await?;
+        e["jsep"]["sdp"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                fail(
+                    Step::Answer,
+                    format!("Janus sent no offer to subscribe: {e}"),
+                )
+            })
+    }
+
+    /// Answers a subscription's offer and starts the media.
+    pub async fn start(&self, handle: u64, room: u64, answer: &str) -> Result<(), SignalError> {
+        let jsep = json!({"type": "answer", "sdp": answer});
+        let (transaction, _) = self
+            .message(
+                handle,
+                json!({"request": "start", "room": room}),
+                Some(jsep),
+            )
+            .await?;
+        self.event_for(&transaction).await.map(|_| ())
+    }
+}
