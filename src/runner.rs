@@ -185,10 +185,11 @@ pub async fn run(
                 _server = Some(server);
                 endpoints
             }
-            ProviderKind::WhipWhep if kernel.is_some() => {
+            ProviderKind::WhipWhep | ProviderKind::Janus if kernel.is_some() => {
                 return Err(RunError::KernelPathNeedsEmbedded(file.name.clone()))
             }
             ProviderKind::WhipWhep => Endpoints::for_whip_whep(&file)?,
+            ProviderKind::Janus => Endpoints::for_janus(&file),
         };
         endpoints.kernel_net = kernel;
         Some(endpoints)

@@ -4,7 +4,7 @@
 //! same impairment layer stands for the client's network throughout.
 
 use super::clock::WallClock;
-use super::webrtc::{drive, failure, leave, signal, Ctx};
+use super::webrtc::{drive, failure, leave, signal, Ctx, Signalled};
 use crate::client::driver::{PeerExit, Ticker};
 use crate::client::native::{NativePeer, Role as PeerRole};
 use crate::media::codec::OpusDecoder;
@@ -144,7 +144,7 @@ struct Connections {
 #[allow(clippy::too_many_arguments)]
 async fn run_connections(
     ctx: &Ctx,
-    url: &str,
+    room: &str,
     mut role: PeerRole,
     until: Instant,
     mut layer: Option<&mut Impairment>,
@@ -158,7 +158,7 @@ async fn run_connections(
     let mut tries_left = policy.attempts;
     let mut wait = policy.backoff.0;
     loop {
-        let attempt = match signal(ctx, url, role, namespace).await {
+        let attempt = match signal(ctx, room, role, namespace).await {
             Ok(signalled) => signalled,
             Err((f, back)) => {
                 let Some(back) = back else {
@@ -177,7 +177,12 @@ async fn run_connections(
                 continue;
             }
         };
-        let (peer, socket, resource) = attempt;
+        let Signalled {
+            peer,
+            socket,
+            resource,
+            janus,
+        } = attempt;
         if !out.went_up {
             out.went_up = true;
             on_up();
@@ -192,7 +197,7 @@ async fn run_connections(
             layer.as_deref_mut(),
         )
         .await;
-        leave(ctx, resource.url.as_deref()).await;
+        leave(ctx, resource.url.as_deref(), janus).await;
         let connected = peer.connected_at.is_some();
         let why = exit_failure(&peer, &exit);
         role = peer.into_role();
@@ -265,7 +270,6 @@ pub(super) async fn publish(
             return (SenderStats::default(), Some(tag(f, &id)));
         }
     };
-    let url = ctx.endpoints.whip(&room);
     let (mut layer, _) = network(
         &ctx,
         &ImpairSpec::default(),
@@ -280,7 +284,7 @@ pub(super) async fn publish(
     let role = PeerRole::Publish(Box::new(sender));
     let (role, connections) = run_connections(
         &ctx,
-        &url,
+        &room,
         role,
         until,
         layer.as_mut(),
@@ -354,7 +358,6 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         None
     };
     sleep_until_micros(ctx.clock, w.dial_at).await;
-    let url = ctx.endpoints.whep(&w.room);
     let whep_at = record_slip(&ctx, w.dial_at);
     let planned_join_s = w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6;
     let blank = |f: SessionFailure| {
@@ -404,7 +407,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let role = PeerRole::Subscribe(Box::new(receiver));
     let (role, connections) = run_connections(
         &ctx,
-        &url,
+        &w.room,
         role,
         until,
         layer.as_mut(),

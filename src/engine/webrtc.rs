@@ -17,6 +17,7 @@ use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
 use crate::net::kernel::{ClientNet, KernelNet, KernelShape};
 use crate::net::{LinkStats, NetworkPhase};
 use crate::plan::{faults, room_name, GroupPlan};
+use crate::provider::janus;
 use crate::provider::whip_whep::{self, Step};
 use crate::provider::Endpoints;
 use crate::scenario::faults::ReconnectSpec;
@@ -100,16 +101,31 @@ fn local_ip_for(url: &str) -> IpAddr {
 /// (a session that rejoins keeps its sender or receiver).
 pub(super) type SignalError = (SessionFailure, Option<PeerRole>);
 
-/// Opens a socket, offers over WHIP/WHEP at `url` and applies the answer.
+/// A signalled peer: its socket, what the provider answered, and for Janus the session it holds.
+pub(super) struct Signalled {
+    pub(super) peer: NativePeer,
+    pub(super) socket: tokio::net::UdpSocket,
+    pub(super) resource: whip_whep::Resource,
+    pub(super) janus: Option<janus::Attachment>,
+}
+
+/// Opens a socket, signals the peer into `room` through the provider (WHIP to publish, WHEP to
+/// play, or Janus VideoRoom) and applies the answer.
 pub(super) async fn signal(
     ctx: &Ctx,
-    url: &str,
+    room: &str,
     role: PeerRole,
     namespace: Option<&ClientNet>,
-) -> Result<(NativePeer, tokio::net::UdpSocket, whip_whep::Resource), SignalError> {
+) -> Result<Signalled, SignalError> {
+    let publishing = matches!(role, PeerRole::Publish(_));
+    let url = match (&ctx.endpoints.janus, publishing) {
+        (Some(base), _) => base.clone(),
+        (None, true) => ctx.endpoints.whip(room),
+        (None, false) => ctx.endpoints.whep(room),
+    };
     let bound = match (namespace, &ctx.kernel) {
         (Some(c), Some(k)) => k.bind_udp(c).and_then(tokio::net::UdpSocket::from_std),
-        _ => driver::bind(local_ip_for(url)).await,
+        _ => driver::bind(local_ip_for(&url)).await,
     };
     let socket = match bound {
         Ok(s) => s,
@@ -123,10 +139,65 @@ pub(super) async fn signal(
     let peer = NativePeer::with_policy(role, local, ctx.clock, Instant::now(), policy)
         .map_err(|e| (failure(Step::Offer, e.to_string()), None))?;
     let mut peer = peer;
-    match negotiate(ctx, url, &mut peer, policy).await {
-        Ok(resource) => Ok((peer, socket, resource)),
+    let negotiated = match &ctx.endpoints.janus {
+        Some(base) => negotiate_janus(ctx, base, room, &mut peer).await,
+        None => negotiate(ctx, &url, &mut peer, policy)
+            .await
+            .map(|r| (r, None)),
+    };
+    match negotiated {
+        Ok((resource, janus)) => Ok(Signalled {
+            peer,
+            socket,
+            resource,
+            janus,
+        }),
         Err(f) => Err((f, Some(peer.into_role()))),
     }
+}
+
+/// Janus VideoRoom: a publisher offers and Janus answers; a subscriber answers Janus's offer.
+async fn negotiate_janus(
+    ctx: &Ctx,
+    base: &str,
+    room: &str,
+    peer: &mut NativePeer,
+) -> Result<(whip_whep::Resource, Option<janus::Attachment>), SessionFailure> {
+    let api = janus::Janus::new(ctx.http.clone(), base, ctx.endpoints.step_timeout);
+    let signal_failure = |e: whip_whep::SignalError| failure(e.step, e.reason);
+    let (answer, attachment) = if peer.sender().is_some() {
+        let offer = peer
+            .create_offer()
+            .map_err(|e| failure(Step::Offer, e.to_string()))?;
+        let (answer, attachment) = janus::join_publisher(&api, room, &offer)
+            .await
+            .map_err(signal_failure)?;
+        if let Err(e) = peer.accept_answer(&answer) {
+            attachment.leave().await;
+            return Err(failure(Step::Answer, e.to_string()));
+        }
+        (answer, attachment)
+    } else {
+        let (offer, pending) = janus::join_subscriber(&api, room)
+            .await
+            .map_err(signal_failure)?;
+        let answer = peer
+            .accept_offer(&offer)
+            .map_err(|e| failure(Step::Answer, e.to_string()))?;
+        (
+            answer.clone(),
+            pending.answer(&answer).await.map_err(signal_failure)?,
+        )
+    };
+    peer.set_connect_timeout(Instant::now(), ctx.endpoints.step_timeout);
+    let resource = whip_whep::Resource {
+        url: None,
+        etag: None,
+        answer,
+        ice_servers: Vec::new(),
+        link_errors: Vec::new(),
+    };
+    Ok((resource, Some(attachment)))
 }
 
 async fn negotiate(
@@ -197,7 +268,11 @@ pub(super) async fn drive(
     (peer, exit)
 }
 
-pub(super) async fn leave(ctx: &Ctx, resource: Option<&str>) {
+/// Leaves the provider: DELETE the WHIP/WHEP resource, or end the Janus session.
+pub(super) async fn leave(ctx: &Ctx, resource: Option<&str>, janus: Option<janus::Attachment>) {
+    if let Some(attachment) = janus {
+        attachment.leave().await;
+    }
     if let Some(url) = resource {
         // Leaving is best effort: the measurement is over, and servers expire sessions anyway.
         let _ = whip_whep::leave(

@@ -6,6 +6,7 @@ use super::whip_whep::{SignalError, Step};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -301,4 +302,106 @@ impl Session {
             .await?;
         self.event_for(&transaction).await.map(|_| ())
     }
+}
+
+/// Janus's numeric id for a room name: stable, and under 2^53 so JSON keeps it exact.
+pub fn room_id(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h & ((1 << 53) - 1)).max(1)
+}
+
+/// A peer's hold on Janus: its session, kept alive meanwhile, until it leaves.
+pub struct Attachment {
+    session: Arc<Session>,
+    keepalive: tokio::task::JoinHandle<()>,
+}
+
+impl Attachment {
+    fn new(session: Arc<Session>) -> Self {
+        let alive = session.clone();
+        // Janus drops a session after 60 s without a request; its long polls do not count.
+        let keepalive = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(25)).await;
+                let _ = alive.keepalive().await;
+            }
+        });
+        Self { session, keepalive }
+    }
+
+    /// Ends the session (Janus hangs up its handles with it).
+    pub async fn leave(self) {
+        self.keepalive.abort();
+        let _ = self.session.destroy().await;
+    }
+}
+
+/// Publishes into `room` with `offer`: Janus's answer and the attachment.
+pub async fn join_publisher(
+    janus: &Janus,
+    room: &str,
+    offer: &str,
+) -> Result<(String, Attachment), SignalError> {
+    let session = Arc::new(janus.create_session().await?);
+    let handle = session.attach().await?;
+    let id = room_id(room);
+    session.ensure_room(handle, id).await?;
+    let (_, answer) = session.publish(handle, id, offer).await?;
+    Ok((answer, Attachment::new(session)))
+}
+
+/// A subscription waiting for its answer to Janus's offer.
+pub struct PendingSubscription {
+    session: Arc<Session>,
+    handle: u64,
+    room: u64,
+}
+
+impl PendingSubscription {
+    pub async fn answer(self, sdp: &str) -> Result<Attachment, SignalError> {
+        self.session.start(self.handle, self.room, sdp).await?;
+        Ok(Attachment::new(self.session))
+    }
+}
+
+/// Subscribes to the first publisher of `room`, waiting for one up to the step timeout:
+/// Janus's offer, to be answered through the returned subscription.
+pub async fn join_subscriber(
+    janus: &Janus,
+    room: &str,
+) -> Result<(String, PendingSubscription), SignalError> {
+    let session = Arc::new(janus.create_session().await?);
+    let handle = session.attach().await?;
+    let id = room_id(room);
+    session.ensure_room(handle, id).await?;
+    let deadline = Instant::now() + janus.timeout;
+    let feed = loop {
+        if let Some(&feed) = session.publishers(handle, id).await?.first() {
+            break feed;
+        }
+        if Instant::now() >= deadline {
+            let _ = session.destroy().await;
+            return Err(fail(
+                Step::Offer,
+                format!(
+                    "no publisher in Janus room {id} (\"{room}\") within {:?}",
+                    janus.timeout
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let offer = session.subscribe(handle, id, feed).await?;
+    Ok((
+        offer,
+        PendingSubscription {
+            session,
+            handle,
+            room: id,
+        },
+    ))
 }

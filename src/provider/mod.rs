@@ -21,6 +21,8 @@ pub enum ProviderKind {
     Embedded,
     /// Any WHIP (publish) and WHEP (play) server.
     WhipWhep,
+    /// Janus's VideoRoom plugin over Janus's HTTP API.
+    Janus,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -34,6 +36,9 @@ pub struct ProviderFile {
     /// WHEP endpoint; `{room}` is replaced by the room to play.
     #[serde(default)]
     pub whep_url: Option<String>,
+    /// Janus's HTTP API, e.g. `http://10.99.0.2:8088/janus`.
+    #[serde(default)]
+    pub janus_url: Option<String>,
     /// Name of the environment variable holding the bearer token.
     #[serde(default)]
     pub token_env: Option<String>,
@@ -57,6 +62,7 @@ impl ProviderFile {
             kind: ProviderKind::Embedded,
             whip_url: None,
             whep_url: None,
+            janus_url: None,
             token_env: None,
             step_timeout: default_step_timeout(),
             ice_transport_policy: IcePolicy::All,
@@ -73,6 +79,24 @@ pub fn parse(source: &str, file: &str) -> Result<ProviderFile, ScenarioError> {
 }
 
 fn validate(p: &ProviderFile) -> Result<(), Problem> {
+    if p.kind == ProviderKind::Janus {
+        match &p.janus_url {
+            None => return Err((
+                None,
+                "janus_url".into(),
+                "a janus provider needs janus_url (its HTTP API, e.g. http://10.99.0.2:8088/janus)"
+                    .into(),
+            )),
+            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                return Err((
+                    None,
+                    "janus_url".into(),
+                    format!("\"{u}\" is not an http(s) URL"),
+                ))
+            }
+            _ => {}
+        }
+    }
     if p.kind == ProviderKind::WhipWhep {
         for (field, url) in [("whip_url", &p.whip_url), ("whep_url", &p.whep_url)] {
             match url {
@@ -113,6 +137,8 @@ pub struct Endpoints {
     pub live_room_api: Option<String>,
     /// Where provider-side faults are scheduled: the embedded provider only (it is ours).
     pub server_faults: Option<crate::sfu::faults::FaultSchedule>,
+    /// Janus's HTTP API, for a janus provider (then `whip` and `whep` are unused).
+    pub janus: Option<String>,
     /// The namespaces of clients on the kernel network path, when a profile uses it.
     pub kernel_net: Option<std::sync::Arc<crate::net::kernel::KernelNet>>,
 }
@@ -160,8 +186,24 @@ impl Endpoints {
             ice_policy: p.ice_transport_policy,
             live_room_api: None,
             server_faults: None,
+            janus: None,
             kernel_net: None,
         })
+    }
+
+    pub fn for_janus(p: &ProviderFile) -> Self {
+        Self {
+            provider: p.name.clone(),
+            whip: String::new(),
+            whep: String::new(),
+            bearer: None,
+            step_timeout: p.step_timeout.0,
+            ice_policy: p.ice_transport_policy,
+            live_room_api: None,
+            server_faults: None,
+            janus: p.janus_url.clone(),
+            kernel_net: None,
+        }
     }
 
     pub fn for_server(
@@ -178,6 +220,7 @@ impl Endpoints {
             ice_policy: IcePolicy::All,
             live_room_api: Some(format!("http://{}", server.http_addr)),
             server_faults: Some(server.faults()),
+            janus: None,
             kernel_net: None,
         }
     }
