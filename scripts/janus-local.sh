@@ -60,7 +60,7 @@ CFG
   ip netns exec "$NS" janus -F "$DIR/conf" -C "$DIR/conf/janus.jcfg" > "$DIR/janus.log" 2>&1 &
   echo $! > "$DIR/pid"
   for _ in $(seq 50); do
-    if curl -s -o /dev/null "http://$JANUS_IP:8088/janus/info"; then
+    if (exec 3<>"/dev/tcp/$JANUS_IP/8088") 2>/dev/null; then
       echo "janus up: http://$JANUS_IP:8088/janus"
       return 0
     fi

@@ -1,11 +1,15 @@
-//! Publish and subscribe through Janus VideoRoom with the native client (Janus from
-//! `scripts/janus-local.sh up`; without it the test says so and passes).
+//! Publish and subscribe through Janus VideoRoom with the native client, and a scenario run
+//! against the `janus` provider kind (Janus from `scripts/janus-local.sh up`, which CI runs;
+//! without it the tests say so and pass).
+
+mod common;
 
 use rtcbench::client::driver::{bind, run, PeerExit};
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
 use rtcbench::media::sender::{MediaSender, SenderConfig};
+use rtcbench::metrics::Metric;
 use rtcbench::provider::janus::Janus;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -92,4 +96,44 @@ async fn publish_and_subscribe_through_janus_videoroom() {
     assert!(matches!(exit, PeerExit::Finished), "{exit:?}");
     assert!(s.frames_rendered > 60, "{} frames", s.frames_rendered);
     let _ = session.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_and_a_room_run_against_janus_with_every_join() {
+    let janus = Janus::new(reqwest::Client::new(), JANUS, Duration::from_secs(2));
+    if let Err(e) = janus.create_session().await {
+        eprintln!("skipped: no Janus at {JANUS} ({e}); run scripts/janus-local.sh up");
+        return;
+    }
+    let dir = common::temp_dir("janus-run");
+    let toml = format!(
+        "{}{}",
+        common::small_webrtc("janus", "8s"),
+        "[[group]]\nname = \"call\"\nkind = \"call\"\npairs = 1\n\
+         [[group]]\nname = \"room\"\nreceivers = 2\nprobes = 1\n"
+    );
+    let provider = std::path::PathBuf::from("providers/janus-local.toml");
+    let r = common::run_in_process(&dir, &toml, 8, vec![provider]).await;
+    assert_eq!(r.provider.as_deref(), Some("janus-local"));
+    for g in ["call", "room"] {
+        let g = r.group(g).unwrap();
+        let stat = |m: Metric| g.metric(m).map(|m| m.summary);
+        eprintln!(
+            "{}: connect p50 {:?} ms, e2e p95 {:?} ms, PSNR {:?} dB, freezes {}",
+            g.name,
+            stat(Metric::ConnectMs).map(|s| s.p50),
+            stat(Metric::E2eLatencyMs).map(|s| s.p95),
+            stat(Metric::PsnrDb).map(|s| s.mean),
+            g.totals.freeze_w3c.count
+        );
+        assert_eq!(g.totals.failed_sessions, 0, "{}: {:?}", g.name, g.sessions);
+        assert!(
+            g.publisher_failures.is_empty(),
+            "{:?}",
+            g.publisher_failures
+        );
+        assert!(stat(Metric::E2eLatencyMs).is_some_and(|s| s.count > 100));
+        assert!(stat(Metric::PsnrDb).is_some_and(|s| s.mean > 30.0));
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
