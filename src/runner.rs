@@ -125,11 +125,7 @@ pub fn to_results(
             .map(|h| crate::results::http::HttpLoadResult::from_outcome(h, interval_ms))
             .collect(),
         timeline: None,
-        faults: scenario
-            .faults
-            .iter()
-            .map(|f| crate::plan::faults::FaultPlan::of(f.get_ref()))
-            .collect(),
+        faults: Vec::new(),
         aborted_by: None,
         groups: outcome
             .groups
@@ -245,6 +241,7 @@ pub async fn run(
         })
         .collect();
     let mut results = to_results(scenario, seed, outcome, plan.interval_us / 1000, provider);
+    results.faults = plan.faults.clone();
     if let Some(cpu_s) = cpu_s {
         let publishers = plan
             .groups

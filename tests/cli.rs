@@ -237,22 +237,11 @@ fn serve_reference_answers_whip_offers_until_ctrl_c() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let answer = runtime.block_on(async {
         use rtcbench::client::native::{NativePeer, Role};
-        use rtcbench::media::sender::{MediaSender, SenderConfig};
+        use rtcbench::media::sender::MediaSender;
         let socket = rtcbench::client::driver::bind("127.0.0.1".parse().unwrap())
             .await
             .expect("bind");
-        let config = SenderConfig {
-            seed: 1,
-            width: 320,
-            height: 180,
-            fps: 30,
-            video_bitrate_bps: 300_000,
-            keyframe_interval_us: 2_000_000,
-            audio_bitrate_bps: Some(32_000),
-            video_ssrc: 1,
-            audio_ssrc: 2,
-        };
-        let sender = MediaSender::new(config, 0).expect("sender");
+        let sender = MediaSender::new(common::small_sender(1), 0).expect("sender");
         let mut peer = NativePeer::new(
             Role::Publish(Box::new(sender)),
             socket.local_addr().unwrap(),

@@ -189,11 +189,11 @@ groups = ["dark"]
         for s in &g.sessions {
             eprintln!(
                 "{}: recovery {:?} ms, longest freeze {longest:.0} ms, {} frames lost, {} drops",
-                s.id, s.recovery_ms, s.frames_lost, s.drops
+                s.id, s.recovery_ms, s.frames_lost, s.reconnects.drops
             );
             // One fault, one recovery; 3 s of silence is not a lost connection (5 s is).
             assert_eq!(s.recovery_ms.len(), 1, "{}", s.id);
-            assert_eq!((s.drops, s.unrecovered), (0, 0), "{}", s.id);
+            assert_eq!((s.reconnects.drops, s.unrecovered), (0, 0), "{}", s.id);
             assert!(s.recovery_ms[0] < 1000.0, "{}: {:?}", s.id, s.recovery_ms);
             // 3 s at 30 fps are never shown, give or take what the recovery adds.
             let expected = 90.0 + s.recovery_ms[0] * 0.03;
@@ -215,7 +215,7 @@ groups = ["dark"]
             longest >= 3000.0 && longest <= 3000.0 + worst_recovery + 67.0,
             "{name}: longest freeze {longest} ms"
         );
-        assert_eq!(g.totals.drops, 0);
+        assert_eq!(g.totals.reconnects.drops, 0);
     }
     // A schedule: clean, 20 % loss from 4 s to 8 s, clean again; the layer counts each phase.
     let flaky = r.group("flaky").unwrap();
@@ -273,11 +273,21 @@ status = 500
     for s in &g.sessions {
         eprintln!(
             "{}: drops {}, rejoins {}, failed attempts {}, recovery {:?} ms, {} frames lost",
-            s.id, s.drops, s.rejoins, s.rejoin_failures, s.recovery_ms, s.frames_lost
+            s.id,
+            s.reconnects.drops,
+            s.reconnects.rejoins,
+            s.reconnects.rejoin_failures,
+            s.recovery_ms,
+            s.frames_lost
         );
         // Silent from 5 s, lost at 7 s; attempts fail on the 500s until 9 s, then one holds.
-        assert_eq!((s.drops, s.rejoins), (1, 1), "{}", s.id);
-        assert!(s.rejoin_failures >= 1, "{}", s.id);
+        assert_eq!(
+            (s.reconnects.drops, s.reconnects.rejoins),
+            (1, 1),
+            "{}",
+            s.id
+        );
+        assert!(s.reconnects.rejoin_failures >= 1, "{}", s.id);
         assert_eq!(s.recovery_ms.len(), 1, "{}", s.id);
         let recovery = s.recovery_ms[0];
         assert!((2000.0..4000.0).contains(&recovery), "{}: {recovery}", s.id);

@@ -8,7 +8,7 @@ use rtcbench::client::driver::{bind, run, PeerExit};
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
-use rtcbench::media::sender::{MediaSender, SenderConfig};
+use rtcbench::media::sender::MediaSender;
 use rtcbench::metrics::Metric;
 use rtcbench::provider::janus::Janus;
 use std::net::{IpAddr, Ipv4Addr};
@@ -35,19 +35,8 @@ async fn publish_and_subscribe_through_janus_videoroom() {
     let room = 1235;
     let pub_handle = session.attach().await.unwrap();
     session.ensure_room(pub_handle, room).await.unwrap();
-    let config = SenderConfig {
-        seed: 5,
-        width: 320,
-        height: 180,
-        fps: 30,
-        video_bitrate_bps: 300_000,
-        keyframe_interval_us: 2_000_000,
-        audio_bitrate_bps: Some(32_000),
-        video_ssrc: 1,
-        audio_ssrc: 2,
-    };
     let pub_socket = bind(HOST).await.unwrap();
-    let sender = MediaSender::new(config, start).unwrap();
+    let sender = MediaSender::new(common::small_sender(5), start).unwrap();
     let mut publisher = NativePeer::new(
         Role::Publish(Box::new(sender)),
         pub_socket.local_addr().unwrap(),

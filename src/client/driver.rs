@@ -19,8 +19,9 @@ pub enum PeerExit {
     Finished,
     /// The remote side went away.
     Closed,
-    /// Connected, then nothing came from the remote side for this long: the connection is lost.
-    Silent(std::time::Duration),
+    /// Connected, then nothing came from the remote side for the hooks' `silence`: the
+    /// connection is lost.
+    Silent,
     Failed(ClientError),
     Io(std::io::Error),
 }
@@ -147,7 +148,7 @@ async fn drive(
             _ => None,
         };
         if silent_at.is_some_and(|at| Instant::now() >= at) {
-            return PeerExit::Silent(silence.unwrap_or_default());
+            return PeerExit::Silent;
         }
         let mut wake = ticker
             .as_ref()

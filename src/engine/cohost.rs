@@ -44,8 +44,9 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
         group: hosts_group(&plan.name),
         recorder: Arc::new(Mutex::new(Recorder::new(ctx.run_start, ctx.interval_us))),
         notes: Default::default(),
-        realised: Default::default(),
-        publisher_realised: Default::default(),
+        viewers: ctx.viewers.counted_apart(),
+        publishers: ctx.publishers.counted_apart(),
+        publisher_reconnects: Default::default(),
         ..ctx.clone()
     };
     ctx.live

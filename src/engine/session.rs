@@ -4,7 +4,7 @@
 //! same impairment layer stands for the client's network throughout.
 
 use super::clock::WallClock;
-use super::webrtc::{drive, failure, leave, signal, Ctx, Signalled};
+use super::webrtc::{drive, failure, leave, signal, Ctx, SideNetwork, Signalled};
 use crate::client::driver::{PeerExit, Ticker};
 use crate::client::native::{NativePeer, Role as PeerRole};
 use crate::media::codec::OpusDecoder;
@@ -17,7 +17,7 @@ use crate::media::source::VideoSource;
 use crate::media::Micros;
 use crate::metrics::{Metric, Sample};
 use crate::net::impair::{ImpairSpec, Impairment, Realised, RealisedSink};
-use crate::net::kernel::{ClientNet, KernelShape};
+use crate::net::kernel::ClientNet;
 use crate::plan::ReceiverPlan;
 use crate::provider::whip_whep::Step;
 use crate::scenario::faults::ReconnectMode;
@@ -56,77 +56,91 @@ fn exit_failure(peer: &NativePeer, exit: &PeerExit) -> Option<SessionFailure> {
             Step::Connect,
             "ICE/DTLS had not connected when the run ended",
         )),
-        PeerExit::Finished | PeerExit::Closed | PeerExit::Silent(_) => None,
+        PeerExit::Finished | PeerExit::Closed | PeerExit::Silent => None,
     }
 }
 
-/// The client's network for a session that starts now: its impairment layer, with the faults
-/// that blackhole its media path as outages, and the windows (on the run's clock) after which
-/// its recovery is timed.
-fn network(
-    ctx: &Ctx,
-    down: &ImpairSpec,
-    up: &ImpairSpec,
-    seed: u64,
-    sink: &RealisedSink,
-) -> (Option<Impairment>, Vec<(Micros, Micros)>) {
-    let now = Instant::now();
-    let now_us = ctx.clock.micros_of(now);
-    let since_now = |us: Micros| Duration::from_micros(us.saturating_sub(now_us));
-    let blackholes: Vec<(Duration, Duration)> = ctx
-        .blackholes
-        .iter()
-        .filter(|&&(_, end)| end > now_us)
-        .map(|&(start, end)| (since_now(start), since_now(end)))
-        .collect();
-    // Schedules count from the group's start, the layer from now.
-    let elapsed = Duration::from_micros(now_us.saturating_sub(ctx.network_origin));
-    let with_blackholes = |spec: &ImpairSpec| {
-        let mut spec = spec.started_after(elapsed);
-        spec.outages.extend(blackholes.iter().copied());
-        spec
-    };
-    let layer = Impairment::new(&with_blackholes(down), &with_blackholes(up), seed, now)
-        .map(|i| i.report_to(sink.clone()));
-    let at = |d: &Duration| now_us + d.as_micros() as u64;
-    let mut windows = ctx.media_stops.clone();
-    windows.extend(
-        down.outages
+/// A client's network for one session: its impairment layer (which outlives connections, as
+/// a network outlives a session that rejoins) or its namespace on the kernel path.
+struct ClientNetwork {
+    layer: Option<Impairment>,
+    namespace: Option<ClientNet>,
+    realised: RealisedSink,
+}
+
+impl ClientNetwork {
+    /// The network of a client of `side` starting now, with the faults that blackhole its media
+    /// path as outages; and the windows (on the run's clock) after which its recovery is timed.
+    fn open(
+        ctx: &Ctx,
+        side: &SideNetwork,
+        seed: u64,
+    ) -> Result<(Self, Vec<(Micros, Micros)>), SessionFailure> {
+        let now = Instant::now();
+        let now_us = ctx.clock.micros_of(now);
+        let since_now = |us: Micros| Duration::from_micros(us.saturating_sub(now_us));
+        let blackholes: Vec<(Duration, Duration)> = ctx
+            .blackholes
             .iter()
-            .chain(&up.outages)
-            .map(|(from, to)| (at(from), at(to))),
-    );
-    (layer, windows)
-}
-
-/// A namespace of its own for a client on the kernel path (`shapes`: towards it, from it).
-fn kernel_client(
-    ctx: &Ctx,
-    shapes: Option<&(KernelShape, KernelShape)>,
-) -> Result<Option<ClientNet>, SessionFailure> {
-    match (shapes, &ctx.kernel) {
-        (Some((down, up)), Some(k)) => k
-            .client(down, up)
-            .map(Some)
-            .map_err(|e| failure(Step::Offer, e.to_string())),
-        _ => Ok(None),
+            .filter(|&&(_, end)| end > now_us)
+            .map(|&(start, end)| (since_now(start), since_now(end)))
+            .collect();
+        // Schedules count from the group's start, the layer from now.
+        let elapsed = Duration::from_micros(now_us.saturating_sub(ctx.network_origin));
+        let with_blackholes = |spec: &ImpairSpec| {
+            let mut spec = spec.started_after(elapsed);
+            spec.outages.extend(blackholes.iter().copied());
+            spec
+        };
+        let layer = Impairment::new(
+            &with_blackholes(&side.down),
+            &with_blackholes(&side.up),
+            seed,
+            now,
+        )
+        .map(|i| i.report_to(side.realised.clone()));
+        let at = |d: &Duration| now_us + d.as_micros() as u64;
+        let mut windows = ctx.media_stops.clone();
+        windows.extend(
+            side.down
+                .outages
+                .iter()
+                .chain(&side.up.outages)
+                .map(|(from, to)| (at(from), at(to))),
+        );
+        let namespace = match (&side.kernel, &ctx.kernel) {
+            (Some((down, up)), Some(k)) => Some(
+                k.client(down, up)
+                    .map_err(|e| failure(Step::Offer, e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let network = Self {
+            layer,
+            namespace,
+            realised: side.realised.clone(),
+        };
+        Ok((network, windows))
     }
-}
 
-/// Adds what the kernel did to the client's traffic to `sink` and removes its namespace.
-fn finish_kernel_client(ctx: &Ctx, client: Option<ClientNet>, sink: &RealisedSink) {
-    let (Some(c), Some(k)) = (client, &ctx.kernel) else {
-        return;
-    };
-    let (down, up) = k.realised(&c);
-    if let Ok(mut r) = sink.lock() {
-        r.add(&Realised {
-            down,
-            up,
-            ..Realised::default()
-        });
+    /// Adds what the layer or the kernel did to the side's sink; removes the namespace.
+    fn finish(self, ctx: &Ctx) {
+        if let Some(l) = &self.layer {
+            l.finish();
+        }
+        let (Some(c), Some(k)) = (self.namespace, &ctx.kernel) else {
+            return;
+        };
+        let (down, up) = k.realised(&c);
+        if let Ok(mut r) = self.realised.lock() {
+            r.add(&Realised {
+                down,
+                up,
+                ..Realised::default()
+            });
+        }
+        k.release(c);
     }
-    k.release(c);
 }
 
 /// How a session's connections went.
@@ -139,16 +153,14 @@ struct Connections {
     went_up: bool,
 }
 
-/// Connects `role` through `url` and runs it until `until`; a lost connection is rejoined as
+/// Connects `role` into `room` and runs it until `until`; a lost connection is rejoined as
 /// `ctx.reconnect` says. Gives the role back (unless a peer could not even be built).
-#[allow(clippy::too_many_arguments)]
 async fn run_connections(
     ctx: &Ctx,
     room: &str,
     mut role: PeerRole,
     until: Instant,
-    mut layer: Option<&mut Impairment>,
-    namespace: Option<&ClientNet>,
+    network: &mut ClientNetwork,
     ticker: impl Fn() -> Option<Ticker>,
     on_up: impl Fn(),
 ) -> (Option<PeerRole>, Connections) {
@@ -158,7 +170,7 @@ async fn run_connections(
     let mut tries_left = policy.attempts;
     let mut wait = policy.backoff.0;
     loop {
-        let attempt = match signal(ctx, room, role, namespace).await {
+        let attempt = match signal(ctx, room, role, network.namespace.as_ref()).await {
             Ok(signalled) => signalled,
             Err((f, back)) => {
                 let Some(back) = back else {
@@ -177,12 +189,7 @@ async fn run_connections(
                 continue;
             }
         };
-        let Signalled {
-            peer,
-            socket,
-            resource,
-            janus,
-        } = attempt;
+        let Signalled { peer, socket, held } = attempt;
         if !out.went_up {
             out.went_up = true;
             on_up();
@@ -191,13 +198,13 @@ async fn run_connections(
             ctx,
             peer,
             socket,
-            &resource,
+            &held,
             ticker(),
             until,
-            layer.as_deref_mut(),
+            network.layer.as_mut(),
         )
         .await;
-        leave(ctx, resource.url.as_deref(), janus).await;
+        leave(ctx, held).await;
         let connected = peer.connected_at.is_some();
         let why = exit_failure(&peer, &exit);
         role = peer.into_role();
@@ -210,11 +217,11 @@ async fn run_connections(
             wait = policy.backoff.0;
         }
         match (exit, connected, ever_connected) {
-            (PeerExit::Finished, ..) => return (Some(role), out),
             (_, false, false) => {
                 out.join_failure = why;
                 return (Some(role), out);
             }
+            (PeerExit::Finished, ..) => return (Some(role), out),
             (_, false, true) => out.reconnects.rejoin_failures += 1,
             (_, true, _) => out.reconnects.drops += 1,
         }
@@ -270,33 +277,14 @@ pub(super) async fn publish(
             return (SenderStats::default(), Some(tag(f, &id)));
         }
     };
-    let (mut layer, _) = network(
-        &ctx,
-        &ImpairSpec::default(),
-        &ctx.publisher_up,
-        seed,
-        &ctx.publisher_realised,
-    );
-    let namespace = match kernel_client(&ctx, ctx.publisher_kernel.as_ref()) {
-        Ok(n) => n,
+    let mut network = match ClientNetwork::open(&ctx, &ctx.publishers, seed) {
+        Ok((n, _)) => n,
         Err(f) => return (SenderStats::default(), Some(tag(f, &id))),
     };
     let role = PeerRole::Publish(Box::new(sender));
-    let (role, connections) = run_connections(
-        &ctx,
-        &room,
-        role,
-        until,
-        layer.as_mut(),
-        namespace.as_ref(),
-        || None,
-        || (),
-    )
-    .await;
-    if let Some(l) = &layer {
-        l.finish();
-    }
-    finish_kernel_client(&ctx, namespace, &ctx.publisher_realised);
+    let (role, connections) =
+        run_connections(&ctx, &room, role, until, &mut network, || None, || ()).await;
+    network.finish(&ctx);
     if let Ok(mut r) = ctx.publisher_reconnects.lock() {
         r.add(&connections.reconnects);
     }
@@ -395,10 +383,11 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let until = w
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
-    let (mut layer, windows) = network(&ctx, &ctx.down, &ctx.up, w.plan.link_seed, &ctx.realised);
-    receiver.watch_recovery(windows);
-    let namespace = match kernel_client(&ctx, ctx.viewer_kernel.as_ref()) {
-        Ok(n) => n,
+    let mut network = match ClientNetwork::open(&ctx, &ctx.viewers, w.plan.link_seed) {
+        Ok((n, windows)) => {
+            receiver.watch_recovery(windows);
+            n
+        }
         Err(f) => {
             ctx.live.failure(&ctx.group);
             return blank(f);
@@ -410,16 +399,12 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         &w.room,
         role,
         until,
-        layer.as_mut(),
-        namespace.as_ref(),
+        &mut network,
         || Some(interval_ticker(&ctx)),
         || ctx.live.session_up(),
     )
     .await;
-    if let Some(l) = &layer {
-        l.finish();
-    }
-    finish_kernel_client(&ctx, namespace, &ctx.realised);
+    network.finish(&ctx);
     if connections.went_up {
         ctx.live.session_down();
     }
@@ -438,8 +423,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     s.connect_ms = s
         .first_frame_ms
         .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
-    let r = connections.reconnects;
-    (s.drops, s.rejoins, s.rejoin_failures) = (r.drops, r.rejoins, r.rejoin_failures);
+    s.reconnects = connections.reconnects;
     if let Ok(mut rec) = ctx.recorder.lock() {
         rec.record_all(samples);
         if let Some(ms) = s.connect_ms {

@@ -43,14 +43,9 @@ pub(super) struct Ctx {
     pub(super) group: String,
     pub(super) notes: ice::Notes,
     pub(super) live: Arc<Live>,
-    /// What viewers' networks do to their traffic (down: to the viewer).
-    pub(super) down: ImpairSpec,
-    pub(super) up: ImpairSpec,
-    /// The realised impairment, summed over viewers.
-    pub(super) realised: RealisedSink,
-    /// What publishers' networks do to what they send, and what that came to.
-    pub(super) publisher_up: ImpairSpec,
-    pub(super) publisher_realised: RealisedSink,
+    /// What viewers' and publishers' networks do to their traffic, and what that came to.
+    pub(super) viewers: SideNetwork,
+    pub(super) publishers: SideNetwork,
     /// How clients come back from a lost connection, and what came of it for publishers.
     pub(super) reconnect: ReconnectSpec,
     pub(super) publisher_reconnects: Arc<Mutex<Reconnects>>,
@@ -60,11 +55,61 @@ pub(super) struct Ctx {
     pub(super) media_stops: Vec<(Micros, Micros)>,
     /// Where network schedules count from: the group's start.
     pub(super) network_origin: Micros,
-    /// On the kernel network path: the namespaces, and what viewers' and publishers' networks
-    /// do (towards them, from them); the user-space specs above are then clean.
+    /// The namespaces of clients on the kernel network path.
     pub(super) kernel: Option<Arc<KernelNet>>,
-    pub(super) viewer_kernel: Option<(KernelShape, KernelShape)>,
-    pub(super) publisher_kernel: Option<(KernelShape, KernelShape)>,
+}
+
+/// The network of one side of a group's clients (viewers or publishers): the user-space layer's
+/// spec each way, or on the kernel path the kernel's shapes; and where what it did is added.
+#[derive(Clone, Default)]
+pub(super) struct SideNetwork {
+    /// Towards the client, and from it.
+    pub(super) down: ImpairSpec,
+    pub(super) up: ImpairSpec,
+    /// On the kernel path (towards the client, from it); `down` and `up` are then clean.
+    pub(super) kernel: Option<(KernelShape, KernelShape)>,
+    pub(super) realised: RealisedSink,
+}
+
+impl SideNetwork {
+    /// Viewers: the profile is what reaches them, its `uplink` what they send.
+    fn viewers(p: &NetworkProfile) -> Self {
+        if p.path == NetworkPath::Kernel {
+            let up = p.uplink.as_deref().map(KernelShape::of).unwrap_or_default();
+            return Self {
+                kernel: Some((KernelShape::of(p), up)),
+                ..Self::default()
+            };
+        }
+        Self {
+            down: ImpairSpec::from(p),
+            up: ImpairSpec::uplink(p),
+            ..Self::default()
+        }
+    }
+
+    /// Publishers: the profile is what it does to what they send.
+    fn publishers(p: Option<&NetworkProfile>) -> Self {
+        match p {
+            None => Self::default(),
+            Some(p) if p.path == NetworkPath::Kernel => Self {
+                kernel: Some((KernelShape::default(), KernelShape::of(p))),
+                ..Self::default()
+            },
+            Some(p) => Self {
+                up: ImpairSpec::from(p),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// The same network with a sink of its own (another group's clients on it).
+    pub(super) fn counted_apart(&self) -> Self {
+        Self {
+            realised: RealisedSink::default(),
+            ..self.clone()
+        }
+    }
 }
 
 pub(super) fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
@@ -101,12 +146,18 @@ fn local_ip_for(url: &str) -> IpAddr {
 /// (a session that rejoins keeps its sender or receiver).
 pub(super) type SignalError = (SessionFailure, Option<PeerRole>);
 
-/// A signalled peer: its socket, what the provider answered, and for Janus the session it holds.
+/// A signalled peer, its socket, and what it holds at the provider until it leaves.
 pub(super) struct Signalled {
     pub(super) peer: NativePeer,
     pub(super) socket: tokio::net::UdpSocket,
-    pub(super) resource: whip_whep::Resource,
-    pub(super) janus: Option<janus::Attachment>,
+    pub(super) held: Held,
+}
+
+/// What a peer holds at the provider: a WHIP/WHEP resource (trickled to, deleted on leaving) or
+/// a Janus session (ended on leaving).
+pub(super) enum Held {
+    Whip(whip_whep::Resource),
+    Janus(janus::Attachment),
 }
 
 /// Opens a socket, signals the peer into `room` through the provider (WHIP to publish, WHEP to
@@ -140,18 +191,15 @@ pub(super) async fn signal(
         .map_err(|e| (failure(Step::Offer, e.to_string()), None))?;
     let mut peer = peer;
     let negotiated = match &ctx.endpoints.janus {
-        Some(base) => negotiate_janus(ctx, base, room, &mut peer).await,
+        Some(base) => negotiate_janus(ctx, base, room, &mut peer)
+            .await
+            .map(Held::Janus),
         None => negotiate(ctx, &url, &mut peer, policy)
             .await
-            .map(|r| (r, None)),
+            .map(Held::Whip),
     };
     match negotiated {
-        Ok((resource, janus)) => Ok(Signalled {
-            peer,
-            socket,
-            resource,
-            janus,
-        }),
+        Ok(held) => Ok(Signalled { peer, socket, held }),
         Err(f) => Err((f, Some(peer.into_role()))),
     }
 }
@@ -162,10 +210,10 @@ async fn negotiate_janus(
     base: &str,
     room: &str,
     peer: &mut NativePeer,
-) -> Result<(whip_whep::Resource, Option<janus::Attachment>), SessionFailure> {
+) -> Result<janus::Attachment, SessionFailure> {
     let api = janus::Janus::new(ctx.http.clone(), base, ctx.endpoints.step_timeout);
     let signal_failure = |e: whip_whep::SignalError| failure(e.step, e.reason);
-    let (answer, attachment) = if peer.sender().is_some() {
+    let attachment = if peer.sender().is_some() {
         let offer = peer
             .create_offer()
             .map_err(|e| failure(Step::Offer, e.to_string()))?;
@@ -176,7 +224,7 @@ async fn negotiate_janus(
             attachment.leave().await;
             return Err(failure(Step::Answer, e.to_string()));
         }
-        (answer, attachment)
+        attachment
     } else {
         let (offer, pending) = janus::join_subscriber(&api, room)
             .await
@@ -184,20 +232,10 @@ async fn negotiate_janus(
         let answer = peer
             .accept_offer(&offer)
             .map_err(|e| failure(Step::Answer, e.to_string()))?;
-        (
-            answer.clone(),
-            pending.answer(&answer).await.map_err(signal_failure)?,
-        )
+        pending.answer(&answer).await.map_err(signal_failure)?
     };
     peer.set_connect_timeout(Instant::now(), ctx.endpoints.step_timeout);
-    let resource = whip_whep::Resource {
-        url: None,
-        etag: None,
-        answer,
-        ice_servers: Vec::new(),
-        link_errors: Vec::new(),
-    };
-    Ok((resource, Some(attachment)))
+    Ok(attachment)
 }
 
 async fn negotiate(
@@ -233,33 +271,42 @@ async fn negotiate(
 }
 
 /// Runs a signalled peer to the end (or until its connection is lost), trickling what its ICE
-/// servers give.
+/// servers give to a WHIP/WHEP resource.
 pub(super) async fn drive(
     ctx: &Ctx,
     peer: NativePeer,
     socket: tokio::net::UdpSocket,
-    resource: &whip_whep::Resource,
+    held: &Held,
     ticker: Option<Ticker>,
     until: Instant,
     impairment: Option<&mut Impairment>,
 ) -> (NativePeer, PeerExit) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let trickling = tokio::spawn(ice::trickle_outcomes(
-        rx,
-        ctx.http.clone(),
-        ctx.endpoints.clone(),
-        resource.clone(),
-        ctx.notes.clone(),
-    ));
+    let trickle = match held {
+        Held::Whip(resource) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let task = tokio::spawn(ice::trickle_outcomes(
+                rx,
+                ctx.http.clone(),
+                ctx.endpoints.clone(),
+                resource.clone(),
+                ctx.notes.clone(),
+            ));
+            Some((tx, task))
+        }
+        Held::Janus(_) => None,
+    };
+    let (ice_servers, trickling) = trickle.unzip();
     let hooks = Hooks {
         ticker,
-        ice_servers: Some(tx),
+        ice_servers,
         impairment,
         silence: Some(ctx.reconnect.after.0),
     };
     let (peer, exit) = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks).await;
     // The sender went with the driver; the last PATCH has its own timeout.
-    let _ = tokio::time::timeout(ctx.endpoints.step_timeout, trickling).await;
+    if let Some(task) = trickling {
+        let _ = tokio::time::timeout(ctx.endpoints.step_timeout, task).await;
+    }
     for outcome in peer.unfinished_ice_servers() {
         if let crate::client::native::IceServerOutcome::Failed { server, reason } = outcome {
             ice::note(&ctx.notes, format!("{server}: {reason}"));
@@ -268,20 +315,22 @@ pub(super) async fn drive(
     (peer, exit)
 }
 
-/// Leaves the provider: DELETE the WHIP/WHEP resource, or end the Janus session.
-pub(super) async fn leave(ctx: &Ctx, resource: Option<&str>, janus: Option<janus::Attachment>) {
-    if let Some(attachment) = janus {
-        attachment.leave().await;
-    }
-    if let Some(url) = resource {
-        // Leaving is best effort: the measurement is over, and servers expire sessions anyway.
-        let _ = whip_whep::leave(
-            &ctx.http,
-            url,
-            ctx.endpoints.bearer.as_deref(),
-            ctx.endpoints.step_timeout,
-        )
-        .await;
+/// Leaves the provider: DELETE the WHIP/WHEP resource, or end the Janus session. Leaving is
+/// best effort: the measurement is over, and servers expire sessions anyway.
+pub(super) async fn leave(ctx: &Ctx, held: Held) {
+    match held {
+        Held::Janus(attachment) => attachment.leave().await,
+        Held::Whip(resource) => {
+            if let Some(url) = resource.url {
+                let _ = whip_whep::leave(
+                    &ctx.http,
+                    &url,
+                    ctx.endpoints.bearer.as_deref(),
+                    ctx.endpoints.step_timeout,
+                )
+                .await;
+            }
+        }
     }
 }
 
@@ -302,18 +351,6 @@ pub async fn run_group(
     stop: watch::Receiver<bool>,
     live: Arc<Live>,
 ) -> Vec<GroupOutcome> {
-    let on_kernel = |p: &NetworkProfile| p.path == NetworkPath::Kernel;
-    let viewer_kernel = on_kernel(&plan.network).then(|| {
-        let up = plan.network.uplink.as_deref().map(KernelShape::of);
-        (KernelShape::of(&plan.network), up.unwrap_or_default())
-    });
-    let publisher_kernel = plan
-        .publisher_network
-        .as_ref()
-        .filter(|p| on_kernel(p))
-        .map(|p| (KernelShape::default(), KernelShape::of(p)));
-    let user_space =
-        |kernel: bool, spec: ImpairSpec| if kernel { ImpairSpec::default() } else { spec };
     let endpoints_kernel = endpoints.kernel_net.clone();
     let ctx = Ctx {
         endpoints,
@@ -327,24 +364,14 @@ pub async fn run_group(
         group: plan.name.clone(),
         notes: ice::Notes::default(),
         live,
-        down: user_space(viewer_kernel.is_some(), ImpairSpec::from(&plan.network)),
-        up: user_space(viewer_kernel.is_some(), ImpairSpec::uplink(&plan.network)),
-        realised: Arc::default(),
-        publisher_up: plan
-            .publisher_network
-            .as_ref()
-            .filter(|p| !on_kernel(p))
-            .map(ImpairSpec::from)
-            .unwrap_or_default(),
-        publisher_realised: Arc::default(),
+        viewers: SideNetwork::viewers(&plan.network),
+        publishers: SideNetwork::publishers(plan.publisher_network.as_ref()),
         reconnect: plan.reconnect.clone(),
         publisher_reconnects: Arc::default(),
         blackholes: on_run_clock(run_start, &faults::blackholes(&plan.faults)),
         media_stops: on_run_clock(run_start, &faults::media_stops(&plan.faults)),
         network_origin: run_start + plan.start_us,
         kernel: endpoints_kernel,
-        viewer_kernel,
-        publisher_kernel,
     };
     ctx.live.watch_recorder(&ctx.group, ctx.recorder.clone());
     let t0 = run_start + plan.start_us;
@@ -469,18 +496,19 @@ pub(super) async fn gather(
         .lock()
         .map(|r| r.series.clone())
         .unwrap_or_default();
-    // Each lock is taken and let go here: guards in a struct literal live to its end.
-    let network_phases = match ctx.realised.lock() {
-        Ok(r) => phases_of(plan, (&plan.network_name, &plan.network), &r.down_phases),
-        Err(_) => Vec::new(),
-    };
-    let publisher_phases = ctx
-        .publisher_realised
-        .lock()
-        .map(|r| r.up_phases.clone())
-        .unwrap_or_default();
+    let realised = |side: &SideNetwork| side.realised.lock().map(|r| r.clone()).unwrap_or_default();
+    let (viewers, publishers) = (realised(&ctx.viewers), realised(&ctx.publishers));
+    let network_phases = phases_of(
+        plan,
+        (&plan.network_name, &plan.network),
+        &viewers.down_phases,
+    );
     let publisher_network_phases = match &plan.publisher_network {
-        Some(p) => phases_of(plan, (&plan.publisher_network_name, p), &publisher_phases),
+        Some(p) => phases_of(
+            plan,
+            (&plan.publisher_network_name, p),
+            &publishers.up_phases,
+        ),
         None => Vec::new(),
     };
     GroupOutcome {
@@ -488,7 +516,7 @@ pub(super) async fn gather(
         network_name: plan.network_name.clone(),
         network: plan.network.clone(),
         sender,
-        link: ctx.realised.lock().map(|r| r.down).unwrap_or_default(),
+        link: viewers.down,
         network_phases,
         publisher_network_phases,
         publisher_reconnects: ctx
@@ -496,11 +524,7 @@ pub(super) async fn gather(
             .lock()
             .map(|r| *r)
             .unwrap_or_default(),
-        publisher_link: ctx
-            .publisher_realised
-            .lock()
-            .map(|r| r.up)
-            .unwrap_or_default(),
+        publisher_link: publishers.up,
         series,
         sessions,
         publisher_failures,

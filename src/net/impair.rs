@@ -88,9 +88,7 @@ impl ImpairSpec {
         }
         c
     }
-}
 
-impl ImpairSpec {
     /// What a profile does to what the client sends, phase by phase.
     pub fn uplink(p: &NetworkProfile) -> Self {
         let plain = |p: &NetworkProfile| p.uplink.as_deref().map(Self::from).unwrap_or_default();
@@ -216,9 +214,8 @@ pub struct Direction {
     /// With duplication on: datagrams that entered and have not come out yet, so a copy is not
     /// counted as delivered (lost ones stay until pruned).
     in_flight: BTreeSet<u64>,
-    /// Sent, delivered and their delay, in all and per phase; what was dropped follows from
-    /// them (`realised`).
-    stats: LinkStats,
+    /// Sent, delivered and their delay per phase of the schedule; what was dropped follows
+    /// from them, and the totals are their sums (`realised`).
     phase_stats: Vec<LinkStats>,
 }
 
@@ -243,7 +240,6 @@ impl Direction {
             random: seed ^ 0x5eed,
             next_id: 0,
             in_flight: BTreeSet::new(),
-            stats: LinkStats::default(),
         };
         d.follow_schedule(now);
         d
@@ -282,7 +278,6 @@ impl Direction {
     /// A datagram enters the layer at `now`.
     pub fn push(&mut self, now: Instant, addr: SocketAddr, bytes: Vec<u8>) {
         self.follow_schedule(now);
-        self.stats.sent += 1;
         self.phase_stats[self.phase].sent += 1;
         let id = self.next_id;
         self.next_id += 1;
@@ -364,11 +359,9 @@ impl Direction {
         }?;
         let original = self.spec.duplicate == 0.0 || self.in_flight.remove(&d.id);
         if original {
-            let delay_us = now.saturating_duration_since(d.entered).as_micros() as u64;
-            for stats in [&mut self.stats, &mut self.phase_stats[d.phase]] {
-                stats.delivered += 1;
-                stats.delay_sum_us += delay_us;
-            }
+            let stats = &mut self.phase_stats[d.phase];
+            stats.delivered += 1;
+            stats.delay_sum_us += now.saturating_duration_since(d.entered).as_micros() as u64;
         }
         Some((d.addr, d.bytes))
     }
@@ -391,19 +384,17 @@ impl Direction {
         (self.fifo.len() + self.heap.len() + self.netem.queue_len()) as u64
     }
 
-    /// The realised impairment so far: datagrams still inside are neither lost nor delivered.
+    /// The realised impairment so far, over all phases.
     pub fn realised(&self) -> LinkStats {
-        LinkStats {
-            dropped: self
-                .stats
-                .sent
-                .saturating_sub(self.stats.delivered + self.inside()),
-            ..self.stats
+        let mut all = LinkStats::default();
+        for phase in self.realised_phases() {
+            all.add(&phase);
         }
+        all
     }
 
-    /// As [`Self::realised`], phase by phase (what is still inside counts against the current
-    /// phase).
+    /// The realised impairment so far, phase by phase: datagrams still inside (counted against
+    /// the current phase) are neither lost nor delivered.
     pub fn realised_phases(&self) -> Vec<LinkStats> {
         self.phase_stats
             .iter()

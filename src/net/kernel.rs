@@ -92,7 +92,11 @@ fn run(args: &[&str]) -> Result<String, String> {
     }
 }
 
-fn in_namespace(ns: &str, args: &[&str]) -> Result<String, String> {
+/// Runs `args` inside namespace `ns`, or on the host when there is none.
+fn run_in(ns: Option<&str>, args: &[&str]) -> Result<String, String> {
+    let Some(ns) = ns else {
+        return run(args);
+    };
     let mut all = vec!["ip", "netns", "exec", ns];
     all.extend_from_slice(args);
     run(&all)
@@ -142,7 +146,8 @@ impl KernelNet {
         let mut net = Self {
             tag: format!("rb{pid}"),
             bridge: format!("rb{pid}br"),
-            subnet: 64 + (pid % 128) as u8,
+            // 10.64.0.0 to 10.95.0.0: clear of scripts/janus-local.sh's 10.99.0.0/24.
+            subnet: 64 + (pid % 32) as u8,
             netem: false,
             next: AtomicU32::new(0),
             namespaces: Mutex::new(Vec::new()),
@@ -157,48 +162,22 @@ impl KernelNet {
         run(&["ip", "addr", "add", &host, "dev", &net.bridge])
             .map_err(refused("address the bridge"))?;
         run(&["ip", "link", "set", &net.bridge, "up"]).map_err(refused("bring the bridge up"))?;
-        let tbf = [
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            &net.bridge,
-            "root",
-            "tbf",
-            "rate",
-            "1mbit",
-            "burst",
-            "16kb",
-            "latency",
-            "100ms",
-        ];
-        run(&tbf).map_err(refused("add a tbf qdisc"))?;
-        let _ = run(&["tc", "qdisc", "del", "dev", &net.bridge, "root"]);
-        net.netem = run(&[
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            &net.bridge,
-            "root",
-            "netem",
-            "delay",
-            "1ms",
-        ])
-        .is_ok();
-        if net.netem {
-            let _ = run(&["tc", "qdisc", "del", "dev", &net.bridge, "root"]);
-        }
+        // A qdisc the kernel accepts on the bridge, taken off again.
+        let try_qdisc = |qdisc: &[&str]| {
+            let mut add = vec!["tc", "qdisc", "add", "dev", &net.bridge, "root"];
+            add.extend_from_slice(qdisc);
+            run(&add)?;
+            run(&["tc", "qdisc", "del", "dev", &net.bridge, "root"]).map(|_| ())
+        };
+        try_qdisc(&["tbf", "rate", "1mbit", "burst", "16kb", "latency", "100ms"])
+            .map_err(refused("add a tbf qdisc"))?;
+        net.netem = try_qdisc(&["netem", "delay", "1ms"]).is_ok();
         Ok(net)
     }
 
     /// The host's address on the bridge: servers clients reach listen here.
     pub fn host_ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(10, self.subnet, 0, 1)
-    }
-
-    pub fn has_netem(&self) -> bool {
-        self.netem
     }
 
     /// A namespace for one client: `down` shapes what reaches it, `up` what it sends.
@@ -229,7 +208,7 @@ impl KernelNet {
         let ns = c.namespace.as_str();
         let address = format!("{}/16", c.ip);
         let gateway = self.host_ip().to_string();
-        let steps: [&[&str]; 9] = [
+        let on_host: [&[&str]; 3] = [
             &[
                 "ip",
                 "link",
@@ -245,21 +224,19 @@ impl KernelNet {
             ],
             &["ip", "link", "set", &c.host_side, "master", &self.bridge],
             &["ip", "link", "set", &c.host_side, "up"],
-            &["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
-            &[
-                "ip", "netns", "exec", ns, "ip", "link", "set", &peer, "name", "eth0",
-            ],
-            &[
-                "ip", "netns", "exec", ns, "ip", "addr", "add", &address, "dev", "eth0",
-            ],
-            &["ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up"],
-            &[
-                "ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", &gateway,
-            ],
-            &["true"],
         ];
-        for step in steps {
+        let inside: [&[&str]; 5] = [
+            &["ip", "link", "set", "lo", "up"],
+            &["ip", "link", "set", &peer, "name", "eth0"],
+            &["ip", "addr", "add", &address, "dev", "eth0"],
+            &["ip", "link", "set", "eth0", "up"],
+            &["ip", "route", "add", "default", "via", &gateway],
+        ];
+        for step in on_host {
             run(step).map_err(fail)?;
+        }
+        for step in inside {
+            run_in(Some(ns), step).map_err(fail)?;
         }
         shape(None, &c.host_side, down).map_err(fail)?;
         shape(Some(ns), "eth0", up).map_err(fail)?;
@@ -281,7 +258,7 @@ impl KernelNet {
                     "-j",
                     "DROP",
                 ];
-                in_namespace(ns, &rule).map_err(fail)?;
+                run_in(Some(ns), &rule).map_err(fail)?;
             }
         }
         Ok(c)
@@ -339,11 +316,6 @@ impl KernelNet {
             all.retain(|n| *n != c.namespace);
         }
     }
-
-    /// Namespaces that exist now (for tests that check nothing is left behind).
-    pub fn live_namespaces(&self) -> usize {
-        self.namespaces.lock().map_or(0, |n| n.len())
-    }
 }
 
 impl Drop for KernelNet {
@@ -383,29 +355,19 @@ fn shape(ns: Option<&str>, dev: &str, s: &KernelShape) -> Result<(), String> {
         return Ok(());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match ns {
-        Some(ns) => in_namespace(ns, &args).map(|_| ()),
-        None => run(&args).map(|_| ()),
-    }
+    run_in(ns, &args).map(|_| ())
 }
 
 fn counter(ns: Option<&str>, dev: &str, name: &str) -> u64 {
     let path = format!("/sys/class/net/{dev}/statistics/{name}");
-    let text = match ns {
-        Some(ns) => in_namespace(ns, &["cat", &path]).unwrap_or_default(),
-        None => std::fs::read_to_string(&path).unwrap_or_default(),
-    };
+    let text = run_in(ns, &["cat", &path]).unwrap_or_default();
     text.trim().parse().unwrap_or(0)
 }
 
 /// Datagrams the device's root qdisc dropped (`tc -s`: "... (dropped N, ...").
 fn qdisc_drops(ns: Option<&str>, dev: &str) -> u64 {
     let args = ["tc", "-s", "qdisc", "show", "dev", dev];
-    let text = match ns {
-        Some(ns) => in_namespace(ns, &args),
-        None => run(&args),
-    }
-    .unwrap_or_default();
+    let text = run_in(ns, &args).unwrap_or_default();
     text.split("dropped ")
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
@@ -415,7 +377,7 @@ fn qdisc_drops(ns: Option<&str>, dev: &str) -> u64 {
 
 /// Datagrams the chain's statistic rule dropped.
 fn iptables_drops(ns: &str, chain: &str) -> u64 {
-    let text = in_namespace(ns, &["iptables", "-L", chain, "-v", "-x", "-n"]).unwrap_or_default();
+    let text = run_in(Some(ns), &["iptables", "-L", chain, "-v", "-x", "-n"]).unwrap_or_default();
     text.lines()
         .filter(|l| l.contains("statistic"))
         .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())

@@ -67,25 +67,35 @@ impl Janus {
         }
     }
 
-    async fn post(&self, url: &str, body: Value) -> Result<Value, SignalError> {
-        let response = self
-            .http
-            .post(url)
+    /// Sends `request` and reads Janus's JSON answer; an HTTP error is a failure at `step`.
+    async fn fetch(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+        step: Step,
+    ) -> Result<Value, SignalError> {
+        let response = request
             .timeout(self.timeout)
-            .json(&body)
             .send()
             .await
-            .map_err(|e| fail(Step::Offer, format!("{url}: {e}")))?;
+            .map_err(|e| fail(step, format!("{url}: {e}")))?;
         if !response.status().is_success() {
             return Err(fail(
                 Step::Status,
                 format!("{url} answered {}", response.status()),
             ));
         }
-        let v: Value = response
+        response
             .json()
             .await
-            .map_err(|e| fail(Step::Answer, format!("{url}: not JSON: {e}")))?;
+            .map_err(|e| fail(Step::Answer, format!("{url}: not JSON: {e}")))
+    }
+
+    /// A request whose answer may be a Janus error, which is then the failure.
+    async fn post(&self, url: &str, body: Value) -> Result<Value, SignalError> {
+        let v = self
+            .fetch(url, self.http.post(url).json(&body), Step::Offer)
+            .await?;
         match janus_error(&v) {
             Some(e) => Err(e),
             None => Ok(v),
@@ -125,8 +135,8 @@ impl Session {
             .ok_or_else(|| fail(Step::Answer, format!("no handle id in {v}")))
     }
 
-    /// Sends a plugin message; the answer is either the result ("success") or an "ack" whose
-    /// result comes later as an event with the same transaction.
+    /// Sends a plugin message; Janus answers with the result ("success") or with an "ack"
+    /// whose result comes later as an event with the same transaction.
     async fn message(
         &self,
         handle: u64,
@@ -143,6 +153,22 @@ impl Session {
             .post(&format!("{}/{handle}", self.url()), msg)
             .await?;
         Ok((transaction, v))
+    }
+
+    /// A request VideoRoom answers at once.
+    async fn request(&self, handle: u64, body: Value) -> Result<Value, SignalError> {
+        self.message(handle, body, None).await.map(|(_, v)| v)
+    }
+
+    /// A request VideoRoom answers with an event (with or without SDP of its own).
+    async fn request_event(
+        &self,
+        handle: u64,
+        body: Value,
+        jsep: Option<Value>,
+    ) -> Result<Value, SignalError> {
+        let (transaction, _) = self.message(handle, body, jsep).await?;
+        self.event_for(&transaction).await
     }
 
     /// The event answering `transaction`, long-polling for it until the step timeout.
@@ -175,18 +201,11 @@ impl Session {
     /// One long poll: up to 10 events, or none after Janus's own 30 s hold (bounded by ours).
     async fn poll(&self) -> Result<(), SignalError> {
         let url = format!("{}?maxev=10", self.url());
-        let response = self
+        // Errors in events belong to the requests they answer (`event_for`), not to the poll.
+        let v = self
             .janus
-            .http
-            .get(&url)
-            .timeout(self.janus.timeout)
-            .send()
-            .await
-            .map_err(|e| fail(Step::Answer, format!("{url}: {e}")))?;
-        let v: Value = response
-            .json()
-            .await
-            .map_err(|e| fail(Step::Answer, format!("{url}: not JSON: {e}")))?;
+            .fetch(&url, self.janus.http.get(&url), Step::Answer)
+            .await?;
         let mut events = self.events.lock().await;
         match v {
             Value::Array(list) => {
@@ -210,8 +229,8 @@ impl Session {
 
     /// Makes `room` if it does not exist.
     pub async fn ensure_room(&self, handle: u64, room: u64) -> Result<(), SignalError> {
-        let (_, v) = self
-            .message(handle, json!({"request": "exists", "room": room}), None)
+        let v = self
+            .request(handle, json!({"request": "exists", "room": room}))
             .await?;
         if v["plugindata"]["data"]["exists"] == true {
             return Ok(());
@@ -219,7 +238,7 @@ impl Session {
         // rtcbench's clients send H.264 and Opus; VideoRoom's default video codec is VP8.
         let create = json!({"request": "create", "room": room, "publishers": 64,
                             "videocodec": "h264", "audiocodec": "opus"});
-        match self.message(handle, create, None).await {
+        match self.request(handle, create).await {
             Ok(_) => Ok(()),
             // Another session made it meanwhile.
             Err(e) if e.reason.contains("error 427") => Ok(()),
@@ -237,8 +256,7 @@ impl Session {
         let body = json!({"request": "joinandconfigure", "ptype": "publisher", "room": room,
                           "audio": true, "video": true});
         let jsep = json!({"type": "offer", "sdp": offer});
-        let (transaction, _) = self.message(handle, body, Some(jsep)).await?;
-        let e = self.event_for(&transaction).await?;
+        let e = self.request_event(handle, body, Some(jsep)).await?;
         let feed = e["plugindata"]["data"]["id"]
             .as_u64()
             .ok_or_else(|| fail(Step::Answer, format!("no publisher id in {e}")))?;
@@ -250,12 +268,8 @@ impl Session {
 
     /// The feeds publishing in `room`.
     pub async fn publishers(&self, handle: u64, room: u64) -> Result<Vec<u64>, SignalError> {
-        let (_, v) = self
-            .message(
-                handle,
-                json!({"request": "listparticipants", "room": room}),
-                None,
-            )
+        let v = self
+            .request(handle, json!({"request": "listparticipants", "room": room}))
             .await?;
         Ok(v["plugindata"]["data"]["participants"]
             .as_array()
@@ -277,8 +291,7 @@ impl Session {
     ) -> Result<String, SignalError> {
         let body = json!({"request": "join", "ptype": "subscriber", "room": room,
                           "streams": [{"feed": feed}]});
-        let (transaction, _) = self.message(handle, body, None).await?;
-        let e = self.event_for(&transaction).await?;
+        let e = self.request_event(handle, body, None).await?;
         e["jsep"]["sdp"]
             .as_str()
             .map(str::to_string)
@@ -293,14 +306,10 @@ impl Session {
     /// Answers a subscription's offer and starts the media.
     pub async fn start(&self, handle: u64, room: u64, answer: &str) -> Result<(), SignalError> {
         let jsep = json!({"type": "answer", "sdp": answer});
-        let (transaction, _) = self
-            .message(
-                handle,
-                json!({"request": "start", "room": room}),
-                Some(jsep),
-            )
-            .await?;
-        self.event_for(&transaction).await.map(|_| ())
+        let body = json!({"request": "start", "room": room});
+        self.request_event(handle, body, Some(jsep))
+            .await
+            .map(|_| ())
     }
 }
 

@@ -7,7 +7,8 @@ use crate::results::{GroupResult, RunResults};
 
 fn touched(g: &GroupResult) -> bool {
     let t = &g.totals;
-    t.drops + t.rejoin_failures + t.unrecovered + g.publisher_reconnects.drops > 0
+    t.reconnects.drops + t.reconnects.rejoin_failures + t.unrecovered + g.publisher_reconnects.drops
+        > 0
         || g.metric(Metric::RecoveryMs)
             .is_some_and(|m| m.summary.count > 0)
 }
@@ -24,9 +25,9 @@ pub fn table(r: &RunResults) -> Option<Table> {
             let p = &g.publisher_reconnects;
             vec![
                 g.name.clone(),
-                t.drops.to_string(),
-                t.rejoins.to_string(),
-                t.rejoin_failures.to_string(),
+                t.reconnects.drops.to_string(),
+                t.reconnects.rejoins.to_string(),
+                t.reconnects.rejoin_failures.to_string(),
                 opt(t.reconnect_success_pct, 1),
                 format!("{} / {}", p.drops, p.rejoins),
                 g.metric(Metric::RecoveryMs)

@@ -95,7 +95,7 @@ fn observe(g: &GateSpec, group: &GroupResult) -> Option<f64> {
         "failed_sessions" => {
             return Some((t.failed_sessions + group.publisher_failures.len() as u64) as f64)
         }
-        "drops" => return Some((t.drops + group.publisher_reconnects.drops) as f64),
+        "drops" => return Some((t.reconnects.drops + group.publisher_reconnects.drops) as f64),
         "unrecovered" => return Some(t.unrecovered as f64),
         "reconnect_success_pct" => return t.reconnect_success_pct,
         _ => {}

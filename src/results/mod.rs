@@ -233,12 +233,8 @@ pub struct GroupTotals {
     pub link_loss_pct: f64,
     pub link_delay_ms: f64,
     /// Viewers' lost connections, rejoins that brought them back, and failed attempts.
-    #[serde(default)]
-    pub drops: u64,
-    #[serde(default)]
-    pub rejoins: u64,
-    #[serde(default)]
-    pub rejoin_failures: u64,
+    #[serde(flatten)]
+    pub reconnects: Reconnects,
     /// Rejoins over drops; `None` without drops.
     #[serde(default)]
     pub reconnect_success_pct: Option<f64>,
@@ -277,9 +273,7 @@ impl GroupTotals {
             }
             t.audio_gaps += s.audio_gaps;
             t.keyframe_requests += s.keyframe_requests;
-            t.drops += s.drops;
-            t.rejoins += s.rejoins;
-            t.rejoin_failures += s.rejoin_failures;
+            t.reconnects.add(&s.reconnects);
             t.unrecovered += s.unrecovered;
             t.frames_lost += s.frames_lost;
             freeze_us += s.freeze_w3c.total_us as f64;
@@ -304,8 +298,9 @@ impl GroupTotals {
         if span_us > 0.0 {
             t.freeze_time_pct = freeze_us * 100.0 / span_us;
         }
-        if t.drops > 0 {
-            t.reconnect_success_pct = Some(t.rejoins.min(t.drops) as f64 * 100.0 / t.drops as f64);
+        let r = t.reconnects;
+        if r.drops > 0 {
+            t.reconnect_success_pct = Some(r.rejoins.min(r.drops) as f64 * 100.0 / r.drops as f64);
         }
         if marker_weight > 0.0 {
             t.marker_read_pct = Some(marker_sum / marker_weight);

@@ -476,18 +476,7 @@ fn validate(s: &Scenario) -> Result<(), Problem> {
 
 /// A profile name must be built in or defined under `[network.NAME]`.
 fn known_network(s: &Scenario, name: &toml::Spanned<String>, field: &str) -> Result<(), Problem> {
-    let n = name.get_ref();
-    if profiles::is_known(s, n) {
-        return Ok(());
-    }
-    Err((
-        Some(name.span()),
-        field.to_string(),
-        format!(
-            "no network profile named \"{n}\"; known: {}",
-            profiles::known_names(s).join(", ")
-        ),
-    ))
+    profiles::require(s, name.get_ref()).map_err(|m| (Some(name.span()), field.to_string(), m))
 }
 
 /// Resolves a group's network profile (validation guarantees it exists).

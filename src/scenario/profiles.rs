@@ -118,29 +118,26 @@ pub fn is_known(s: &Scenario, name: &str) -> bool {
     s.network.contains_key(name) || networks::builtin(name).is_some()
 }
 
-/// Every name a group may use, for messages.
-pub fn known_names(s: &Scenario) -> Vec<&str> {
-    BUILTIN
+/// `Err` naming the profiles there are, when `name` is not one of them.
+pub fn require(s: &Scenario, name: &str) -> Result<(), String> {
+    if is_known(s, name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = BUILTIN
         .into_iter()
         .chain(s.network.keys().map(String::as_str))
-        .collect()
+        .collect();
+    Err(format!(
+        "no network profile named \"{name}\"; known: {}",
+        known.join(", ")
+    ))
 }
 
 pub fn validate(s: &Scenario) -> Result<(), Problem> {
     for (name, spec) in &s.network {
         let at = |field: &str| format!("network.{name}.{field}");
-        let known = |n: &str| {
-            if is_known(s, n) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "no network profile named \"{n}\"; known: {}",
-                    known_names(s).join(", ")
-                ))
-            }
-        };
         if let Some(base) = &spec.base {
-            known(base).map_err(|m| (None, at("base"), m))?;
+            require(s, base).map_err(|m| (None, at("base"), m))?;
         }
         let Some(p) = resolve_flat(s, name, 0) else {
             return Err((
@@ -175,7 +172,7 @@ pub fn validate(s: &Scenario) -> Result<(), Problem> {
         let mut last = Duration::ZERO;
         for (k, step) in spec.schedule.iter().enumerate() {
             let field = at(&format!("schedule[{k}]"));
-            known(&step.profile).map_err(|m| (None, field.clone(), m))?;
+            require(s, &step.profile).map_err(|m| (None, field.clone(), m))?;
             if step.at.0 <= last && k > 0 || step.at.0.is_zero() {
                 return Err((
                     None,
@@ -228,12 +225,8 @@ pub fn validate_shares(
         {
             return bad("a capacity search's room has one network".into());
         }
-        if !is_known(s, &spec.profile) {
-            return bad(format!(
-                "no network profile named \"{}\"; known: {}",
-                spec.profile,
-                known_names(s).join(", ")
-            ));
+        if let Err(m) = require(s, &spec.profile) {
+            return bad(m);
         }
         if spec.profile == *g.network.get_ref() || !seen.insert(spec.profile.clone()) {
             return bad(format!(

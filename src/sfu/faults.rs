@@ -5,8 +5,9 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerFaultKind {
@@ -32,35 +33,67 @@ impl ServerFault {
 }
 
 /// The faults a running server is to have; shared by its media loop and its HTTP front.
-#[derive(Debug, Clone, Default)]
-pub struct FaultSchedule(Arc<RwLock<Vec<ServerFault>>>);
+#[derive(Debug, Clone)]
+pub struct FaultSchedule(Arc<watch::Sender<Vec<ServerFault>>>);
+
+impl Default for FaultSchedule {
+    fn default() -> Self {
+        Self(Arc::new(watch::channel(Vec::new()).0))
+    }
+}
 
 impl FaultSchedule {
     pub fn set(&self, faults: Vec<ServerFault>) {
-        if let Ok(mut f) = self.0.write() {
-            *f = faults;
-        }
+        self.0.send_replace(faults);
     }
 
     fn active(&self, now: Instant) -> Option<ServerFault> {
-        self.0.read().ok()?.iter().find(|f| f.covers(now)).copied()
+        self.0.borrow().iter().find(|f| f.covers(now)).copied()
+    }
+
+    /// The restart windows as the media loop follows them: a copy of its own, taken again only
+    /// when the schedule changes, so no datagram waits on a lock.
+    pub fn restarts(&self) -> Restarts {
+        let mut r = Restarts {
+            schedule: self.0.subscribe(),
+            windows: Vec::new(),
+        };
+        r.take_windows();
+        r
+    }
+}
+
+pub struct Restarts {
+    schedule: watch::Receiver<Vec<ServerFault>>,
+    windows: Vec<(Instant, Instant)>,
+}
+
+impl Restarts {
+    fn take_windows(&mut self) {
+        self.windows = self
+            .schedule
+            .borrow_and_update()
+            .iter()
+            .filter(|f| f.kind == ServerFaultKind::Restart)
+            .map(|f| (f.from, f.to))
+            .collect();
     }
 
     /// Whether the server is down (restarting) at `now`.
-    pub fn down_at(&self, now: Instant) -> bool {
-        self.0.read().is_ok_and(|f| {
-            f.iter()
-                .any(|f| f.kind == ServerFaultKind::Restart && f.covers(now))
-        })
+    pub fn down_at(&mut self, now: Instant) -> bool {
+        if self.schedule.has_changed().unwrap_or(false) {
+            self.take_windows();
+        }
+        self.windows
+            .iter()
+            .any(|&(from, to)| now >= from && now < to)
     }
 
     /// The next instant after `now` at which a restart begins or ends.
     pub fn next_change(&self, now: Instant) -> Option<Instant> {
-        let faults = self.0.read().ok()?;
-        faults
+        self.windows
             .iter()
-            .filter(|f| f.kind == ServerFaultKind::Restart)
-            .flat_map(|f| [f.from, f.to])
+            .flat_map(|&(from, to)| [from, to])
             .filter(|&t| t > now)
             .min()
     }

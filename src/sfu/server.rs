@@ -1,7 +1,7 @@
 //! The SFU on sockets: one UDP socket for all media, and WHIP/WHEP over HTTP on 127.0.0.1 (or
 //! wherever `serve-reference --listen` says).
 
-use super::faults::FaultSchedule;
+use super::faults::{FaultSchedule, Restarts};
 use super::{Sfu, SfuError, Transmit};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -117,7 +117,7 @@ pub async fn start_with(
     let (commands, rx) = mpsc::channel(256);
     let sfu = Sfu::new(media_addr).with_max_viewers(options.max_viewers_per_room);
     let faults = FaultSchedule::default();
-    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.clone()));
+    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts()));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
         .route("/whep/{room}", post(whep))
@@ -147,14 +147,14 @@ async fn media_loop(
     mut sfu: Sfu,
     socket: UdpSocket,
     mut commands: mpsc::Receiver<Command>,
-    faults: FaultSchedule,
+    mut restarts: Restarts,
 ) {
     let mut buf = vec![0u8; 2048];
     let mut out: Vec<Transmit> = Vec::new();
     let mut was_down = false;
     loop {
         let now = Instant::now();
-        let down = faults.down_at(now);
+        let down = restarts.down_at(now);
         if down && !was_down {
             // A restart loses every session; the process comes back knowing nobody.
             sfu = sfu.restarted();
@@ -168,7 +168,7 @@ async fn media_loop(
             let _ = socket.send_to(&t.contents, t.destination).await;
         }
         let mut wake = next.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
-        if let Some(change) = faults.next_change(now) {
+        if let Some(change) = restarts.next_change(now) {
             wake = wake.min(change);
         }
         tokio::select! {

@@ -182,3 +182,18 @@ pub async fn start_sfu() -> rtcbench::sfu::server::ReferenceServer {
         .await
         .expect("start the reference SFU")
 }
+
+/// A small stream (320x180, 300 kbps, key frame every 2 s, with audio) seeded `seed`.
+pub fn small_sender(seed: u64) -> rtcbench::media::sender::SenderConfig {
+    rtcbench::media::sender::SenderConfig {
+        seed,
+        width: 320,
+        height: 180,
+        fps: 30,
+        video_bitrate_bps: 300_000,
+        keyframe_interval_us: 2_000_000,
+        audio_bitrate_bps: Some(32_000),
+        video_ssrc: 1,
+        audio_ssrc: 2,
+    }
+}

@@ -203,9 +203,7 @@ impl Receiver {
                 .map(|&us| us as f64 / 1000.0)
                 .collect(),
             unrecovered: v.recovery.unrecovered(end),
-            drops: 0,
-            rejoins: 0,
-            rejoin_failures: 0,
+            reconnects: Reconnects::default(),
         }
     }
 }
@@ -279,12 +277,8 @@ pub struct ReceiverSummary {
     pub unrecovered: u64,
     /// Connections lost after joining, rejoins that brought the session back, and attempts
     /// that failed.
-    #[serde(default)]
-    pub drops: u64,
-    #[serde(default)]
-    pub rejoins: u64,
-    #[serde(default)]
-    pub rejoin_failures: u64,
+    #[serde(flatten)]
+    pub reconnects: Reconnects,
 }
 
 /// Why a session did not join: the step that failed and what was said.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// What became of a session's connection: lost after connecting, brought back by a rejoin, or
 /// rejoin attempts that failed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Reconnects {
     pub drops: u64,
     pub rejoins: u64,
@@ -28,7 +29,6 @@ pub struct RecoveryWatch {
     upcoming: Vec<(Micros, Micros)>,
     /// Ends of faults that began while this session was watching, waiting for a frame.
     pending: Vec<Micros>,
-    first_render: Option<Micros>,
     last_render: Option<Micros>,
 }
 
@@ -45,7 +45,6 @@ impl RecoveryWatch {
     /// A frame was rendered at `at`; returns the recoveries (in µs) it completes.
     pub fn on_render(&mut self, at: Micros) -> Vec<u64> {
         let before = self.last_render.replace(at);
-        self.first_render.get_or_insert(at);
         while let Some(&(start, end)) = self.upcoming.first().filter(|(start, _)| *start <= at) {
             self.upcoming.remove(0);
             if before.is_some_and(|b| b < start) {
