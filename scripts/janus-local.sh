@@ -3,6 +3,8 @@
 # Janus offers no loopback ICE candidates, so clients on this host reach it at 10.99.0.2.
 #   scripts/janus-local.sh up     start it (HTTP API at http://10.99.0.2:8088/janus)
 #   scripts/janus-local.sh down   stop it and remove the namespace
+#   scripts/janus-local.sh crash  kill Janus (SIGKILL), keeping the namespace, as a crash would
+#   scripts/janus-local.sh start  start Janus again in the namespace left by `crash`
 # Needs root, iproute2 and janus.
 set -euo pipefail
 NS=rtcbench-janus
@@ -57,7 +59,17 @@ CFG
   ip netns exec "$NS" ip link set lo up
   ip netns exec "$NS" ip addr add "$JANUS_IP/24" dev rtcbj-c
   ip netns exec "$NS" ip link set rtcbj-c up
-  ip netns exec "$NS" janus -F "$DIR/conf" -C "$DIR/conf/janus.jcfg" > "$DIR/janus.log" 2>&1 &
+  start
+}
+
+crash() {
+  kill -9 "$(cat "$DIR/pid")"
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/$JANUS_IP/8088") 2>/dev/null || break; sleep 0.05; done
+  echo "janus killed"
+}
+
+start() {
+  ip netns exec "$NS" janus -F "$DIR/conf" -C "$DIR/conf/janus.jcfg" >> "$DIR/janus.log" 2>&1 &
   echo $! > "$DIR/pid"
   for _ in $(seq 50); do
     if (exec 3<>"/dev/tcp/$JANUS_IP/8088") 2>/dev/null; then
@@ -73,5 +85,7 @@ CFG
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  crash) crash ;;
+  start) start ;;
+  *) echo "usage: $0 up|down|crash|start" >&2; exit 2 ;;
 esac

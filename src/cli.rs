@@ -25,15 +25,18 @@ pub enum Command {
         /// Seed for every random choice (default: the scenario's, else 1).
         #[arg(long)]
         seed: Option<u64>,
-        /// Provider file for WebRTC scenarios (default: the embedded reference SFU).
+        /// Provider file for WebRTC scenarios (default: the embedded reference SFU). Repeat it
+        /// to compare providers: each runs the same plan in turn, in a folder of its own, and
+        /// comparison.html puts them side by side.
         #[arg(long = "provider")]
         providers: Vec<PathBuf>,
         /// Override the scenario's duration, e.g. "10s".
         #[arg(long, value_parser = parse_duration)]
         duration: Option<std::time::Duration>,
     },
-    /// Check scenario files and report every problem with file, line and field.
+    /// Check scenario and provider files and report every problem with file, line and field.
     Validate {
+        /// Scenario or provider files (a provider file has a top-level `kind`).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },

@@ -27,8 +27,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Validate { scenarios } => {
             let mut bad = 0;
             for path in &scenarios {
-                match scenario::load(path) {
-                    Ok(s) => println!("ok: {} ({} groups)", path.display(), s.groups.len()),
+                let checked = match rtcbench::provider::is_provider_file(path) {
+                    true => rtcbench::provider::load(path)
+                        .map(|p| format!("provider \"{}\", kind {:?}", p.name, p.kind)),
+                    false => scenario::load(path).map(|s| format!("{} groups", s.groups.len())),
+                };
+                match checked {
+                    Ok(what) => println!("ok: {} ({what})", path.display()),
                     Err(e) => {
                         bad += 1;
                         eprintln!("error: {e}");
@@ -57,7 +62,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 progress: true,
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let artifacts = runtime.block_on(async {
+            runtime.block_on(async {
                 let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
                 tokio::spawn(async move {
                     if tokio::signal::ctrl_c().await.is_ok() {
@@ -70,17 +75,35 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     scenario.name,
                     scenario.groups.len()
                 );
-                runner::run(&scenario, &options, stop_rx).await
-            })?;
-            print_summary(&artifacts);
-            Ok(if !artifacts.results.failures.is_empty() {
-                ExitCode::from(1)
-            } else if artifacts.results.broken_gates() > 0 {
-                ExitCode::from(GATE_BROKEN)
-            } else if artifacts.results.unexpected_failed_sessions() > 0 {
-                ExitCode::from(SESSIONS_FAILED)
-            } else {
-                ExitCode::SUCCESS
+                if options.providers.len() > 1 {
+                    let c = runner::providers::run_each(&scenario, &options, stop_rx).await?;
+                    for a in &c.runs {
+                        print_summary(a);
+                    }
+                    for m in &c.missing {
+                        println!("provider {} did not run: {}", m.label, m.reason);
+                    }
+                    println!("comparison: {}", c.dir.join("comparison.html").display());
+                    // The same precedence as one run's: a failure, then a gate, then joins.
+                    let rank = |code: &u8| {
+                        [0, SESSIONS_FAILED, GATE_BROKEN, 1]
+                            .iter()
+                            .position(|c| c == code)
+                    };
+                    let worst = c
+                        .runs
+                        .iter()
+                        .map(|a| exit_status(&a.results))
+                        .max_by_key(rank);
+                    Ok(match c.missing.is_empty() {
+                        true => ExitCode::from(worst.unwrap_or(0)),
+                        false => ExitCode::from(1),
+                    })
+                } else {
+                    let artifacts = runner::run(&scenario, &options, stop_rx).await?;
+                    print_summary(&artifacts);
+                    Ok(ExitCode::from(exit_status(&artifacts.results)))
+                }
             })
         }
         Command::ServeReference {
@@ -134,6 +157,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A run's exit status.
+fn exit_status(r: &rtcbench::results::RunResults) -> u8 {
+    if !r.failures.is_empty() {
+        1
+    } else if r.broken_gates() > 0 {
+        GATE_BROKEN
+    } else if r.unexpected_failed_sessions() > 0 {
+        SESSIONS_FAILED
+    } else {
+        0
     }
 }
 

@@ -69,14 +69,8 @@ pub async fn trickle_outcomes(
                 } else {
                     "server-reflexive"
                 };
-                let sent = whip_whep::trickle(
-                    &http,
-                    &resource,
-                    fragment,
-                    endpoints.bearer.as_deref(),
-                    endpoints.step_timeout,
-                )
-                .await;
+                let sent =
+                    whip_whep::trickle(&http, &resource, fragment, endpoints.step_timeout).await;
                 match sent {
                     Ok(status) if status.is_success() => {
                         format!("{server}: {kind} candidate gathered and trickled")

@@ -171,8 +171,7 @@ pub(super) async fn signal(
     let publishing = matches!(role, PeerRole::Publish(_));
     let url = match (&ctx.endpoints.janus, publishing) {
         (Some(base), _) => base.clone(),
-        (None, true) => ctx.endpoints.whip(room),
-        (None, false) => ctx.endpoints.whep(room),
+        (None, _) => ctx.endpoints.url(room, publishing),
     };
     let bound = match (namespace, &ctx.kernel) {
         (Some(c), Some(k)) => k.bind_udp(c).and_then(tokio::net::UdpSocket::from_std),
@@ -194,7 +193,7 @@ pub(super) async fn signal(
         Some(base) => negotiate_janus(ctx, base, room, &mut peer)
             .await
             .map(Held::Janus),
-        None => negotiate(ctx, &url, &mut peer, policy)
+        None => negotiate(ctx, &url, publishing, &mut peer, policy)
             .await
             .map(Held::Whip),
     };
@@ -241,6 +240,7 @@ async fn negotiate_janus(
 async fn negotiate(
     ctx: &Ctx,
     url: &str,
+    publishing: bool,
     peer: &mut NativePeer,
     policy: IcePolicy,
 ) -> Result<whip_whep::Resource, SessionFailure> {
@@ -251,11 +251,12 @@ async fn negotiate(
         &ctx.http,
         url,
         offer,
-        ctx.endpoints.bearer.as_deref(),
+        ctx.endpoints.bearer(publishing),
         ctx.endpoints.step_timeout,
     )
     .await
-    .map_err(|e| failure(e.step, e.reason))?;
+    // A URL built from secret environment variables may be quoted in an HTTP error.
+    .map_err(|e| failure(e.step, ctx.endpoints.redact(&e.reason)))?;
     peer.accept_answer(&resource.answer)
         .map_err(|e| failure(Step::Answer, e.to_string()))?;
     let servers = ice::resolve(&resource, ctx.endpoints.step_timeout, &ctx.notes).await;
@@ -325,7 +326,7 @@ pub(super) async fn leave(ctx: &Ctx, held: Held) {
                 let _ = whip_whep::leave(
                     &ctx.http,
                     &url,
-                    ctx.endpoints.bearer.as_deref(),
+                    resource.bearer.as_deref(),
                     ctx.endpoints.step_timeout,
                 )
                 .await;

@@ -113,6 +113,8 @@ fn remove_leftovers() {
         let Some(pid) = name
             .strip_prefix(NAMESPACE_PREFIX)
             .and_then(|rest| rest.split('-').next())
+            // Only ours (rtcbench-<pid>-cN): scripts/janus-local.sh's rtcbench-janus is not.
+            .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
         else {
             continue;
         };

@@ -33,7 +33,9 @@ pub struct ProviderFile {
     /// WHIP endpoint; `{room}` is replaced by the session's room name.
     #[serde(default)]
     pub whip_url: Option<String>,
-    /// WHEP endpoint; `{room}` is replaced by the room to play.
+    /// WHEP endpoint; `{room}` is replaced by the room to play. Without it the provider takes
+    /// streams in (WHIP ingest) but plays them only through its own SDK, which rtcbench's
+    /// native client cannot do.
     #[serde(default)]
     pub whep_url: Option<String>,
     /// Janus's HTTP API, e.g. `http://10.99.0.2:8088/janus`.
@@ -42,6 +44,9 @@ pub struct ProviderFile {
     /// Name of the environment variable holding the bearer token.
     #[serde(default)]
     pub token_env: Option<String>,
+    /// The token for playback (WHEP), when it is not `token_env`'s (e.g. a subscribe token).
+    #[serde(default)]
+    pub whep_token_env: Option<String>,
     /// Limit for each signalling request and for ICE/DTLS to connect.
     #[serde(default = "default_step_timeout")]
     pub step_timeout: HumanDuration,
@@ -64,6 +69,7 @@ impl ProviderFile {
             whep_url: None,
             janus_url: None,
             token_env: None,
+            whep_token_env: None,
             step_timeout: default_step_timeout(),
             ice_transport_policy: IcePolicy::All,
         }
@@ -98,30 +104,110 @@ fn validate(p: &ProviderFile) -> Result<(), Problem> {
         }
     }
     if p.kind == ProviderKind::WhipWhep {
+        if p.whip_url.is_none() {
+            return Err((
+                None,
+                "whip_url".into(),
+                "a whip-whep provider needs whip_url (whep_url too, to play streams back)".into(),
+            ));
+        }
         for (field, url) in [("whip_url", &p.whip_url), ("whep_url", &p.whep_url)] {
-            match url {
-                None => {
-                    return Err((
-                        None,
-                        field.into(),
-                        "a whip-whep provider needs both whip_url and whep_url".into(),
-                    ))
+            if let Some(u) = url {
+                // A whole URL may come from the environment when it carries a key.
+                let http = u.starts_with("http://") || u.starts_with("https://");
+                if !http && !u.starts_with("{env:") {
+                    return Err((None, field.into(), format!("\"{u}\" is not an http(s) URL")));
                 }
-                Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
-                    return Err((None, field.into(), format!("\"{u}\" is not an http(s) URL")))
-                }
-                Some(u) if !u.contains("{room}") => {
-                    return Err((
-                        None,
-                        field.into(),
-                        format!("\"{u}\" has no {{room}} placeholder"),
-                    ))
-                }
-                _ => {}
+                check_placeholders(u).map_err(|why| (None, field.into(), why))?;
             }
         }
     }
     Ok(())
+}
+
+/// A URL's placeholders: `{room}`, and `{env:NAME}` for a part kept in the environment (a
+/// stream key in the path, say) so that it stays out of files, results and reports.
+fn check_placeholders(url: &str) -> Result<(), String> {
+    let mut rest = url;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("\"{url}\": a '{{' is not closed"))?;
+        let inner = &after[..close];
+        match inner.strip_prefix("env:") {
+            _ if inner == "room" => {}
+            Some(var)
+                if !var.is_empty()
+                    && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {}
+            _ => {
+                return Err(format!(
+                    "\"{url}\": unknown placeholder {{{inner}}}; use {{room}} or {{env:VARIABLE}}"
+                ))
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// Replaces each `{env:NAME}` in `url` with the variable's value; the values are secrets.
+fn resolve_env(
+    provider: &str,
+    field: &str,
+    url: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    secrets: &mut Vec<String>,
+) -> Result<String, ProviderError> {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(open) = rest.find("{env:") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 5..];
+        let close = after.find('}').unwrap_or(after.len());
+        let var = &after[..close];
+        let value = lookup(var).ok_or_else(|| ProviderError::MissingEnv {
+            provider: provider.to_string(),
+            field: field.to_string(),
+            var: var.to_string(),
+        })?;
+        out.push_str(&value);
+        secrets.push(value);
+        rest = after.get(close + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    if !(out.starts_with("http://") || out.starts_with("https://")) {
+        return Err(ProviderError::NotHttp {
+            provider: provider.to_string(),
+            field: field.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a TOML file is a provider file (a top-level `kind`, no groups) rather than a
+/// scenario; a file that does not parse is left to the scenario reader to report.
+pub fn is_provider_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("kind") && !t.contains_key("group"))
+}
+
+fn token(
+    provider: &str,
+    var: &Option<String>,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ProviderError> {
+    match var {
+        Some(var) => lookup(var)
+            .map(Some)
+            .ok_or_else(|| ProviderError::MissingToken {
+                provider: provider.to_string(),
+                var: var.clone(),
+            }),
+        None => Ok(None),
+    }
 }
 
 /// Where and how to signal, resolved at run time (secrets read from the environment here).
@@ -129,8 +215,12 @@ fn validate(p: &ProviderFile) -> Result<(), Problem> {
 pub struct Endpoints {
     pub provider: String,
     whip: String,
-    whep: String,
-    pub bearer: Option<String>,
+    /// None: the provider plays streams back only through its own SDK.
+    whep: Option<String>,
+    whip_bearer: Option<String>,
+    whep_bearer: Option<String>,
+    /// Values taken from the environment (tokens, URL parts), blanked out of error texts.
+    secrets: Vec<String>,
     pub step_timeout: Duration,
     pub ice_policy: IcePolicy,
     /// Base URL of the live-room API (comments, likes, orders), when the provider serves one.
@@ -148,7 +238,7 @@ impl std::fmt::Debug for Endpoints {
         // The token never reaches logs.
         f.debug_struct("Endpoints")
             .field("provider", &self.provider)
-            .field("whip", &self.whip)
+            .field("whip", &self.redact(&self.whip))
             .finish_non_exhaustive()
     }
 }
@@ -157,31 +247,91 @@ impl std::fmt::Debug for Endpoints {
 pub enum ProviderError {
     #[error("provider \"{provider}\": environment variable {var} (token_env) is not set")]
     MissingToken { provider: String, var: String },
+    #[error("provider \"{provider}\": {field} is not an http(s) URL once its environment variables are filled in")]
+    NotHttp { provider: String, field: String },
+    #[error("provider \"{provider}\": environment variable {var} ({field}) is not set")]
+    MissingEnv {
+        provider: String,
+        field: String,
+        var: String,
+    },
     #[error("provider \"{provider}\": cannot start the embedded SFU: {reason}")]
     Embedded { provider: String, reason: String },
 }
 
 impl Endpoints {
-    pub fn whip(&self, room: &str) -> String {
-        self.whip.replace("{room}", room)
+    /// The endpoint to publish into (WHIP) or play (WHEP) `room`.
+    pub fn url(&self, room: &str, publishing: bool) -> String {
+        match publishing {
+            true => self.whip.replace("{room}", room),
+            false => self
+                .whep
+                .as_deref()
+                .unwrap_or_default()
+                .replace("{room}", room),
+        }
     }
-    pub fn whep(&self, room: &str) -> String {
-        self.whep.replace("{room}", room)
+
+    pub fn bearer(&self, publishing: bool) -> Option<&str> {
+        match publishing {
+            true => self.whip_bearer.as_deref(),
+            false => self.whep_bearer.as_deref(),
+        }
+    }
+
+    /// Whether viewers can play streams back (a WHEP URL, Janus, or the embedded SFU).
+    pub fn plays_back(&self) -> bool {
+        self.janus.is_some() || self.whep.is_some()
+    }
+
+    /// Whether each room gets its own endpoint; without `{room}`, one stream is all there is.
+    pub fn has_rooms(&self) -> bool {
+        self.janus.is_some()
+            || (self.whip.contains("{room}")
+                && self.whep.as_ref().is_none_or(|w| w.contains("{room}")))
+    }
+
+    /// `text` with every value taken from the environment blanked out.
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .filter(|s| !s.is_empty())
+            .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
     }
 
     pub fn for_whip_whep(p: &ProviderFile) -> Result<Self, ProviderError> {
-        let bearer = match &p.token_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| ProviderError::MissingToken {
-                provider: p.name.clone(),
-                var: var.clone(),
-            })?),
+        Self::whip_whep_from(p, &|var| std::env::var(var).ok())
+    }
+
+    /// `for_whip_whep` with the environment read through `lookup`.
+    fn whip_whep_from(
+        p: &ProviderFile,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ProviderError> {
+        let whip_bearer = token(&p.name, &p.token_env, lookup)?;
+        let whep_bearer = match &p.whep_token_env {
+            Some(_) => token(&p.name, &p.whep_token_env, lookup)?,
+            None => whip_bearer.clone(),
+        };
+        let mut secrets: Vec<String> = whip_bearer.iter().chain(&whep_bearer).cloned().collect();
+        let whip = resolve_env(
+            &p.name,
+            "whip_url",
+            p.whip_url.as_deref().unwrap_or_default(),
+            lookup,
+            &mut secrets,
+        )?;
+        let whep = match &p.whep_url {
+            Some(u) => Some(resolve_env(&p.name, "whep_url", u, lookup, &mut secrets)?),
             None => None,
         };
         Ok(Self {
             provider: p.name.clone(),
-            whip: p.whip_url.clone().unwrap_or_default(),
-            whep: p.whep_url.clone().unwrap_or_default(),
-            bearer,
+            whip,
+            whep,
+            whip_bearer,
+            whep_bearer,
+            secrets,
             step_timeout: p.step_timeout.0,
             ice_policy: p.ice_transport_policy,
             live_room_api: None,
@@ -195,8 +345,10 @@ impl Endpoints {
         Self {
             provider: p.name.clone(),
             whip: String::new(),
-            whep: String::new(),
-            bearer: None,
+            whep: None,
+            whip_bearer: None,
+            whep_bearer: None,
+            secrets: Vec::new(),
             step_timeout: p.step_timeout.0,
             ice_policy: p.ice_transport_policy,
             live_room_api: None,
@@ -214,8 +366,10 @@ impl Endpoints {
         Self {
             provider: name.to_string(),
             whip: server.whip_url("{room}"),
-            whep: server.whep_url("{room}"),
-            bearer: None,
+            whep: Some(server.whep_url("{room}")),
+            whip_bearer: None,
+            whep_bearer: None,
+            secrets: Vec::new(),
             step_timeout,
             ice_policy: IcePolicy::All,
             live_room_api: Some(format!("http://{}", server.http_addr)),
@@ -223,5 +377,76 @@ impl Endpoints {
             janus: None,
             kernel_net: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(var: &str) -> Option<String> {
+        match var {
+            "KEY" => Some("s3cret-key".into()),
+            "ACCOUNT" => Some("acc42".into()),
+            "PUB" => Some("pub-token".into()),
+            "SUB" => Some("sub-token".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn env_placeholders_fill_urls_and_their_values_are_blanked_from_errors() {
+        let p = parse(
+            "name = \"p\"\nkind = \"whip-whep\"\n\
+             whip_url = \"https://h/{env:KEY}/whip/{room}\"\n\
+             whep_url = \"https://h/whep/{env:ACCOUNT}/{room}\"\n\
+             token_env = \"PUB\"\nwhep_token_env = \"SUB\"\n",
+            "p.toml",
+        )
+        .expect("valid");
+        let e = Endpoints::whip_whep_from(&p, &env).expect("resolved");
+        assert_eq!(e.url("r1", true), "https://h/s3cret-key/whip/r1");
+        assert_eq!(e.url("r1", false), "https://h/whep/acc42/r1");
+        assert_eq!(e.bearer(true), Some("pub-token"));
+        assert_eq!(e.bearer(false), Some("sub-token"));
+        assert!(e.plays_back() && e.has_rooms());
+        let said = "error sending request for url (https://h/s3cret-key/whip/r1): Bearer pub-token";
+        assert_eq!(
+            e.redact(said),
+            "error sending request for url (https://h/***/whip/r1): Bearer ***"
+        );
+        assert!(!format!("{e:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn placeholders_and_env_urls_are_checked() {
+        let file = |whip: &str| {
+            parse(
+                &format!("name = \"p\"\nkind = \"whip-whep\"\nwhip_url = \"{whip}\"\n"),
+                "p.toml",
+            )
+        };
+        let e = file("https://h/{stream}").expect_err("unknown").to_string();
+        assert!(e.contains("whip_url") && e.contains("{stream}"), "{e}");
+        let e = file("https://h/{env:}").expect_err("empty").to_string();
+        assert!(e.contains("{env:}"), "{e}");
+        let e = file("ftp://h/{room}").expect_err("scheme").to_string();
+        assert!(e.contains("not an http(s) URL"), "{e}");
+        let p = file("{env:MISSING}").expect("a whole URL from the environment");
+        let e = Endpoints::whip_whep_from(&p, &env)
+            .expect_err("unset")
+            .to_string();
+        assert!(e.contains("MISSING (whip_url) is not set"), "{e}");
+        let p = file("{env:KEY}").expect("valid");
+        let e = Endpoints::whip_whep_from(&p, &env)
+            .expect_err("not http")
+            .to_string();
+        assert!(
+            e.contains("whip_url is not an http(s) URL") && !e.contains("s3cret"),
+            "{e}"
+        );
+        let p = file("https://h/live").expect("one stream");
+        let e = Endpoints::whip_whep_from(&p, &env).expect("resolved");
+        assert!(!e.plays_back() && !e.has_rooms());
     }
 }

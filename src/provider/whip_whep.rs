@@ -53,8 +53,10 @@ impl SignalError {
 }
 
 /// A created WHIP/WHEP session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Resource {
+    /// The token the session was created with, for its PATCH and DELETE; never printed.
+    pub bearer: Option<String>,
     /// Absolute URL to DELETE when leaving, if the server gave one.
     pub url: Option<String>,
     /// The resource's ETag, sent back with If-Match on a trickle PATCH.
@@ -64,6 +66,16 @@ pub struct Resource {
     pub ice_servers: Vec<IceServer>,
     /// Link headers naming an ICE server whose URL does not parse.
     pub link_errors: Vec<String>,
+}
+
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("url", &self.url)
+            .field("etag", &self.etag)
+            .field("ice_servers", &self.ice_servers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// POSTs `offer` to `endpoint`; a bearer token, when given, goes in the Authorization header.
@@ -132,6 +144,7 @@ pub async fn offer(
         ));
     }
     Ok(Resource {
+        bearer: bearer.map(str::to_string),
         url,
         etag,
         answer: body,
@@ -146,7 +159,6 @@ pub async fn trickle(
     client: &reqwest::Client,
     resource: &Resource,
     fragment: String,
-    bearer: Option<&str>,
     timeout: Duration,
 ) -> Result<StatusCode, SignalError> {
     let url = resource
@@ -161,7 +173,7 @@ pub async fn trickle(
     if let Some(tag) = &resource.etag {
         request = request.header(IF_MATCH, tag.as_str());
     }
-    if let Some(token) = bearer {
+    if let Some(token) = &resource.bearer {
         request = request.bearer_auth(token);
     }
     let response = request

@@ -16,16 +16,22 @@ h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}table{border-collapse:collaps
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f2f4f7}td:first-child,th:first-child{text-align:left}\
 .note{color:#555;font-size:13px}.chart{page-break-inside:avoid;break-inside:avoid;margin:1em 0}.warn{background:#fff4e5;border:1px solid #f0b46b;padding:.6em}";
 
-pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
+/// The document up to and including its heading.
+pub(crate) fn head(title: &str) -> String {
     let mut h = String::with_capacity(64 * 1024);
     h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.push_str(&format!(
-        "<title>rtcbench: {}</title><style>{STYLE}</style></head><body>",
-        escape(&r.scenario_name)
+        "<title>{}</title><style>{STYLE}</style></head><body><h1>{}</h1>",
+        escape(title),
+        escape(title)
     ));
+    h
+}
+
+pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
+    let mut h = head(&format!("rtcbench report: {}", r.scenario_name));
     h.push_str(&format!(
-        "<h1>rtcbench report: {}</h1><p class=\"sub\">started {} UTC · {:.1} s · seed {} · rtcbench {}</p>",
-        escape(&r.scenario_name),
+        "<p class=\"sub\">started {} UTC · {:.1} s · seed {} · rtcbench {}</p>",
         escape(&r.started_at),
         r.duration_s,
         r.seed,
@@ -48,13 +54,7 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     for t in first {
         table(&mut h, t);
     }
-    for c in charts {
-        h.push_str(&format!(
-            "<div class=\"chart\"><h3>{}</h3>{}</div>",
-            escape(&c.title),
-            strip_xml_prolog(&c.svg)
-        ));
-    }
+    self::charts(&mut h, charts);
     for t in rest {
         table(&mut h, t);
     }
@@ -62,11 +62,21 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     h
 }
 
+pub(crate) fn charts(h: &mut String, charts: &[Chart]) {
+    for c in charts {
+        h.push_str(&format!(
+            "<div class=\"chart\"><h3>{}</h3>{}</div>",
+            escape(&c.title),
+            strip_xml_prolog(&c.svg)
+        ));
+    }
+}
+
 fn strip_xml_prolog(svg: &str) -> &str {
     svg.find("<svg").map(|i| &svg[i..]).unwrap_or(svg)
 }
 
-fn table(h: &mut String, t: &Table) {
+pub(crate) fn table(h: &mut String, t: &Table) {
     h.push_str(&format!("<h2>{}</h2>", escape(&t.title)));
     if let Some(n) = &t.note {
         h.push_str(&format!("<p class=\"note\">{}</p>", escape(n)));

@@ -22,6 +22,12 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     if let Some(reasons) = super::saturation_warning(r) {
         m.push_str(&format!("> **{reasons}**\n\n"));
     }
+    tables_and_charts(&mut m, tables, charts);
+    m
+}
+
+/// The tables in order, with the charts after the first.
+pub(crate) fn tables_and_charts(m: &mut String, tables: &[Table], charts: &[Chart]) {
     for (i, t) in tables.iter().enumerate() {
         m.push_str(&format!("## {}\n\n", t.title));
         if let Some(n) = &t.note {
@@ -52,5 +58,4 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
             }
         }
     }
-    m
 }

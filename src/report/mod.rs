@@ -3,6 +3,7 @@
 
 pub mod charts;
 mod cohost;
+pub mod compare;
 pub mod csv;
 mod degradation;
 pub mod html;
@@ -425,6 +426,25 @@ pub fn tables(r: &RunResults) -> Vec<Table> {
     out
 }
 
+/// Writes each chart as SVG and PNG under `dir`/charts.
+fn write_charts(charts: &[charts::Chart], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ReportError::Io { path, source }
+    };
+    let chart_dir = dir.join("charts");
+    std::fs::create_dir_all(&chart_dir).map_err(io(&chart_dir))?;
+    let mut written = Vec::new();
+    for c in charts {
+        for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", c.png.as_slice())] {
+            let path = chart_dir.join(format!("{}.{ext}", c.name));
+            std::fs::write(&path, bytes).map_err(io(&path))?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
 /// Writes the report files for `formats` and the charts into `dir`.
 pub fn write(r: &RunResults, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, ReportError> {
     let io = |path: &Path| {
@@ -437,15 +457,7 @@ pub fn write(r: &RunResults, dir: &Path, formats: &[Format]) -> Result<Vec<PathB
         .any(|f| matches!(f, Format::Html | Format::Markdown))
     {
         let charts = charts::build(r)?;
-        let chart_dir = dir.join("charts");
-        std::fs::create_dir_all(&chart_dir).map_err(io(&chart_dir))?;
-        for c in &charts {
-            for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", c.png.as_slice())] {
-                let path = chart_dir.join(format!("{}.{ext}", c.name));
-                std::fs::write(&path, bytes).map_err(io(&path))?;
-                written.push(path);
-            }
-        }
+        written.extend(write_charts(&charts, dir)?);
         charts
     } else {
         Vec::new()

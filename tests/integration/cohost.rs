@@ -3,7 +3,7 @@
 //! checked against a known truth: a signalling front that holds the call's WHEP requests for
 //! 300 ms must show up in switch_ms, and nowhere else.
 
-mod common;
+use crate::common;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -49,6 +49,7 @@ group = "show/hosts"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_link_pk_and_switch_to_a_call_on_schedule() {
+    let _heavy = common::heavy().await;
     let sfu = common::start_sfu().await;
     let front = Front {
         upstream: format!("http://{}", sfu.http_addr),

@@ -1,7 +1,7 @@
 //! Known truths injected through the simulated link; the harness must report them.
 
-mod common;
-use common::*;
+use crate::common;
+use crate::common::*;
 use rtcbench::metrics::Metric;
 
 const SMALL_VIDEO: &str = r#"
@@ -14,6 +14,7 @@ bitrate = "1Mbps"
 
 #[test]
 fn injected_one_way_delay_adds_to_e2e_latency_within_2ms() {
+    let _heavy = common::heavy_blocking();
     let toml = format!(
         r#"name = "delay"
 duration = "6s"
@@ -60,6 +61,7 @@ network = "d150"
 
 #[test]
 fn random_loss_is_reported_within_one_point() {
+    let _heavy = common::heavy_blocking();
     let toml = format!(
         r#"name = "loss"
 duration = "40s"
@@ -120,6 +122,7 @@ network = "l20"
 
 #[test]
 fn jitter_is_zero_on_a_steady_link_and_as_rfc3550_predicts_with_uniform_jitter() {
+    let _heavy = common::heavy_blocking();
     let toml = format!(
         r#"name = "jitter"
 duration = "60s"

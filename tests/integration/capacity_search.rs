@@ -2,7 +2,7 @@
 //! audience climbs 4, 8, 12, 16; the step to 12 is the first whose joins fail, the gate on join
 //! success names it, and rtcbench, lightly loaded, says the limit is the provider's.
 
-mod common;
+use crate::common;
 
 use rtcbench::results::RunResults;
 use rtcbench::sfu::server::{self, ServerOptions};
@@ -38,6 +38,7 @@ below = 200
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_step_past_the_room_cap_is_the_knee_and_the_provider_is_named() {
+    let _heavy = common::heavy().await;
     rtcbench::client::init_crypto();
     let options = ServerOptions {
         max_viewers_per_room: Some(10),

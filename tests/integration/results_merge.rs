@@ -1,6 +1,6 @@
 //! run.json round-trips, and merging runs adds histograms exactly.
 
-mod common;
+use crate::common;
 use rtcbench::engine::{GroupOutcome, RunOutcome};
 use rtcbench::metrics::{Metric, Recorder, Sample};
 use rtcbench::results::RunResults;

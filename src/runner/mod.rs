@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
+pub mod providers;
+
 /// Seed used when neither the command line nor the scenario gives one.
 pub const DEFAULT_SEED: u64 = 1;
 
@@ -46,8 +48,16 @@ pub enum RunError {
     ProviderFile(#[from] crate::scenario::ScenarioError),
     #[error(transparent)]
     Provider(#[from] crate::provider::ProviderError),
-    #[error("one --provider per run for now ({0} given); run once per provider")]
+    #[error("a single run takes one provider ({0} given); several are compared by runner::providers::run_each")]
     TooManyProviders(usize),
+    #[error("provider \"{0}\" has no whep_url: it takes streams in over WHIP but plays them back only through its own SDK, which rtcbench's native client cannot do, and every session of this scenario plays a stream")]
+    NoPlayback(String),
+    #[error("provider \"{provider}\": its URLs have no {{room}}, so they serve one stream, and this scenario needs {streams} (one room group with no calls or co-hosts fits)")]
+    OneStream { provider: String, streams: usize },
+    #[error("--provider applies to WebRTC scenarios; this scenario's transport has no provider to compare")]
+    ProvidersNeedWebrtc,
+    #[error("{}: not a comparison manifest: {reason}", path.display())]
+    Manifest { path: PathBuf, reason: String },
     #[error("provider \"{provider}\" cannot be made to have \"{fault}\": only the embedded provider can (blackhole works with any)")]
     FaultNeedsEmbedded { provider: String, fault: String },
     #[error(transparent)]
@@ -135,6 +145,19 @@ pub fn to_results(
     }
 }
 
+/// How many rooms (streams with their own endpoint) the plan publishes into.
+fn streams_needed(plan: &crate::plan::Plan) -> usize {
+    plan.groups
+        .iter()
+        .filter(|g| g.publisher_of.is_none())
+        .map(|g| match g.kind {
+            GroupKind::Room => 1,
+            GroupKind::Call => (g.receivers.len() / 2).max(1),
+            GroupKind::Cohost => 2,
+        })
+        .sum()
+}
+
 fn uses_kernel_path(plan: &crate::plan::Plan) -> bool {
     use crate::scenario::schema::NetworkPath;
     plan.groups.iter().any(|g| {
@@ -184,7 +207,20 @@ pub async fn run(
             ProviderKind::WhipWhep | ProviderKind::Janus if kernel.is_some() => {
                 return Err(RunError::KernelPathNeedsEmbedded(file.name.clone()))
             }
-            ProviderKind::WhipWhep => Endpoints::for_whip_whep(&file)?,
+            ProviderKind::WhipWhep => {
+                let e = Endpoints::for_whip_whep(&file)?;
+                if !e.plays_back() {
+                    return Err(RunError::NoPlayback(file.name.clone()));
+                }
+                let streams = streams_needed(&plan);
+                if !e.has_rooms() && streams > 1 {
+                    return Err(RunError::OneStream {
+                        provider: file.name.clone(),
+                        streams,
+                    });
+                }
+                e
+            }
             ProviderKind::Janus => Endpoints::for_janus(&file),
         };
         endpoints.kernel_net = kernel;
@@ -313,6 +349,9 @@ pub async fn run(
 
 /// Re-renders a report from a run folder's run.json alone.
 pub fn rerender(run_dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError> {
+    if providers::is_comparison(run_dir) {
+        return providers::rerender(run_dir, formats);
+    }
     let results = RunResults::read(&run_dir.join("run.json"))?;
     Ok(report::write(&results, run_dir, formats)?)
 }

@@ -2,7 +2,7 @@
 //! provider: a known one-way delay must show up in end-to-end latency, and a known random loss
 //! must be what the layer realised and what the receivers report.
 
-mod common;
+use crate::common;
 
 use rtcbench::metrics::Metric;
 
@@ -30,12 +30,9 @@ receivers = 4
 network = "loss30"
 "#;
 
-/// One run at a time: each measures timing that a second run on the same 2 cores would skew.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_delay_and_loss_are_realised_and_reported() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let _heavy = common::heavy().await;
     let dir = common::temp_dir("impairment");
     let toml = format!("{}{GROUPS}", common::small_webrtc("impairment", "10s"));
     let r = common::run_in_process(&dir, &toml, 5, vec![]).await;
@@ -87,7 +84,7 @@ async fn added_delay_and_loss_are_realised_and_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_behind_a_1_mbps_cap_adapts_its_2_mbps_stream() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let _heavy = common::heavy().await;
     let dir = common::temp_dir("impairment-cap");
     let toml = r#"name = "cap"
 duration = "20s"
@@ -148,7 +145,7 @@ publisher_network = "cap"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_or_blackhole_is_one_freeze_and_a_measured_recovery_and_schedules_switch() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let _heavy = common::heavy().await;
     let dir = common::temp_dir("impairment-outage");
     let toml = format!(
         "{}{}",
@@ -245,7 +242,7 @@ groups = ["dark"]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_provider_is_rejoined_once_its_signalling_answers() {
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let _heavy = common::heavy().await;
     let dir = common::temp_dir("impairment-restart");
     let toml = format!(
         "{}{}",

@@ -2,7 +2,7 @@
 //! delay (latency), one that fails (errors by status), templated bodies and headers (what the
 //! server received), and a flash-sale burst on the embedded provider that must not oversell.
 
-mod common;
+use crate::common;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -39,11 +39,7 @@ async fn broken() -> StatusCode {
     StatusCode::INTERNAL_SERVER_ERROR
 }
 
-/// One load at a time: the latency truth must not share the CPU with the flash-sale burst.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn run(toml: &str, tag: &str) -> rtcbench::results::RunResults {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = common::temp_dir(tag);
     let results = common::run_in_process(&dir, toml, 1, vec![]).await;
     let json = std::fs::read_to_string(dir.join("out/run.json")).unwrap();
@@ -54,6 +50,7 @@ async fn run(toml: &str, tag: &str) -> rtcbench::results::RunResults {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_errors_and_templates_are_what_the_server_saw() {
+    let _heavy = common::heavy().await;
     let seen: Shared = Arc::default();
     let app = Router::new()
         .route("/slow/{room}", post(slow))
@@ -134,6 +131,7 @@ path = "/broken"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_goose_flash_sale_on_the_embedded_provider_sells_exactly_the_stock() {
+    let _heavy = common::heavy().await;
     let group = r#"
 [[group]]
 name = "live"

@@ -3,7 +3,7 @@
 //! its connect time (from the planned instant) shows it. A closed-loop client, which starts a
 //! join only when the last one finished, sees the same stall as a single slow join.
 
-mod common;
+use crate::common;
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -136,6 +136,7 @@ async fn closed_loop_join_times(front: &str, window: Duration) -> Vec<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_stall_shows_in_every_join_planned_during_it() {
+    let _heavy = common::heavy().await;
     let sfu = common::start_sfu().await;
     let (front, stalling) = start_stalling_front(format!("http://{}", sfu.http_addr)).await;
     let dir = common::temp_dir("open-model");

@@ -1,6 +1,6 @@
 //! Whole runs over real WebRTC through providers.
 
-mod common;
+use crate::common;
 
 use rtcbench::metrics::Metric;
 use rtcbench::results::RunResults;
@@ -20,6 +20,7 @@ fn rtcbench(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn four_calls_for_ten_seconds_through_the_embedded_provider() {
+    let _heavy = common::heavy_blocking();
     let dir = temp_dir("calls");
     let scenario = dir.join("calls.toml");
     std::fs::write(
@@ -81,6 +82,7 @@ stagger = "100ms"
 
 #[test]
 fn a_provider_answering_500_is_recorded_per_session_and_in_the_exit_status() {
+    let _heavy = common::heavy_blocking();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let url = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -141,12 +143,12 @@ fn a_provider_answering_500_is_recorded_per_session_and_in_the_exit_status() {
 fn a_provider_file_with_a_bad_field_is_named() {
     let dir = temp_dir("badprovider");
     let provider = dir.join("p.toml");
-    std::fs::write(&provider, "name = \"x\"\nkind = \"whip-whep\"\nwhip_url = \"http://h/whip\"\nwhep_url = \"http://h/whep/{room}\"\n").expect("write");
+    std::fs::write(&provider, "name = \"x\"\nkind = \"whip-whep\"\nwhip_url = \"http://h/whip/{stream}\"\nwhep_url = \"http://h/whep/{room}\"\n").expect("write");
     let e = rtcbench::provider::load(&provider)
-        .expect_err("no {room}")
+        .expect_err("unknown placeholder")
         .to_string();
     assert!(
-        e.contains("p.toml") && e.contains("whip_url") && e.contains("{room}"),
+        e.contains("p.toml") && e.contains("whip_url") && e.contains("{stream}"),
         "{e}"
     );
     std::fs::write(&provider, "name = \"x\"\nkind = \"sip\"\n").expect("write");
@@ -158,17 +160,95 @@ fn a_provider_file_with_a_bad_field_is_named() {
 }
 
 #[test]
-fn every_shipped_provider_file_validates() {
-    for entry in std::fs::read_dir("providers").expect("providers folder") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            rtcbench::provider::load(&path).unwrap_or_else(|e| panic!("{e}"));
+fn every_shipped_provider_file_validates_and_examples_say_what_they_need() {
+    let mut files = Vec::new();
+    for dir in ["providers", "providers/examples"] {
+        for entry in std::fs::read_dir(dir).expect("providers folder") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 11, "{files:?}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtcbench"))
+        .arg("validate")
+        .args(&files)
+        .output()
+        .expect("rtcbench validate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("ok: ").count(), files.len(), "{stdout}");
+    for path in files.iter().filter(|p| p.starts_with("providers/examples")) {
+        let text = std::fs::read_to_string(path).expect("read");
+        // Each example names what it needs and what it leaves out, for a buyer reading it.
+        for word in ["Needs:", "Covered:", "Not covered:"] {
+            assert!(text.contains(word), "{}: no \"{word}\"", path.display());
         }
     }
 }
 
+#[tokio::test]
+async fn a_provider_that_cannot_play_back_or_has_one_stream_is_refused_before_the_run() {
+    let dir = temp_dir("refused");
+    let toml = format!(
+        "{}[[group]]\nname = \"call\"\nkind = \"call\"\npairs = 2\n",
+        common::small_webrtc("refused", "2s")
+    );
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, toml).expect("write");
+    let scenario = rtcbench::scenario::load(&path).expect("scenario");
+    let run = |provider: &str| {
+        let options = rtcbench::runner::RunOptions {
+            out: Some(dir.join("out")),
+            providers: vec![provider.into()],
+            ..Default::default()
+        };
+        let (scenario, provider) = (scenario.clone(), provider.to_string());
+        async move {
+            let (_tx, stop) = tokio::sync::watch::channel(false);
+            match rtcbench::runner::run(&scenario, &options, stop).await {
+                Ok(_) => panic!("{provider}: ran"),
+                Err(e) => e.to_string(),
+            }
+        }
+    };
+    // Nothing sets these variables: the examples stop at the first one they need.
+    let e = run("providers/examples/agora-media-gateway-whip.toml").await;
+    assert!(
+        e.contains("AGORA_STREAM_KEY") && e.contains("not set"),
+        "{e}"
+    );
+    let e = run("providers/examples/cloudflare-stream.toml").await;
+    assert!(e.contains("CF_STREAM_WHIP_URL (whip_url)"), "{e}");
+    let file = |name: &str, body: &str| {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!("name = \"{name}\"\nkind = \"whip-whep\"\n{body}"),
+        )
+        .expect("write");
+        path.display().to_string()
+    };
+    let ingest_only = file("ingest-only", "whip_url = \"http://127.0.0.1:9/whip\"\n");
+    let e = run(&ingest_only).await;
+    assert!(e.contains("\"ingest-only\" has no whep_url"), "{e}");
+    let one_stream = file(
+        "one-stream",
+        "whip_url = \"http://127.0.0.1:9/live/whip\"\nwhep_url = \"http://127.0.0.1:9/live/whep\"\n",
+    );
+    let e = run(&one_stream).await;
+    assert!(e.contains("\"one-stream\"") && e.contains("needs 2"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_provider_whose_media_never_answers_fails_each_session_at_connect() {
+    let _heavy = common::heavy_blocking();
     // Answers every offer with a real SDP answer from a peer that is never driven: signalling
     // succeeds, ICE never does.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -241,5 +321,69 @@ fn a_provider_whose_media_never_answers_fails_each_session_at_connect() {
         );
     }
     assert!(g.publisher_failures.iter().all(|f| f.step == "connect"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_run_in_turn_one_that_cannot_start_is_recorded_and_the_comparison_rerenders() {
+    let _heavy = common::heavy().await;
+    let dir = temp_dir("compare");
+    let toml = format!(
+        "{}[[group]]\nname = \"call\"\nkind = \"call\"\npairs = 1\n",
+        common::small_webrtc("compare", "3s")
+    );
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, toml).expect("write");
+    let no_token = dir.join("no-token.toml");
+    std::fs::write(
+        &no_token,
+        "name = \"no-token\"\nkind = \"whip-whep\"\nwhip_url = \"http://127.0.0.1:9/{room}\"\n\
+         whep_url = \"http://127.0.0.1:9/{room}\"\ntoken_env = \"RTCBENCH_TEST_UNSET_TOKEN\"\n",
+    )
+    .expect("write");
+    let scenario = rtcbench::scenario::load(&path).expect("scenario");
+    let out = dir.join("out");
+    let options = rtcbench::runner::RunOptions {
+        seed: Some(3),
+        out: Some(out.clone()),
+        providers: vec![
+            "providers/embedded.toml".into(),
+            no_token.clone(),
+            "providers/embedded.toml".into(),
+        ],
+        ..Default::default()
+    };
+    let (_tx, stop) = tokio::sync::watch::channel(false);
+    let c = rtcbench::runner::providers::run_each(&scenario, &options, stop)
+        .await
+        .expect("comparison");
+    let labels: Vec<&str> = c
+        .runs
+        .iter()
+        .map(|a| a.dir.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["embedded", "embedded-2"]);
+    assert_eq!(c.missing.len(), 1);
+    assert_eq!(c.missing[0].label, "no-token");
+    assert!(c.missing[0].reason.contains("RTCBENCH_TEST_UNSET_TOKEN"));
+    for a in &c.runs {
+        assert_eq!(a.results.seed, 3);
+        assert_eq!(a.results.failed_sessions(), 0);
+    }
+    let html = std::fs::read_to_string(out.join("comparison.html")).expect("html");
+    assert!(
+        html.contains("embedded-2") && html.contains("did not run: provider &quot;no-token&quot;")
+    );
+    std::fs::remove_file(out.join("comparison.html")).expect("remove");
+    std::fs::remove_file(out.join("embedded/report.html")).expect("remove");
+    let written =
+        rtcbench::runner::rerender(&out, &[rtcbench::report::Format::Html]).expect("rerender");
+    assert!(
+        written.contains(&out.join("comparison.html")),
+        "{written:?}"
+    );
+    assert!(out.join("embedded/report.html").is_file());
+    let again = std::fs::read_to_string(out.join("comparison.html")).expect("html");
+    assert!(again.contains("embedded-2") && again.contains("no-token"));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,6 +1,6 @@
 //! The command line as a user drives it, in real time.
 
-mod common;
+use crate::common;
 
 use rtcbench::metrics::Metric;
 use rtcbench::results::RunResults;
@@ -37,6 +37,7 @@ network = "far"
 
 #[test]
 fn run_writes_results_report_and_charts_and_report_rerenders() {
+    let _heavy = common::heavy_blocking();
     let dir = temp_dir("run");
     let scenario = dir.join("s.toml");
     std::fs::write(&scenario, TWO_GROUPS).expect("write scenario");
@@ -173,6 +174,7 @@ fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<std::pro
 
 #[test]
 fn ctrl_c_flushes_what_was_measured() {
+    let _heavy = common::heavy_blocking();
     let dir = temp_dir("sigint");
     let scenario = dir.join("long.toml");
     std::fs::write(
@@ -216,6 +218,7 @@ fn ctrl_c_flushes_what_was_measured() {
 
 #[test]
 fn serve_reference_answers_whip_offers_until_ctrl_c() {
+    let _heavy = common::heavy_blocking();
     use std::io::BufRead;
     let mut child = bin()
         .args(["serve-reference", "--listen", "127.0.0.1:0"])
@@ -273,6 +276,7 @@ fn serve_reference_answers_whip_offers_until_ctrl_c() {
 
 #[test]
 fn export_clip_writes_the_group_clip_and_names_known_groups_on_a_typo() {
+    let _heavy = common::heavy_blocking();
     let dir = temp_dir("clip");
     let scenario = dir.join("s.toml");
     std::fs::write(&scenario, TWO_GROUPS).unwrap();
@@ -321,6 +325,7 @@ fn run_to(scenario: &std::path::Path, out: &std::path::Path) -> std::process::Ou
 
 #[test]
 fn a_broken_gate_exits_4_and_a_held_one_0() {
+    let _heavy = common::heavy_blocking();
     let dir = temp_dir("gates");
     let run = |gate: &str| {
         let scenario = dir.join("g.toml");
@@ -363,6 +368,7 @@ fn a_broken_gate_exits_4_and_a_held_one_0() {
 
 #[test]
 fn an_aborting_gate_stops_the_run_early_and_exits_4() {
+    let _heavy = common::heavy_blocking();
     let dir = temp_dir("abort");
     let scenario = dir.join("a.toml");
     // A 30 s WebRTC room whose e2e p95 cannot be under 0.5 ms: judged from 2 s in, the run

@@ -6,7 +6,7 @@
 //! set RTCBENCH_AIORTC_PYTHON to use another interpreter that has aiortc. Without Python the
 //! tests print why and pass; with Python, a setup that fails is a test failure.
 
-mod common;
+use crate::common;
 
 use common::Running;
 use rtcbench::metrics::Metric;
@@ -14,12 +14,10 @@ use rtcbench::results::RunResults;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
 const INTEROP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
-/// Both tests transcode video in Python; one at a time keeps them clear of CPU starvation.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The interpreter with aiortc, or `None` (with the reason printed) when there is no Python.
 fn aiortc_python() -> Option<PathBuf> {
@@ -120,10 +118,10 @@ fn path_str(p: &Path) -> &str {
 
 #[test]
 fn our_client_publishes_to_and_plays_from_an_aiortc_endpoint() {
+    let _heavy = common::heavy_blocking();
     let Some(python) = aiortc_python() else {
         return;
     };
-    let _one_at_a_time = SERIAL.lock();
     let mut endpoint = Command::new(&python);
     endpoint.arg(Path::new(INTEROP_DIR).join("aiortc_endpoint.py"));
     let (_endpoint, base) = start(endpoint, "the aiortc endpoint");
@@ -196,10 +194,10 @@ probes = 1
 
 #[test]
 fn an_aiortc_publisher_is_played_through_the_embedded_provider() {
+    let _heavy = common::heavy_blocking();
     let Some(python) = aiortc_python() else {
         return;
     };
-    let _one_at_a_time = SERIAL.lock();
     let mut server = Command::new(env!("CARGO_BIN_EXE_rtcbench"));
     server.args(["serve-reference", "--listen", "127.0.0.1:0"]);
     let (_server, banner) = start(server, "rtcbench serve-reference");

@@ -2,7 +2,7 @@
 //! `statistic`, through real WebRTC sessions on the embedded provider. It needs root, iproute2
 //! and iptables (CI has them); elsewhere the test says why it was skipped.
 
-mod common;
+use crate::common;
 
 use rtcbench::metrics::Metric;
 use rtcbench::net::kernel::KernelNet;
@@ -27,6 +27,7 @@ fn leftovers(pid: u32) -> (Vec<String>, bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loss_and_a_rate_cap_in_the_kernel_are_realised_and_reported_and_nothing_is_left() {
+    let _heavy = common::heavy().await;
     // The same checks the run makes at its start; without them the path cannot be tested here.
     if let Err(why) = KernelNet::open() {
         eprintln!("skipped: {why}");

@@ -1,7 +1,6 @@
 //! Scripted stalls must be counted as freezes by each rule, with the right freeze time.
 
-mod common;
-use common::*;
+use crate::common::*;
 use rtcbench::metrics::Metric;
 
 const FRAME_US: u64 = 1_000_000 / 30;

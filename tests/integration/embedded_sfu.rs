@@ -1,6 +1,8 @@
 //! WHIP publish and WHEP playback through the embedded reference SFU on 127.0.0.1, and the
 //! signalling failures every provider can produce.
 
+use crate::common;
+
 use rtcbench::client::driver::{bind, run, PeerExit};
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::engine::WallClock;
@@ -34,6 +36,7 @@ fn sender_config(seed: u64) -> SenderConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whip_publish_and_whep_playback_through_the_embedded_sfu() {
+    let _heavy = common::heavy().await;
     str0m::crypto::from_feature_flags().install_process_default();
     let sfu = server::start(SocketAddr::new(LOOPBACK, 0))
         .await
@@ -249,6 +252,7 @@ async fn a_refused_connection_and_a_malformed_answer_are_named() {
 
 #[tokio::test]
 async fn scheduled_signalling_faults_answer_as_asked_and_end_on_time() {
+    let _heavy = common::heavy().await;
     use rtcbench::sfu::faults::{ServerFault, ServerFaultKind};
     str0m::crypto::from_feature_flags().install_process_default();
     let sfu = server::start(SocketAddr::new(LOOPBACK, 0))

@@ -3,7 +3,7 @@
 //! queried, and a TURN server that refuses our credentials shows up as a failed join with a note.
 //! `.ci/run` installs coturn; without `turnserver` on PATH the test says so and passes.
 
-mod common;
+use crate::common;
 
 use common::Running;
 use rtcbench::results::{GroupResult, RunResults};
@@ -129,6 +129,7 @@ fn run_room(dir: &Path, name: &str, base: &str, policy: &str) -> (GroupResult, O
 
 #[test]
 fn link_header_ice_servers_are_used_stun_and_turn() {
+    let _heavy = common::heavy_blocking();
     let port = free_udp_port();
     let Some(_turn) = turnserver(port) else {
         return;

@@ -1,7 +1,7 @@
 //! The flash-sale (抢购) invariant over HTTP: a burst of concurrent orders against a limited
 //! stock on the embedded provider's live-room API never sells more than the stock.
 
-mod common;
+use crate::common;
 
 const STOCK: u64 = 300;
 const BUYERS: usize = 40;

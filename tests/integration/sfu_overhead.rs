@@ -2,6 +2,8 @@
 //! not be more than 2 ms (p95) slower end to end than the same media sent peer to peer.
 //! Its own test binary, so no other test competes for the CPU while it measures.
 
+use crate::common;
+
 use rtcbench::client::driver::{bind, run};
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::engine::WallClock;
@@ -65,6 +67,7 @@ async fn viewer(name: &str, start: Micros, clock: WallClock) -> (NativePeer, Udp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sfu_adds_at_most_2_ms_p95_over_peer_to_peer() {
+    let _heavy = common::heavy().await;
     str0m::crypto::from_feature_flags().install_process_default();
     let sfu = server::start(SocketAddr::new(LOOPBACK, 0))
         .await

@@ -1,5 +1,7 @@
 //! Real WebRTC (ICE, DTLS, SRTP, RTCP) between two native peers on 127.0.0.1.
 
+use crate::common;
+
 use rtcbench::client::driver::{bind, run, PeerExit};
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::engine::WallClock;
@@ -30,6 +32,7 @@ fn sender_config() -> SenderConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_to_subscriber_over_real_webrtc() {
+    let _heavy = common::heavy().await;
     str0m::crypto::from_feature_flags().install_process_default();
     let clock = WallClock::start();
     let now = Instant::now();
@@ -106,6 +109,7 @@ async fn publisher_to_subscriber_over_real_webrtc() {
 
 #[tokio::test]
 async fn a_peer_that_cannot_connect_fails_at_its_limit_not_at_the_end_of_the_run() {
+    let _heavy = common::heavy().await;
     rtcbench::client::init_crypto();
     let clock = WallClock::start();
     let now = Instant::now();

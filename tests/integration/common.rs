@@ -1,5 +1,3 @@
-#![allow(dead_code)]
-
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rtcbench::engine::driver::run_simulated;
@@ -7,6 +5,21 @@ use rtcbench::engine::{GroupOutcome, Room};
 use rtcbench::metrics::Metric;
 use rtcbench::plan;
 use rtcbench::scenario;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Real-time tests measure latency and frame timing on a 2-core machine; two at once would
+/// measure each other, and a CPU-bound test beside one would starve it.
+static HEAVY: Mutex<()> = Mutex::const_new(());
+
+/// Waits until no other heavy test runs; hold the guard for the whole test.
+pub async fn heavy() -> MutexGuard<'static, ()> {
+    HEAVY.lock().await
+}
+
+/// `heavy` for tests that are not async.
+pub fn heavy_blocking() -> MutexGuard<'static, ()> {
+    HEAVY.blocking_lock()
+}
 
 /// Runs every group of a scenario in simulated time; `prepare` may script the room first.
 pub fn simulate_with(

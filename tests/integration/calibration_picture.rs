@@ -1,11 +1,12 @@
 //! Picture quality and the pixel marker through the real codec.
 
-mod common;
-use common::*;
+use crate::common;
+use crate::common::*;
 use rtcbench::metrics::Metric;
 
 #[test]
 fn marker_survives_coding_and_psnr_tracks_bitrate() {
+    let _heavy = common::heavy_blocking();
     let toml = r#"name = "picture"
 duration = "5s"
 [video]

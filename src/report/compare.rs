@@ -1,0 +1,515 @@
+//! One report over runs of the same scenario against several providers: their figures side by
+//! side, group by group, with each provider's own report a link away. Rendered from the runs'
+//! run.json alone, like the single-run report.
+
+use super::charts::{self, Chart, ChartError, Kind, Series};
+use super::{fmt, html::escape, Format, ReportError, Table};
+use crate::metrics::Metric;
+use crate::results::{GroupResult, RunResults, Summary};
+use std::path::{Path, PathBuf};
+
+/// One provider's run in a comparison; `label` is its sub-folder and its column.
+pub struct ComparedRun {
+    pub label: String,
+    pub results: RunResults,
+}
+
+/// A provider that was to be compared but whose run did not take place, with why.
+pub struct MissingRun {
+    pub label: String,
+    pub reason: String,
+}
+
+/// One row of the side-by-side table: a figure read the same way from each provider's group.
+struct Figure {
+    name: &'static str,
+    read: fn(&GroupResult) -> Option<f64>,
+    digits: usize,
+}
+
+fn stat(g: &GroupResult, m: Metric, pick: fn(&Summary) -> f64) -> Option<f64> {
+    g.metric(m)
+        .filter(|r| r.summary.count > 0)
+        .map(|r| pick(&r.summary))
+}
+
+const FIGURES: [Figure; 17] = [
+    Figure {
+        name: "joined %",
+        read: |g| Some(g.totals.join_success_pct),
+        digits: 1,
+    },
+    Figure {
+        name: "failed joins",
+        read: |g| Some((g.totals.failed_sessions + g.publisher_failures.len() as u64) as f64),
+        digits: 0,
+    },
+    Figure {
+        name: "connect p50 ms",
+        read: |g| stat(g, Metric::ConnectMs, |s| s.p50),
+        digits: 0,
+    },
+    Figure {
+        name: "connect p95 ms",
+        read: |g| stat(g, Metric::ConnectMs, |s| s.p95),
+        digits: 0,
+    },
+    Figure {
+        name: "first frame p50 ms",
+        read: |g| stat(g, Metric::FirstFrameMs, |s| s.p50),
+        digits: 0,
+    },
+    Figure {
+        name: "first frame p90 ms",
+        read: |g| stat(g, Metric::FirstFrameMs, |s| s.p90),
+        digits: 0,
+    },
+    Figure {
+        name: "e2e p50 ms",
+        read: |g| stat(g, Metric::E2eLatencyMs, |s| s.p50),
+        digits: 1,
+    },
+    Figure {
+        name: "e2e p95 ms",
+        read: |g| stat(g, Metric::E2eLatencyMs, |s| s.p95),
+        digits: 1,
+    },
+    Figure {
+        name: "e2e p99 ms",
+        read: |g| stat(g, Metric::E2eLatencyMs, |s| s.p99),
+        digits: 1,
+    },
+    Figure {
+        name: "loss after repair %",
+        read: |g| Some(g.totals.packet_loss_pct),
+        digits: 2,
+    },
+    Figure {
+        name: "jitter p95 ms",
+        read: |g| stat(g, Metric::JitterMs, |s| s.p95),
+        digits: 2,
+    },
+    Figure {
+        name: "fps mean",
+        read: |g| stat(g, Metric::Fps, |s| s.mean),
+        digits: 1,
+    },
+    Figure {
+        name: "freezes (W3C)",
+        read: |g| Some(g.totals.freeze_w3c.count as f64),
+        digits: 0,
+    },
+    Figure {
+        name: "freeze time %",
+        read: |g| Some(g.totals.freeze_time_pct),
+        digits: 2,
+    },
+    Figure {
+        name: "PSNR dB",
+        read: |g| stat(g, Metric::PsnrDb, |s| s.mean),
+        digits: 2,
+    },
+    Figure {
+        name: "drops",
+        read: |g| Some(g.totals.reconnects.drops as f64),
+        digits: 0,
+    },
+    Figure {
+        name: "recovery p95 ms",
+        read: |g| stat(g, Metric::RecoveryMs, |s| s.p95),
+        digits: 0,
+    },
+];
+
+fn figure(name: &str) -> fn(&GroupResult) -> Option<f64> {
+    FIGURES
+        .iter()
+        .find(|f| f.name == name)
+        .map_or(|_| None, |f| f.read)
+}
+
+/// Group names in the order the first run that has each lists them.
+fn group_names(runs: &[ComparedRun]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for r in runs {
+        for g in &r.results.groups {
+            if !names.contains(&g.name) {
+                names.push(g.name.clone());
+            }
+        }
+    }
+    names
+}
+
+fn cell(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| fmt(v, digits)).unwrap_or_else(|| "–".into())
+}
+
+pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
+    let mut out = Vec::new();
+    let labels: Vec<String> = runs.iter().map(|r| r.label.clone()).collect();
+    let mut headers = vec!["group".to_string(), "figure".to_string()];
+    headers.extend(labels.iter().cloned());
+    let mut rows = Vec::new();
+    for name in group_names(runs) {
+        for f in &FIGURES {
+            let values: Vec<Option<f64>> = runs
+                .iter()
+                .map(|r| r.results.group(&name).and_then(|g| (f.read)(g)))
+                .collect();
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
+            let mut row = vec![name.clone(), f.name.to_string()];
+            row.extend(values.iter().map(|v| cell(*v, f.digits)));
+            rows.push(row);
+        }
+    }
+    out.push(Table {
+        title: "Providers side by side".into(),
+        note: Some(
+            "The same scenario, plan and seed against each provider, one after the other on this machine. Figures as in each provider's report: e2e latency is capture at the publisher to frame complete at the receiver; freezes by the W3C rule. A dash: the figure was not measured (no session got that far). Differences here are not yet tested for significance."
+                .into(),
+        ),
+        headers,
+        rows,
+    });
+    let mut rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let x = &r.results;
+            vec![
+                r.label.clone(),
+                x.provider
+                    .clone()
+                    .unwrap_or_else(|| "simulated link".into()),
+                x.started_at.clone(),
+                format!(
+                    "{:.1} s{}",
+                    x.duration_s,
+                    if x.completed { "" } else { " (stopped early)" }
+                ),
+                x.seed.to_string(),
+                format!(
+                    "{}/{}",
+                    x.gates.iter().filter(|g| g.passed).count(),
+                    x.gates.len()
+                ),
+                x.failed_sessions().to_string(),
+                x.self_cost
+                    .as_ref()
+                    .map_or("not measured".into(), |c| c.describe()),
+                if x.failures.is_empty() {
+                    format!("{}/report.html", r.label)
+                } else {
+                    x.failures.join("; ")
+                },
+            ]
+        })
+        .collect();
+    rows.extend(missing.iter().map(|m| {
+        let mut row = vec![m.label.clone()];
+        row.extend(std::iter::repeat_n("–".to_string(), 7));
+        row.push(format!("did not run: {}", m.reason));
+        row
+    }));
+    out.push(Table {
+        title: "Runs".into(),
+        note: Some(
+            "Each provider's run has its own folder with run.json, its full report and sessions.csv. rtcbench's own cost is there so a provider is not blamed for a saturated generator."
+                .into(),
+        ),
+        headers: [
+            "provider",
+            "name in its file",
+            "started (UTC)",
+            "duration",
+            "seed",
+            "gates held",
+            "failed joins",
+            "rtcbench's own cost",
+            "report or failure",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    });
+    let gates: Vec<(String, String)> = runs
+        .iter()
+        .flat_map(|r| {
+            r.results
+                .gates
+                .iter()
+                .map(|g| (g.gate.clone(), g.group.clone()))
+        })
+        .fold(Vec::new(), |mut acc, k| {
+            if !acc.contains(&k) {
+                acc.push(k);
+            }
+            acc
+        });
+    if !gates.is_empty() {
+        let mut headers = vec!["gate".to_string(), "group".to_string()];
+        headers.extend(labels.iter().cloned());
+        out.push(Table {
+            title: "SLO gates by provider".into(),
+            note: None,
+            headers,
+            rows: gates
+                .iter()
+                .map(|(gate, group)| {
+                    let mut row = vec![gate.clone(), group.clone()];
+                    row.extend(runs.iter().map(|r| {
+                        r.results
+                            .gates
+                            .iter()
+                            .find(|g| &g.gate == gate && &g.group == group)
+                            .map_or("–".to_string(), |g| {
+                                format!(
+                                    "{} ({})",
+                                    g.verdict(),
+                                    g.observed.map_or("no data".into(), |v| fmt(v, 2))
+                                )
+                            })
+                    }));
+                    row
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
+/// Series named "provider · group" (or just the provider when there is one group).
+fn cdf_series(runs: &[ComparedRun], metric: Metric) -> Vec<Series> {
+    let one_group = group_names(runs).len() == 1;
+    runs.iter()
+        .flat_map(|r| {
+            r.results.groups.iter().filter_map(move |g| {
+                let m = g.metric(metric)?;
+                let h = &m.histogram.0;
+                if h.is_empty() {
+                    return None;
+                }
+                let pts = (0..=200)
+                    .map(|i| {
+                        let q = i as f64 / 200.0;
+                        (h.value_at_quantile(q) as f64 / m.scale, q * 100.0)
+                    })
+                    .collect();
+                let name = match one_group {
+                    true => r.label.clone(),
+                    false => format!("{} · {}", r.label, g.name),
+                };
+                Some((name, pts))
+            })
+        })
+        .collect()
+}
+
+fn bars(runs: &[ComparedRun], read: fn(&GroupResult) -> Option<f64>) -> Vec<(String, f64)> {
+    group_names(runs)
+        .iter()
+        .flat_map(|name| {
+            runs.iter().filter_map(move |r| {
+                let v = read(r.results.group(name)?)?;
+                Some((format!("{} · {name}", r.label), v))
+            })
+        })
+        .collect()
+}
+
+pub fn charts(runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartError> {
+    let mut out = Vec::new();
+    for (name, title, metric, x_label) in [
+        (
+            "compare_e2e_latency_cdf",
+            "End-to-end latency by provider, cumulative distribution",
+            Metric::E2eLatencyMs,
+            "e2e latency (ms)",
+        ),
+        (
+            "compare_connect_cdf",
+            "Connect time (dial to first frame) by provider, cumulative distribution",
+            Metric::ConnectMs,
+            "connect time (ms)",
+        ),
+    ] {
+        let series = cdf_series(runs, metric);
+        if !series.is_empty() {
+            out.push(charts::render(
+                name,
+                title.into(),
+                Kind::Lines {
+                    x_label,
+                    y_label: "% at or below".into(),
+                    series,
+                    marks: Vec::new(),
+                },
+            )?);
+        }
+    }
+    for (name, title, x_label, read) in [
+        (
+            "compare_e2e_p95",
+            "End-to-end latency p95 by provider and group",
+            "e2e latency p95 (ms)",
+            figure("e2e p95 ms"),
+        ),
+        (
+            "compare_freeze_time",
+            "Freeze time (W3C rule) by provider and group",
+            "freeze time (% of rendered time)",
+            figure("freeze time %"),
+        ),
+    ] {
+        let bars = bars(runs, read);
+        if !bars.is_empty() {
+            out.push(charts::render(
+                name,
+                title.into(),
+                Kind::Bars {
+                    x_label: x_label.into(),
+                    bars,
+                },
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+/// One CSV row per provider, group and figure: easy to pivot in a spreadsheet.
+fn csv(runs: &[ComparedRun]) -> String {
+    let mut s = String::from("provider,group,figure,value\n");
+    let quote = |v: &str| {
+        if v.contains([',', '"', '\n']) {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_string()
+        }
+    };
+    for r in runs {
+        for g in &r.results.groups {
+            for f in &FIGURES {
+                if let Some(v) = (f.read)(g) {
+                    s.push_str(&format!(
+                        "{},{},{},{}\n",
+                        quote(&r.label),
+                        quote(&g.name),
+                        quote(f.name),
+                        fmt(v, f.digits)
+                    ));
+                }
+            }
+        }
+    }
+    s
+}
+
+fn title(runs: &[ComparedRun]) -> String {
+    let scenario = runs
+        .first()
+        .map_or("", |r| r.results.scenario_name.as_str());
+    let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+    format!("{scenario}: {}", labels.join(" vs "))
+}
+
+fn html(runs: &[ComparedRun], tables: &[Table], charts: &[Chart]) -> String {
+    let mut h = super::html::head(&format!("rtcbench comparison: {}", title(runs)));
+    if let Some(r) = runs.first() {
+        h.push_str(&format!(
+            "<p class=\"sub\">seed {} · rtcbench {}</p>",
+            r.results.seed,
+            escape(&r.results.rtcbench_version)
+        ));
+    }
+    for r in runs {
+        if let Some(w) = super::saturation_warning(&r.results) {
+            h.push_str(&format!(
+                "<p class=\"warn\">{}: {}</p>",
+                escape(&r.label),
+                escape(&w)
+            ));
+        }
+        if !r.results.completed {
+            h.push_str(&format!(
+                "<p class=\"warn\">{}: stopped early; its figures cover the part that ran.</p>",
+                escape(&r.label)
+            ));
+        }
+    }
+    let (first, rest) = tables.split_at(1.min(tables.len()));
+    for t in first {
+        super::html::table(&mut h, t);
+    }
+    super::html::charts(&mut h, charts);
+    for t in rest {
+        super::html::table(&mut h, t);
+    }
+    h.push_str("<p class=\"note\">Each provider's full report: ");
+    let links: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "<a href=\"{0}/report.html\">{1}</a>",
+                escape(&r.label),
+                escape(&r.label)
+            )
+        })
+        .collect();
+    h.push_str(&links.join(" · "));
+    h.push_str("</p></body></html>\n");
+    h
+}
+
+fn markdown(runs: &[ComparedRun], tables: &[Table], charts: &[Chart]) -> String {
+    let mut m = format!("# rtcbench comparison: {}\n\n", title(runs));
+    for r in runs {
+        if let Some(w) = super::saturation_warning(&r.results) {
+            m.push_str(&format!("> **{}: {w}**\n\n", r.label));
+        }
+    }
+    super::markdown::tables_and_charts(&mut m, tables, charts);
+    for r in runs {
+        m.push_str(&format!(
+            "- {0}: [report]({0}/report.md), [run.json]({0}/run.json)\n",
+            r.label
+        ));
+    }
+    m
+}
+
+/// Writes comparison.html / .md / .csv and the comparison charts into `dir`.
+pub fn write(
+    runs: &[ComparedRun],
+    missing: &[MissingRun],
+    dir: &Path,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    let charts = if formats
+        .iter()
+        .any(|f| matches!(f, Format::Html | Format::Markdown))
+    {
+        let charts = charts(runs)?;
+        written.extend(super::write_charts(&charts, dir)?);
+        charts
+    } else {
+        Vec::new()
+    };
+    let tables = tables(runs, missing);
+    for format in formats {
+        let (name, body) = match format {
+            Format::Html => ("comparison.html", html(runs, &tables, &charts)),
+            Format::Markdown => ("comparison.md", markdown(runs, &tables, &charts)),
+            Format::Csv => ("comparison.csv", csv(runs)),
+        };
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(|source| ReportError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
