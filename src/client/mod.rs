@@ -5,6 +5,7 @@ pub mod driver;
 pub mod ice_servers;
 pub mod native;
 pub mod sdp;
+pub mod sidecar;
 
 pub use native::{ClientError, NativePeer, PeerState};
 

@@ -89,6 +89,7 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
                 reference: reference.clone(),
                 publisher_start: Some(t0),
                 leave_at: earliest(leaves_room(k), leaves_room(j)),
+                via_sidecar: ctx.sidecar_plays(None),
             };
             host_watchers.push(tokio::spawn(subscribe(hosts_ctx.clone(), w)));
         }
@@ -111,6 +112,7 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
                 reference: c.hosts[home].clone(),
                 publisher_start: Some(t0),
                 leave_at,
+                via_sidecar: ctx.sidecar_plays(None),
             },
         )));
         let partner = (home + 1) % n;
@@ -139,6 +141,7 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
                     reference: c.hosts[partner].clone(),
                     publisher_start: Some(t0),
                     leave_at: Some(end),
+                    via_sidecar: ctx.sidecar_plays(None),
                 },
             )));
         }
@@ -166,6 +169,7 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
                 reference: c.hosts[other].clone(),
                 publisher_start: Some(at),
                 leave_at: None,
+                via_sidecar: ctx.sidecar_plays(None),
             };
             let hosts = hosts_ctx.clone();
             host_watchers.push(tokio::spawn(async move {

@@ -10,6 +10,7 @@ pub mod live;
 pub mod monitor;
 pub mod room;
 mod session;
+mod sidecar;
 pub mod webrtc;
 
 use crate::scenario::faults::FaultKind;

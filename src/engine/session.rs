@@ -277,6 +277,13 @@ pub(super) async fn publish(
             return (SenderStats::default(), Some(tag(f, &id)));
         }
     };
+    if let Some(sidecar) = ctx.endpoints.sidecar.as_ref().filter(|s| s.publishes) {
+        // A call side publishes and plays under one plan id; the sidecar needs two sessions.
+        let session = format!("{id}/publish");
+        let f =
+            super::sidecar::publish(&ctx, sidecar, &session, &room, sender.config(), until).await;
+        return (SenderStats::default(), f.map(|f| tag(f, &id)));
+    }
     let mut network = match ClientNetwork::open(&ctx, &ctx.publishers, seed) {
         Ok((n, _)) => n,
         Err(f) => return (SenderStats::default(), Some(tag(f, &id))),
@@ -304,6 +311,8 @@ pub(super) struct Watch {
     pub(super) publisher_start: Option<Micros>,
     /// When this viewer leaves, if before the end of the run.
     pub(super) leave_at: Option<Micros>,
+    /// Played by the provider's sidecar client instead of the native one.
+    pub(super) via_sidecar: bool,
 }
 
 /// Closes the group's measurement intervals from the next boundary after now.
@@ -383,6 +392,17 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let until = w
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
+    if let Some(sidecar) = ctx.endpoints.sidecar.as_ref().filter(|_| w.via_sidecar) {
+        let played =
+            super::sidecar::watch(&ctx, sidecar, &w.plan.id, &w.room, &mut receiver, until).await;
+        let mut s = receiver.summary(&ctx.group, ctx.clock.now());
+        s.client = sidecar.process.identity.client.clone();
+        if let Some(stats) = &played.stats {
+            super::sidecar::apply_stats(&mut s, stats);
+        }
+        s.reconnects.drops = played.drops;
+        return finish(&ctx, &w, s, &mut receiver, whep_at, played.failure);
+    }
     let mut network = match ClientNetwork::open(&ctx, &ctx.viewers, w.plan.link_seed) {
         Ok((n, windows)) => {
             receiver.watch_recovery(windows);
@@ -415,15 +435,34 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         ctx.live.failure(&ctx.group);
         return blank(f);
     };
+    let mut s = receiver.summary(&ctx.group, ctx.clock.now());
+    s.reconnects = connections.reconnects;
+    finish(
+        &ctx,
+        &w,
+        s,
+        &mut receiver,
+        whep_at,
+        connections.join_failure,
+    )
+}
+
+/// Records a viewer's remaining samples and connect time, and settles whether it joined.
+fn finish(
+    ctx: &Ctx,
+    w: &Watch,
+    mut s: ReceiverSummary,
+    receiver: &mut Receiver,
+    whep_at: Micros,
+    join_failure: Option<SessionFailure>,
+) -> ReceiverSummary {
     let end = ctx.clock.now();
     let samples = receiver.drain_samples();
-    let mut s = receiver.summary(&ctx.group, end);
-    s.planned_join_s = Some(planned_join_s);
+    s.planned_join_s = Some(w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6);
     s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
     s.connect_ms = s
         .first_frame_ms
         .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
-    s.reconnects = connections.reconnects;
     if let Ok(mut rec) = ctx.recorder.lock() {
         rec.record_all(samples);
         if let Some(ms) = s.connect_ms {
@@ -434,10 +473,13 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
             });
         }
     }
-    if let Some(f) = connections.join_failure {
-        ctx.live.failure(&ctx.group);
-        s.joined = false;
-        s.joined_within_5s = false;
+    // A failure after frames were shown (a sidecar's client giving up) is kept, but the
+    // session had joined; before any frame it is a failed join.
+    if let Some(f) = join_failure {
+        if !s.joined {
+            ctx.live.failure(&ctx.group);
+            s.joined_within_5s = false;
+        }
         s.failure = Some(f);
     } else if !s.joined {
         s.failure = Some(failure(

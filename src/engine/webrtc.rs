@@ -59,6 +59,17 @@ pub(super) struct Ctx {
     pub(super) kernel: Option<Arc<KernelNet>>,
 }
 
+impl Ctx {
+    /// Whether viewer `index` of a group (None: one whose group has no sidecar share, such as
+    /// a co-host's audience) plays through the provider's sidecar.
+    pub(super) fn sidecar_plays(&self, index: Option<usize>) -> bool {
+        self.endpoints
+            .sidecar
+            .as_ref()
+            .is_some_and(|s| s.publishes || index.is_some_and(|i| s.plays(i)))
+    }
+}
+
 /// The network of one side of a group's clients (viewers or publishers): the user-space layer's
 /// spec each way, or on the kernel path the kernel's shapes; and where what it did is added.
 #[derive(Clone, Default)]
@@ -397,7 +408,7 @@ pub async fn run_group(
             // group's audience watches that group's publisher, which starts with it).
             let ours = !plan.external_publisher || plan.publisher_of.is_some();
             let publisher_start = ours.then_some(t0);
-            for r in &plan.receivers {
+            for (i, r) in plan.receivers.iter().enumerate() {
                 let w = Watch {
                     plan: r.clone(),
                     room: room.clone(),
@@ -405,6 +416,7 @@ pub async fn run_group(
                     leave_at: r.leave_us.map(|l| t0 + l),
                     reference: plan.sender.clone(),
                     publisher_start,
+                    via_sidecar: ctx.sidecar_plays(Some(i)),
                 };
                 watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
             }
@@ -430,6 +442,7 @@ pub async fn run_group(
                     reference,
                     publisher_start: Some(dial_at),
                     leave_at: None,
+                    via_sidecar: ctx.sidecar_plays(Some(k)),
                 };
                 watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
             }

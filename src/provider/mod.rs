@@ -23,6 +23,31 @@ pub enum ProviderKind {
     WhipWhep,
     /// Janus's VideoRoom plugin over Janus's HTTP API.
     Janus,
+    /// A client in a sidecar process that signals by itself (a vendor's Web SDK in a browser
+    /// page): it both publishes and plays.
+    Sidecar,
+}
+
+/// Sessions played by a sidecar process instead of the native client.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidecarSpec {
+    /// The program and its arguments, e.g. ["node", "sidecar/browser/sidecar.js"]; relative
+    /// paths are from the folder rtcbench runs in.
+    pub command: Vec<String>,
+    /// The sidecar's page: "whip-whep", or a vendor's ("agora", "trtc", "zego").
+    pub page: String,
+    /// Every this-many-th viewer uses the sidecar (1: all); the rest use the native client, so
+    /// one run compares the two on the same stream.
+    #[serde(default = "every_viewer")]
+    pub every: u32,
+    /// Credentials the page needs, as environment variables: e.g. { app_id = "AGORA_APP_ID" }.
+    #[serde(default)]
+    pub credentials_env: std::collections::BTreeMap<String, String>,
+}
+
+fn every_viewer() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -54,6 +79,9 @@ pub struct ProviderFile {
     /// browser's iceTransportPolicy does), to measure the TURN path.
     #[serde(default)]
     pub ice_transport_policy: IcePolicy,
+    /// Play (and for kind "sidecar", publish) through a sidecar client.
+    #[serde(default)]
+    pub sidecar: Option<SidecarSpec>,
 }
 
 fn default_step_timeout() -> HumanDuration {
@@ -72,6 +100,7 @@ impl ProviderFile {
             whep_token_env: None,
             step_timeout: default_step_timeout(),
             ice_transport_policy: IcePolicy::All,
+            sidecar: None,
         }
     }
 }
@@ -85,6 +114,46 @@ pub fn parse(source: &str, file: &str) -> Result<ProviderFile, ScenarioError> {
 }
 
 fn validate(p: &ProviderFile) -> Result<(), Problem> {
+    match (&p.sidecar, p.kind) {
+        (None, ProviderKind::Sidecar) => {
+            return Err((
+                None,
+                "sidecar".into(),
+                "a sidecar provider needs a [sidecar] table (command and page)".into(),
+            ))
+        }
+        (Some(_), ProviderKind::Janus) => {
+            return Err((
+                None,
+                "sidecar".into(),
+                "a janus provider plays through the native client only".into(),
+            ))
+        }
+        (Some(spec), _) => {
+            let field = |f: &str| format!("sidecar.{f}");
+            if spec.command.first().is_none_or(|c| c.is_empty()) {
+                return Err((None, field("command"), "name the program to run".into()));
+            }
+            if spec.page.is_empty() {
+                return Err((
+                    None,
+                    field("page"),
+                    "name the page, e.g. \"whip-whep\"".into(),
+                ));
+            }
+            if spec.every == 0 {
+                return Err((None, field("every"), "must be 1 or more".into()));
+            }
+            if p.kind == ProviderKind::Sidecar && spec.every != 1 {
+                return Err((
+                    None,
+                    field("every"),
+                    "a sidecar provider plays every viewer in the sidecar".into(),
+                ));
+            }
+        }
+        (None, _) => {}
+    }
     if p.kind == ProviderKind::Janus {
         match &p.janus_url {
             None => return Err((
@@ -231,6 +300,70 @@ pub struct Endpoints {
     pub janus: Option<String>,
     /// The namespaces of clients on the kernel network path, when a profile uses it.
     pub kernel_net: Option<std::sync::Arc<crate::net::kernel::KernelNet>>,
+    /// The sidecar that plays (some) sessions, once the runner has started it.
+    pub sidecar: Option<SidecarUse>,
+}
+
+/// A started sidecar and how sessions use it.
+#[derive(Clone)]
+pub struct SidecarUse {
+    pub process: std::sync::Arc<crate::client::sidecar::Sidecar>,
+    pub page: String,
+    pub every: u32,
+    /// The provider signals through the sidecar (kind "sidecar"): publishers use it too.
+    pub publishes: bool,
+    pub credentials: crate::client::sidecar::Credentials,
+}
+
+impl SidecarUse {
+    /// Starts `spec`'s command; credentials come from the environment now.
+    pub async fn start(
+        provider: &ProviderFile,
+        spec: &SidecarSpec,
+        token: Option<&str>,
+    ) -> Result<Self, ProviderError> {
+        let mut credentials = std::collections::BTreeMap::new();
+        if let Some(t) = token {
+            credentials.insert("token".to_string(), t.to_string());
+        }
+        for (name, var) in &spec.credentials_env {
+            let value = std::env::var(var).map_err(|_| ProviderError::MissingEnv {
+                provider: provider.name.clone(),
+                field: format!("sidecar.credentials_env.{name}"),
+                var: var.clone(),
+            })?;
+            credentials.insert(name.clone(), value);
+        }
+        let process = crate::client::sidecar::Sidecar::start(&spec.command)
+            .await
+            .map_err(|e| ProviderError::Sidecar {
+                provider: provider.name.clone(),
+                reason: e.to_string(),
+            })?;
+        if !process.identity.pages.iter().any(|p| p == &spec.page) {
+            let pages = process.identity.pages.join(", ");
+            process.shutdown(std::time::Duration::from_secs(2)).await;
+            return Err(ProviderError::Sidecar {
+                provider: provider.name.clone(),
+                reason: format!(
+                    "the sidecar has no page \"{}\" (it has: {pages})",
+                    spec.page
+                ),
+            });
+        }
+        Ok(Self {
+            process,
+            page: spec.page.clone(),
+            every: spec.every,
+            publishes: provider.kind == ProviderKind::Sidecar,
+            credentials: crate::client::sidecar::Credentials(credentials),
+        })
+    }
+
+    /// Whether viewer number `index` of a group plays through the sidecar.
+    pub fn plays(&self, index: usize) -> bool {
+        index as u64 % u64::from(self.every) == u64::from(self.every) - 1
+    }
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -255,6 +388,8 @@ pub enum ProviderError {
         field: String,
         var: String,
     },
+    #[error("provider \"{provider}\": {reason}")]
+    Sidecar { provider: String, reason: String },
     #[error("provider \"{provider}\": cannot start the embedded SFU: {reason}")]
     Embedded { provider: String, reason: String },
 }
@@ -338,7 +473,20 @@ impl Endpoints {
             server_faults: None,
             janus: None,
             kernel_net: None,
+            sidecar: None,
         })
+    }
+
+    /// A provider whose client (the sidecar) does all the signalling.
+    pub fn for_sidecar(p: &ProviderFile) -> Self {
+        let mut e = Self::for_janus(p);
+        e.janus = None;
+        e
+    }
+
+    /// The bearer token of the provider, for a sidecar to use.
+    pub fn token(&self) -> Option<&str> {
+        self.whip_bearer.as_deref()
     }
 
     pub fn for_janus(p: &ProviderFile) -> Self {
@@ -355,6 +503,7 @@ impl Endpoints {
             server_faults: None,
             janus: p.janus_url.clone(),
             kernel_net: None,
+            sidecar: None,
         }
     }
 
@@ -376,6 +525,7 @@ impl Endpoints {
             server_faults: Some(server.faults()),
             janus: None,
             kernel_net: None,
+            sidecar: None,
         }
     }
 }

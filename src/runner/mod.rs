@@ -6,7 +6,7 @@ use crate::media::source::VideoSource;
 use crate::media::y4m;
 use crate::net::kernel::KernelNet;
 use crate::plan;
-use crate::provider::{Endpoints, ProviderFile, ProviderKind};
+use crate::provider::{Endpoints, ProviderFile, ProviderKind, SidecarUse};
 use crate::report::{self, Format};
 use crate::results::self_cost::{process_cpu_s, GeneratorInterval};
 use crate::results::{Environment, GroupResult, ResultsError, RunResults, SelfCost, SCHEMA};
@@ -204,7 +204,9 @@ pub async fn run(
                 _server = Some(server);
                 endpoints
             }
-            ProviderKind::WhipWhep | ProviderKind::Janus if kernel.is_some() => {
+            ProviderKind::WhipWhep | ProviderKind::Janus | ProviderKind::Sidecar
+                if kernel.is_some() =>
+            {
                 return Err(RunError::KernelPathNeedsEmbedded(file.name.clone()))
             }
             ProviderKind::WhipWhep => {
@@ -222,8 +224,13 @@ pub async fn run(
                 e
             }
             ProviderKind::Janus => Endpoints::for_janus(&file),
+            ProviderKind::Sidecar => Endpoints::for_sidecar(&file),
         };
         endpoints.kernel_net = kernel;
+        if let Some(spec) = &file.sidecar {
+            let token = endpoints.token().map(str::to_string);
+            endpoints.sidecar = Some(SidecarUse::start(&file, spec, token.as_deref()).await?);
+        }
         Some(endpoints)
     } else {
         None
@@ -237,6 +244,10 @@ pub async fn run(
         }
     }
     let provider = endpoints.as_ref().map(|e| e.provider.clone());
+    let sidecar = endpoints
+        .as_ref()
+        .and_then(|e| e.sidecar.as_ref())
+        .map(|s| s.process.clone());
     let cpu_before = process_cpu_s();
     let live = Arc::new(Live::default());
     let (done_tx, done_rx) = watch::channel(false);
@@ -249,6 +260,9 @@ pub async fn run(
         ))
     });
     let mut outcome = engine::run(&plan, endpoints, stop, live).await;
+    if let Some(s) = sidecar {
+        s.shutdown(std::time::Duration::from_secs(5)).await;
+    }
     let aborted = outcome.aborted.take();
     let _ = done_tx.send(true);
     if let Some(p) = progress {

@@ -24,6 +24,7 @@ mod open_model;
 mod results_merge;
 mod scenario_errors;
 mod sfu_overhead;
+mod sidecar;
 mod turn_relay;
 mod webrtc_loopback;
 mod webrtc_scenarios;

@@ -143,6 +143,7 @@ impl Receiver {
             id: self.id.clone(),
             group: group.to_string(),
             role: self.role,
+            client: native_client(),
             first_frame_ms: v.first_frame_ms,
             packets_expected: self.packets_expected(),
             packets_received: self.packets_received(),
@@ -208,6 +209,10 @@ impl Receiver {
     }
 }
 
+fn native_client() -> String {
+    "native".into()
+}
+
 fn ratio_pct(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
@@ -222,6 +227,9 @@ pub struct ReceiverSummary {
     pub id: String,
     pub group: String,
     pub role: Role,
+    /// Which client played the stream: "native", or the sidecar's client (e.g. "browser").
+    #[serde(default = "native_client")]
+    pub client: String,
     pub first_frame_ms: Option<f64>,
     pub packets_expected: u64,
     pub packets_received: u64,

@@ -186,6 +186,20 @@ impl VideoReceiver {
     }
 
     fn render(&mut self, now: Micros, capture_us: Option<Micros>, number: Option<u32>) {
+        self.show(now, now, capture_us, number);
+    }
+
+    /// A frame another client (a sidecar) received complete at `complete_at` and showed at
+    /// `shown_at`: latency counts to the first, as for our own frames; the picture's timing
+    /// (first frame, freezes, frame rate, recovery) to the second.
+    pub fn show(
+        &mut self,
+        complete_at: Micros,
+        shown_at: Micros,
+        capture_us: Option<Micros>,
+        number: Option<u32>,
+    ) {
+        let now = shown_at;
         self.interval_frames += 1;
         if let Some(n) = number {
             if let Some(last) = self.last_frame_number.filter(|&last| n > last) {
@@ -218,7 +232,7 @@ impl VideoReceiver {
             });
         }
         if let Some(capture) = capture_us.filter(|&c| c != FrameMarker::CAPTURE_UNKNOWN) {
-            let latency_us = now.saturating_sub(capture);
+            let latency_us = complete_at.saturating_sub(capture);
             let _ = self.latency.record(latency_us);
             self.samples.push(Sample {
                 metric: Metric::E2eLatencyMs,
@@ -264,6 +278,27 @@ impl VideoReceiver {
                 at,
                 value: self.stats.jitter_ms(),
             });
+        }
+        self.interval_frames = 0;
+        self.interval_bytes = 0;
+    }
+
+    /// `on_interval` for a stream another client (a sidecar) received: its frames came through
+    /// `show`, its byte count and jitter from that client's own statistics.
+    pub fn on_reported_interval(
+        &mut self,
+        now: Micros,
+        interval_us: u64,
+        bytes: u64,
+        jitter_ms: Option<f64>,
+    ) {
+        let secs = interval_us as f64 / 1e6;
+        let at = now.saturating_sub(1);
+        let mut push = |metric, value| self.samples.push(Sample { metric, at, value });
+        push(Metric::Fps, self.interval_frames as f64 / secs);
+        push(Metric::BitrateKbps, bytes as f64 * 8.0 / 1000.0 / secs);
+        if let Some(j) = jitter_ms {
+            push(Metric::JitterMs, j);
         }
         self.interval_frames = 0;
         self.interval_bytes = 0;
