@@ -5,12 +5,14 @@
 pub mod embedded;
 pub mod janus;
 pub mod link;
+pub mod sidecar;
 pub mod whip_whep;
 
 pub use crate::client::native::IcePolicy;
 use crate::scenario::units::HumanDuration;
 use crate::scenario::{self, Problem, ScenarioError};
 use serde::{Deserialize, Serialize};
+pub use sidecar::{SidecarSpec, SidecarUse};
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,28 +28,6 @@ pub enum ProviderKind {
     /// A client in a sidecar process that signals by itself (a vendor's Web SDK in a browser
     /// page): it both publishes and plays.
     Sidecar,
-}
-
-/// Sessions played by a sidecar process instead of the native client.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SidecarSpec {
-    /// The program and its arguments, e.g. ["node", "sidecar/browser/sidecar.js"]; relative
-    /// paths are from the folder rtcbench runs in.
-    pub command: Vec<String>,
-    /// The sidecar's page: "whip-whep", or a vendor's ("agora", "trtc", "zego").
-    pub page: String,
-    /// Every this-many-th viewer uses the sidecar (1: all); the rest use the native client, so
-    /// one run compares the two on the same stream.
-    #[serde(default = "every_viewer")]
-    pub every: u32,
-    /// Credentials the page needs, as environment variables: e.g. { app_id = "AGORA_APP_ID" }.
-    #[serde(default)]
-    pub credentials_env: std::collections::BTreeMap<String, String>,
-}
-
-fn every_viewer() -> u32 {
-    1
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -302,68 +282,6 @@ pub struct Endpoints {
     pub kernel_net: Option<std::sync::Arc<crate::net::kernel::KernelNet>>,
     /// The sidecar that plays (some) sessions, once the runner has started it.
     pub sidecar: Option<SidecarUse>,
-}
-
-/// A started sidecar and how sessions use it.
-#[derive(Clone)]
-pub struct SidecarUse {
-    pub process: std::sync::Arc<crate::client::sidecar::Sidecar>,
-    pub page: String,
-    pub every: u32,
-    /// The provider signals through the sidecar (kind "sidecar"): publishers use it too.
-    pub publishes: bool,
-    pub credentials: crate::client::sidecar::Credentials,
-}
-
-impl SidecarUse {
-    /// Starts `spec`'s command; credentials come from the environment now.
-    pub async fn start(
-        provider: &ProviderFile,
-        spec: &SidecarSpec,
-        token: Option<&str>,
-    ) -> Result<Self, ProviderError> {
-        let mut credentials = std::collections::BTreeMap::new();
-        if let Some(t) = token {
-            credentials.insert("token".to_string(), t.to_string());
-        }
-        for (name, var) in &spec.credentials_env {
-            let value = std::env::var(var).map_err(|_| ProviderError::MissingEnv {
-                provider: provider.name.clone(),
-                field: format!("sidecar.credentials_env.{name}"),
-                var: var.clone(),
-            })?;
-            credentials.insert(name.clone(), value);
-        }
-        let process = crate::client::sidecar::Sidecar::start(&spec.command)
-            .await
-            .map_err(|e| ProviderError::Sidecar {
-                provider: provider.name.clone(),
-                reason: e.to_string(),
-            })?;
-        if !process.identity.pages.iter().any(|p| p == &spec.page) {
-            let pages = process.identity.pages.join(", ");
-            process.shutdown(std::time::Duration::from_secs(2)).await;
-            return Err(ProviderError::Sidecar {
-                provider: provider.name.clone(),
-                reason: format!(
-                    "the sidecar has no page \"{}\" (it has: {pages})",
-                    spec.page
-                ),
-            });
-        }
-        Ok(Self {
-            process,
-            page: spec.page.clone(),
-            every: spec.every,
-            publishes: provider.kind == ProviderKind::Sidecar,
-            credentials: crate::client::sidecar::Credentials(credentials),
-        })
-    }
-
-    /// Whether viewer number `index` of a group plays through the sidecar.
-    pub fn plays(&self, index: usize) -> bool {
-        index as u64 % u64::from(self.every) == u64::from(self.every) - 1
-    }
 }
 
 impl std::fmt::Debug for Endpoints {
