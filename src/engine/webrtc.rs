@@ -221,7 +221,8 @@ async fn negotiate_janus(
     room: &str,
     peer: &mut NativePeer,
 ) -> Result<janus::Attachment, SessionFailure> {
-    let api = janus::Janus::new(ctx.http.clone(), base, ctx.endpoints.step_timeout);
+    let api = janus::Janus::new(ctx.http.clone(), base, ctx.endpoints.step_timeout)
+        .recording(&ctx.endpoints.janus_rooms);
     let signal_failure = |e: whip_whep::SignalError| failure(e.step, e.reason);
     let attachment = if peer.sender().is_some() {
         let offer = peer

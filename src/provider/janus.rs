@@ -18,7 +18,12 @@ pub struct Janus {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    /// Rooms this run made, to destroy when it ends.
+    made: Rooms,
 }
+
+/// The VideoRoom rooms a run made.
+pub type Rooms = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
 
 /// One Janus session; its events come by long poll and wait here until a caller takes them.
 pub struct Session {
@@ -64,7 +69,43 @@ impl Janus {
             http,
             base: base.trim_end_matches('/').to_string(),
             timeout,
+            made: Rooms::default(),
         }
+    }
+
+    /// Records the rooms this client makes in `rooms` (shared by a run's clients).
+    pub fn recording(mut self, rooms: &Rooms) -> Self {
+        self.made = rooms.clone();
+        self
+    }
+
+    /// Destroys `rooms` (those a run made); what Janus refuses is returned as text.
+    pub async fn destroy_rooms(&self, rooms: &Rooms) -> Vec<String> {
+        let ids: Vec<u64> = rooms
+            .lock()
+            .map(|r| r.iter().copied().collect())
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let session = match self.create_session().await {
+            Ok(s) => s,
+            Err(e) => return vec![e.to_string()],
+        };
+        let mut refused = Vec::new();
+        match session.attach().await {
+            Ok(handle) => {
+                for id in ids {
+                    let body = json!({"request": "destroy", "room": id});
+                    if let Err(e) = session.request(handle, body).await {
+                        refused.push(format!("room {id}: {e}"));
+                    }
+                }
+            }
+            Err(e) => refused.push(e.to_string()),
+        }
+        let _ = session.destroy().await;
+        refused
     }
 
     /// Sends `request` and reads Janus's JSON answer; an HTTP error is a failure at `step`.
@@ -222,24 +263,40 @@ impl Session {
         self.janus.post(&self.url(), body).await.map(|_| ())
     }
 
+    /// Hangs up the handle's PeerConnection (VideoRoom then leaves the room for it).
+    pub async fn hangup(&self, handle: u64) -> Result<(), SignalError> {
+        let body = json!({"janus": "hangup", "transaction": self.transaction()});
+        let url = format!("{}/{handle}", self.url());
+        self.janus.post(&url, body).await.map(|_| ())
+    }
+
     pub async fn destroy(&self) -> Result<(), SignalError> {
         let body = json!({"janus": "destroy", "transaction": self.transaction()});
         self.janus.post(&self.url(), body).await.map(|_| ())
     }
 
-    /// Makes `room` if it does not exist.
-    pub async fn ensure_room(&self, handle: u64, room: u64) -> Result<(), SignalError> {
+    pub async fn room_exists(&self, handle: u64, room: u64) -> Result<bool, SignalError> {
         let v = self
             .request(handle, json!({"request": "exists", "room": room}))
             .await?;
-        if v["plugindata"]["data"]["exists"] == true {
+        Ok(v["plugindata"]["data"]["exists"] == true)
+    }
+
+    /// Makes `room` if it does not exist.
+    pub async fn ensure_room(&self, handle: u64, room: u64) -> Result<(), SignalError> {
+        if self.room_exists(handle, room).await? {
             return Ok(());
         }
         // rtcbench's clients send H.264 and Opus; VideoRoom's default video codec is VP8.
         let create = json!({"request": "create", "room": room, "publishers": 64,
                             "videocodec": "h264", "audiocodec": "opus"});
         match self.request(handle, create).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if let Ok(mut made) = self.janus.made.lock() {
+                    made.insert(room);
+                }
+                Ok(())
+            }
             // Another session made it meanwhile.
             Err(e) if e.reason.contains("error 427") => Ok(()),
             Err(e) => Err(e),
@@ -326,11 +383,12 @@ pub fn room_id(name: &str) -> u64 {
 /// A peer's hold on Janus: its session, kept alive meanwhile, until it leaves.
 pub struct Attachment {
     session: Arc<Session>,
+    handle: u64,
     keepalive: tokio::task::JoinHandle<()>,
 }
 
 impl Attachment {
-    fn new(session: Arc<Session>) -> Self {
+    fn new(session: Arc<Session>, handle: u64) -> Self {
         let alive = session.clone();
         // Janus drops a session after 60 s without a request; its long polls do not count.
         let keepalive = tokio::spawn(async move {
@@ -339,12 +397,17 @@ impl Attachment {
                 let _ = alive.keepalive().await;
             }
         });
-        Self { session, keepalive }
+        Self {
+            session,
+            handle,
+            keepalive,
+        }
     }
 
-    /// Ends the session (Janus hangs up its handles with it).
+    /// Hangs up and ends the session, as a client leaving does.
     pub async fn leave(self) {
         self.keepalive.abort();
+        let _ = self.session.hangup(self.handle).await;
         let _ = self.session.destroy().await;
     }
 }
@@ -360,7 +423,7 @@ pub async fn join_publisher(
     let id = room_id(room);
     session.ensure_room(handle, id).await?;
     let (_, answer) = session.publish(handle, id, offer).await?;
-    Ok((answer, Attachment::new(session)))
+    Ok((answer, Attachment::new(session, handle)))
 }
 
 /// A subscription waiting for its answer to Janus's offer.
@@ -373,7 +436,7 @@ pub struct PendingSubscription {
 impl PendingSubscription {
     pub async fn answer(self, sdp: &str) -> Result<Attachment, SignalError> {
         self.session.start(self.handle, self.room, sdp).await?;
-        Ok(Attachment::new(self.session))
+        Ok(Attachment::new(self.session, self.handle))
     }
 }
 

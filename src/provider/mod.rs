@@ -282,6 +282,8 @@ pub struct Endpoints {
     pub kernel_net: Option<std::sync::Arc<crate::net::kernel::KernelNet>>,
     /// The sidecar that plays (some) sessions, once the runner has started it.
     pub sidecar: Option<SidecarUse>,
+    /// The Janus rooms the run made, destroyed when it ends.
+    pub janus_rooms: janus::Rooms,
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -392,6 +394,7 @@ impl Endpoints {
             janus: None,
             kernel_net: None,
             sidecar: None,
+            janus_rooms: janus::Rooms::default(),
         })
     }
 
@@ -422,6 +425,7 @@ impl Endpoints {
             janus: p.janus_url.clone(),
             kernel_net: None,
             sidecar: None,
+            janus_rooms: janus::Rooms::default(),
         }
     }
 
@@ -444,6 +448,7 @@ impl Endpoints {
             janus: None,
             kernel_net: None,
             sidecar: None,
+            janus_rooms: janus::Rooms::default(),
         }
     }
 }

@@ -248,6 +248,14 @@ pub async fn run(
         .as_ref()
         .and_then(|e| e.sidecar.as_ref())
         .map(|s| s.process.clone());
+    let janus = endpoints.as_ref().and_then(|e| {
+        let api = crate::provider::janus::Janus::new(
+            reqwest::Client::new(),
+            e.janus.as_ref()?,
+            e.step_timeout,
+        );
+        Some((api, e.janus_rooms.clone()))
+    });
     let cpu_before = process_cpu_s();
     let live = Arc::new(Live::default());
     let (done_tx, done_rx) = watch::channel(false);
@@ -262,6 +270,12 @@ pub async fn run(
     let mut outcome = engine::run(&plan, endpoints, stop, live).await;
     if let Some(s) = sidecar {
         s.shutdown(std::time::Duration::from_secs(5)).await;
+    }
+    if let Some((api, rooms)) = janus {
+        // Rooms made for the run go with it; one Janus refuses to destroy is worth a line.
+        for refused in api.destroy_rooms(&rooms).await {
+            eprintln!("Janus did not destroy a room this run made: {refused}");
+        }
     }
     let aborted = outcome.aborted.take();
     let _ = done_tx.send(true);

@@ -1,5 +1,7 @@
 //! Scripted stalls must be counted as freezes by each rule, with the right freeze time.
 
+use crate::common;
+
 use crate::common::*;
 use rtcbench::metrics::Metric;
 
@@ -7,6 +9,7 @@ const FRAME_US: u64 = 1_000_000 / 30;
 
 #[test]
 fn a_400ms_stall_is_one_freeze_and_a_700ms_stall_adds_one_of_each() {
+    let _heavy = common::heavy_blocking();
     let toml = r#"name = "freeze"
 duration = "10s"
 [video]
@@ -55,6 +58,7 @@ probes = 1
 
 #[test]
 fn a_400ms_stall_alone_is_not_a_500ms_freeze() {
+    let _heavy = common::heavy_blocking();
     let toml = r#"name = "freeze400"
 duration = "5s"
 [video]
@@ -83,6 +87,7 @@ probes = 0
 
 #[test]
 fn a_clean_stream_has_no_freezes() {
+    let _heavy = common::heavy_blocking();
     let toml = r#"name = "smooth"
 duration = "5s"
 [video]

@@ -10,7 +10,7 @@ use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
 use rtcbench::media::sender::MediaSender;
 use rtcbench::metrics::Metric;
-use rtcbench::provider::janus::Janus;
+use rtcbench::provider::janus::{room_id, Janus};
 use rtcbench::runner::providers::run_each;
 use rtcbench::runner::RunOptions;
 use std::net::{IpAddr, Ipv4Addr};
@@ -184,6 +184,18 @@ async fn a_call_and_a_room_against_janus_and_the_embedded_provider_compare_side_
     }
     let csv = std::fs::read_to_string(c.dir.join("comparison.csv")).expect("comparison.csv");
     assert!(csv.contains("janus-local,room,e2e p95 ms,") && csv.contains("embedded,call,"));
+    // The run destroyed the rooms it made; its clients hung up and left.
+    let janus = Janus::new(reqwest::Client::new(), JANUS, Duration::from_secs(2));
+    let session = janus.create_session().await.expect("session");
+    let handle = session.attach().await.expect("handle");
+    for (group, suffix) in [("room", ""), ("call", "-0"), ("call", "-1")] {
+        let room = room_id(&rtcbench::plan::room_name(group, suffix));
+        assert!(
+            !session.room_exists(handle, room).await.expect("exists"),
+            "{group}{suffix}"
+        );
+    }
+    let _ = session.destroy().await;
     let md = std::fs::read_to_string(c.dir.join("comparison.md")).expect("comparison.md");
     eprintln!("{}", md.split("\n## ").nth(1).unwrap_or_default());
     std::fs::remove_dir_all(&dir).ok();

@@ -1,6 +1,8 @@
 //! Latency survives when a server strips our SEI: light receivers fall back to abs-capture-time,
 //! probes to the pixel marker.
 
+use crate::common;
+
 use rtcbench::media::receiver::{AudioReceiver, QualityProbe, Receiver, Role, VideoReceiver};
 use rtcbench::media::rtp::{RtpPacket, VIDEO_PAYLOAD_TYPE};
 use rtcbench::media::sender::{MediaSender, SenderConfig};
@@ -78,6 +80,7 @@ fn latency_ms(rec: &Recorder) -> Option<(f64, f64)> {
 
 #[test]
 fn light_receivers_use_abs_capture_time_when_sei_is_stripped() {
+    let _heavy = common::heavy_blocking();
     let (r, rec) = receive(Role::Light, &forwarded(true));
     assert!(r.video.freeze.frames() >= 59, "frames still render");
     let (min, max) = latency_ms(&rec).expect("latency from abs-capture-time");
@@ -90,6 +93,7 @@ fn light_receivers_use_abs_capture_time_when_sei_is_stripped() {
 
 #[test]
 fn without_sei_or_abs_capture_time_a_light_receiver_reports_no_latency_rather_than_a_wrong_one() {
+    let _heavy = common::heavy_blocking();
     let (r, rec) = receive(Role::Light, &forwarded(false));
     assert!(r.video.freeze.frames() >= 59);
     assert!(latency_ms(&rec).is_none());
@@ -97,6 +101,7 @@ fn without_sei_or_abs_capture_time_a_light_receiver_reports_no_latency_rather_th
 
 #[test]
 fn probes_read_latency_and_frame_number_from_pixels() {
+    let _heavy = common::heavy_blocking();
     let (r, rec) = receive(Role::Probe, &forwarded(false));
     let probe = r.video.probe.as_ref().expect("probe");
     assert!(probe.marker_reads >= 59 && probe.marker_misses == 0);

@@ -38,6 +38,7 @@ fn run_with(values: impl Iterator<Item = u64>) -> RunResults {
 
 #[test]
 fn merged_percentiles_are_those_of_all_samples() {
+    let _heavy = common::heavy_blocking();
     let mut a = run_with(1..=1000);
     let b = run_with(1001..=3000);
     a.merge(&b).expect("merge");
@@ -65,6 +66,7 @@ fn merged_percentiles_are_those_of_all_samples() {
 
 #[test]
 fn run_json_round_trips_and_merges_the_same_after_reading() {
+    let _heavy = common::heavy_blocking();
     let dir = std::env::temp_dir().join(format!("rtcbench-merge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let a = run_with(1..=500);
@@ -87,6 +89,7 @@ fn run_json_round_trips_and_merges_the_same_after_reading() {
 
 #[test]
 fn a_file_of_another_schema_is_refused_clearly() {
+    let _heavy = common::heavy_blocking();
     let dir = std::env::temp_dir().join(format!("rtcbench-schema-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("run.json");
