@@ -15,4 +15,5 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod score;
 pub mod sfu;
