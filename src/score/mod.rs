@@ -2,3 +2,4 @@
 //! coverage, claims and the procurement report build on them.
 
 pub mod stats;
+pub mod thresholds;
