@@ -188,13 +188,21 @@ pub struct Identity {
 }
 
 type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>>;
+/// The last lines of the sidecar's stderr.
+type Tail = Arc<Mutex<VecDeque<String>>>;
+
+fn tail_lines(tail: &Tail) -> Vec<String> {
+    tail.lock()
+        .map(|l| l.iter().cloned().collect())
+        .unwrap_or_default()
+}
 
 /// A running sidecar process shared by a run's sessions.
 pub struct Sidecar {
     command: String,
     stdin: tokio::sync::Mutex<Option<ChildStdin>>,
     routes: Routes,
-    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr: Tail,
     /// Why the sidecar stopped answering, once it has.
     gone: Arc<Mutex<Option<String>>>,
     child: Mutex<Option<Child>>,
@@ -220,7 +228,7 @@ impl Sidecar {
                 command: shown.clone(),
                 reason: e.to_string(),
             })?;
-        let stderr_lines = Arc::new(Mutex::new(VecDeque::new()));
+        let stderr_lines = Tail::default();
         if let Some(err) = child.stderr.take() {
             let keep = stderr_lines.clone();
             tokio::spawn(async move {
@@ -243,12 +251,6 @@ impl Sidecar {
             reason: "no stdout".into(),
         })?;
         tokio::spawn(read_events(stdout, routes.clone(), gone.clone(), ready_tx));
-        let stderr_now = |lines: &Arc<Mutex<VecDeque<String>>>| -> Vec<String> {
-            lines
-                .lock()
-                .map(|l| l.iter().cloned().collect())
-                .unwrap_or_default()
-        };
         let identity = match tokio::time::timeout(READY_TIMEOUT, ready_rx).await {
             Ok(Ok(Ok(identity))) => identity,
             Ok(Ok(Err(found))) => {
@@ -262,7 +264,7 @@ impl Sidecar {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return Err(SidecarError::NotReady {
                     command: shown,
-                    stderr: stderr_now(&stderr_lines),
+                    stderr: tail_lines(&stderr_lines),
                 });
             }
         };
@@ -321,11 +323,7 @@ impl Sidecar {
         SidecarError::Broken {
             command: self.command.clone(),
             reason,
-            stderr: self
-                .stderr
-                .lock()
-                .map(|l| l.iter().cloned().collect())
-                .unwrap_or_default(),
+            stderr: tail_lines(&self.stderr),
         }
     }
 

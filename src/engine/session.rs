@@ -263,6 +263,15 @@ pub(super) async fn publish(
     dial_at: Micros,
     until: Instant,
 ) -> (SenderStats, Option<SessionFailure>) {
+    if let Some(sidecar) = ctx.endpoints.sidecar.as_ref().filter(|s| s.publishes) {
+        // The sidecar's client makes its own stream: no encoder here.
+        sleep_until_micros(ctx.clock, dial_at).await;
+        record_slip(&ctx, dial_at);
+        // A call side publishes and plays under one plan id; the sidecar needs two sessions.
+        let session = format!("{id}/publish");
+        let f = super::sidecar::publish(&ctx, sidecar, &session, &room, &config, until).await;
+        return (SenderStats::default(), f.map(|f| tag(f, &id)));
+    }
     // The encoder is made just before the planned instant: rtcbench's own set-up must not make
     // every session planned for the same instant start late.
     sleep_until_micros(ctx.clock, dial_at.saturating_sub(PREPARE_LEAD_US)).await;
@@ -277,13 +286,6 @@ pub(super) async fn publish(
             return (SenderStats::default(), Some(tag(f, &id)));
         }
     };
-    if let Some(sidecar) = ctx.endpoints.sidecar.as_ref().filter(|s| s.publishes) {
-        // A call side publishes and plays under one plan id; the sidecar needs two sessions.
-        let session = format!("{id}/publish");
-        let f =
-            super::sidecar::publish(&ctx, sidecar, &session, &room, sender.config(), until).await;
-        return (SenderStats::default(), f.map(|f| tag(f, &id)));
-    }
     let mut network = match ClientNetwork::open(&ctx, &ctx.publishers, seed) {
         Ok((n, _)) => n,
         Err(f) => return (SenderStats::default(), Some(tag(f, &id))),
@@ -318,11 +320,9 @@ pub(super) struct Watch {
 /// Closes the group's measurement intervals from the next boundary after now.
 fn interval_ticker(ctx: &Ctx) -> Ticker {
     let recorder = ctx.recorder.clone();
-    let (run_start, interval_us, clock) = (ctx.run_start, ctx.interval_us, ctx.clock);
-    let now = clock.now();
-    let next = run_start + (now.saturating_sub(run_start) / interval_us + 1) * interval_us;
+    let (interval_us, clock) = (ctx.interval_us, ctx.clock);
     Ticker {
-        next: clock.instant_of(next),
+        next: ctx.next_interval(),
         every: Duration::from_micros(interval_us),
         on_tick: Box::new(move |peer: &mut NativePeer, at: Instant| {
             if let Some(r) = peer.receiver_mut() {
@@ -341,19 +341,16 @@ fn interval_ticker(ctx: &Ctx) -> Ticker {
 pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     // Decoders are made just before the planned instant, as the publisher's encoder is.
     sleep_until_micros(ctx.clock, w.dial_at.saturating_sub(PREPARE_LEAD_US)).await;
-    let probe = match w.plan.role {
-        Role::Probe => Some(QualityProbe::new(VideoSource::new(
+    // A sidecar's client decodes for itself: its viewers only report frames.
+    let decodes = w.plan.role == Role::Probe && !w.via_sidecar;
+    let probe = decodes.then(|| {
+        QualityProbe::new(VideoSource::new(
             w.reference.seed,
             w.reference.width,
             w.reference.height,
-        ))),
-        Role::Light => None,
-    };
-    let opus = if w.plan.role == Role::Probe {
-        OpusDecoder::new().ok()
-    } else {
-        None
-    };
+        ))
+    });
+    let opus = decodes.then(OpusDecoder::new).and_then(Result::ok);
     sleep_until_micros(ctx.clock, w.dial_at).await;
     let whep_at = record_slip(&ctx, w.dial_at);
     let planned_join_s = w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6;

@@ -23,8 +23,6 @@ const LEAVE_WAIT: Duration = Duration::from_secs(3);
 
 pub(super) struct Played {
     pub(super) failure: Option<SessionFailure>,
-    /// Whether the session got as far as its signalling (it counted as up meanwhile).
-    pub(super) went_up: bool,
     /// The client's own counters, last reported.
     pub(super) stats: Option<ClientStats>,
     pub(super) drops: u64,
@@ -37,6 +35,23 @@ fn sidecar_failure(step: &str, reason: impl Into<String>) -> SessionFailure {
     }
 }
 
+/// A session's next event, or the failure that ends it: the sidecar's error, or its exit
+/// (counted at `step`).
+fn event_or_end(
+    sidecar: &SidecarUse,
+    event: Option<Event>,
+    step: &str,
+) -> Result<Event, SessionFailure> {
+    match event {
+        Some(Event::Error { step, message, .. }) => Err(sidecar_failure(&step, message)),
+        Some(e) => Ok(e),
+        None => {
+            let e = sidecar.process.broken("it exited".into());
+            Err(sidecar_failure(step, e.to_string()))
+        }
+    }
+}
+
 /// Waits for the event `want` names; the sidecar's error, its exit or the step's timeout end
 /// the wait with a failure at `step`.
 async fn expect(
@@ -45,18 +60,14 @@ async fn expect(
     step: &str,
     limit: Duration,
     want: fn(&Event) -> bool,
-) -> Result<Event, SessionFailure> {
+) -> Result<(), SessionFailure> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(Event::Error { step, message, .. })) => {
-                return Err(sidecar_failure(&step, message))
-            }
-            Ok(Some(e)) if want(&e) => return Ok(e),
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                let e = sidecar.process.broken("it exited".into());
-                return Err(sidecar_failure(step, e.to_string()));
+            Ok(event) => {
+                if want(&event_or_end(sidecar, event, step)?) {
+                    return Ok(());
+                }
             }
             Err(_) => {
                 return Err(sidecar_failure(
@@ -97,7 +108,6 @@ async fn join(
         matches!(e, Event::Joined { .. })
     })
     .await
-    .map(|_| ())
 }
 
 async fn send(sidecar: &SidecarUse, command: &Command) -> Result<(), SessionFailure> {
@@ -133,7 +143,6 @@ pub(super) async fn watch(
     let mut events = sidecar.process.open(id);
     let mut played = Played {
         failure: None,
-        went_up: false,
         stats: None,
         drops: 0,
     };
@@ -158,35 +167,26 @@ pub(super) async fn watch(
         leave(sidecar, id, &mut events).await;
         return played;
     }
-    played.went_up = true;
     ctx.live.session_up();
     let interval = Duration::from_micros(ctx.interval_us);
-    let now = ctx.clock.now();
-    let next =
-        ctx.run_start + (now.saturating_sub(ctx.run_start) / ctx.interval_us + 1) * ctx.interval_us;
-    let mut tick = ctx.clock.instant_of(next);
+    let mut tick = ctx.next_interval();
     let mut last = ClientStats::default();
     let mut stop = ctx.stop.clone();
     loop {
         tokio::select! {
-            event = events.recv() => match event {
-                Some(Event::Frames { samples, .. }) => {
+            event = events.recv() => match event_or_end(sidecar, event, "media") {
+                Ok(Event::Frames { samples, .. }) => {
                     for (frame, capture_us, received_us, shown_us) in samples {
                         receiver.video.show(received_us, shown_us, Some(capture_us), Some(frame));
                     }
                 }
-                Some(Event::Stats { stats, .. }) => played.stats = Some(stats),
-                Some(Event::Error { step, message, .. }) => {
+                Ok(Event::Stats { stats, .. }) => played.stats = Some(stats),
+                Ok(_) => {}
+                Err(f) => {
                     if receiver.video.first_frame_ms.is_some() {
                         played.drops += 1;
                     }
-                    played.failure = Some(sidecar_failure(&step, message));
-                    break;
-                }
-                Some(_) => {}
-                None => {
-                    let e = sidecar.process.broken("it exited".into());
-                    played.failure = Some(sidecar_failure("media", e.to_string()));
+                    played.failure = Some(f);
                     break;
                 }
             },
@@ -226,11 +226,11 @@ fn record_interval(
         .saturating_sub(last.packets_lost.unwrap_or(0))
         .max(0) as u64;
     let mut samples = receiver.drain_samples();
-    if received + lost > 0 {
+    if let Some(pct) = loss_pct(received, lost) {
         samples.push(Sample {
             metric: Metric::PacketLossPct,
             at: boundary.saturating_sub(1),
-            value: lost as f64 * 100.0 / (received + lost) as f64,
+            value: pct,
         });
     }
     if let Ok(mut rec) = ctx.recorder.lock() {
@@ -280,17 +280,9 @@ pub(super) async fn publish(
         let mut stop = ctx.stop.clone();
         loop {
             tokio::select! {
-                event = events.recv() => match event {
-                    Some(Event::Error { step, message, .. }) => {
-                        outcome = Some(sidecar_failure(&step, message));
-                        break;
-                    }
-                    Some(_) => {}
-                    None => {
-                        let e = sidecar.process.broken("it exited".into());
-                        outcome = Some(sidecar_failure("media", e.to_string()));
-                        break;
-                    }
+                event = events.recv() => if let Err(f) = event_or_end(sidecar, event, "media") {
+                    outcome = Some(f);
+                    break;
                 },
                 _ = tokio::time::sleep_until(until.into()) => break,
                 _ = stop.changed() => break,
@@ -301,6 +293,11 @@ pub(super) async fn publish(
     outcome
 }
 
+/// Lost packets as a share of those expected; `None` with nothing expected.
+fn loss_pct(received: u64, lost: u64) -> Option<f64> {
+    (received + lost > 0).then(|| lost as f64 * 100.0 / (received + lost) as f64)
+}
+
 /// A session summary's loss and jitter from the client's own counters.
 pub(super) fn apply_stats(s: &mut crate::media::receiver::ReceiverSummary, stats: &ClientStats) {
     let received = stats.packets_received.unwrap_or(0);
@@ -308,10 +305,7 @@ pub(super) fn apply_stats(s: &mut crate::media::receiver::ReceiverSummary, stats
     s.packets_received = received;
     s.packets_lost = lost;
     s.packets_expected = received + lost;
-    s.packet_loss_pct = match received + lost {
-        0 => 0.0,
-        all => lost as f64 * 100.0 / all as f64,
-    };
+    s.packet_loss_pct = loss_pct(received, lost).unwrap_or(0.0);
     if let Some(j) = stats.jitter_ms {
         s.jitter_ms = j;
     }

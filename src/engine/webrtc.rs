@@ -68,6 +68,14 @@ impl Ctx {
             .as_ref()
             .is_some_and(|s| s.publishes || index.is_some_and(|i| s.plays(i)))
     }
+
+    /// The first measurement-interval boundary after now.
+    pub(super) fn next_interval(&self) -> Instant {
+        let now = self.clock.now();
+        let elapsed = now.saturating_sub(self.run_start);
+        let next = self.run_start + (elapsed / self.interval_us + 1) * self.interval_us;
+        self.clock.instant_of(next)
+    }
 }
 
 /// The network of one side of a group's clients (viewers or publishers): the user-space layer's

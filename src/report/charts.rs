@@ -230,25 +230,26 @@ fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, String
     Ok(out)
 }
 
-/// Cumulative distribution from a histogram: (value in ms, percent of samples at or below).
+/// A metric's cumulative distribution: (value, percent of samples at or below) at 201
+/// quantiles; `None` without samples.
+pub(crate) fn cdf_points(m: &crate::results::MetricResult) -> Option<Vec<(f64, f64)>> {
+    let h = &m.histogram.0;
+    (!h.is_empty()).then(|| {
+        (0..=200)
+            .map(|i| {
+                let q = i as f64 / 200.0;
+                (h.value_at_quantile(q) as f64 / m.scale, q * 100.0)
+            })
+            .collect()
+    })
+}
+
+/// Cumulative distribution of each group's `metric`.
 fn cdf(results: &RunResults, metric: Metric) -> Vec<Series> {
     results
         .groups
         .iter()
-        .filter_map(|g| {
-            let m = g.metric(metric)?;
-            let h = &m.histogram.0;
-            if h.is_empty() {
-                return None;
-            }
-            let pts = (0..=200)
-                .map(|i| {
-                    let q = i as f64 / 200.0;
-                    (h.value_at_quantile(q) as f64 / m.scale, q * 100.0)
-                })
-                .collect();
-            Some((g.name.clone(), pts))
-        })
+        .filter_map(|g| Some((g.name.clone(), cdf_points(g.metric(metric)?)?)))
         .collect()
 }
 

@@ -33,95 +33,76 @@ fn stat(g: &GroupResult, m: Metric, pick: fn(&Summary) -> f64) -> Option<f64> {
         .map(|r| pick(&r.summary))
 }
 
+/// A row of the table: its name, how to read it from a group, and the digits shown.
+const fn figure(
+    name: &'static str,
+    read: fn(&GroupResult) -> Option<f64>,
+    digits: usize,
+) -> Figure {
+    Figure { name, read, digits }
+}
+
 const FIGURES: [Figure; 17] = [
-    Figure {
-        name: "joined %",
-        read: |g| Some(g.totals.join_success_pct),
-        digits: 1,
-    },
-    Figure {
-        name: "failed joins",
-        read: |g| Some((g.totals.failed_sessions + g.publisher_failures.len() as u64) as f64),
-        digits: 0,
-    },
-    Figure {
-        name: "connect p50 ms",
-        read: |g| stat(g, Metric::ConnectMs, |s| s.p50),
-        digits: 0,
-    },
-    Figure {
-        name: "connect p95 ms",
-        read: |g| stat(g, Metric::ConnectMs, |s| s.p95),
-        digits: 0,
-    },
-    Figure {
-        name: "first frame p50 ms",
-        read: |g| stat(g, Metric::FirstFrameMs, |s| s.p50),
-        digits: 0,
-    },
-    Figure {
-        name: "first frame p90 ms",
-        read: |g| stat(g, Metric::FirstFrameMs, |s| s.p90),
-        digits: 0,
-    },
-    Figure {
-        name: "e2e p50 ms",
-        read: |g| stat(g, Metric::E2eLatencyMs, |s| s.p50),
-        digits: 1,
-    },
-    Figure {
-        name: "e2e p95 ms",
-        read: |g| stat(g, Metric::E2eLatencyMs, |s| s.p95),
-        digits: 1,
-    },
-    Figure {
-        name: "e2e p99 ms",
-        read: |g| stat(g, Metric::E2eLatencyMs, |s| s.p99),
-        digits: 1,
-    },
-    Figure {
-        name: "loss after repair %",
-        read: |g| Some(g.totals.packet_loss_pct),
-        digits: 2,
-    },
-    Figure {
-        name: "jitter p95 ms",
-        read: |g| stat(g, Metric::JitterMs, |s| s.p95),
-        digits: 2,
-    },
-    Figure {
-        name: "fps mean",
-        read: |g| stat(g, Metric::Fps, |s| s.mean),
-        digits: 1,
-    },
-    Figure {
-        name: "freezes (W3C)",
-        read: |g| Some(g.totals.freeze_w3c.count as f64),
-        digits: 0,
-    },
-    Figure {
-        name: "freeze time %",
-        read: |g| Some(g.totals.freeze_time_pct),
-        digits: 2,
-    },
-    Figure {
-        name: "PSNR dB",
-        read: |g| stat(g, Metric::PsnrDb, |s| s.mean),
-        digits: 2,
-    },
-    Figure {
-        name: "drops",
-        read: |g| Some(g.totals.reconnects.drops as f64),
-        digits: 0,
-    },
-    Figure {
-        name: "recovery p95 ms",
-        read: |g| stat(g, Metric::RecoveryMs, |s| s.p95),
-        digits: 0,
-    },
+    figure("joined %", |g| Some(g.totals.join_success_pct), 1),
+    figure(
+        "failed joins",
+        |g| Some((g.totals.failed_sessions + g.publisher_failures.len() as u64) as f64),
+        0,
+    ),
+    figure(
+        "connect p50 ms",
+        |g| stat(g, Metric::ConnectMs, |s| s.p50),
+        0,
+    ),
+    figure(
+        "connect p95 ms",
+        |g| stat(g, Metric::ConnectMs, |s| s.p95),
+        0,
+    ),
+    figure(
+        "first frame p50 ms",
+        |g| stat(g, Metric::FirstFrameMs, |s| s.p50),
+        0,
+    ),
+    figure(
+        "first frame p90 ms",
+        |g| stat(g, Metric::FirstFrameMs, |s| s.p90),
+        0,
+    ),
+    figure(
+        "e2e p50 ms",
+        |g| stat(g, Metric::E2eLatencyMs, |s| s.p50),
+        1,
+    ),
+    figure(
+        "e2e p95 ms",
+        |g| stat(g, Metric::E2eLatencyMs, |s| s.p95),
+        1,
+    ),
+    figure(
+        "e2e p99 ms",
+        |g| stat(g, Metric::E2eLatencyMs, |s| s.p99),
+        1,
+    ),
+    figure("loss after repair %", |g| Some(g.totals.packet_loss_pct), 2),
+    figure("jitter p95 ms", |g| stat(g, Metric::JitterMs, |s| s.p95), 2),
+    figure("fps mean", |g| stat(g, Metric::Fps, |s| s.mean), 1),
+    figure(
+        "freezes (W3C)",
+        |g| Some(g.totals.freeze_w3c.count as f64),
+        0,
+    ),
+    figure("freeze time %", |g| Some(g.totals.freeze_time_pct), 2),
+    figure("PSNR dB", |g| stat(g, Metric::PsnrDb, |s| s.mean), 2),
+    figure("drops", |g| Some(g.totals.reconnects.drops as f64), 0),
+    figure(
+        "recovery p95 ms",
+        |g| stat(g, Metric::RecoveryMs, |s| s.p95),
+        0,
+    ),
 ];
 
-fn figure(name: &str) -> fn(&GroupResult) -> Option<f64> {
+fn read_of(name: &str) -> fn(&GroupResult) -> Option<f64> {
     FIGURES
         .iter()
         .find(|f| f.name == name)
@@ -286,17 +267,7 @@ fn cdf_series(runs: &[ComparedRun], metric: Metric) -> Vec<Series> {
     runs.iter()
         .flat_map(|r| {
             r.results.groups.iter().filter_map(move |g| {
-                let m = g.metric(metric)?;
-                let h = &m.histogram.0;
-                if h.is_empty() {
-                    return None;
-                }
-                let pts = (0..=200)
-                    .map(|i| {
-                        let q = i as f64 / 200.0;
-                        (h.value_at_quantile(q) as f64 / m.scale, q * 100.0)
-                    })
-                    .collect();
+                let pts = charts::cdf_points(g.metric(metric)?)?;
                 let name = match one_group {
                     true => r.label.clone(),
                     false => format!("{} · {}", r.label, g.name),
@@ -354,13 +325,13 @@ pub fn charts(runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartError> {
             "compare_e2e_p95",
             "End-to-end latency p95 by provider and group",
             "e2e latency p95 (ms)",
-            figure("e2e p95 ms"),
+            read_of("e2e p95 ms"),
         ),
         (
             "compare_freeze_time",
             "Freeze time (W3C rule) by provider and group",
             "freeze time (% of rendered time)",
-            figure("freeze time %"),
+            read_of("freeze time %"),
         ),
     ] {
         let bars = bars(runs, read);
@@ -381,13 +352,7 @@ pub fn charts(runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartError> {
 /// One CSV row per provider, group and figure: easy to pivot in a spreadsheet.
 fn csv(runs: &[ComparedRun]) -> String {
     let mut s = String::from("provider,group,figure,value\n");
-    let quote = |v: &str| {
-        if v.contains([',', '"', '\n']) {
-            format!("\"{}\"", v.replace('"', "\"\""))
-        } else {
-            v.to_string()
-        }
-    };
+    let quote = super::csv::field;
     for r in runs {
         for g in &r.results.groups {
             for f in &FIGURES {

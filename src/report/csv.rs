@@ -12,7 +12,7 @@ marker_read_pct,video_decode_errors,frames_lost,drops,rejoins,rejoin_failures,re
 /// Each row is an array of exactly this many columns, checked by the compiler.
 const COLUMNS: usize = 44;
 
-fn field(s: &str) -> String {
+pub(super) fn field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

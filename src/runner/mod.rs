@@ -54,6 +54,8 @@ pub enum RunError {
     NoPlayback(String),
     #[error("provider \"{provider}\": its URLs have no {{room}}, so they serve one stream, and this scenario needs {streams} (one room group with no calls or co-hosts fits)")]
     OneStream { provider: String, streams: usize },
+    #[error("provider \"{provider}\": group \"{group}\" has an impaired network or a blackhole, which rtcbench applies at its own clients' sockets; a sidecar's client has its own and would go unimpaired (use a clean network with a sidecar)")]
+    SidecarOwnNetwork { provider: String, group: String },
     #[error("--provider applies to WebRTC scenarios; this scenario's transport has no provider to compare")]
     ProvidersNeedWebrtc,
     #[error("{}: not a comparison manifest: {reason}", path.display())]
@@ -78,20 +80,21 @@ pub struct RunArtifacts {
     pub results: RunResults,
 }
 
+/// `name` with every character a folder name should not hold made '-'.
+fn folder_name(name: &str) -> String {
+    name.chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                true => c,
+                false => '-',
+            },
+        )
+        .collect()
+}
+
 pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let safe: String = scenario
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    PathBuf::from("results").join(format!("{stamp}-{safe}"))
+    PathBuf::from("results").join(format!("{stamp}-{}", folder_name(&scenario.name)))
 }
 
 pub fn to_results(
@@ -158,6 +161,28 @@ fn streams_needed(plan: &crate::plan::Plan) -> usize {
         .sum()
 }
 
+/// A group whose clients' network rtcbench impairs (a profile, a blackhole; its publishers'
+/// too when the sidecar publishes): a sidecar's client has sockets of its own that the
+/// impairment cannot reach.
+fn impaired_group(plan: &crate::plan::Plan, publishes: bool) -> Option<String> {
+    use crate::net::impair::ImpairSpec;
+    use crate::scenario::faults::FaultKind;
+    let blackholed = plan.faults.iter().any(|f| f.kind == FaultKind::Blackhole);
+    plan.groups
+        .iter()
+        .find(|g| {
+            let impaired = |p: &crate::scenario::NetworkProfile| {
+                p.path == crate::scenario::schema::NetworkPath::Kernel
+                    || !ImpairSpec::from(p).is_clean()
+                    || !ImpairSpec::uplink(p).is_clean()
+            };
+            blackholed
+                || impaired(&g.network)
+                || (publishes && g.publisher_network.as_ref().is_some_and(impaired))
+        })
+        .map(|g| g.name.clone())
+}
+
 fn uses_kernel_path(plan: &crate::plan::Plan) -> bool {
     use crate::scenario::schema::NetworkPath;
     plan.groups.iter().any(|g| {
@@ -174,6 +199,21 @@ pub async fn run(
     options: &RunOptions,
     stop: watch::Receiver<bool>,
 ) -> Result<RunArtifacts, RunError> {
+    let file = match options.providers.as_slice() {
+        [] => None,
+        [path] => Some(crate::provider::load(path)?),
+        many => return Err(RunError::TooManyProviders(many.len())),
+    };
+    run_with(scenario, options, file, stop).await
+}
+
+/// `run` with the provider file already read (none: the embedded provider).
+async fn run_with(
+    scenario: &Scenario,
+    options: &RunOptions,
+    file: Option<ProviderFile>,
+    stop: watch::Receiver<bool>,
+) -> Result<RunArtifacts, RunError> {
     let seed = run_seed(scenario, options.seed);
     let plan = plan::build(scenario, seed, options.duration_us);
     let dir = options
@@ -188,11 +228,7 @@ pub async fn run(
     let mut _server = None;
     let endpoints = if scenario.transport == Transport::Webrtc {
         crate::client::init_crypto();
-        let file = match options.providers.as_slice() {
-            [] => ProviderFile::embedded(),
-            [path] => crate::provider::load(path)?,
-            many => return Err(RunError::TooManyProviders(many.len())),
-        };
+        let file = file.unwrap_or_else(ProviderFile::embedded);
         let kernel = match uses_kernel_path(&plan) {
             true => Some(Arc::new(KernelNet::open()?)),
             false => None,
@@ -228,6 +264,13 @@ pub async fn run(
         };
         endpoints.kernel_net = kernel;
         if let Some(spec) = &file.sidecar {
+            let publishes = file.kind == ProviderKind::Sidecar;
+            if let Some(group) = impaired_group(&plan, publishes) {
+                return Err(RunError::SidecarOwnNetwork {
+                    provider: file.name.clone(),
+                    group,
+                });
+            }
             let token = endpoints.token().map(str::to_string);
             endpoints.sidecar = Some(SidecarUse::start(&file, spec, token.as_deref()).await?);
         }

@@ -1,7 +1,7 @@
 //! The same scenario against several providers, one after the other so they do not take CPU
 //! from each other, and one report that puts them side by side.
 
-use super::{default_out_dir, run, RunArtifacts, RunError, RunOptions};
+use super::{default_out_dir, folder_name, run_with, RunArtifacts, RunError, RunOptions};
 use crate::report::compare::{self, ComparedRun, MissingRun};
 use crate::report::Format;
 use crate::results::RunResults;
@@ -37,15 +37,7 @@ pub struct ComparisonArtifacts {
 fn labels(names: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in names {
-        let safe: String = name
-            .chars()
-            .map(
-                |c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    true => c,
-                    false => '-',
-                },
-            )
-            .collect();
+        let safe = folder_name(name);
         let base = if safe.is_empty() {
             "provider".into()
         } else {
@@ -90,11 +82,12 @@ pub async fn run_each(
         source,
     })?;
     let mut runs = Vec::new();
+    let mut compared = Vec::new();
     let mut missing = Vec::new();
     let mut manifest = Manifest {
         providers: Vec::new(),
     };
-    for (i, (label, path)) in labels.iter().zip(&options.providers).enumerate() {
+    for (i, ((label, path), file)) in labels.iter().zip(&options.providers).zip(files).enumerate() {
         let did_not_run = if *stop.borrow() {
             Some("the comparison was stopped before its turn".to_string())
         } else {
@@ -106,11 +99,15 @@ pub async fn run_each(
             );
             let one = RunOptions {
                 out: Some(dir.join(label)),
-                providers: vec![path.clone()],
+                providers: Vec::new(),
                 ..options.clone()
             };
-            match run(scenario, &one, stop.clone()).await {
+            match run_with(scenario, &one, Some(file), stop.clone()).await {
                 Ok(a) => {
+                    compared.push(ComparedRun {
+                        label: label.clone(),
+                        results: a.results.clone(),
+                    });
                     runs.push(a);
                     None
                 }
@@ -135,16 +132,6 @@ pub async fn run_each(
     let path = dir.join(MANIFEST);
     let json = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     std::fs::write(&path, json).map_err(|source| RunError::Write { path, source })?;
-    let compared: Vec<ComparedRun> = labels
-        .iter()
-        .zip(&manifest.providers)
-        .filter(|(_, m)| m.did_not_run.is_none())
-        .zip(&runs)
-        .map(|((label, _), a)| ComparedRun {
-            label: label.clone(),
-            results: a.results.clone(),
-        })
-        .collect();
     compare::write(&compared, &missing, &dir, &crate::report::ALL_FORMATS)?;
     Ok(ComparisonArtifacts { dir, runs, missing })
 }
