@@ -33,6 +33,20 @@ pub enum Command {
         /// Override the scenario's duration, e.g. "10s".
         #[arg(long, value_parser = parse_duration)]
         duration: Option<std::time::Duration>,
+        #[command(flatten)]
+        score: ScoreArgs,
+    },
+    /// Compare runs made before (different providers, or repeats): scores with intervals,
+    /// ties, claims, and one report.
+    Compare {
+        /// Run folders (with run.json) or comparison folders (their runs are taken in turn).
+        #[arg(required = true, num_args = 2..)]
+        run_dirs: Vec<PathBuf>,
+        /// Output folder (default: results/<UTC time>-compare/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        score: ScoreArgs,
     },
     /// Check scenario and provider files and report every problem with file, line and field.
     Validate {
@@ -78,10 +92,35 @@ pub enum Command {
     /// Render the report again from a run folder's run.json.
     Report {
         run_dir: PathBuf,
-        /// Comma-separated: html, md, csv.
+        /// Comma-separated: html, md, csv, pdf (pdf prints the HTML with headless Chromium).
         #[arg(long, default_value = "html,md,csv")]
         format: String,
     },
+}
+
+/// How a comparison is scored.
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    /// Thresholds, weights and the audience mix for coverage (TOML; overrides the scenario's
+    /// [scoring]).
+    #[arg(long)]
+    pub scoring: Option<PathBuf>,
+    /// A vendor dossier (TOML) of declared experience and support; repeat per provider.
+    #[arg(long = "dossier")]
+    pub dossiers: Vec<PathBuf>,
+    /// Vendor claims to check against the runs (TOML).
+    #[arg(long)]
+    pub claims: Option<PathBuf>,
+}
+
+impl ScoreArgs {
+    pub fn options(self) -> crate::score::ScoreOptions {
+        crate::score::ScoreOptions {
+            scoring: self.scoring,
+            dossiers: self.dossiers,
+            claims: self.claims,
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -52,6 +52,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             providers,
             duration,
+            score,
         } => {
             let scenario = scenario::load(&path)?;
             let options = RunOptions {
@@ -60,6 +61,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 out,
                 providers,
                 progress: true,
+                score: score.options(),
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(async {
@@ -145,6 +147,29 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let frames =
                 runner::export_clip(&scenario, &group, seed, length.as_micros() as u64, &out)?;
             println!("{}: {frames} frames for group \"{group}\"", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare {
+            run_dirs,
+            out,
+            score,
+        } => {
+            let out = out.unwrap_or_else(|| {
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+                std::path::PathBuf::from("results").join(format!("{stamp}-compare"))
+            });
+            let written = runner::providers::compare_dirs(
+                &run_dirs,
+                &out,
+                &score.options(),
+                &rtcbench::report::ALL_FORMATS,
+            )?;
+            for path in written
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e != "png" && e != "svg"))
+            {
+                println!("{}", path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { run_dir, format } => {

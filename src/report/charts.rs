@@ -37,7 +37,7 @@ fn register_font() {
 
 pub(crate) type Series = (String, Vec<(f64, f64)>);
 
-fn palette(i: usize) -> RGBColor {
+pub(crate) fn palette(i: usize) -> RGBColor {
     const C: [RGBColor; 8] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
@@ -174,13 +174,32 @@ pub(crate) enum Kind {
         x_label: String,
         bars: Vec<(String, f64)>,
     },
+    /// Scores 0–100 on spokes; one polygon per series.
+    Radar {
+        axes: Vec<String>,
+        series: Vec<(String, Vec<Option<f64>>)>,
+    },
+    /// (name, estimate, low, high) as bars with whiskers.
+    Whiskers {
+        x_label: String,
+        rows: Vec<(String, f64, f64, f64)>,
+    },
+    /// Values per series counted in bins of `bin`, with an optional labelled line.
+    Histogram {
+        x_label: String,
+        bin: f64,
+        series: Vec<(String, Vec<f64>)>,
+        line: Option<(f64, String)>,
+    },
 }
 
 pub(crate) fn render(name: &'static str, title: String, kind: Kind) -> Result<Chart, ChartError> {
     register_font();
     let size = match &kind {
         Kind::Bars { bars, .. } => (SIZE.0, SIZE.1.max(110 + 22 * bars.len() as u32)),
-        Kind::Lines { .. } => SIZE,
+        Kind::Whiskers { rows, .. } => (SIZE.0, 130 + 34 * rows.len().max(2) as u32),
+        Kind::Radar { .. } => (SIZE.0, 560),
+        Kind::Lines { .. } | Kind::Histogram { .. } => SIZE,
     };
     let err = |reason: String| ChartError {
         chart: name.to_string(),
@@ -218,6 +237,14 @@ fn draw<DB: DrawingBackend>(
             marks,
         } => line_chart(root, title, x_label, y_label, series, marks),
         Kind::Bars { x_label, bars } => bar_chart(root, title, x_label, bars),
+        Kind::Radar { axes, series } => super::shapes::radar(root, title, axes, series),
+        Kind::Whiskers { x_label, rows } => super::shapes::whiskers(root, title, x_label, rows),
+        Kind::Histogram {
+            x_label,
+            bin,
+            series,
+            line,
+        } => super::shapes::histogram(root, title, x_label, *bin, series, line.as_ref()),
     }
 }
 

@@ -3,15 +3,24 @@
 //! run.json alone, like the single-run report.
 
 use super::charts::{self, Chart, ChartError, Kind, Series};
-use super::{fmt, html::escape, Format, ReportError, Table};
+use super::{fmt, html::escape, scorecard, Format, ReportError, Table};
 use crate::metrics::Metric;
 use crate::results::{GroupResult, RunResults, Summary};
+use crate::score::Assessment;
 use std::path::{Path, PathBuf};
 
-/// One provider's run in a comparison; `label` is its sub-folder and its column.
+/// One provider's run in a comparison; `label` is its column.
 pub struct ComparedRun {
     pub label: String,
     pub results: RunResults,
+    /// Its report relative to the comparison's folder.
+    pub report: String,
+}
+
+impl ComparedRun {
+    fn report_link(&self) -> String {
+        self.report.clone()
+    }
 }
 
 /// A provider that was to be compared but whose run did not take place, with why.
@@ -149,7 +158,7 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
     out.push(Table {
         title: "Providers side by side".into(),
         note: Some(
-            "The same scenario, plan and seed against each provider, one after the other on this machine. Figures as in each provider's report: e2e latency is capture at the publisher to frame complete at the receiver; freezes by the W3C rule. A dash: the figure was not measured (no session got that far). Differences here are not yet tested for significance."
+            "The same scenario, plan and seed against each provider, one after the other on this machine. Figures as in each provider's report: e2e latency is capture at the publisher to frame complete at the receiver; freezes by the W3C rule. A dash: the figure was not measured (no session got that far). Which differences are real is in the head-to-head and metric-test tables."
                 .into(),
         ),
         headers,
@@ -181,7 +190,7 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
                     .as_ref()
                     .map_or("not measured".into(), |c| c.describe()),
                 if x.failures.is_empty() {
-                    format!("{}/report.html", r.label)
+                    r.report.clone()
                 } else {
                     x.failures.join("; ")
                 },
@@ -379,7 +388,7 @@ fn title(runs: &[ComparedRun]) -> String {
     format!("{scenario}: {}", labels.join(" vs "))
 }
 
-fn html(runs: &[ComparedRun], tables: &[Table], charts: &[Chart]) -> String {
+fn html(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -> String {
     let mut h = super::html::head(&format!("rtcbench comparison: {}", title(runs)));
     if let Some(r) = runs.first() {
         h.push_str(&format!(
@@ -403,7 +412,7 @@ fn html(runs: &[ComparedRun], tables: &[Table], charts: &[Chart]) -> String {
             ));
         }
     }
-    let (first, rest) = tables.split_at(1.min(tables.len()));
+    let (first, rest) = tables.split_at(lead.min(tables.len()));
     for t in first {
         super::html::table(&mut h, t);
     }
@@ -416,8 +425,8 @@ fn html(runs: &[ComparedRun], tables: &[Table], charts: &[Chart]) -> String {
         .iter()
         .map(|r| {
             format!(
-                "<a href=\"{0}/report.html\">{1}</a>",
-                escape(&r.label),
+                "<a href=\"{}\">{}</a>",
+                escape(&r.report_link()),
                 escape(&r.label)
             )
         })
@@ -427,27 +436,64 @@ fn html(runs: &[ComparedRun], tables: &[Table], charts: &[Chart]) -> String {
     h
 }
 
-fn markdown(runs: &[ComparedRun], tables: &[Table], charts: &[Chart]) -> String {
+fn markdown(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -> String {
     let mut m = format!("# rtcbench comparison: {}\n\n", title(runs));
     for r in runs {
         if let Some(w) = super::saturation_warning(&r.results) {
             m.push_str(&format!("> **{}: {w}**\n\n", r.label));
         }
     }
-    super::markdown::tables_and_charts(&mut m, tables, charts);
+    let (first, rest) = tables.split_at(lead.min(tables.len()));
+    super::markdown::tables(&mut m, first);
+    super::markdown::charts(&mut m, charts);
+    super::markdown::tables(&mut m, rest);
     for r in runs {
-        m.push_str(&format!(
-            "- {0}: [report]({0}/report.md), [run.json]({0}/run.json)\n",
-            r.label
-        ));
+        m.push_str(&format!("- {}: [report]({})\n", r.label, r.report_link()));
     }
     m
 }
 
-/// Writes comparison.html / .md / .csv and the comparison charts into `dir`.
+/// Every provider's sessions, one row each, with the provider first.
+fn sessions_csv(runs: &[ComparedRun]) -> String {
+    let mut out = String::new();
+    for (i, r) in runs.iter().enumerate() {
+        let body = super::csv::render(&r.results);
+        for (k, line) in body.lines().enumerate() {
+            match (k, i) {
+                (0, 0) => out.push_str(&format!("provider,{line}\n")),
+                (0, _) => {}
+                _ => out.push_str(&format!("{},{line}\n", super::csv::field(&r.label))),
+            }
+        }
+    }
+    out
+}
+
+/// The report's tables in reading order, and how many lead (come before the charts): the
+/// executive summary first, the method and environment last.
+fn ordered_tables(
+    runs: &[ComparedRun],
+    missing: &[MissingRun],
+    assessment: &Assessment,
+) -> (Vec<Table>, usize) {
+    let mut base = tables(runs, missing).into_iter();
+    let (side, run_list, gates) = (base.next(), base.next(), base.next());
+    let mut out = scorecard::summary(assessment, runs);
+    out.extend(gates);
+    let lead = out.len();
+    out.extend(side);
+    out.extend(scorecard::detail(assessment));
+    out.extend(run_list);
+    out.extend(scorecard::method(assessment, runs));
+    (out, lead)
+}
+
+/// Writes comparison.html / .md / .csv, sessions.csv, scorecard.json and the comparison
+/// charts into `dir`.
 pub fn write(
     runs: &[ComparedRun],
     missing: &[MissingRun],
+    assessment: &Assessment,
     dir: &Path,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>, ReportError> {
@@ -456,19 +502,38 @@ pub fn write(
         .iter()
         .any(|f| matches!(f, Format::Html | Format::Markdown))
     {
-        let charts = charts(runs)?;
+        let mut charts = super::score_charts::charts(assessment, runs)?;
+        charts.extend(self::charts(runs)?);
         written.extend(super::write_charts(&charts, dir)?);
         charts
     } else {
         Vec::new()
     };
-    let tables = tables(runs, missing);
+    let (tables, lead) = ordered_tables(runs, missing, assessment);
+    let mut files: Vec<(&str, String)> = Vec::new();
     for format in formats {
-        let (name, body) = match format {
-            Format::Html => ("comparison.html", html(runs, &tables, &charts)),
-            Format::Markdown => ("comparison.md", markdown(runs, &tables, &charts)),
-            Format::Csv => ("comparison.csv", csv(runs)),
-        };
+        match format {
+            Format::Html => files.push(("comparison.html", html(runs, &tables, lead, &charts))),
+            Format::Markdown => {
+                files.push(("comparison.md", markdown(runs, &tables, lead, &charts)))
+            }
+            Format::Csv => {
+                files.push(("comparison.csv", csv(runs)));
+                files.push(("sessions.csv", sessions_csv(runs)));
+            }
+            Format::Pdf => {}
+        }
+    }
+    let card = serde_json::json!({
+        "scoring": assessment.scoring,
+        "scorecard": assessment.card,
+        "claims": assessment.claims,
+    });
+    files.push((
+        "scorecard.json",
+        serde_json::to_string_pretty(&card).unwrap_or_default(),
+    ));
+    for (name, body) in files {
         let path = dir.join(name);
         std::fs::write(&path, body).map_err(|source| ReportError::Io {
             path: path.display().to_string(),

@@ -145,3 +145,49 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
     )?);
     Ok(out)
 }
+
+/// The weak-network curves of several providers on one chart each: freeze time and e2e p95
+/// against realised loss, for runs with a loss ladder (three rungs or more).
+pub fn by_provider(runs: &[(&str, &RunResults)]) -> Result<Vec<Chart>, ChartError> {
+    let ladders: Vec<(&str, Vec<&GroupResult>)> = runs
+        .iter()
+        .filter(|(_, r)| r.provider.is_some())
+        .map(|(label, r)| (*label, r.groups.iter().filter(|g| only_loss(g)).collect()))
+        .filter(|(_, groups): &(&str, Vec<&GroupResult>)| groups.len() >= 3)
+        .collect();
+    if ladders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let loss = |g: &GroupResult| g.link.loss_pct();
+    let series = |y: &dyn Fn(&GroupResult) -> Option<f64>| -> Vec<Series> {
+        ladders
+            .iter()
+            .map(|(label, groups)| (label.to_string(), points(groups, &loss, y)))
+            .collect()
+    };
+    let x_label = "loss realised at the impairment layer (%)";
+    Ok(vec![
+        render(
+            "compare_freeze_vs_loss",
+            "Freeze time against realised loss, by provider".into(),
+            Kind::Lines {
+                x_label,
+                y_label: "freeze time (%)".into(),
+                series: series(&|g| {
+                    (g.totals.join_success_pct > 0.0).then_some(g.totals.freeze_time_pct)
+                }),
+                marks: Vec::new(),
+            },
+        )?,
+        render(
+            "compare_e2e_vs_loss",
+            "End-to-end latency p95 against realised loss, by provider".into(),
+            Kind::Lines {
+                x_label,
+                y_label: "e2e p95 (ms)".into(),
+                series: series(&|g| p95(g, Metric::E2eLatencyMs)),
+                marks: Vec::new(),
+            },
+        )?,
+    ])
+}

@@ -14,7 +14,10 @@ pub fn escape(s: &str) -> String {
 const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
 h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}\
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f2f4f7}td:first-child,th:first-child{text-align:left}\
-.note{color:#555;font-size:13px}.chart{page-break-inside:avoid;break-inside:avoid;margin:1em 0}.warn{background:#fff4e5;border:1px solid #f0b46b;padding:.6em}";
+.note{color:#555;font-size:13px}.chart{page-break-inside:avoid;break-inside:avoid;margin:1em 0}.warn{background:#fff4e5;border:1px solid #f0b46b;padding:.6em}\
+svg{max-width:100%;height:auto}.block{break-inside:avoid;page-break-inside:avoid}\
+@page{size:A4;margin:12mm}@media print{body{margin:0;max-width:none;font-size:12px}h2,h3{break-after:avoid;page-break-after:avoid}\
+tr{break-inside:avoid;page-break-inside:avoid}thead{display:table-header-group}table{font-size:10px}}";
 
 /// The document up to and including its heading.
 pub(crate) fn head(title: &str) -> String {
@@ -76,10 +79,20 @@ fn strip_xml_prolog(svg: &str) -> &str {
     svg.find("<svg").map(|i| &svg[i..]).unwrap_or(svg)
 }
 
+/// A table with its heading and note, kept on one page when it fits one.
 pub(crate) fn table(h: &mut String, t: &Table) {
+    h.push_str("<div class=\"block\">");
+    table_body(h, t);
+    h.push_str("</div>");
+}
+
+fn table_body(h: &mut String, t: &Table) {
     h.push_str(&format!("<h2>{}</h2>", escape(&t.title)));
     if let Some(n) = &t.note {
         h.push_str(&format!("<p class=\"note\">{}</p>", escape(n)));
+    }
+    if t.headers.is_empty() {
+        return;
     }
     h.push_str("<table><thead><tr>");
     for c in &t.headers {

@@ -28,10 +28,20 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
 
 /// The tables in order, with the charts after the first.
 pub(crate) fn tables_and_charts(m: &mut String, tables: &[Table], charts: &[Chart]) {
-    for (i, t) in tables.iter().enumerate() {
+    let (first, rest) = tables.split_at(1.min(tables.len()));
+    self::tables(m, first);
+    self::charts(m, charts);
+    self::tables(m, rest);
+}
+
+pub(crate) fn tables(m: &mut String, tables: &[Table]) {
+    for t in tables {
         m.push_str(&format!("## {}\n\n", t.title));
         if let Some(n) = &t.note {
             m.push_str(&format!("{n}\n\n"));
+        }
+        if t.headers.is_empty() {
+            continue;
         }
         m.push_str(&format!(
             "| {} |\n",
@@ -49,13 +59,14 @@ pub(crate) fn tables_and_charts(m: &mut String, tables: &[Table], charts: &[Char
             ));
         }
         m.push('\n');
-        if i == 0 {
-            for c in charts {
-                m.push_str(&format!(
-                    "### {}\n\n![{}](charts/{}.png)\n\n",
-                    c.title, c.title, c.name
-                ));
-            }
-        }
+    }
+}
+
+pub(crate) fn charts(m: &mut String, charts: &[Chart]) {
+    for c in charts {
+        m.push_str(&format!(
+            "### {}\n\n![{}](charts/{}.png)\n\n",
+            c.title, c.title, c.name
+        ));
     }
 }

@@ -9,8 +9,12 @@ mod degradation;
 pub mod html;
 mod http;
 pub mod markdown;
+pub mod pdf;
 mod recovery;
 mod schedule;
+mod score_charts;
+pub mod scorecard;
+mod shapes;
 mod timeline;
 
 use crate::metrics::Metric;
@@ -26,8 +30,10 @@ pub enum ReportError {
     },
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
-    #[error("unknown report format \"{0}\"; use html, md or csv")]
+    #[error("unknown report format \"{0}\"; use html, md, csv or pdf")]
     Format(String),
+    #[error(transparent)]
+    Pdf(#[from] pdf::PdfError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +41,8 @@ pub enum Format {
     Html,
     Markdown,
     Csv,
+    /// The HTML report printed by headless Chromium.
+    Pdf,
 }
 
 impl std::str::FromStr for Format {
@@ -44,6 +52,7 @@ impl std::str::FromStr for Format {
             "html" => Ok(Format::Html),
             "md" | "markdown" => Ok(Format::Markdown),
             "csv" => Ok(Format::Csv),
+            "pdf" => Ok(Format::Pdf),
             other => Err(ReportError::Format(other.to_string())),
         }
     }
@@ -468,6 +477,8 @@ pub fn write(r: &RunResults, dir: &Path, formats: &[Format]) -> Result<Vec<PathB
             Format::Html => ("report.html", html::render(r, &tables, &charts)),
             Format::Markdown => ("report.md", markdown::render(r, &tables, &charts)),
             Format::Csv => ("sessions.csv", csv::render(r)),
+            // Printed from the HTML by the caller (runner::rerender), which needs a browser.
+            Format::Pdf => continue,
         };
         let path = dir.join(name);
         std::fs::write(&path, body).map_err(io(&path))?;

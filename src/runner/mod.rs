@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub providers: Vec<PathBuf>,
     /// Draw a live progress line (on a terminal).
     pub progress: bool,
+    /// Scoring, dossiers and claims for a comparison of several providers.
+    pub score: crate::score::ScoreOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,10 @@ pub enum RunError {
     SidecarOwnNetwork { provider: String, group: String },
     #[error("--provider applies to WebRTC scenarios; this scenario's transport has no provider to compare")]
     ProvidersNeedWebrtc,
+    #[error(transparent)]
+    Score(#[from] crate::score::ScoreError),
+    #[error("{}: neither a run folder (run.json) nor a comparison (comparison.json)", path.display())]
+    NotARun { path: PathBuf },
     #[error("{}: not a comparison manifest: {reason}", path.display())]
     Manifest { path: PathBuf, reason: String },
     #[error("provider \"{provider}\" cannot be made to have \"{fault}\": only the embedded provider can (blackhole works with any)")]
@@ -420,11 +426,31 @@ async fn run_with(
 
 /// Re-renders a report from a run folder's run.json alone.
 pub fn rerender(run_dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError> {
-    if providers::is_comparison(run_dir) {
-        return providers::rerender(run_dir, formats);
+    let pdf = formats.contains(&Format::Pdf);
+    // Found first: a missing browser should cost nothing but the message.
+    let browser = match pdf {
+        true => Some(report::pdf::find_chromium().map_err(report::ReportError::from)?),
+        false => None,
+    };
+    let mut formats: Vec<Format> = formats.to_vec();
+    if pdf && !formats.contains(&Format::Html) {
+        formats.push(Format::Html);
     }
-    let results = RunResults::read(&run_dir.join("run.json"))?;
-    Ok(report::write(&results, run_dir, formats)?)
+    let comparison = providers::is_comparison(run_dir);
+    let mut written = if comparison {
+        providers::rerender(run_dir, &formats)?
+    } else {
+        let results = RunResults::read(&run_dir.join("run.json"))?;
+        report::write(&results, run_dir, &formats)?
+    };
+    if let Some(browser) = browser {
+        let stem = if comparison { "comparison" } else { "report" };
+        let pdf = run_dir.join(format!("{stem}.pdf"));
+        report::pdf::print(&browser, &run_dir.join(format!("{stem}.html")), &pdf)
+            .map_err(report::ReportError::from)?;
+        written.push(pdf);
+    }
+    Ok(written)
 }
 
 fn run_seed(scenario: &Scenario, seed: Option<u64>) -> u64 {

@@ -6,6 +6,7 @@ use crate::report::compare::{self, ComparedRun, MissingRun};
 use crate::report::Format;
 use crate::results::RunResults;
 use crate::scenario::{Scenario, Transport};
+use crate::score::{stats::Bootstrap, ScoreOptions};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
@@ -15,12 +16,21 @@ use tokio::sync::watch;
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
     providers: Vec<ManifestEntry>,
+    /// The scoring, dossier and claims files the comparison was scored with.
+    #[serde(default)]
+    score: ScoreOptions,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ManifestEntry {
     label: String,
+    /// The provider file it ran with (empty for runs compared after the fact).
+    #[serde(default)]
     file: String,
+    /// A run folder elsewhere (`rtcbench compare`); absent: the folder `label` beside the
+    /// manifest, made by this comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run_dir: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     did_not_run: Option<String>,
 }
@@ -73,6 +83,7 @@ pub async fn run_each(
         .map(|p| crate::provider::load(p))
         .collect::<Result<Vec<_>, _>>()?;
     let labels = labels(&files.iter().map(|f| f.name.clone()).collect::<Vec<_>>());
+    check_score_files(&options.score)?;
     let dir = options
         .out
         .clone()
@@ -86,6 +97,7 @@ pub async fn run_each(
     let mut missing = Vec::new();
     let mut manifest = Manifest {
         providers: Vec::new(),
+        score: ScoreOptions::default(),
     };
     for (i, ((label, path), file)) in labels.iter().zip(&options.providers).zip(files).enumerate() {
         let did_not_run = if *stop.borrow() {
@@ -107,6 +119,7 @@ pub async fn run_each(
                     compared.push(ComparedRun {
                         label: label.clone(),
                         results: a.results.clone(),
+                        report: format!("{label}/report.html"),
                     });
                     runs.push(a);
                     None
@@ -126,14 +139,135 @@ pub async fn run_each(
         manifest.providers.push(ManifestEntry {
             label: label.clone(),
             file: path.display().to_string(),
+            run_dir: None,
             did_not_run,
         });
     }
-    let path = dir.join(MANIFEST);
-    let json = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    std::fs::write(&path, json).map_err(|source| RunError::Write { path, source })?;
-    compare::write(&compared, &missing, &dir, &crate::report::ALL_FORMATS)?;
+    manifest.score = options.score.clone();
+    write_manifest(&dir, &manifest)?;
+    write_comparison(
+        &compared,
+        &missing,
+        &options.score,
+        &dir,
+        &crate::report::ALL_FORMATS,
+    )?;
     Ok(ComparisonArtifacts { dir, runs, missing })
+}
+
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), RunError> {
+    let path = dir.join(MANIFEST);
+    let json = serde_json::to_string_pretty(manifest).unwrap_or_default();
+    std::fs::write(&path, json).map_err(|source| RunError::Write { path, source })
+}
+
+/// Reads the scoring, dossier and claims files once before any run, so a typo costs nothing.
+fn check_score_files(score: &ScoreOptions) -> Result<(), RunError> {
+    if let Some(p) = &score.scoring {
+        crate::score::config::Scoring::read_spec(p).map_err(crate::score::ScoreError::from)?;
+    }
+    for p in &score.dossiers {
+        crate::score::dossier::read(p).map_err(crate::score::ScoreError::from)?;
+    }
+    if let Some(p) = &score.claims {
+        crate::score::claims::read(p).map_err(crate::score::ScoreError::from)?;
+    }
+    Ok(())
+}
+
+/// Scores the runs and writes the comparison report.
+fn write_comparison(
+    runs: &[ComparedRun],
+    missing: &[MissingRun],
+    score: &ScoreOptions,
+    dir: &Path,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>, RunError> {
+    let labelled: Vec<(&str, &RunResults)> = runs
+        .iter()
+        .map(|r| (r.label.as_str(), &r.results))
+        .collect();
+    let seed = runs.first().map_or(1, |r| r.results.seed);
+    let bootstrap = Bootstrap {
+        seed,
+        ..Bootstrap::default()
+    };
+    let assessment = crate::score::assess(&labelled, score, &bootstrap)?;
+    Ok(compare::write(runs, missing, &assessment, dir, formats)?)
+}
+
+/// One comparison from run folders made before: each a run (run.json) or a comparison,
+/// whose runs are taken in its order. Written to `out` with its manifest, so `rtcbench
+/// report` can render it again.
+pub fn compare_dirs(
+    dirs: &[PathBuf],
+    out: &Path,
+    score: &ScoreOptions,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>, RunError> {
+    check_score_files(score)?;
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for d in dirs {
+        if d.join("run.json").is_file() {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into());
+            found.push((name, d.clone()));
+        } else if is_comparison(d) {
+            let manifest = read_manifest(d)?;
+            for p in manifest
+                .providers
+                .into_iter()
+                .filter(|p| p.did_not_run.is_none())
+            {
+                let run_dir = p.run_dir.unwrap_or_else(|| d.join(&p.label));
+                found.push((p.label, run_dir));
+            }
+        } else {
+            return Err(RunError::NotARun { path: d.clone() });
+        }
+    }
+    let names: Vec<String> = found.iter().map(|(n, _)| n.clone()).collect();
+    let labels = labels(&names);
+    std::fs::create_dir_all(out).map_err(|source| RunError::Output {
+        path: out.display().to_string(),
+        source,
+    })?;
+    let mut runs = Vec::new();
+    let mut manifest = Manifest {
+        providers: Vec::new(),
+        score: score.clone(),
+    };
+    for (label, (_, run_dir)) in labels.into_iter().zip(found) {
+        let results = RunResults::read(&run_dir.join("run.json"))?;
+        let absolute = std::path::absolute(&run_dir).unwrap_or(run_dir.clone());
+        runs.push(ComparedRun {
+            label: label.clone(),
+            results,
+            report: absolute.join("report.html").display().to_string(),
+        });
+        manifest.providers.push(ManifestEntry {
+            label,
+            file: String::new(),
+            run_dir: Some(absolute),
+            did_not_run: None,
+        });
+    }
+    write_manifest(out, &manifest)?;
+    write_comparison(&runs, &[], score, out, formats)
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&path).map_err(|source| RunError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| RunError::Manifest {
+        path: path.clone(),
+        reason: e.to_string(),
+    })
 }
 
 /// Whether `dir` holds a comparison rather than a single run.
@@ -143,36 +277,43 @@ pub fn is_comparison(dir: &Path) -> bool {
 
 /// Re-renders a comparison from its manifest and its providers' run.json files.
 pub fn rerender(dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError> {
-    let path = dir.join(MANIFEST);
-    let text = std::fs::read_to_string(&path).map_err(|source| RunError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| RunError::Manifest {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    let manifest = read_manifest(dir)?;
     let mut runs = Vec::new();
     let mut missing = Vec::new();
     let mut written = Vec::new();
     for p in manifest.providers {
-        match p.did_not_run {
-            Some(reason) => missing.push(MissingRun {
+        match (p.did_not_run, p.run_dir) {
+            (Some(reason), _) => missing.push(MissingRun {
                 label: p.label,
                 reason,
             }),
-            None => {
+            (None, Some(run_dir)) => {
+                let results = RunResults::read(&run_dir.join("run.json"))?;
+                runs.push(ComparedRun {
+                    report: run_dir.join("report.html").display().to_string(),
+                    label: p.label,
+                    results,
+                });
+            }
+            (None, None) => {
                 let own = dir.join(&p.label);
                 let results = RunResults::read(&own.join("run.json"))?;
                 written.extend(crate::report::write(&results, &own, formats)?);
                 runs.push(ComparedRun {
+                    report: format!("{}/report.html", p.label),
                     label: p.label,
                     results,
                 });
             }
         }
     }
-    written.extend(compare::write(&runs, &missing, dir, formats)?);
+    written.extend(write_comparison(
+        &runs,
+        &missing,
+        &manifest.score,
+        dir,
+        formats,
+    )?);
     Ok(written)
 }
 

@@ -101,7 +101,8 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
 fn refine_field(path: &str, message: &str) -> String {
     // Spanned<T> adds a private path segment of its own; what is inside it is the user's.
     let unwrapped = path.replace(".$__serde_spanned_private_value", "");
-    let path = unwrapped.as_str();
+    // A bad map key shows as `?` in the path; the message names the key.
+    let path = unwrapped.strip_suffix(".?").unwrap_or(&unwrapped);
     let quoted = |prefix: &str| {
         message
             .strip_prefix(prefix)
@@ -276,6 +277,12 @@ fn validate_stages(
 
 fn validate(s: &Scenario) -> Result<(), Problem> {
     faults::validate(s)?;
+    if let Some(spec) = &s.scoring {
+        // The same check a comparison makes, so a typo shows at `validate`, not after the runs.
+        crate::score::config::Scoring::default()
+            .apply(spec, "[scoring]")
+            .map_err(|e| (None, "scoring".to_string(), e.to_string()))?;
+    }
     for (i, gate) in s.gates.iter().enumerate() {
         if let Err((field, message)) = gates::check(gate.get_ref()) {
             return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));

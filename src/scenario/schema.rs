@@ -46,6 +46,10 @@ pub struct Scenario {
     /// What clients do when their connection is lost.
     #[serde(default)]
     pub reconnect: super::faults::ReconnectSpec,
+    /// Thresholds and weights for scoring providers on this scenario (a scoring file given to
+    /// `compare` goes on top).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scoring: Option<crate::score::config::ScoringSpec>,
 }
 
 /// A capacity search: the audience of `group` climbs from `start` by `step` up to `max`, each

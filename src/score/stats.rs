@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// An estimate with its confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Interval {
     pub estimate: f64,
     pub low: f64,
@@ -24,6 +24,11 @@ pub struct Interval {
 impl Interval {
     pub fn contains(&self, x: f64) -> bool {
         self.low <= x && x <= self.high
+    }
+
+    /// Whether the interval lies wholly on one side of zero (a win, not a tie).
+    pub fn excludes_zero(&self) -> bool {
+        self.low.is_finite() && self.high.is_finite() && !self.contains(0.0)
     }
 }
 
@@ -61,9 +66,22 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-fn resample<'a, T>(units: &'a [T], rng: &mut ChaCha8Rng, into: &mut Vec<&'a T>) {
-    into.clear();
-    into.extend((0..units.len()).map(|_| &units[rng.random_range(0..units.len())]));
+/// How many times each of `n` units is drawn in one resample (n draws with replacement).
+fn resample_counts(n: usize, rng: &mut ChaCha8Rng, counts: &mut Vec<u32>) {
+    counts.clear();
+    counts.resize(n, 0);
+    for _ in 0..n {
+        counts[rng.random_range(0..n)] += 1;
+    }
+}
+
+/// The units drawn, each as often as counted.
+fn expand<'a, T>(units: &'a [T], counts: &[u32]) -> Vec<&'a T> {
+    units
+        .iter()
+        .zip(counts)
+        .flat_map(|(u, &c)| std::iter::repeat_n(u, c as usize))
+        .collect()
 }
 
 fn percentile_interval(estimate: f64, mut draws: Vec<f64>, level: f64) -> Interval {
@@ -81,39 +99,90 @@ fn percentile_interval(estimate: f64, mut draws: Vec<f64>, level: f64) -> Interv
 impl Bootstrap {
     /// The interval of `stat` over `units` (sessions), resampling whole units.
     pub fn interval<T>(&self, units: &[T], stat: impl Fn(&[&T]) -> f64) -> Interval {
-        let all: Vec<&T> = units.iter().collect();
-        let estimate = stat(&all);
-        if units.is_empty() {
-            return percentile_interval(estimate, Vec::new(), self.level);
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut sample = Vec::with_capacity(units.len());
-        let draws = (0..self.resamples)
-            .map(|_| {
-                resample(units, &mut rng, &mut sample);
-                stat(&sample)
-            })
-            .collect();
-        percentile_interval(estimate, draws, self.level)
+        self.intervals(units, |u| vec![stat(u)])[0]
     }
 
     /// The interval of `stat(b) - stat(a)`, resampling each side's units on their own.
     pub fn difference<T>(&self, a: &[T], b: &[T], stat: impl Fn(&[&T]) -> f64) -> Interval {
-        let (all_a, all_b): (Vec<&T>, Vec<&T>) = (a.iter().collect(), b.iter().collect());
-        let estimate = stat(&all_b) - stat(&all_a);
-        if a.is_empty() || b.is_empty() {
-            return percentile_interval(estimate, Vec::new(), self.level);
+        let one = |u: &[&T]| vec![stat(u)];
+        self.differences(a, b, one, one)[0]
+    }
+
+    /// Intervals of several statistics computed together from the same resamples, so that
+    /// figures derived from one another (metric, dimension, overall score) stay consistent.
+    /// `stat` must return as many values for every resample.
+    pub fn intervals<T>(&self, units: &[T], stat: impl Fn(&[&T]) -> Vec<f64>) -> Vec<Interval> {
+        self.intervals_counted(units.len(), |c| stat(&expand(units, c)))
+    }
+
+    /// As [`Self::intervals`] for statistics that take each unit's count in the resample
+    /// (all ones for the estimate), which lets them skip re-sorting every resample.
+    pub fn intervals_counted(&self, n: usize, stat: impl Fn(&[u32]) -> Vec<f64>) -> Vec<Interval> {
+        let estimates = stat(&vec![1; n]);
+        let mut draws = vec![Vec::with_capacity(self.resamples); estimates.len()];
+        if n > 0 {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            let mut counts = Vec::with_capacity(n);
+            for _ in 0..self.resamples {
+                resample_counts(n, &mut rng, &mut counts);
+                for (d, v) in draws.iter_mut().zip(stat(&counts)) {
+                    d.push(v);
+                }
+            }
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let (mut sa, mut sb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
-        let draws = (0..self.resamples)
-            .map(|_| {
-                resample(a, &mut rng, &mut sa);
-                resample(b, &mut rng, &mut sb);
-                stat(&sb) - stat(&sa)
-            })
+        estimates
+            .into_iter()
+            .zip(draws)
+            .map(|(e, d)| percentile_interval(e, d, self.level))
+            .collect()
+    }
+
+    /// Intervals of `stat_b(b) - stat_a(a)` for several statistics from the same resamples;
+    /// each side has its own function so that what is fixed per side (a declared score) can
+    /// enter it.
+    pub fn differences<T>(
+        &self,
+        a: &[T],
+        b: &[T],
+        stat_a: impl Fn(&[&T]) -> Vec<f64>,
+        stat_b: impl Fn(&[&T]) -> Vec<f64>,
+    ) -> Vec<Interval> {
+        self.differences_counted(
+            (a.len(), b.len()),
+            |c| stat_a(&expand(a, c)),
+            |c| stat_b(&expand(b, c)),
+        )
+    }
+
+    /// As [`Self::differences`] with statistics over counts.
+    pub fn differences_counted(
+        &self,
+        (na, nb): (usize, usize),
+        stat_a: impl Fn(&[u32]) -> Vec<f64>,
+        stat_b: impl Fn(&[u32]) -> Vec<f64>,
+    ) -> Vec<Interval> {
+        let estimates: Vec<f64> = stat_b(&vec![1; nb])
+            .into_iter()
+            .zip(stat_a(&vec![1; na]))
+            .map(|(y, x)| y - x)
             .collect();
-        percentile_interval(estimate, draws, self.level)
+        let mut draws = vec![Vec::with_capacity(self.resamples); estimates.len()];
+        if na > 0 && nb > 0 {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            let (mut ca, mut cb) = (Vec::with_capacity(na), Vec::with_capacity(nb));
+            for _ in 0..self.resamples {
+                resample_counts(na, &mut rng, &mut ca);
+                resample_counts(nb, &mut rng, &mut cb);
+                for ((d, y), x) in draws.iter_mut().zip(stat_b(&cb)).zip(stat_a(&ca)) {
+                    d.push(y - x);
+                }
+            }
+        }
+        estimates
+            .into_iter()
+            .zip(draws)
+            .map(|(e, d)| percentile_interval(e, d, self.level))
+            .collect()
     }
 }
 
@@ -134,7 +203,7 @@ pub fn normal_cdf(z: f64) -> f64 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct MannWhitney {
     /// U of the first sample: how often one of its values exceeds one of the second's (ties
     /// count half).

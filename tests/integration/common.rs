@@ -170,6 +170,7 @@ pub async fn run_in_process(
         out: Some(dir.join("out")),
         providers,
         progress: false,
+        ..Default::default()
     };
     let (_tx, stop) = tokio::sync::watch::channel(false);
     rtcbench::runner::run(&scenario, &options, stop)
@@ -209,4 +210,51 @@ pub fn small_sender(seed: u64) -> rtcbench::media::sender::SenderConfig {
         video_ssrc: 1,
         audio_ssrc: 2,
     }
+}
+
+/// Renders a report to `png` in headless Chromium (sidecar/browser/render-check.js) and
+/// returns (charts, tables) seen on the page; panics naming any console error, page error or
+/// network fetch. `None`, with the reason printed, where node, chromium or the sidecar's
+/// modules are missing (CI installs them).
+pub fn render_report(html: &std::path::Path, png: &std::path::Path) -> Option<(u64, u64)> {
+    let chromium =
+        std::env::var("RTCBENCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success())
+        || !std::path::Path::new(&chromium).exists()
+        || !std::path::Path::new("sidecar/browser/node_modules/playwright-core").is_dir()
+    {
+        let why = format!("node, {chromium} or sidecar/browser/node_modules missing");
+        // CI installs them (.ci/run): there the check must run.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "cannot render in CI: {why}"
+        );
+        eprintln!("skipped rendering: {why}");
+        return None;
+    }
+    if let Some(parent) = png.parent() {
+        std::fs::create_dir_all(parent).expect("artefact folder");
+    }
+    let out = std::process::Command::new("node")
+        .arg("sidecar/browser/render-check.js")
+        .arg(html)
+        .arg(png)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{} did not render cleanly: {}{}",
+        html.display(),
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).expect("render-check JSON");
+    let png_bytes = std::fs::read(png).expect("the PNG");
+    assert!(png_bytes.starts_with(b"\x89PNG") && png_bytes.len() > 50_000);
+    Some((
+        seen["svgs"].as_u64().unwrap_or(0),
+        seen["tables"].as_u64().unwrap_or(0),
+    ))
 }

@@ -184,6 +184,22 @@ async fn a_call_and_a_room_against_janus_and_the_embedded_provider_compare_side_
     }
     let csv = std::fs::read_to_string(c.dir.join("comparison.csv")).expect("comparison.csv");
     assert!(csv.contains("janus-local,room,e2e p95 ms,") && csv.contains("embedded,call,"));
+    for needle in [
+        "Ranking",
+        "Head to head",
+        "Metric tests, pair by pair",
+        "Environment",
+    ] {
+        assert!(html.contains(needle), "comparison.html lacks {needle}");
+    }
+    // The report a buyer gets, as a browser shows it; the PNG is kept as CI's artefact.
+    let png = std::path::Path::new("target/test-artifacts/comparison-embedded-janus.png");
+    if let Some((charts, tables)) = common::render_report(&c.dir.join("comparison.html"), png) {
+        assert!(
+            charts >= 8 && tables >= 8,
+            "{charts} charts, {tables} tables"
+        );
+    }
     // The run destroyed the rooms it made; its clients hung up and left.
     let janus = Janus::new(reqwest::Client::new(), JANUS, Duration::from_secs(2));
     let session = janus.create_session().await.expect("session");

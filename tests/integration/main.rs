@@ -23,6 +23,7 @@ mod marker_paths;
 mod open_model;
 mod results_merge;
 mod scenario_errors;
+mod scoring;
 mod sfu_overhead;
 mod sidecar;
 mod turn_relay;

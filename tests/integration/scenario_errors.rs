@@ -443,3 +443,31 @@ fn the_kernel_path_refuses_what_only_the_user_layer_does() {
     ));
     assert_eq!(field, "network.k.path");
 }
+
+#[test]
+fn scoring_overrides_name_the_unknown_metric_and_backwards_thresholds() {
+    check(
+        &format!(
+            "name = \"x\"\nduration = \"10s\"\n{GROUP}[scoring.metric.e2e_p95]\nexcellent = 1\n"
+        ),
+        1,
+        1,
+        "scoring",
+        "metric.e2e_p95: no such scored metric",
+    );
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n{GROUP}[scoring.metric.freeze_time_pct]\nexcellent = 9\n"),
+        1,
+        1,
+        "scoring",
+        "metric.freeze_time_pct: thresholds must run",
+    );
+    // An unknown key in [scoring] is a parse error with its line.
+    check(
+        &format!("name = \"x\"\nduration = \"10s\"\n{GROUP}[scoring.weights]\nlatncy = 1\n"),
+        7,
+        1,
+        "scoring.weights",
+        "latncy",
+    );
+}

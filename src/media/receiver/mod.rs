@@ -178,6 +178,8 @@ impl Receiver {
             freeze_time_pct: f.freeze_time_pct(),
             e2e_latency_p50_ms: pct(&v.latency, 0.5),
             e2e_latency_p95_ms: pct(&v.latency, 0.95),
+            e2e_latency_us: (!v.latency.is_empty())
+                .then(|| crate::metrics::SerHistogram(v.latency.clone())),
             audio_latency_p50_ms: pct(&self.audio.latency, 0.5),
             audio_gaps: self.audio.gaps,
             audio_gap_ms: self.audio.gap_time_us as f64 / 1000.0,
@@ -254,6 +256,10 @@ pub struct ReceiverSummary {
     pub freeze_time_pct: f64,
     pub e2e_latency_p50_ms: Option<f64>,
     pub e2e_latency_p95_ms: Option<f64>,
+    /// The session's own e2e latency samples (µs), so a comparison can resample whole
+    /// sessions; absent in run.json files written before scoring existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e_latency_us: Option<crate::metrics::SerHistogram>,
     pub audio_latency_p50_ms: Option<f64>,
     pub audio_gaps: u64,
     pub audio_gap_ms: f64,

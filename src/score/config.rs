@@ -1,0 +1,475 @@
+//! What is scored and how: the metrics of each dimension with their thresholds and weights,
+//! the dimensions' weights in the overall score, and the audience mix coverage is weighed by.
+//! Defaults are built in; a scenario's `[scoring]` table and then a scoring file override them.
+
+use super::measure::{Filter, Measure, Source, Stat};
+use super::thresholds::{Better, ThresholdError, Thresholds};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dimension {
+    Latency,
+    Picture,
+    Stability,
+    Coverage,
+    /// Declared in a vendor dossier, not measured.
+    Experience,
+    /// Declared in a vendor dossier, not measured.
+    Support,
+}
+
+pub const DIMENSIONS: [Dimension; 6] = [
+    Dimension::Latency,
+    Dimension::Picture,
+    Dimension::Stability,
+    Dimension::Coverage,
+    Dimension::Experience,
+    Dimension::Support,
+];
+
+impl Dimension {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Latency => "latency",
+            Dimension::Picture => "picture",
+            Dimension::Stability => "stability",
+            Dimension::Coverage => "coverage",
+            Dimension::Experience => "experience",
+            Dimension::Support => "support",
+        }
+    }
+
+    pub fn declared(self) -> bool {
+        matches!(self, Dimension::Experience | Dimension::Support)
+    }
+}
+
+/// A measured metric that is scored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredMetric {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub dimension: Dimension,
+    pub measure: Measure,
+    pub thresholds: Thresholds,
+    pub weight: f64,
+    /// The smallest difference between providers that counts: below it two providers tie
+    /// however sure the statistics are (two runs of one provider differ by a little).
+    pub tie_margin: f64,
+    /// Why the default thresholds are where they are.
+    pub basis: &'static str,
+}
+
+fn metric(
+    id: &'static str,
+    label: &'static str,
+    dimension: Dimension,
+    (source, stat, filter): (Source, Stat, Filter),
+    (better, excellent, acceptable, unacceptable): (Better, f64, f64, f64),
+    tie_margin: f64,
+    basis: &'static str,
+) -> ScoredMetric {
+    ScoredMetric {
+        id,
+        label,
+        dimension,
+        measure: Measure {
+            source,
+            stat,
+            filter,
+        },
+        thresholds: Thresholds {
+            better,
+            excellent,
+            acceptable,
+            unacceptable,
+        },
+        weight: 1.0,
+        tie_margin,
+        basis,
+    }
+}
+
+fn interactive() -> Filter {
+    Filter {
+        interactive: true,
+        ..Filter::default()
+    }
+}
+
+fn audience() -> Filter {
+    Filter {
+        role: Some(super::measure::Role::Audience),
+        ..Filter::default()
+    }
+}
+
+/// The built-in catalogue, in report order.
+pub fn default_metrics() -> Vec<ScoredMetric> {
+    use Better::{Higher, Lower};
+    use Dimension::{Latency, Picture, Stability};
+    let all = Filter::default;
+    vec![
+        metric(
+            "interactive_latency_p95_ms",
+            "1v1 and co-host latency p95 (ms)",
+            Latency,
+            (Source::E2eLatencyMs, Stat::Quantile(0.95), interactive()),
+            (Lower, 250.0, 400.0, 400.0),
+            5.0,
+            "ITU-T G.114: up to 150 ms one way most talk is unaffected and past 400 ms conversation breaks down; 250 ms leaves room for the capture, decode and display this figure does not include.",
+        ),
+        metric(
+            "audience_latency_p95_ms",
+            "audience latency p95 (ms)",
+            Latency,
+            (Source::E2eLatencyMs, Stat::Quantile(0.95), audience()),
+            (Lower, 800.0, 1500.0, 2000.0),
+            10.0,
+            "Live selling: a viewer must see the host react to comments and a flash-sale countdown within about a second; past 2 s the stream visibly lags the chat (CDN low-latency HLS territory).",
+        ),
+        metric(
+            "time_to_first_frame_p90_ms",
+            "time to first frame p90 (ms)",
+            Latency,
+            (Source::TimeToFirstFrameMs, Stat::Quantile(0.9), all()),
+            (Lower, 600.0, 1000.0, 2000.0),
+            50.0,
+            "秒接通: a call or stream should show video within 600 ms of the tap (the figure vendors advertise); past 2 s users tap again or leave. Dial → first remote frame where the session dialled.",
+        ),
+        metric(
+            "psnr_db",
+            "PSNR against the source (dB)",
+            Picture,
+            (Source::PsnrDb, Stat::Mean, all()),
+            (Higher, 38.0, 32.0, 25.0),
+            0.5,
+            "Full-reference PSNR of decoded frames: above about 38 dB H.264 artefacts are hard to see on product close-ups; below 25 dB blocking is obvious.",
+        ),
+        metric(
+            "fps_delivered_pct",
+            "frame rate delivered (% of source)",
+            Picture,
+            (Source::FpsDeliveredPct, Stat::Mean, all()),
+            (Higher, 95.0, 80.0, 50.0),
+            2.0,
+            "Motion looks smooth while nearly every frame arrives; at half the source's rate product demonstrations judder.",
+        ),
+        metric(
+            "audio_mos",
+            "audio MOS (E-model)",
+            Picture,
+            (Source::Mos, Stat::Mean, all()),
+            (Higher, 4.0, 3.6, 3.1),
+            0.1,
+            "ITU-T G.107: MOS 4.0 (R 80) users satisfied, 3.6 (R 70) some dissatisfied, 3.1 (R 60) many dissatisfied. From measured audio delay and gaps; codec terms fixed.",
+        ),
+        metric(
+            "join_success_pct",
+            "join success (%)",
+            Stability,
+            (Source::JoinSuccessPct, Stat::Share, all()),
+            (Higher, 99.9, 99.5, 99.0),
+            0.1,
+            "At a big-sale peak of 100 000 joins, 99 % success is 1 000 viewers who never see the product; 99.9 % is the usual RTC vendor SLA.",
+        ),
+        metric(
+            "freeze_time_pct",
+            "freeze time (% of watched time)",
+            Stability,
+            (Source::FreezeTimePct, Stat::Share, all()),
+            (Lower, 1.0, 3.0, 5.0),
+            0.5,
+            "W3C freeze rule (gap > max(3 × mean frame interval, mean + 150 ms)). Vendors quote 卡顿率 targets of 1–3 %; past 5 % viewers notice and leave.",
+        ),
+        metric(
+            "drop_pct",
+            "sessions dropped (%)",
+            Stability,
+            (Source::DropPct, Stat::Share, all()),
+            (Lower, 0.5, 2.0, 5.0),
+            0.5,
+            "A joined viewer whose connection is lost, whether or not it rejoins: each drop is a visible break in the sale.",
+        ),
+    ]
+}
+
+/// Default weights of the dimensions in the overall score. The declared ones weigh nothing
+/// unless the user says so: a dossier is the vendor's word.
+pub fn default_weights() -> BTreeMap<Dimension, f64> {
+    BTreeMap::from([
+        (Dimension::Latency, 30.0),
+        (Dimension::Picture, 25.0),
+        (Dimension::Stability, 30.0),
+        (Dimension::Coverage, 15.0),
+        (Dimension::Experience, 0.0),
+        (Dimension::Support, 0.0),
+    ])
+}
+
+/// Overrides, from a scenario's `[scoring]` table or a scoring file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringSpec {
+    /// Dimension weights in the overall score.
+    #[serde(default)]
+    pub weights: BTreeMap<Dimension, f64>,
+    /// Per metric id: thresholds and weight within its dimension.
+    #[serde(default)]
+    pub metric: BTreeMap<String, MetricSpec>,
+    #[serde(default)]
+    pub coverage: Option<CoverageSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    pub excellent: Option<f64>,
+    pub acceptable: Option<f64>,
+    pub unacceptable: Option<f64>,
+    pub weight: Option<f64>,
+    pub tie_margin: Option<f64>,
+}
+
+/// Coverage: each region is a network profile (or a vantage point's profile name), weighed
+/// by the share of the audience there.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageSpec {
+    pub audience: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("{origin}: metric.{id}: no such scored metric; known: {known}")]
+    UnknownMetric {
+        origin: String,
+        id: String,
+        known: String,
+    },
+    #[error("{origin}: metric.{id}: {source}")]
+    Thresholds {
+        origin: String,
+        id: String,
+        source: ThresholdError,
+    },
+    #[error("{origin}: {field} must be a finite number ≥ 0, got {value}")]
+    Weight {
+        origin: String,
+        field: String,
+        value: f64,
+    },
+}
+
+/// Everything a scorecard is computed with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scoring {
+    pub metrics: Vec<ScoredMetric>,
+    pub weights: BTreeMap<Dimension, f64>,
+    pub coverage: Option<CoverageSpec>,
+    /// Where each override came from, for the report's method section.
+    pub sources: Vec<String>,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Self {
+            metrics: default_metrics(),
+            weights: default_weights(),
+            coverage: None,
+            sources: Vec::new(),
+        }
+    }
+}
+
+fn check_weight(origin: &str, field: String, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::Weight {
+            origin: origin.to_string(),
+            field,
+            value,
+        })
+    }
+}
+
+impl Scoring {
+    /// Applies `spec` on top; `origin` names it in errors ("scoring.toml", "scenario x").
+    pub fn apply(&mut self, spec: &ScoringSpec, origin: &str) -> Result<(), ConfigError> {
+        for (d, w) in &spec.weights {
+            let w = check_weight(origin, format!("weights.{}", d.name()), *w)?;
+            self.weights.insert(*d, w);
+        }
+        for (id, m) in &spec.metric {
+            let known = self
+                .metrics
+                .iter()
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let target = self
+                .metrics
+                .iter_mut()
+                .find(|x| x.id == id)
+                .ok_or_else(|| ConfigError::UnknownMetric {
+                    origin: origin.to_string(),
+                    id: id.clone(),
+                    known,
+                })?;
+            let t = target.thresholds;
+            target.thresholds = Thresholds::new(
+                t.better,
+                m.excellent.unwrap_or(t.excellent),
+                m.acceptable.unwrap_or(t.acceptable),
+                m.unacceptable.unwrap_or(t.unacceptable),
+            )
+            .map_err(|source| ConfigError::Thresholds {
+                origin: origin.to_string(),
+                id: id.clone(),
+                source,
+            })?;
+            if let Some(w) = m.weight {
+                target.weight = check_weight(origin, format!("metric.{id}.weight"), w)?;
+            }
+            if let Some(t) = m.tie_margin {
+                target.tie_margin = check_weight(origin, format!("metric.{id}.tie_margin"), t)?;
+            }
+        }
+        if let Some(c) = &spec.coverage {
+            for (region, w) in &c.audience {
+                check_weight(origin, format!("coverage.audience.{region}"), *w)?;
+            }
+            self.coverage = Some(c.clone());
+        }
+        self.sources.push(origin.to_string());
+        Ok(())
+    }
+
+    /// Reads a scoring file (the same tables as a scenario's `[scoring]`).
+    pub fn read_spec(path: &Path) -> Result<ScoringSpec, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The scoring for runs of `scenario` (as recorded in run.json), then `file` on top.
+    pub fn resolve(
+        scenario: Option<(&str, &serde_json::Value)>,
+        file: Option<&Path>,
+    ) -> Result<Scoring, ConfigError> {
+        let mut scoring = Scoring::default();
+        if let Some((name, value)) = scenario {
+            if let Some(table) = value.get("scoring").filter(|v| !v.is_null()) {
+                let origin = format!("scenario \"{name}\" [scoring]");
+                let spec: ScoringSpec =
+                    serde_json::from_value(table.clone()).map_err(|e| ConfigError::Parse {
+                        path: origin.clone(),
+                        reason: e.to_string(),
+                    })?;
+                scoring.apply(&spec, &origin)?;
+            }
+        }
+        if let Some(path) = file {
+            let spec = Self::read_spec(path)?;
+            scoring.apply(&spec, &path.display().to_string())?;
+        }
+        Ok(scoring)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_carry_the_issues_thresholds() {
+        let s = Scoring::default();
+        let t = |id: &str| s.metrics.iter().find(|m| m.id == id).unwrap().thresholds;
+        let i = t("interactive_latency_p95_ms");
+        assert_eq!(
+            (i.excellent, i.acceptable, i.unacceptable),
+            (250.0, 400.0, 400.0)
+        );
+        let a = t("audience_latency_p95_ms");
+        assert_eq!(
+            (a.excellent, a.acceptable, a.unacceptable),
+            (800.0, 1500.0, 2000.0)
+        );
+        let f = t("time_to_first_frame_p90_ms");
+        assert_eq!(
+            (f.excellent, f.acceptable, f.unacceptable),
+            (600.0, 1000.0, 2000.0)
+        );
+        let j = t("join_success_pct");
+        assert_eq!(
+            (j.better, j.excellent, j.unacceptable),
+            (Better::Higher, 99.9, 99.0)
+        );
+        let z = t("freeze_time_pct");
+        assert_eq!((z.excellent, z.acceptable, z.unacceptable), (1.0, 3.0, 5.0));
+        let m = t("audio_mos");
+        assert_eq!((m.excellent, m.acceptable, m.unacceptable), (4.0, 3.6, 3.1));
+        for m in &s.metrics {
+            Thresholds::new(
+                m.thresholds.better,
+                m.thresholds.excellent,
+                m.thresholds.acceptable,
+                m.thresholds.unacceptable,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", m.id));
+        }
+    }
+
+    #[test]
+    fn a_scoring_file_overrides_thresholds_and_weights_and_names_its_mistakes() {
+        let spec: ScoringSpec = toml::from_str(
+            "[weights]\nlatency = 50\ncoverage = 0\n[metric.audience_latency_p95_ms]\nexcellent = 400\nweight = 3\n[coverage.audience]\nregion-cn = 70\nregion-sea = 30\n",
+        )
+        .unwrap();
+        let mut s = Scoring::default();
+        s.apply(&spec, "scoring.toml").unwrap();
+        assert_eq!(s.weights[&Dimension::Latency], 50.0);
+        assert_eq!(s.weights[&Dimension::Coverage], 0.0);
+        let m = s
+            .metrics
+            .iter()
+            .find(|m| m.id == "audience_latency_p95_ms")
+            .unwrap();
+        assert_eq!(m.thresholds.excellent, 400.0);
+        assert_eq!(m.thresholds.acceptable, 1500.0);
+        assert_eq!(m.weight, 3.0);
+        assert_eq!(s.coverage.unwrap().audience["region-cn"], 70.0);
+
+        let typo: ScoringSpec = toml::from_str("[metric.e2e_p95]\nexcellent = 1\n").unwrap();
+        let e = Scoring::default().apply(&typo, "scoring.toml").unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("scoring.toml: metric.e2e_p95: no such scored metric"));
+        let backwards: ScoringSpec =
+            toml::from_str("[metric.freeze_time_pct]\nexcellent = 6\n").unwrap();
+        let e = Scoring::default()
+            .apply(&backwards, "scoring.toml")
+            .unwrap_err();
+        assert!(e.to_string().contains("metric.freeze_time_pct"), "{e}");
+        let unknown = toml::from_str::<ScoringSpec>("[weights]\nlatncy = 1\n").unwrap_err();
+        assert!(unknown.to_string().contains("latncy"), "{unknown}");
+        let negative: ScoringSpec = toml::from_str("[weights]\npicture = -1\n").unwrap();
+        assert!(Scoring::default().apply(&negative, "s").is_err());
+    }
+}

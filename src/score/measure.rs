@@ -1,0 +1,597 @@
+//! What a score or a claim measures: a figure each session contributes (its unit), and the
+//! statistic over the sessions chosen. Sessions are what the bootstrap resamples, so every
+//! figure here is computed from a slice of session rows.
+
+use super::emodel;
+pub use super::prepared::Prepared;
+use crate::media::receiver::ReceiverSummary;
+use crate::results::{GroupResult, RunResults};
+use serde::Serialize;
+
+/// Where a session sits in the scenario, which decides the thresholds its latency meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Either side of a 1v1 call.
+    Call,
+    /// A co-hosting host watching another host (连麦, PK).
+    Cohost,
+    /// A viewer of a room or of co-hosting hosts.
+    Audience,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Call => "call",
+            Role::Cohost => "cohost",
+            Role::Audience => "audience",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Call, Role::Cohost, Role::Audience]
+            .into_iter()
+            .find(|r| r.name() == s)
+    }
+
+    /// Conversational: the two ends talk to each other.
+    pub fn interactive(self) -> bool {
+        matches!(self, Role::Call | Role::Cohost)
+    }
+}
+
+/// A figure each session can contribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Capture → frame complete, every frame of the session.
+    E2eLatencyMs,
+    /// Dial → first remote frame.
+    ConnectMs,
+    /// Subscription → first frame.
+    FirstFrameMs,
+    /// Dial → first frame where the session dialled, else subscription → first frame.
+    TimeToFirstFrameMs,
+    JoinSuccessPct,
+    FreezeTimePct,
+    DropPct,
+    PsnrDb,
+    Fps,
+    /// Received frame rate as a share of the source's.
+    FpsDeliveredPct,
+    /// ITU-T G.107 E-model MOS from the session's audio delay, jitter and gaps.
+    Mos,
+}
+
+pub const SOURCES: [Source; 11] = [
+    Source::E2eLatencyMs,
+    Source::ConnectMs,
+    Source::FirstFrameMs,
+    Source::TimeToFirstFrameMs,
+    Source::JoinSuccessPct,
+    Source::FreezeTimePct,
+    Source::DropPct,
+    Source::PsnrDb,
+    Source::Fps,
+    Source::FpsDeliveredPct,
+    Source::Mos,
+];
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::E2eLatencyMs => "e2e_latency_ms",
+            Source::ConnectMs => "connect_ms",
+            Source::FirstFrameMs => "first_frame_ms",
+            Source::TimeToFirstFrameMs => "time_to_first_frame_ms",
+            Source::JoinSuccessPct => "join_success_pct",
+            Source::FreezeTimePct => "freeze_time_pct",
+            Source::DropPct => "drop_pct",
+            Source::PsnrDb => "psnr_db",
+            Source::Fps => "fps",
+            Source::FpsDeliveredPct => "fps_delivered_pct",
+            Source::Mos => "mos",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        SOURCES.into_iter().find(|x| x.name() == s)
+    }
+
+    /// Shares (join success, freeze time, drops) are one ratio over all sessions and take no
+    /// percentile; the others are distributions.
+    pub fn is_share(self) -> bool {
+        matches!(
+            self,
+            Source::JoinSuccessPct | Source::FreezeTimePct | Source::DropPct
+        )
+    }
+
+    fn index(self) -> usize {
+        SOURCES.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// The statistic over sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stat {
+    /// The quantile (0–1) of all samples pooled: every frame for e2e latency, one value per
+    /// session otherwise.
+    Quantile(f64),
+    Mean,
+    /// Σ part / Σ whole × 100, for shares.
+    Share,
+}
+
+impl Stat {
+    pub fn parse(s: &str) -> Option<Stat> {
+        match s {
+            "mean" => Some(Stat::Mean),
+            "median" => Some(Stat::Quantile(0.5)),
+            p if p.starts_with('p') => p[1..]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| *v > 0.0 && *v < 100.0)
+                .map(|v| Stat::Quantile(v / 100.0)),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Stat::Quantile(q) => format!("p{}", (q * 1000.0).round() / 10.0),
+            Stat::Mean => "mean".into(),
+            Stat::Share => "share".into(),
+        }
+    }
+}
+
+/// One session's contribution to a figure: (value, weight) pairs, or (part, whole) for shares.
+pub type Unit = Vec<(f64, f64)>;
+
+/// A session as the statistics see it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub role: Role,
+    pub group: String,
+    /// The network profile the session's client ran on.
+    pub profile: String,
+    units: Vec<Option<Unit>>,
+}
+
+impl Row {
+    /// A session with no figures yet.
+    pub fn new(role: Role, group: &str, profile: &str) -> Self {
+        Self {
+            role,
+            group: group.to_string(),
+            profile: profile.to_string(),
+            units: vec![None; SOURCES.len()],
+        }
+    }
+
+    pub fn with(mut self, source: Source, unit: Unit) -> Self {
+        self.units[source.index()] = Some(unit);
+        self
+    }
+
+    pub fn unit(&self, source: Source) -> Option<&Unit> {
+        self.units.get(source.index()).and_then(Option::as_ref)
+    }
+}
+
+/// The role of a group's sessions. Co-host groups report the hosts' views of each other as
+/// `NAME/hosts`; shares of a room's audience on other networks as `NAME@PROFILE`.
+pub fn group_role(results: &RunResults, group: &str) -> Role {
+    let base = group.split('@').next().unwrap_or(group);
+    if base.ends_with("/hosts") {
+        return Role::Cohost;
+    }
+    let kind = results
+        .scenario
+        .get("group")
+        .and_then(|g| g.as_array())
+        .and_then(|groups| {
+            groups
+                .iter()
+                .find(|g| g.get("name").and_then(|n| n.as_str()) == Some(base))
+        })
+        .and_then(|g| g.get("kind"))
+        .and_then(|k| k.as_str());
+    match kind {
+        Some("call") => Role::Call,
+        _ => Role::Audience,
+    }
+}
+
+fn target_fps(results: &RunResults) -> Option<f64> {
+    results
+        .scenario
+        .get("video")
+        .and_then(|v| v.get("fps"))
+        .and_then(|f| f.as_f64())
+        .filter(|f| *f > 0.0)
+}
+
+fn one(v: Option<f64>) -> Option<Unit> {
+    v.filter(|v| v.is_finite()).map(|v| vec![(v, 1.0)])
+}
+
+fn share(part: bool) -> Option<Unit> {
+    Some(vec![(if part { 1.0 } else { 0.0 }, 1.0)])
+}
+
+fn session_units(s: &ReceiverSummary, fps: Option<f64>) -> Vec<Option<Unit>> {
+    let joined = s.joined;
+    SOURCES
+        .iter()
+        .map(|source| match source {
+            Source::E2eLatencyMs => s.e2e_latency_us.as_ref().map(|h| {
+                h.0.iter_recorded()
+                    .map(|v| {
+                        (
+                            v.value_iterated_to() as f64 / 1000.0,
+                            v.count_at_value() as f64,
+                        )
+                    })
+                    .collect()
+            }),
+            Source::ConnectMs => one(s.connect_ms),
+            Source::FirstFrameMs => one(s.first_frame_ms),
+            Source::TimeToFirstFrameMs => one(s.connect_ms.or(s.first_frame_ms)),
+            Source::JoinSuccessPct => share(joined),
+            Source::FreezeTimePct => (joined && s.rendered_ms > 0.0)
+                .then(|| vec![(s.freeze_time_pct * s.rendered_ms / 100.0, s.rendered_ms)]),
+            Source::DropPct => joined.then(|| share(s.reconnects.drops > 0)).flatten(),
+            Source::PsnrDb => one(s.psnr_db),
+            Source::Fps => one(joined.then_some(s.fps)),
+            Source::FpsDeliveredPct => one(fps
+                .filter(|_| joined && s.frames_rendered > 1)
+                .map(|target| (s.fps / target * 100.0).min(100.0))),
+            Source::Mos => one(emodel::session_mos(s)),
+        })
+        .collect()
+}
+
+/// Every session of a run as rows; a publisher that could not publish counts as a failed
+/// join of its group, as in the run's own totals.
+pub fn rows(results: &RunResults) -> Vec<Row> {
+    let fps = target_fps(results);
+    results
+        .groups
+        .iter()
+        .flat_map(|g| group_rows(results, g, fps))
+        .collect()
+}
+
+fn group_rows(results: &RunResults, g: &GroupResult, fps: Option<f64>) -> Vec<Row> {
+    let role = group_role(results, &g.name);
+    let row = |units| Row {
+        role,
+        group: g.name.clone(),
+        profile: g.network_name.clone(),
+        units,
+    };
+    let mut out: Vec<Row> = g
+        .sessions
+        .iter()
+        .map(|s| row(session_units(s, fps)))
+        .collect();
+    for _ in &g.publisher_failures {
+        let mut units = vec![None; SOURCES.len()];
+        units[Source::JoinSuccessPct.index()] = share(false);
+        out.push(row(units));
+    }
+    out
+}
+
+/// `stat` of `source` over `rows`; NaN when no row has the figure.
+pub fn statistic(rows: &[&Row], source: Source, stat: Stat) -> f64 {
+    let parts = rows.iter().filter_map(|r| r.unit(source)).flatten();
+    match stat {
+        Stat::Share => {
+            let (part, whole) = parts.fold((0.0, 0.0), |(p, w), &(x, y)| (p + x, w + y));
+            if whole > 0.0 {
+                part / whole * 100.0
+            } else {
+                f64::NAN
+            }
+        }
+        Stat::Mean => {
+            let (sum, weight) = parts.fold((0.0, 0.0), |(s, w), &(v, n)| (s + v * n, w + n));
+            if weight > 0.0 {
+                sum / weight
+            } else {
+                f64::NAN
+            }
+        }
+        Stat::Quantile(q) => {
+            let mut all: Vec<(f64, f64)> = parts.copied().collect();
+            weighted_quantile(&mut all, q)
+        }
+    }
+}
+
+/// The smallest value whose cumulative weight reaches `q` of the total (HdrHistogram's rule).
+fn weighted_quantile(parts: &mut [(f64, f64)], q: f64) -> f64 {
+    parts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = parts.iter().map(|p| p.1).sum();
+    if total <= 0.0 {
+        return f64::NAN;
+    }
+    let target = (q.clamp(0.0, 1.0) * total).max(f64::MIN_POSITIVE);
+    let mut seen = 0.0;
+    for &(v, w) in parts.iter() {
+        seen += w;
+        if seen >= target - 1e-9 {
+            return v;
+        }
+    }
+    parts.last().map_or(f64::NAN, |p| p.0)
+}
+
+/// Which sessions a figure is taken over.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Filter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Interactive sessions only (calls and co-hosts), for conversational latency.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interactive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+impl Filter {
+    pub fn keeps(&self, r: &Row) -> bool {
+        self.role.is_none_or(|role| r.role == role)
+            && (!self.interactive || r.role.interactive())
+            && self
+                .group
+                .as_ref()
+                .is_none_or(|g| &r.group == g || r.group.split('@').next() == Some(g.as_str()))
+            && self.profile.as_ref().is_none_or(|p| &r.profile == p)
+    }
+
+    /// `role=cohost, profile=loss-70`, or "all sessions".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(r) = self.role {
+            parts.push(format!("role={}", r.name()));
+        }
+        if self.interactive {
+            parts.push("calls and co-hosts".into());
+        }
+        if let Some(g) = &self.group {
+            parts.push(format!("group={g}"));
+        }
+        if let Some(p) = &self.profile {
+            parts.push(format!("profile={p}"));
+        }
+        if parts.is_empty() {
+            "all sessions".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// A source, a statistic, and the sessions it is taken over.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measure {
+    pub source: Source,
+    pub stat: Stat,
+    pub filter: Filter,
+}
+
+impl Measure {
+    /// This measure over `rows`, ready for counted resamples (row indices as in `rows`).
+    pub fn prepare(&self, rows: &[Row]) -> Prepared {
+        let kept = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.filter.keeps(r))
+            .filter_map(|(i, r)| Some((i as u32, r.unit(self.source)?)));
+        match self.stat {
+            Stat::Quantile(q) => {
+                let mut parts: Vec<(f64, f64, u32)> = kept
+                    .flat_map(|(i, u)| u.iter().map(move |&(v, w)| (v, w, i)))
+                    .collect();
+                parts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Prepared::Quantile { q, parts }
+            }
+            Stat::Mean => Prepared::Ratio {
+                rows: kept
+                    .map(|(i, u)| {
+                        let (s, w) = u
+                            .iter()
+                            .fold((0.0, 0.0), |(s, n), &(v, w)| (s + v * w, n + w));
+                        (i, s, w)
+                    })
+                    .collect(),
+                scale: 1.0,
+            },
+            Stat::Share => Prepared::Ratio {
+                rows: kept
+                    .map(|(i, u)| {
+                        let (p, w) = u.iter().fold((0.0, 0.0), |(p, n), &(x, y)| (p + x, n + y));
+                        (i, p, w)
+                    })
+                    .collect(),
+                scale: 100.0,
+            },
+        }
+    }
+
+    pub fn of(&self, rows: &[&Row]) -> f64 {
+        let kept: Vec<&Row> = rows
+            .iter()
+            .copied()
+            .filter(|r| self.filter.keeps(r))
+            .collect();
+        statistic(&kept, self.source, self.stat)
+    }
+
+    /// How many sessions contribute.
+    pub fn sessions(&self, rows: &[Row]) -> usize {
+        rows.iter()
+            .filter(|r| self.filter.keeps(r) && r.unit(self.source).is_some())
+            .count()
+    }
+
+    /// Each contributing session's own figure, for rank tests.
+    pub fn per_session(&self, rows: &[Row]) -> Vec<f64> {
+        rows.iter()
+            .filter(|r| self.filter.keeps(r) && r.unit(self.source).is_some())
+            .map(|r| statistic(&[r], self.source, self.stat))
+            .filter(|v| v.is_finite())
+            .collect()
+    }
+
+    /// `e2e_latency_ms p95 (role=cohost)`.
+    pub fn describe(&self) -> String {
+        let stat = match self.stat {
+            Stat::Share => String::new(),
+            s => format!(" {}", s.label()),
+        };
+        format!("{}{stat} ({})", self.source.name(), self.filter.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(role: Role, profile: &str, e2e: &[(f64, f64)], joined: bool) -> Row {
+        let mut units = vec![None; SOURCES.len()];
+        units[Source::E2eLatencyMs.index()] = (!e2e.is_empty()).then(|| e2e.to_vec());
+        units[Source::JoinSuccessPct.index()] = share(joined);
+        Row {
+            role,
+            group: "g".into(),
+            profile: profile.into(),
+            units,
+        }
+    }
+
+    #[test]
+    fn pooled_quantiles_weigh_every_frame_and_shares_count_sessions() {
+        // 90 frames at 10 ms in one session, 10 at 100 ms in another: p50 10, p95 100.
+        let rows = [
+            row(Role::Call, "clean", &[(10.0, 90.0)], true),
+            row(Role::Call, "clean", &[(100.0, 10.0)], true),
+            row(Role::Audience, "4g", &[], false),
+        ];
+        let all: Vec<&Row> = rows.iter().collect();
+        let q = |p| statistic(&all, Source::E2eLatencyMs, Stat::Quantile(p));
+        assert_eq!(q(0.5), 10.0);
+        assert_eq!(q(0.9), 10.0);
+        assert_eq!(q(0.95), 100.0);
+        let mean = statistic(&all, Source::E2eLatencyMs, Stat::Mean);
+        assert!((mean - 19.0).abs() < 1e-9);
+        let joined = statistic(&all, Source::JoinSuccessPct, Stat::Share);
+        assert!((joined - 200.0 / 3.0).abs() < 1e-9);
+        assert!(statistic(&all, Source::PsnrDb, Stat::Mean).is_nan());
+    }
+
+    #[test]
+    fn filters_choose_sessions_by_role_and_profile() {
+        let rows = [
+            row(Role::Cohost, "clean", &[(50.0, 1.0)], true),
+            row(Role::Audience, "loss-70", &[(900.0, 1.0)], true),
+        ];
+        let all: Vec<&Row> = rows.iter().collect();
+        let m = |filter| Measure {
+            source: Source::E2eLatencyMs,
+            stat: Stat::Quantile(0.95),
+            filter,
+        };
+        let cohost = m(Filter {
+            role: Some(Role::Cohost),
+            ..Filter::default()
+        });
+        assert_eq!(cohost.of(&all), 50.0);
+        assert_eq!(cohost.sessions(&rows), 1);
+        let lossy = m(Filter {
+            profile: Some("loss-70".into()),
+            ..Filter::default()
+        });
+        assert_eq!(lossy.of(&all), 900.0);
+        let missing = m(Filter {
+            profile: Some("3g".into()),
+            ..Filter::default()
+        });
+        assert!(missing.of(&all).is_nan());
+        assert_eq!(missing.sessions(&rows), 0);
+    }
+
+    #[test]
+    fn prepared_measures_agree_with_the_direct_statistic_under_resampling() {
+        let rows: Vec<Row> = (0..6)
+            .map(|k| {
+                row(
+                    if k % 2 == 0 {
+                        Role::Call
+                    } else {
+                        Role::Audience
+                    },
+                    "clean",
+                    &[(10.0 + k as f64, 5.0), (40.0 + 3.0 * k as f64, 1.0)],
+                    k != 3,
+                )
+            })
+            .collect();
+        let counts = [2u32, 0, 1, 3, 0, 0];
+        let drawn: Vec<&Row> = rows
+            .iter()
+            .zip(counts)
+            .flat_map(|(r, c)| std::iter::repeat_n(r, c as usize))
+            .collect();
+        for (source, stat, filter) in [
+            (
+                Source::E2eLatencyMs,
+                Stat::Quantile(0.95),
+                Filter::default(),
+            ),
+            (Source::E2eLatencyMs, Stat::Quantile(0.5), Filter::default()),
+            (Source::E2eLatencyMs, Stat::Mean, Filter::default()),
+            (Source::JoinSuccessPct, Stat::Share, Filter::default()),
+            (
+                Source::E2eLatencyMs,
+                Stat::Quantile(0.9),
+                Filter {
+                    role: Some(Role::Call),
+                    ..Filter::default()
+                },
+            ),
+        ] {
+            let m = Measure {
+                source,
+                stat,
+                filter,
+            };
+            let direct = m.of(&drawn);
+            let prepared = m.prepare(&rows).value(&counts);
+            assert!(
+                (direct - prepared).abs() < 1e-9,
+                "{m:?}: {direct} vs {prepared}"
+            );
+        }
+    }
+
+    #[test]
+    fn stats_parse_from_claim_words() {
+        assert_eq!(Stat::parse("p95"), Some(Stat::Quantile(0.95)));
+        assert!(
+            matches!(Stat::parse("p99.9"), Some(Stat::Quantile(q)) if (q - 0.999).abs() < 1e-12)
+        );
+        assert_eq!(Stat::parse("mean"), Some(Stat::Mean));
+        assert_eq!(Stat::parse("p100"), None);
+        assert_eq!(Stat::parse("q95"), None);
+        assert_eq!(Stat::Quantile(0.95).label(), "p95");
+    }
+}
