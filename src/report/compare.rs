@@ -397,6 +397,9 @@ fn html(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -
             escape(&r.results.rtcbench_version)
         ));
     }
+    if let Some(w) = mixed_scenarios(runs) {
+        h.push_str(&format!("<p class=\"warn\">{}</p>", escape(&w)));
+    }
     for r in runs {
         if let Some(w) = super::saturation_warning(&r.results) {
             h.push_str(&format!(
@@ -438,6 +441,9 @@ fn html(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -
 
 fn markdown(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -> String {
     let mut m = format!("# rtcbench comparison: {}\n\n", title(runs));
+    if let Some(w) = mixed_scenarios(runs) {
+        m.push_str(&format!("> **{w}**\n\n"));
+    }
     for r in runs {
         if let Some(w) = super::saturation_warning(&r.results) {
             m.push_str(&format!("> **{}: {w}**\n\n", r.label));
@@ -451,6 +457,33 @@ fn markdown(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart
         m.push_str(&format!("- {}: [report]({})\n", r.label, r.report_link()));
     }
     m
+}
+
+/// The warning for runs of different scenarios or seeds: their figures are not like for like.
+fn mixed_scenarios(runs: &[ComparedRun]) -> Option<String> {
+    let first = runs.first()?;
+    let odd: Vec<String> = runs
+        .iter()
+        .filter(|r| {
+            r.results.scenario_name != first.results.scenario_name
+                || r.results.seed != first.results.seed
+        })
+        .map(|r| {
+            format!(
+                "{} ({}, seed {})",
+                r.label, r.results.scenario_name, r.results.seed
+            )
+        })
+        .collect();
+    (!odd.is_empty()).then(|| {
+        format!(
+            "Not like for like: {} differ from {} ({}, seed {}) in scenario or seed. Scores use the first run's scenario's [scoring].",
+            odd.join(", "),
+            first.label,
+            first.results.scenario_name,
+            first.results.seed
+        )
+    })
 }
 
 /// Every provider's sessions, one row each, with the provider first.

@@ -14,10 +14,10 @@ pub fn escape(s: &str) -> String {
 const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
 h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}\
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f2f4f7}td:first-child,th:first-child{text-align:left}\
-.note{color:#555;font-size:13px}.chart{page-break-inside:avoid;break-inside:avoid;margin:1em 0}.warn{background:#fff4e5;border:1px solid #f0b46b;padding:.6em}\
+.note{color:#555;font-size:13px}.chart{page-break-inside:avoid;break-inside:avoid;margin:1em 0}.t{text-align:left;overflow-wrap:anywhere}.warn{background:#fff4e5;border:1px solid #f0b46b;padding:.6em}\
 svg{max-width:100%;height:auto}.block{break-inside:avoid;page-break-inside:avoid}\
 @page{size:A4;margin:12mm}@media print{body{margin:0;max-width:none;font-size:12px}h2,h3{break-after:avoid;page-break-after:avoid}\
-tr{break-inside:avoid;page-break-inside:avoid}thead{display:table-header-group}table{font-size:10px}}";
+tr{break-inside:avoid;page-break-inside:avoid}thead{display:table-header-group}table{font-size:10px;width:100%}}";
 
 /// The document up to and including its heading.
 pub(crate) fn head(title: &str) -> String {
@@ -102,9 +102,17 @@ fn table_body(h: &mut String, t: &Table) {
     for row in &t.rows {
         h.push_str("<tr>");
         for c in row {
-            h.push_str(&format!("<td>{}</td>", escape(c)));
+            // Figures line up on the right; words read from the left.
+            let class = if is_figure(c) { "" } else { " class=\"t\"" };
+            h.push_str(&format!("<td{class}>{}</td>", escape(c)));
         }
         h.push_str("</tr>");
     }
     h.push_str("</tbody></table>");
+}
+
+/// A cell that is a number, possibly with a unit, interval or sign ("12.5 [11.8, 13.1]", "–").
+fn is_figure(cell: &str) -> bool {
+    let c = cell.trim_start_matches(['+', '-', '−']);
+    c.is_empty() || c == "–" || c.starts_with(|ch: char| ch.is_ascii_digit())
 }

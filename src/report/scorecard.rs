@@ -492,7 +492,7 @@ pub fn method(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
         Table {
             title: "Method: thresholds and weights".into(),
             note: Some(format!(
-                "Scoring from {sources}. Sessions are the unit of resampling: a session's frames are not independent of each other. Audio MOS is the ITU-T G.107 E-model from measured audio delay (plus a jitter buffer) and gaps, with fixed codec terms."
+                "Scoring from {sources}. Sessions are the unit of resampling: a session's frames are not independent of each other. Audio MOS is the ITU-T G.107 E-model with fixed codec terms: its delay is the session's marker-timed latency p50 plus an audio jitter buffer (audio's own RTP-time latency is not used: servers such as Janus re-base RTP time per subscriber), its loss the session's audio gaps. A metric's win needs its interval clear of zero and of the tie margin, 3 sessions a side, and a Mann–Whitney p under 0.05 (Holm-adjusted with more than two providers)."
             )),
             headers: [
                 "dimension",

@@ -181,7 +181,8 @@ pub(crate) fn histogram<DB: DrawingBackend>(
         .copied()
         .chain(line.map(|l| l.0))
         .fold(0.0f64, f64::max);
-    let bins = ((max_value / bin).floor() as usize + 1).max(1);
+    // Room past the line, so it and its label sit inside the plot.
+    let bins = ((max_value * 1.12 / bin).floor() as usize + 1).max(1);
     let counts: Vec<Vec<usize>> = series
         .iter()
         .map(|(_, values)| {
@@ -235,14 +236,14 @@ pub(crate) fn histogram<DB: DrawingBackend>(
         chart
             .draw_series(std::iter::once(Text::new(
                 label.clone(),
-                (*at + bin * 0.1, y_max * 1.1),
+                (*at + bin * 0.15, y_max * 1.1),
                 ("sans-serif", 13).into_font().color(&red),
             )))
             .map_err(e)?;
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::UpperMiddle)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))

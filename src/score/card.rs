@@ -9,7 +9,7 @@ use super::measure::Row;
 use super::stats::{mann_whitney, Bootstrap, Interval, MannWhitney};
 use super::thresholds::{weighted, Better};
 use super::verdicts::{
-    apply_holm, decide, rank, settle_capped_dimensions, MIN_SESSIONS, SCORE_MARGIN,
+    apply_holm, decide, rank, settle_capped_dimensions, ALPHA, MIN_SESSIONS, SCORE_MARGIN,
 };
 use serde::Serialize;
 
@@ -198,7 +198,17 @@ pub fn compute(scoring: &Scoring, providers: &[ProviderInput], bootstrap: &Boots
                         ),
                     )
                 } else {
-                    decide(&d, m.tie_margin, m.thresholds.better, &a.label, &b.label)
+                    match decide(&d, m.tie_margin, m.thresholds.better, &a.label, &b.label) {
+                        (Some(_), _) if mw.is_none_or(|w| w.p >= ALPHA) => (
+                            None,
+                            format!(
+                                "interval excludes zero but Mann–Whitney p = {:.3}",
+                                mw.map_or(1.0, |w| w.p)
+                            ),
+                        ),
+                        (Some(w), _) => (Some(w), "interval and Mann–Whitney".into()),
+                        tie => tie,
+                    }
                 };
                 metric_verdicts.push(PairVerdict {
                     what: m.id.to_string(),

@@ -292,22 +292,43 @@ pub fn judge(claim: &Claim, provider: &str, rows: &[Row], bootstrap: &Bootstrap)
     }
 }
 
-/// Every claim on every provider it names (or all of them).
+/// Every claim on every provider it names (or all of them). A claim naming a provider that is
+/// not compared is untested, and says so.
 pub fn judge_all(
     claims: &[Claim],
     providers: &[(String, &[Row])],
     bootstrap: &Bootstrap,
 ) -> Vec<ClaimResult> {
-    claims
-        .iter()
-        .flat_map(|c| {
+    let mut out = Vec::new();
+    for c in claims {
+        if let Some(p) = c
+            .provider
+            .as_ref()
+            .filter(|p| !providers.iter().any(|(l, _)| l == *p))
+        {
+            let known: Vec<&str> = providers.iter().map(|(l, _)| l.as_str()).collect();
+            out.push(ClaimResult {
+                says: c.says.clone(),
+                check: c.check.clone(),
+                provider: p.clone(),
+                verdict: Verdict::Untested,
+                measured: None,
+                sessions: 0,
+                reason: format!(
+                    "provider \"{p}\" is not in this comparison ({})",
+                    known.join(", ")
+                ),
+            });
+            continue;
+        }
+        out.extend(
             providers
                 .iter()
                 .filter(|(label, _)| c.provider.as_ref().is_none_or(|p| p == label))
-                .map(|(label, rows)| judge(c, label, rows, bootstrap))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+                .map(|(label, rows)| judge(c, label, rows, bootstrap)),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -339,5 +360,50 @@ mod tests {
             let e = parse_check(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn verdicts_follow_the_interval_and_a_stray_provider_is_untested() {
+        let rows: Vec<Row> = (0..10)
+            .map(|k| {
+                Row::new(Role::Call, "call", "clean")
+                    .with(Source::ConnectMs, vec![(100.0 + k as f64, 1.0)])
+            })
+            .collect();
+        let claim = |check: &str, provider: Option<&str>| {
+            let (measure, op, bound) = parse_check(check).unwrap();
+            Claim {
+                says: check.into(),
+                check: check.into(),
+                provider: provider.map(String::from),
+                measure,
+                op,
+                bound,
+            }
+        };
+        let claims = [
+            claim("connect_ms p90 < 600", None),
+            claim("connect_ms p50 < 50", None),
+            // The median is 104 or 105: an interval around it straddles 104.5.
+            claim("connect_ms p50 < 104.5", None),
+            claim("connect_ms p50 < 600 for role=cohost", None),
+            claim("connect_ms p50 < 600", Some("other")),
+        ];
+        let b = Bootstrap {
+            resamples: 500,
+            ..Bootstrap::default()
+        };
+        let got: Vec<Verdict> = judge_all(&claims, &[("p".into(), rows.as_slice())], &b)
+            .iter()
+            .map(|r| r.verdict)
+            .collect();
+        use Verdict::{Refuted, Untested, Verified};
+        assert_eq!(got, [Verified, Refuted, Untested, Untested, Untested]);
+        let stray = &judge_all(&claims[4..], &[("p".into(), rows.as_slice())], &b)[0];
+        assert!(
+            stray.reason.contains("\"other\" is not in this comparison"),
+            "{}",
+            stray.reason
+        );
     }
 }

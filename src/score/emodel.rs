@@ -43,10 +43,12 @@ pub fn mos(r: f64) -> f64 {
     }
 }
 
-/// A session's MOS from its audio: the measured capture → arrival delay plus a jitter buffer,
-/// and the share of its time with audio gaps as the loss. `None` without audio.
+/// A session's MOS: its one-way delay plus an audio jitter buffer, and the share of its time
+/// with audio gaps as the loss. The delay is the marker-timed video latency p50 (audio and video
+/// share the path): audio's own figure rests on RTP time, which servers such as Janus re-base
+/// per subscriber, so it is used only without video. `None` without either.
 pub fn session_mos(s: &ReceiverSummary) -> Option<f64> {
-    let delay = s.audio_latency_p50_ms?;
+    let delay = s.e2e_latency_p50_ms.or(s.audio_latency_p50_ms)?;
     if !s.joined || s.rendered_ms <= 0.0 {
         return None;
     }

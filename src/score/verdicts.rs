@@ -9,6 +9,11 @@ use super::thresholds::Better;
 /// Fewer sessions than this on either side and a metric cannot be won: a bootstrap of one or
 /// two sessions has no spread to speak of.
 pub const MIN_SESSIONS: usize = 3;
+/// The rank test's level. A metric's win needs its Mann–Whitney p (Holm-adjusted with more
+/// than two providers) below this as well as an interval clear of zero: with few sessions a
+/// bootstrap interval of a high percentile can be narrow only because the same session is its
+/// maximum in nearly every resample.
+pub const ALPHA: f64 = 0.05;
 /// Score points below which two providers' dimension or overall scores tie.
 pub const SCORE_MARGIN: f64 = 1.0;
 
@@ -56,7 +61,7 @@ pub(super) fn apply_holm(verdicts: &mut [PairVerdict]) {
         for (&i, p) in idx.iter().zip(holm(&ps)) {
             let v = &mut verdicts[i];
             v.p_holm = Some(p);
-            if v.winner.is_some() && p >= 0.05 {
+            if v.winner.is_some() && p >= ALPHA {
                 v.winner = None;
                 v.basis = format!("interval excludes zero but Holm-adjusted p = {p:.3}");
             } else if v.winner.is_some() {
