@@ -17,7 +17,7 @@ fn scenario(delay: bool) -> String {
     };
     let mut s = common::small_webrtc("scoring", "6s");
     s.push_str(&format!(
-        "[[group]]\nname = \"call\"\nkind = \"call\"\npairs = 3\nprobes = 0\n{network}\
+        "[[group]]\nname = \"call\"\nkind = \"call\"\npairs = 3\nprobes = 0\nstagger = \"100ms\"\n{network}\
          [[group]]\nname = \"room\"\nreceivers = 5\nprobes = 1\nstagger = \"100ms\"\n{network}"
     ));
     if delay {
