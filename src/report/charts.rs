@@ -272,7 +272,7 @@ pub(crate) fn cdf_points(m: &crate::results::MetricResult) -> Option<Vec<(f64, f
 }
 
 /// Cumulative distribution of each group's `metric`.
-fn cdf(results: &RunResults, metric: Metric) -> Vec<Series> {
+pub(crate) fn cdf(results: &RunResults, metric: Metric) -> Vec<Series> {
     results
         .groups
         .iter()
@@ -280,7 +280,7 @@ fn cdf(results: &RunResults, metric: Metric) -> Vec<Series> {
         .collect()
 }
 
-fn over_time(
+pub(crate) fn over_time(
     results: &RunResults,
     metric: Metric,
     pick: fn(&crate::results::Summary) -> f64,

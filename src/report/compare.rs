@@ -13,14 +13,9 @@ use std::path::{Path, PathBuf};
 pub struct ComparedRun {
     pub label: String,
     pub results: RunResults,
-    /// Its report relative to the comparison's folder.
-    pub report: String,
-}
-
-impl ComparedRun {
-    fn report_link(&self) -> String {
-        self.report.clone()
-    }
+    /// Its run folder, relative to the comparison's folder or absolute; its report and
+    /// run.json are linked from there.
+    pub dir: String,
 }
 
 /// A provider that was to be compared but whose run did not take place, with why.
@@ -190,7 +185,7 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
                     .as_ref()
                     .map_or("not measured".into(), |c| c.describe()),
                 if x.failures.is_empty() {
-                    r.report.clone()
+                    format!("{}/report.html", r.dir)
                 } else {
                     x.failures.join("; ")
                 },
@@ -271,17 +266,21 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
 }
 
 /// Series named "provider · group" (or just the provider when there is one group).
-fn cdf_series(runs: &[ComparedRun], metric: Metric) -> Vec<Series> {
+/// Each run's per-group series, named "provider · group" (or just the provider when the
+/// comparison has one group).
+pub(super) fn by_provider(
+    runs: &[ComparedRun],
+    series: impl Fn(&RunResults) -> Vec<Series>,
+) -> Vec<Series> {
     let one_group = group_names(runs).len() == 1;
     runs.iter()
         .flat_map(|r| {
-            r.results.groups.iter().filter_map(move |g| {
-                let pts = charts::cdf_points(g.metric(metric)?)?;
+            series(&r.results).into_iter().map(move |(group, pts)| {
                 let name = match one_group {
                     true => r.label.clone(),
-                    false => format!("{} · {}", r.label, g.name),
+                    false => format!("{} · {group}", r.label),
                 };
-                Some((name, pts))
+                (name, pts)
             })
         })
         .collect()
@@ -315,7 +314,7 @@ pub fn charts(runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartError> {
             "connect time (ms)",
         ),
     ] {
-        let series = cdf_series(runs, metric);
+        let series = by_provider(runs, |r| charts::cdf(r, metric));
         if !series.is_empty() {
             out.push(charts::render(
                 name,
@@ -415,21 +414,14 @@ fn html(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -
             ));
         }
     }
-    let (first, rest) = tables.split_at(lead.min(tables.len()));
-    for t in first {
-        super::html::table(&mut h, t);
-    }
-    super::html::charts(&mut h, charts);
-    for t in rest {
-        super::html::table(&mut h, t);
-    }
+    super::html::tables_and_charts(&mut h, tables, lead, charts);
     h.push_str("<p class=\"note\">Each provider's full report: ");
     let links: Vec<String> = runs
         .iter()
         .map(|r| {
             format!(
-                "<a href=\"{}\">{}</a>",
-                escape(&r.report_link()),
+                "<a href=\"{}/report.html\">{}</a>",
+                escape(&r.dir),
                 escape(&r.label)
             )
         })
@@ -449,12 +441,12 @@ fn markdown(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart
             m.push_str(&format!("> **{}: {w}**\n\n", r.label));
         }
     }
-    let (first, rest) = tables.split_at(lead.min(tables.len()));
-    super::markdown::tables(&mut m, first);
-    super::markdown::charts(&mut m, charts);
-    super::markdown::tables(&mut m, rest);
+    super::markdown::tables_and_charts(&mut m, tables, lead, charts);
     for r in runs {
-        m.push_str(&format!("- {}: [report]({})\n", r.label, r.report_link()));
+        m.push_str(&format!(
+            "- {0}: [report]({1}/report.md), [run.json]({1}/run.json)\n",
+            r.label, r.dir
+        ));
     }
     m
 }

@@ -53,19 +53,24 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     }
     // The gates' verdict and the key figures come before the charts.
     let lead = 1 + usize::from(!r.gates.is_empty()) + usize::from(r.capacity.is_some());
-    let (first, rest) = tables.split_at(lead.min(tables.len()));
-    for t in first {
-        table(&mut h, t);
-    }
-    self::charts(&mut h, charts);
-    for t in rest {
-        table(&mut h, t);
-    }
+    tables_and_charts(&mut h, tables, lead, charts);
     h.push_str("</body></html>\n");
     h
 }
 
-pub(crate) fn charts(h: &mut String, charts: &[Chart]) {
+/// The tables in order, with the charts after the first `lead` of them.
+pub(crate) fn tables_and_charts(h: &mut String, tables: &[Table], lead: usize, charts: &[Chart]) {
+    let (first, rest) = tables.split_at(lead.min(tables.len()));
+    for t in first {
+        table(h, t);
+    }
+    self::charts(h, charts);
+    for t in rest {
+        table(h, t);
+    }
+}
+
+fn charts(h: &mut String, charts: &[Chart]) {
     for c in charts {
         h.push_str(&format!(
             "<div class=\"chart\"><h3>{}</h3>{}</div>",
@@ -80,7 +85,7 @@ fn strip_xml_prolog(svg: &str) -> &str {
 }
 
 /// A table with its heading and note, kept on one page when it fits one.
-pub(crate) fn table(h: &mut String, t: &Table) {
+fn table(h: &mut String, t: &Table) {
     h.push_str("<div class=\"block\">");
     table_body(h, t);
     h.push_str("</div>");

@@ -22,19 +22,19 @@ pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
     if let Some(reasons) = super::saturation_warning(r) {
         m.push_str(&format!("> **{reasons}**\n\n"));
     }
-    tables_and_charts(&mut m, tables, charts);
+    tables_and_charts(&mut m, tables, 1, charts);
     m
 }
 
-/// The tables in order, with the charts after the first.
-pub(crate) fn tables_and_charts(m: &mut String, tables: &[Table], charts: &[Chart]) {
-    let (first, rest) = tables.split_at(1.min(tables.len()));
+/// The tables in order, with the charts after the first `lead` of them.
+pub(crate) fn tables_and_charts(m: &mut String, tables: &[Table], lead: usize, charts: &[Chart]) {
+    let (first, rest) = tables.split_at(lead.min(tables.len()));
     self::tables(m, first);
     self::charts(m, charts);
     self::tables(m, rest);
 }
 
-pub(crate) fn tables(m: &mut String, tables: &[Table]) {
+fn tables(m: &mut String, tables: &[Table]) {
     for t in tables {
         m.push_str(&format!("## {}\n\n", t.title));
         if let Some(n) = &t.note {
@@ -62,7 +62,7 @@ pub(crate) fn tables(m: &mut String, tables: &[Table]) {
     }
 }
 
-pub(crate) fn charts(m: &mut String, charts: &[Chart]) {
+fn charts(m: &mut String, charts: &[Chart]) {
     for c in charts {
         m.push_str(&format!(
             "### {}\n\n![{}](charts/{}.png)\n\n",

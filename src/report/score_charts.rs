@@ -2,7 +2,7 @@
 //! whiskers, the time-to-first-frame histogram with its 600 ms line, e2e p95 through the run,
 //! and the weak-network curves by provider.
 
-use super::charts::{render, Chart, ChartError, Kind, Series};
+use super::charts::{render, Chart, ChartError, Kind};
 use super::compare::ComparedRun;
 use super::scorecard::shown_dimensions;
 use crate::metrics::Metric;
@@ -136,27 +136,9 @@ pub fn charts(a: &Assessment, runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartE
             },
         )?);
     }
-    let over_time: Vec<Series> = runs
-        .iter()
-        .flat_map(|r| {
-            let one = r.results.groups.len() == 1;
-            r.results.groups.iter().filter_map(move |g| {
-                let m = g.metric(Metric::E2eLatencyMs)?;
-                let pts: Vec<(f64, f64)> = m
-                    .intervals
-                    .iter()
-                    .filter(|i| i.summary.count > 0)
-                    .map(|i| (i.start_s, i.summary.p95))
-                    .collect();
-                let name = if one {
-                    r.label.clone()
-                } else {
-                    format!("{} · {}", r.label, g.name)
-                };
-                (!pts.is_empty()).then_some((name, pts))
-            })
-        })
-        .collect();
+    let over_time = super::compare::by_provider(runs, |r| {
+        super::charts::over_time(r, Metric::E2eLatencyMs, |s| s.p95, "")
+    });
     if !over_time.is_empty() {
         out.push(render(
             "compare_e2e_p95_over_time",

@@ -9,6 +9,21 @@ fn e(x: impl std::fmt::Display) -> String {
     x.to_string()
 }
 
+/// The series names in a box, as the report's other charts draw them.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(e)
+}
+
 /// Dimension scores (0–100) on spokes, one closed polygon per provider; a missing score
 /// leaves a gap at the centre for that spoke.
 pub(crate) fn radar<DB: DrawingBackend>(
@@ -88,14 +103,7 @@ pub(crate) fn radar<DB: DrawingBackend>(
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(e)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(e)
 }
 
@@ -241,13 +249,6 @@ pub(crate) fn histogram<DB: DrawingBackend>(
             )))
             .map_err(e)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperMiddle)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(e)?;
+    legend(&mut chart, SeriesLabelPosition::UpperMiddle)?;
     root.present().map_err(e)
 }

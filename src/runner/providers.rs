@@ -6,7 +6,7 @@ use crate::report::compare::{self, ComparedRun, MissingRun};
 use crate::report::Format;
 use crate::results::RunResults;
 use crate::scenario::{Scenario, Transport};
-use crate::score::{stats::Bootstrap, ScoreOptions};
+use crate::score::{stats::Bootstrap, ScoreFiles, ScoreOptions};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tokio::sync::watch;
@@ -83,7 +83,7 @@ pub async fn run_each(
         .map(|p| crate::provider::load(p))
         .collect::<Result<Vec<_>, _>>()?;
     let labels = labels(&files.iter().map(|f| f.name.clone()).collect::<Vec<_>>());
-    check_score_files(&options.score)?;
+    let score = ScoreFiles::read(&options.score)?;
     let dir = options
         .out
         .clone()
@@ -97,7 +97,7 @@ pub async fn run_each(
     let mut missing = Vec::new();
     let mut manifest = Manifest {
         providers: Vec::new(),
-        score: ScoreOptions::default(),
+        score: options.score.clone(),
     };
     for (i, ((label, path), file)) in labels.iter().zip(&options.providers).zip(files).enumerate() {
         let did_not_run = if *stop.borrow() {
@@ -119,7 +119,7 @@ pub async fn run_each(
                     compared.push(ComparedRun {
                         label: label.clone(),
                         results: a.results.clone(),
-                        report: format!("{label}/report.html"),
+                        dir: label.clone(),
                     });
                     runs.push(a);
                     None
@@ -143,12 +143,11 @@ pub async fn run_each(
             did_not_run,
         });
     }
-    manifest.score = options.score.clone();
     write_manifest(&dir, &manifest)?;
     write_comparison(
         &compared,
         &missing,
-        &options.score,
+        &score,
         &dir,
         &crate::report::ALL_FORMATS,
     )?;
@@ -161,25 +160,11 @@ fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), RunError> {
     std::fs::write(&path, json).map_err(|source| RunError::Write { path, source })
 }
 
-/// Reads the scoring, dossier and claims files once before any run, so a typo costs nothing.
-fn check_score_files(score: &ScoreOptions) -> Result<(), RunError> {
-    if let Some(p) = &score.scoring {
-        crate::score::config::Scoring::read_spec(p).map_err(crate::score::ScoreError::from)?;
-    }
-    for p in &score.dossiers {
-        crate::score::dossier::read(p).map_err(crate::score::ScoreError::from)?;
-    }
-    if let Some(p) = &score.claims {
-        crate::score::claims::read(p).map_err(crate::score::ScoreError::from)?;
-    }
-    Ok(())
-}
-
 /// Scores the runs and writes the comparison report.
 fn write_comparison(
     runs: &[ComparedRun],
     missing: &[MissingRun],
-    score: &ScoreOptions,
+    score: &ScoreFiles,
     dir: &Path,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>, RunError> {
@@ -205,7 +190,7 @@ pub fn compare_dirs(
     score: &ScoreOptions,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>, RunError> {
-    check_score_files(score)?;
+    let files = ScoreFiles::read(score)?;
     let mut found: Vec<(String, PathBuf)> = Vec::new();
     for d in dirs {
         if d.join("run.json").is_file() {
@@ -245,7 +230,7 @@ pub fn compare_dirs(
         runs.push(ComparedRun {
             label: label.clone(),
             results,
-            report: absolute.join("report.html").display().to_string(),
+            dir: absolute.display().to_string(),
         });
         manifest.providers.push(ManifestEntry {
             label,
@@ -255,7 +240,7 @@ pub fn compare_dirs(
         });
     }
     write_manifest(out, &manifest)?;
-    write_comparison(&runs, &[], score, out, formats)
+    write_comparison(&runs, &[], &files, out, formats)
 }
 
 fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
@@ -278,6 +263,7 @@ pub fn is_comparison(dir: &Path) -> bool {
 /// Re-renders a comparison from its manifest and its providers' run.json files.
 pub fn rerender(dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError> {
     let manifest = read_manifest(dir)?;
+    let files = ScoreFiles::read(&manifest.score)?;
     let mut runs = Vec::new();
     let mut missing = Vec::new();
     let mut written = Vec::new();
@@ -290,7 +276,7 @@ pub fn rerender(dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError
             (None, Some(run_dir)) => {
                 let results = RunResults::read(&run_dir.join("run.json"))?;
                 runs.push(ComparedRun {
-                    report: run_dir.join("report.html").display().to_string(),
+                    dir: run_dir.display().to_string(),
                     label: p.label,
                     results,
                 });
@@ -300,20 +286,14 @@ pub fn rerender(dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunError
                 let results = RunResults::read(&own.join("run.json"))?;
                 written.extend(crate::report::write(&results, &own, formats)?);
                 runs.push(ComparedRun {
-                    report: format!("{}/report.html", p.label),
+                    dir: p.label.clone(),
                     label: p.label,
                     results,
                 });
             }
         }
     }
-    written.extend(write_comparison(
-        &runs,
-        &missing,
-        &manifest.score,
-        dir,
-        formats,
-    )?);
+    written.extend(write_comparison(&runs, &missing, &files, dir, formats)?);
     Ok(written)
 }
 

@@ -4,7 +4,7 @@
 
 use super::config::{Dimension, Scoring, DIMENSIONS};
 use super::dossier::DossierScore;
-use super::evaluate::{coverage, evaluate, prepare};
+use super::evaluate::{evaluate, prepare, regions, PreparedProvider};
 use super::measure::Row;
 use super::stats::{mann_whitney, Bootstrap, Interval, MannWhitney};
 use super::thresholds::{weighted, Better};
@@ -105,15 +105,18 @@ fn some(i: Interval) -> Option<Interval> {
     i.estimate.is_finite().then_some(i)
 }
 
-fn card(scoring: &Scoring, p: &ProviderInput, bootstrap: &Bootstrap) -> ProviderCard {
-    let prepared = prepare(scoring, p);
+fn card(
+    scoring: &Scoring,
+    p: &ProviderInput,
+    prepared: &PreparedProvider,
+    bootstrap: &Bootstrap,
+) -> ProviderCard {
     let flat =
-        bootstrap.intervals_counted(prepared.rows, |c| evaluate(scoring, &prepared, c).flat());
+        bootstrap.intervals_counted(prepared.rows, |c| evaluate(scoring, prepared, c).flat());
     let n = scoring.metrics.len();
     let (values, rest) = flat.split_at(n);
     let (scores, rest) = rest.split_at(n);
     let (dims, overall) = rest.split_at(DIMENSIONS.len());
-    let (_, regions) = coverage(scoring, &prepared, &vec![1; prepared.rows]);
     let measured_share = |d: Dimension| {
         let parts: Vec<(Option<f64>, f64)> = scoring
             .metrics
@@ -150,21 +153,24 @@ fn card(scoring: &Scoring, p: &ProviderInput, bootstrap: &Bootstrap) -> Provider
                     Dimension::Latency | Dimension::Picture | Dimension::Stability => {
                         measured_share(*d)
                     }
-                    _ => f64::from(u8::from(s.estimate.is_finite())),
+                    _ if s.estimate.is_finite() => 1.0,
+                    _ => 0.0,
                 },
                 declared: d.declared(),
             })
             .collect(),
         overall: some(overall[0]),
-        coverage: regions,
+        coverage: regions(scoring, prepared),
         dossier: p.dossier.clone(),
     }
 }
 
 pub fn compute(scoring: &Scoring, providers: &[ProviderInput], bootstrap: &Bootstrap) -> Scorecard {
+    let prepared: Vec<PreparedProvider> = providers.iter().map(|p| prepare(scoring, p)).collect();
     let cards: Vec<ProviderCard> = providers
         .iter()
-        .map(|p| card(scoring, p, bootstrap))
+        .zip(&prepared)
+        .map(|(p, pp)| card(scoring, p, pp, bootstrap))
         .collect();
     let n = scoring.metrics.len();
     let many = providers.len() > 2;
@@ -174,12 +180,22 @@ pub fn compute(scoring: &Scoring, providers: &[ProviderInput], bootstrap: &Boots
     for i in 0..providers.len() {
         for j in i + 1..providers.len() {
             let (a, b) = (&providers[i], &providers[j]);
-            let (pa, pb) = (prepare(scoring, a), prepare(scoring, b));
+            let (pa, pb) = (&prepared[i], &prepared[j]);
             let diffs = bootstrap.differences_counted(
                 (pa.rows, pb.rows),
-                |c| evaluate(scoring, &pa, c).flat(),
-                |c| evaluate(scoring, &pb, c).flat(),
+                |c| evaluate(scoring, pa, c).flat(),
+                |c| evaluate(scoring, pb, c).flat(),
             );
+            let pair = |what: &str, d: Interval, mw, (winner, basis)| PairVerdict {
+                what: what.to_string(),
+                a: a.label.clone(),
+                b: b.label.clone(),
+                difference: d,
+                mann_whitney: mw,
+                p_holm: None,
+                winner,
+                basis,
+            };
             for (k, m) in scoring.metrics.iter().enumerate() {
                 let d = diffs[k];
                 if !d.estimate.is_finite() {
@@ -190,7 +206,7 @@ pub fn compute(scoring: &Scoring, providers: &[ProviderInput], bootstrap: &Boots
                     &m.measure.per_session(&a.rows),
                     &m.measure.per_session(&b.rows),
                 );
-                let (winner, basis) = if na.min(nb) < MIN_SESSIONS {
+                let outcome = if na.min(nb) < MIN_SESSIONS {
                     (
                         None,
                         format!(
@@ -210,48 +226,20 @@ pub fn compute(scoring: &Scoring, providers: &[ProviderInput], bootstrap: &Boots
                         tie => tie,
                     }
                 };
-                metric_verdicts.push(PairVerdict {
-                    what: m.id.to_string(),
-                    a: a.label.clone(),
-                    b: b.label.clone(),
-                    difference: d,
-                    mann_whitney: mw,
-                    p_holm: None,
-                    winner,
-                    basis,
-                });
+                metric_verdicts.push(pair(m.id, d, mw, outcome));
             }
-            for (k, dim) in DIMENSIONS.iter().enumerate() {
-                let d = diffs[2 * n + k];
-                if !d.estimate.is_finite() {
-                    continue;
+            let scores = DIMENSIONS
+                .iter()
+                .map(|d| d.name())
+                .chain(["overall"])
+                .zip(&diffs[2 * n..]);
+            for (what, d) in scores.filter(|(_, d)| d.estimate.is_finite()) {
+                let outcome = decide(d, SCORE_MARGIN, Better::Higher, &a.label, &b.label);
+                let v = pair(what, *d, None, outcome);
+                match what {
+                    "overall" => overall_verdicts.push(v),
+                    _ => dimension_verdicts.push(v),
                 }
-                dimension_verdicts.push(PairVerdict {
-                    what: dim.name().to_string(),
-                    a: a.label.clone(),
-                    b: b.label.clone(),
-                    difference: d,
-                    mann_whitney: None,
-                    p_holm: None,
-                    winner: None,
-                    basis: String::new(),
-                });
-                let v = dimension_verdicts.last_mut().expect("just pushed");
-                (v.winner, v.basis) = decide(&d, SCORE_MARGIN, Better::Higher, &a.label, &b.label);
-            }
-            let d = diffs[2 * n + DIMENSIONS.len()];
-            if d.estimate.is_finite() {
-                let (winner, basis) = decide(&d, SCORE_MARGIN, Better::Higher, &a.label, &b.label);
-                overall_verdicts.push(PairVerdict {
-                    what: "overall".into(),
-                    a: a.label.clone(),
-                    b: b.label.clone(),
-                    difference: d,
-                    mann_whitney: None,
-                    p_holm: None,
-                    winner,
-                    basis,
-                });
             }
         }
     }

@@ -110,13 +110,8 @@ pub struct ClaimResult {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimsError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {reason}")]
-    Parse { path: String, reason: String },
+    #[error(transparent)]
+    File(#[from] crate::scenario::ScenarioError),
     #[error("{path}: claim {index} (\"{check}\"): {reason}")]
     Check {
         path: String,
@@ -207,14 +202,7 @@ pub fn parse_check(check: &str) -> Result<(Measure, Op, f64), String> {
 
 pub fn read(path: &Path) -> Result<Vec<Claim>, ClaimsError> {
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ClaimsError::Io {
-        path: p.clone(),
-        source,
-    })?;
-    let file: ClaimsFile = toml::from_str(&text).map_err(|e| ClaimsError::Parse {
-        path: p.clone(),
-        reason: e.to_string(),
-    })?;
+    let file: ClaimsFile = crate::scenario::load_toml(path, |_| Ok(()))?;
     file.claims
         .into_iter()
         .enumerate()

@@ -244,11 +244,8 @@ pub struct CoverageSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] crate::scenario::ScenarioError),
     #[error("{path}: {reason}")]
     Parse { path: String, reason: String },
     #[error("{origin}: metric.{id}: no such scored metric; known: {known}")]
@@ -358,20 +355,14 @@ impl Scoring {
 
     /// Reads a scoring file (the same tables as a scenario's `[scoring]`).
     pub fn read_spec(path: &Path) -> Result<ScoringSpec, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        Ok(crate::scenario::load_toml(path, |_| Ok(()))?)
     }
 
-    /// The scoring for runs of `scenario` (as recorded in run.json), then `file` on top.
+    /// The scoring for runs of `scenario` (as recorded in run.json), then a scoring file's
+    /// spec (named by its path) on top.
     pub fn resolve(
         scenario: Option<(&str, &serde_json::Value)>,
-        file: Option<&Path>,
+        file: Option<(&str, &ScoringSpec)>,
     ) -> Result<Scoring, ConfigError> {
         let mut scoring = Scoring::default();
         if let Some((name, value)) = scenario {
@@ -385,9 +376,8 @@ impl Scoring {
                 scoring.apply(&spec, &origin)?;
             }
         }
-        if let Some(path) = file {
-            let spec = Self::read_spec(path)?;
-            scoring.apply(&spec, &path.display().to_string())?;
+        if let Some((path, spec)) = file {
+            scoring.apply(spec, path)?;
         }
         Ok(scoring)
     }

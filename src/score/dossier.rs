@@ -69,26 +69,9 @@ pub struct DossierScore {
     pub support: Option<f64>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum DossierError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {reason}")]
-    Parse { path: String, reason: String },
-}
-
-pub fn read(path: &Path) -> Result<Dossier, DossierError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DossierError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e| DossierError::Parse {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+/// Reads a dossier; mistakes name the file, line and field.
+pub fn read(path: &Path) -> Result<Dossier, crate::scenario::ScenarioError> {
+    crate::scenario::load_toml(path, |_| Ok(()))
 }
 
 const fn t(better: Better, excellent: f64, acceptable: f64, unacceptable: f64) -> Thresholds {

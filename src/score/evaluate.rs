@@ -98,7 +98,11 @@ fn metric_scores(scoring: &Scoring, metrics: &[Prepared], counts: &[u32]) -> (Ve
 }
 
 /// Coverage of one region: every latency and stability metric measured there is acceptable.
-fn region_failing(scoring: &Scoring, region: &PreparedRegion, counts: &[u32]) -> Vec<String> {
+fn region_failing<'a>(
+    scoring: &'a Scoring,
+    region: &PreparedRegion,
+    counts: &[u32],
+) -> impl Iterator<Item = &'a str> {
     let (_, scores) = metric_scores(scoring, &region.metrics, counts);
     scoring
         .metrics
@@ -109,53 +113,64 @@ fn region_failing(scoring: &Scoring, region: &PreparedRegion, counts: &[u32]) ->
                 && s.is_finite()
                 && *s < ACCEPTABLE_SCORE
         })
-        .map(|(m, _)| m.id.to_string())
-        .collect()
+        .map(|(m, _)| m.id)
 }
 
-pub(super) fn coverage(
-    scoring: &Scoring,
-    p: &PreparedProvider,
-    counts: &[u32],
-) -> (Option<f64>, Vec<RegionCoverage>) {
-    let total: f64 = p.regions.iter().map(|r| r.weight).sum();
-    let mut regions = Vec::new();
+/// How many of a region's sessions this resample draws.
+fn drawn(region: &PreparedRegion, counts: &[u32]) -> usize {
+    region
+        .rows
+        .iter()
+        .map(|&i| counts.get(i as usize).copied().unwrap_or(0) as usize)
+        .sum()
+}
+
+/// The coverage score of one resample: the audience share of the measured regions that meet
+/// the SLO; `None` when no region was measured.
+fn coverage_score(scoring: &Scoring, p: &PreparedProvider, counts: &[u32]) -> Option<f64> {
     let (mut met, mut measured) = (0.0, 0.0);
-    for region in &p.regions {
-        let sessions: usize = region
-            .rows
-            .iter()
-            .map(|&i| counts.get(i as usize).copied().unwrap_or(0) as usize)
-            .sum();
-        let (meets, failing) = if sessions == 0 {
-            (None, Vec::new())
-        } else {
-            let failing = region_failing(scoring, region, counts);
-            measured += region.weight;
-            if failing.is_empty() {
-                met += region.weight;
-            }
-            (Some(failing.is_empty()), failing)
-        };
-        regions.push(RegionCoverage {
-            region: region.name.clone(),
-            audience_share: if total > 0.0 {
-                region.weight / total
-            } else {
-                0.0
-            },
-            sessions,
-            meets_slo: meets,
-            failing,
-        });
+    for region in p.regions.iter().filter(|r| drawn(r, counts) > 0) {
+        measured += region.weight;
+        if region_failing(scoring, region, counts).next().is_none() {
+            met += region.weight;
+        }
     }
-    let score = (measured > 0.0).then(|| met / measured * 100.0);
-    (score, regions)
+    (measured > 0.0).then(|| met / measured * 100.0)
+}
+
+/// Each region's verdict over all of the provider's sessions, for the report.
+pub(super) fn regions(scoring: &Scoring, p: &PreparedProvider) -> Vec<RegionCoverage> {
+    let all = vec![1; p.rows];
+    let total: f64 = p.regions.iter().map(|r| r.weight).sum();
+    p.regions
+        .iter()
+        .map(|region| {
+            let sessions = drawn(region, &all);
+            let failing: Vec<String> = if sessions > 0 {
+                region_failing(scoring, region, &all)
+                    .map(String::from)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            RegionCoverage {
+                region: region.name.clone(),
+                audience_share: if total > 0.0 {
+                    region.weight / total
+                } else {
+                    0.0
+                },
+                sessions,
+                meets_slo: (sessions > 0).then_some(failing.is_empty()),
+                failing,
+            }
+        })
+        .collect()
 }
 
 pub(super) fn evaluate(scoring: &Scoring, p: &PreparedProvider, counts: &[u32]) -> Evaluation {
     let (values, scores) = metric_scores(scoring, &p.metrics, counts);
-    let (coverage, _) = coverage(scoring, p, counts);
+    let coverage = coverage_score(scoring, p, counts);
     let dossier = p.dossier;
     let dimensions: Vec<f64> = DIMENSIONS
         .iter()

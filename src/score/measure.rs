@@ -289,47 +289,11 @@ fn group_rows(results: &RunResults, g: &GroupResult, fps: Option<f64>) -> Vec<Ro
 
 /// `stat` of `source` over `rows`; NaN when no row has the figure.
 pub fn statistic(rows: &[&Row], source: Source, stat: Stat) -> f64 {
-    let parts = rows.iter().filter_map(|r| r.unit(source)).flatten();
-    match stat {
-        Stat::Share => {
-            let (part, whole) = parts.fold((0.0, 0.0), |(p, w), &(x, y)| (p + x, w + y));
-            if whole > 0.0 {
-                part / whole * 100.0
-            } else {
-                f64::NAN
-            }
-        }
-        Stat::Mean => {
-            let (sum, weight) = parts.fold((0.0, 0.0), |(s, w), &(v, n)| (s + v * n, w + n));
-            if weight > 0.0 {
-                sum / weight
-            } else {
-                f64::NAN
-            }
-        }
-        Stat::Quantile(q) => {
-            let mut all: Vec<(f64, f64)> = parts.copied().collect();
-            weighted_quantile(&mut all, q)
-        }
-    }
-}
-
-/// The smallest value whose cumulative weight reaches `q` of the total (HdrHistogram's rule).
-fn weighted_quantile(parts: &mut [(f64, f64)], q: f64) -> f64 {
-    parts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total: f64 = parts.iter().map(|p| p.1).sum();
-    if total <= 0.0 {
-        return f64::NAN;
-    }
-    let target = (q.clamp(0.0, 1.0) * total).max(f64::MIN_POSITIVE);
-    let mut seen = 0.0;
-    for &(v, w) in parts.iter() {
-        seen += w;
-        if seen >= target - 1e-9 {
-            return v;
-        }
-    }
-    parts.last().map_or(f64::NAN, |p| p.0)
+    let units = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i as u32, r.unit(source)?)));
+    Prepared::new(stat, units).estimate()
 }
 
 /// Which sessions a figure is taken over.
@@ -396,35 +360,7 @@ impl Measure {
             .enumerate()
             .filter(|(_, r)| self.filter.keeps(r))
             .filter_map(|(i, r)| Some((i as u32, r.unit(self.source)?)));
-        match self.stat {
-            Stat::Quantile(q) => {
-                let mut parts: Vec<(f64, f64, u32)> = kept
-                    .flat_map(|(i, u)| u.iter().map(move |&(v, w)| (v, w, i)))
-                    .collect();
-                parts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                Prepared::Quantile { q, parts }
-            }
-            Stat::Mean => Prepared::Ratio {
-                rows: kept
-                    .map(|(i, u)| {
-                        let (s, w) = u
-                            .iter()
-                            .fold((0.0, 0.0), |(s, n), &(v, w)| (s + v * w, n + w));
-                        (i, s, w)
-                    })
-                    .collect(),
-                scale: 1.0,
-            },
-            Stat::Share => Prepared::Ratio {
-                rows: kept
-                    .map(|(i, u)| {
-                        let (p, w) = u.iter().fold((0.0, 0.0), |(p, n), &(x, y)| (p + x, n + y));
-                        (i, p, w)
-                    })
-                    .collect(),
-                scale: 100.0,
-            },
-        }
+        Prepared::new(self.stat, kept)
     }
 
     pub fn of(&self, rows: &[&Row]) -> f64 {

@@ -36,7 +36,7 @@ pub enum ScoreError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error(transparent)]
-    Dossier(#[from] dossier::DossierError),
+    Dossier(#[from] crate::scenario::ScenarioError),
     #[error(transparent)]
     Claims(#[from] claims::ClaimsError),
     #[error("{path}: the dossier is for provider \"{provider}\", which is not compared here (providers: {known})")]
@@ -54,28 +54,58 @@ pub struct Assessment {
     pub claims: Vec<claims::ClaimResult>,
 }
 
-/// Scores `runs` (label, results) with the scenario's `[scoring]`, then the options' files.
+/// The scoring, dossier and claims files as read, once, before any run: a typo in one costs
+/// nothing, and the assessment after the runs does not read them again.
+#[derive(Debug, Default)]
+pub struct ScoreFiles {
+    scoring: Option<(String, config::ScoringSpec)>,
+    dossiers: Vec<(String, dossier::Dossier)>,
+    claims: Vec<claims::Claim>,
+}
+
+impl ScoreFiles {
+    pub fn read(options: &ScoreOptions) -> Result<Self, ScoreError> {
+        let name = |p: &std::path::Path| p.display().to_string();
+        Ok(Self {
+            scoring: match &options.scoring {
+                Some(p) => Some((name(p), config::Scoring::read_spec(p)?)),
+                None => None,
+            },
+            dossiers: options
+                .dossiers
+                .iter()
+                .map(|p| Ok((name(p), dossier::read(p)?)))
+                .collect::<Result<_, ScoreError>>()?,
+            claims: match &options.claims {
+                Some(p) => claims::read(p)?,
+                None => Vec::new(),
+            },
+        })
+    }
+}
+
+/// Scores `runs` (label, results) with the scenario's `[scoring]`, then the files'.
 pub fn assess(
     runs: &[(&str, &RunResults)],
-    options: &ScoreOptions,
+    files: &ScoreFiles,
     bootstrap: &stats::Bootstrap,
 ) -> Result<Assessment, ScoreError> {
     let scenario = runs
         .first()
         .map(|(_, r)| (r.scenario_name.as_str(), &r.scenario));
-    let scoring = config::Scoring::resolve(scenario, options.scoring.as_deref())?;
+    let file = files.scoring.as_ref().map(|(p, spec)| (p.as_str(), spec));
+    let scoring = config::Scoring::resolve(scenario, file)?;
     let labels: Vec<&str> = runs.iter().map(|(l, _)| *l).collect();
     let mut declared = Vec::new();
-    for path in &options.dossiers {
-        let d = dossier::read(path)?;
+    for (path, d) in &files.dossiers {
         if !labels.contains(&d.provider.as_str()) {
             return Err(ScoreError::DossierProvider {
-                path: path.display().to_string(),
-                provider: d.provider,
+                path: path.clone(),
+                provider: d.provider.clone(),
                 known: labels.join(", "),
             });
         }
-        declared.push(dossier::score(&d));
+        declared.push(dossier::score(d));
     }
     let inputs: Vec<card::ProviderInput> = runs
         .iter()
@@ -86,17 +116,11 @@ pub fn assess(
         })
         .collect();
     let card = card::compute(&scoring, &inputs, bootstrap);
-    let claims = match &options.claims {
-        Some(path) => {
-            let list = claims::read(path)?;
-            let providers: Vec<(String, &[measure::Row])> = inputs
-                .iter()
-                .map(|p| (p.label.clone(), p.rows.as_slice()))
-                .collect();
-            claims::judge_all(&list, &providers, bootstrap)
-        }
-        None => Vec::new(),
-    };
+    let providers: Vec<(String, &[measure::Row])> = inputs
+        .iter()
+        .map(|p| (p.label.clone(), p.rows.as_slice()))
+        .collect();
+    let claims = claims::judge_all(&files.claims, &providers, bootstrap);
     Ok(Assessment {
         scoring,
         card,

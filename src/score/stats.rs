@@ -99,24 +99,22 @@ fn percentile_interval(estimate: f64, mut draws: Vec<f64>, level: f64) -> Interv
 impl Bootstrap {
     /// The interval of `stat` over `units` (sessions), resampling whole units.
     pub fn interval<T>(&self, units: &[T], stat: impl Fn(&[&T]) -> f64) -> Interval {
-        self.intervals(units, |u| vec![stat(u)])[0]
+        self.intervals_counted(units.len(), |c| vec![stat(&expand(units, c))])[0]
     }
 
     /// The interval of `stat(b) - stat(a)`, resampling each side's units on their own.
     pub fn difference<T>(&self, a: &[T], b: &[T], stat: impl Fn(&[&T]) -> f64) -> Interval {
-        let one = |u: &[&T]| vec![stat(u)];
-        self.differences(a, b, one, one)[0]
+        self.differences_counted(
+            (a.len(), b.len()),
+            |c| vec![stat(&expand(a, c))],
+            |c| vec![stat(&expand(b, c))],
+        )[0]
     }
 
     /// Intervals of several statistics computed together from the same resamples, so that
     /// figures derived from one another (metric, dimension, overall score) stay consistent.
-    /// `stat` must return as many values for every resample.
-    pub fn intervals<T>(&self, units: &[T], stat: impl Fn(&[&T]) -> Vec<f64>) -> Vec<Interval> {
-        self.intervals_counted(units.len(), |c| stat(&expand(units, c)))
-    }
-
-    /// As [`Self::intervals`] for statistics that take each unit's count in the resample
-    /// (all ones for the estimate), which lets them skip re-sorting every resample.
+    /// Each statistic takes every unit's count in the resample (all ones for the estimate),
+    /// which lets it skip re-sorting every resample; it must return as many values each time.
     pub fn intervals_counted(&self, n: usize, stat: impl Fn(&[u32]) -> Vec<f64>) -> Vec<Interval> {
         let estimates = stat(&vec![1; n]);
         let mut draws = vec![Vec::with_capacity(self.resamples); estimates.len()];
@@ -140,21 +138,6 @@ impl Bootstrap {
     /// Intervals of `stat_b(b) - stat_a(a)` for several statistics from the same resamples;
     /// each side has its own function so that what is fixed per side (a declared score) can
     /// enter it.
-    pub fn differences<T>(
-        &self,
-        a: &[T],
-        b: &[T],
-        stat_a: impl Fn(&[&T]) -> Vec<f64>,
-        stat_b: impl Fn(&[&T]) -> Vec<f64>,
-    ) -> Vec<Interval> {
-        self.differences_counted(
-            (a.len(), b.len()),
-            |c| stat_a(&expand(a, c)),
-            |c| stat_b(&expand(b, c)),
-        )
-    }
-
-    /// As [`Self::differences`] with statistics over counts.
     pub fn differences_counted(
         &self,
         (na, nb): (usize, usize),
