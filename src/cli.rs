@@ -124,5 +124,5 @@ impl ScoreArgs {
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::scenario::units::parse_duration(s)
+    crate::base::units::parse_duration(s)
 }

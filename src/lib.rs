@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: scenario → plan → engine → metrics → results → report.
 
+pub mod base;
 pub mod cli;
 pub mod client;
 pub mod engine;
@@ -9,7 +10,6 @@ pub mod media;
 pub mod metrics;
 pub mod net;
 pub mod plan;
-pub mod progress;
 pub mod provider;
 pub mod report;
 pub mod results;

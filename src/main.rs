@@ -3,7 +3,6 @@ use clap::Parser;
 use rtcbench::cli::{Cli, Command};
 use rtcbench::report::Format;
 use rtcbench::runner::{self, RunOptions};
-use rtcbench::scenario;
 use std::process::ExitCode;
 
 /// Exit status of a run that finished but in which some sessions failed to join.
@@ -30,7 +29,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 let checked = match rtcbench::provider::is_provider_file(path) {
                     true => rtcbench::provider::load(path)
                         .map(|p| format!("provider \"{}\", kind {:?}", p.name, p.kind)),
-                    false => scenario::load(path).map(|s| format!("{} groups", s.groups.len())),
+                    false => rtcbench::runner::load::scenario_file(path)
+                        .map(|s| format!("{} groups", s.groups.len())),
                 };
                 match checked {
                     Ok(what) => println!("ok: {} ({what})", path.display()),
@@ -54,7 +54,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             duration,
             score,
         } => {
-            let scenario = scenario::load(&path)?;
+            let scenario = rtcbench::runner::load::scenario_file(&path)?;
             let options = RunOptions {
                 seed,
                 duration_us: duration.map(|d| d.as_micros() as u64),
@@ -143,7 +143,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             length,
             seed,
         } => {
-            let scenario = scenario::load(&path)?;
+            let scenario = rtcbench::runner::load::scenario_file(&path)?;
             let frames =
                 runner::export_clip(&scenario, &group, seed, length.as_micros() as u64, &out)?;
             println!("{}: {frames} frames for group \"{group}\"", out.display());
@@ -203,7 +203,7 @@ fn server_options(
     username: Option<String>,
     credential_env: Option<String>,
 ) -> Result<rtcbench::sfu::server::ServerOptions> {
-    use rtcbench::provider::link::{IceServerUrl, Scheme};
+    use rtcbench::client::link::{IceServerUrl, Scheme};
     use rtcbench::sfu::server::{AdvertisedIceServer, ServerOptions};
     let credential = match &credential_env {
         Some(var) => Some(

@@ -3,7 +3,7 @@
 //! credentials), and the relay itself once ICE picks it. Sans-IO: fed datagrams and time, it
 //! returns datagrams to send from the peer's one socket and candidates to add and trickle.
 
-use crate::provider::link::{IceServer, Scheme};
+use crate::client::link::{IceServer, Scheme};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -418,7 +418,7 @@ pub fn candidate_ips(sdp: &str) -> Vec<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::link::IceServerUrl;
+    use crate::client::link::IceServerUrl;
 
     fn stun_server(addr: SocketAddr) -> ResolvedIceServer {
         ResolvedIceServer {

@@ -3,6 +3,7 @@
 
 pub mod driver;
 pub mod ice_servers;
+pub mod link;
 pub mod native;
 pub mod sdp;
 pub mod sidecar;

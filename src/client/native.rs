@@ -7,11 +7,11 @@ use super::ice_servers::{
 };
 use super::sdp::trickle_fragment;
 pub use super::sdp::{codec_of, negotiated_pt, udp_input};
-use crate::engine::clock::WallClock;
+use crate::base::clock::WallClock;
+use crate::client::link::Scheme;
 use crate::media::receiver::Receiver;
 use crate::media::rtp::RtpPacket as OurPacket;
 use crate::media::sender::MediaSender;
-use crate::provider::link::Scheme;
 use std::net::SocketAddr;
 use std::time::{Instant, UNIX_EPOCH};
 use str0m::bwe::{Bitrate, BweKind};

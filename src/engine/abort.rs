@@ -2,12 +2,11 @@
 //! to break stops the run (k6's abortOnFail), so a capacity test does not go on hammering a
 //! provider that has already failed its objective.
 
-use super::clock::WallClock;
 use super::live::Live;
-use crate::media::Micros;
+use crate::base::Micros;
+use crate::base::WallClock;
 use crate::metrics::Metric;
-use crate::results::gates::stat_of;
-use crate::results::Summary;
+use crate::metrics::Summary;
 use crate::scenario::gates::holds;
 use crate::scenario::GateSpec;
 use std::sync::Arc;
@@ -45,7 +44,7 @@ fn observe(g: &GateSpec, live: &Live, group: &str) -> Option<f64> {
     }
     let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;
     let so_far = live.group_total(group, metric)?;
-    stat_of(g, &Summary::of(&so_far, metric.scale()))
+    Summary::of(&so_far, metric.scale()).stat(g.stat.as_deref()?)
 }
 
 /// Judges the aborting gates each `every` until `end_at` or `stop`; on the first that breaks,

@@ -8,8 +8,8 @@
 use super::room::GroupOutcome;
 use super::session::{publish, subscribe, Watch};
 use super::webrtc::{gather, Ctx};
+use crate::base::Micros;
 use crate::media::receiver::Role;
-use crate::media::Micros;
 use crate::metrics::{Metric, Recorder, Sample};
 use crate::plan::{room_name, GroupPlan, ReceiverPlan};
 use std::sync::{Arc, Mutex};

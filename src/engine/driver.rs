@@ -1,9 +1,9 @@
 //! Drives rooms through time: instantly in simulated time, or against the wall clock.
 
-use super::clock::WallClock;
 use super::room::Room;
+use crate::base::Micros;
+use crate::base::WallClock;
 use crate::media::codec::CodecError;
-use crate::media::Micros;
 use tokio::sync::watch;
 
 /// Runs a room to its end in simulated time: each step jumps to the next event, so the outcome

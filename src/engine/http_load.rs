@@ -4,12 +4,12 @@
 //! latency; each response's latency is also put in the run's per-second intervals here, so the
 //! report can draw HTTP latency on the same time axis as the media.
 
-use super::clock::WallClock;
-use crate::media::Micros;
+use crate::base::Micros;
+use crate::base::WallClock;
 use crate::metrics::histogram::new_histogram;
 use crate::metrics::{Metric, MetricSeries, Recorder, Sample, SerHistogram};
 use crate::plan::http::{HttpLoadPlan, HttpRequestPlan};
-use crate::plan::template::Fill;
+use crate::scenario::template::Fill;
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::goose::{GooseMethod, GooseRequest, GooseUser, Scenario, Transaction, TransactionError};
 use goose::metrics::{

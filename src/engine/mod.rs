@@ -1,28 +1,29 @@
 //! The engine: runs a plan's groups concurrently against the clock and gathers what they measured.
 
 pub mod abort;
-pub mod clock;
+
 mod cohost;
 pub mod driver;
 pub mod http_load;
 pub mod ice;
 pub mod live;
 pub mod monitor;
+pub mod progress;
 pub mod room;
 mod session;
 mod sidecar;
 pub mod webrtc;
 
+pub use crate::base::WallClock;
 use crate::scenario::faults::FaultKind;
 use crate::sfu::faults::{ServerFault, ServerFaultKind};
-pub use clock::WallClock;
 pub use room::{GroupOutcome, Room};
 
 use crate::provider::Endpoints;
 use crate::scenario::Transport;
 
+use crate::base::Micros;
 use crate::media::codec::CodecError;
-use crate::media::Micros;
 use crate::plan::Plan;
 use live::Live;
 use std::sync::Arc;

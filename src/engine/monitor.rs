@@ -1,7 +1,7 @@
 //! The generator watching itself: how late the runtime wakes a timer. A saturated generator
 //! shows here before anywhere else, and its lateness would otherwise be read as the provider's.
 
-use crate::results::self_cost::process_cpu_s;
+use crate::base::cpu::process_cpu_s;
 use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;

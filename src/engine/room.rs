@@ -1,13 +1,13 @@
 //! One stream group as a sans-IO state machine: a publisher, and each receiver behind its own
 //! simulated link with a feedback path for key-frame requests.
 
+use crate::base::Micros;
 use crate::media::codec::{CodecError, OpusDecoder};
 use crate::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Role, VideoReceiver,
 };
 use crate::media::sender::{MediaSender, SenderStats};
 use crate::media::source::VideoSource;
-use crate::media::Micros;
 use crate::metrics::{Metric, MetricSeries, Recorder};
 use crate::net::sim_link::{LinkStats, SimLink};
 use crate::plan::GroupPlan;

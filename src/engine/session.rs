@@ -3,8 +3,9 @@
 //! with backoff), while the same sender or receiver keeps measuring across connections and the
 //! same impairment layer stands for the client's network throughout.
 
-use super::clock::WallClock;
 use super::webrtc::{drive, failure, leave, signal, Ctx, SideNetwork, Signalled};
+use crate::base::Micros;
+use crate::base::WallClock;
 use crate::client::driver::{PeerExit, Ticker};
 use crate::client::native::{NativePeer, Role as PeerRole};
 use crate::media::codec::OpusDecoder;
@@ -14,7 +15,6 @@ use crate::media::receiver::{
 };
 use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
 use crate::media::source::VideoSource;
-use crate::media::Micros;
 use crate::metrics::{Metric, Sample};
 use crate::net::impair::{ImpairSpec, Impairment, Realised, RealisedSink};
 use crate::net::kernel::ClientNet;

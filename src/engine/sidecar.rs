@@ -4,10 +4,10 @@
 //! loop here: an error after the first frame is a drop, before it a failed join.
 
 use super::webrtc::Ctx;
+use crate::base::Micros;
 use crate::client::sidecar::{ClientStats, Command, Event, VideoSpec};
 use crate::media::receiver::{Receiver, SessionFailure};
 use crate::media::sender::SenderConfig;
-use crate::media::Micros;
 use crate::metrics::{Metric, Sample};
 use crate::provider::SidecarUse;
 use std::collections::BTreeMap;

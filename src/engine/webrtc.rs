@@ -2,16 +2,16 @@
 //! UDP socket, signalling through the provider's WHIP/WHEP endpoints. Joins happen at their
 //! planned instants (open model), and a failed step is recorded for that session only.
 
-use super::clock::WallClock;
 use super::ice;
 use super::live::Live;
 use super::room::GroupOutcome;
 use super::session::{publish, subscribe, Watch};
+use crate::base::Micros;
+use crate::base::WallClock;
 use crate::client::driver::{self, Hooks, PeerExit, Ticker};
 use crate::client::native::{IcePolicy, NativePeer, Role as PeerRole};
 use crate::media::receiver::{ReceiverSummary, Reconnects, SessionFailure};
 use crate::media::sender::SenderStats;
-use crate::media::Micros;
 use crate::metrics::Recorder;
 use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
 use crate::net::kernel::{ClientNet, KernelNet, KernelShape};

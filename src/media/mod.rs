@@ -11,5 +11,4 @@ pub mod sender;
 pub mod source;
 pub mod y4m;
 
-/// Microseconds on a media clock (the Unix epoch in real runs, zero in simulated ones).
-pub type Micros = u64;
+pub use crate::base::Micros;

@@ -3,18 +3,11 @@
 //! without any video being stored or sent out of band.
 
 use super::frame::I420Frame;
+use crate::base::rng::mix64;
 use std::f64::consts::TAU;
 use std::sync::Arc;
 
 const TILE: usize = 1024;
-
-/// SplitMix64: a fast, well-mixed hash for seeding lattice values.
-pub fn mix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// A wrapping texture of smooth value noise in several octaves: detail at several scales, like
 /// a real scene, but compressible when it moves because it moves by whole pixels.

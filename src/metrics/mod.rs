@@ -2,11 +2,13 @@
 
 pub mod histogram;
 pub mod recorder;
+pub mod summary;
 
 pub use histogram::SerHistogram;
 pub use recorder::{MetricSeries, Recorder};
+pub use summary::Summary;
 
-use crate::media::Micros;
+use crate::base::Micros;
 use serde::{Deserialize, Serialize};
 
 /// Every histogrammed metric. The serialized name carries the unit, as DESIGN.md §3 asks.

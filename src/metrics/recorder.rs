@@ -2,7 +2,7 @@
 
 use super::histogram::{new_histogram, SerHistogram};
 use super::{Metric, Sample};
-use crate::media::Micros;
+use crate::base::Micros;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -5,6 +5,7 @@
 //! actually did, so a run can report the impairment it applied beside the outcome.
 
 use super::LinkStats;
+use crate::base::rng::SplitMix64;
 use crate::scenario::NetworkProfile;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
@@ -184,15 +185,6 @@ impl Ord for Due {
     }
 }
 
-/// Splitmix64: a small deterministic generator for the jitter stage.
-fn next_random(state: &mut u64) -> f64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// One direction of the layer.
 pub struct Direction {
     /// What the direction does now (the current phase's spec, with the layer's outages).
@@ -209,7 +201,7 @@ pub struct Direction {
     heap: BinaryHeap<Reverse<Due>>,
     released: u64,
     last_release: Option<Instant>,
-    random: u64,
+    random: SplitMix64,
     next_id: u64,
     /// With duplication on: datagrams that entered and have not come out yet, so a copy is not
     /// counted as delivered (lost ones stay until pruned).
@@ -237,7 +229,7 @@ impl Direction {
             heap: BinaryHeap::new(),
             released: 0,
             last_release: None,
-            random: seed ^ 0x5eed,
+            random: SplitMix64(seed ^ 0x5eed),
             next_id: 0,
             in_flight: BTreeSet::new(),
         };
@@ -317,7 +309,7 @@ impl Direction {
             return Duration::ZERO;
         }
         let span = 2.0 * self.spec.jitter.as_secs_f64();
-        Duration::from_secs_f64(span * next_random(&mut self.random))
+        Duration::from_secs_f64(span * self.random.next_f64())
     }
 
     /// Moves what netem has released by `now` into the jitter stage.

@@ -1,7 +1,7 @@
 //! A one-way simulated link: fixed delay, uniform jitter (packets may reorder) and random loss,
 //! all from a seeded RNG so a run is repeatable. Sans-IO: datagrams and time in, datagrams out.
 
-use crate::media::Micros;
+use crate::base::Micros;
 use crate::scenario::NetworkProfile;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,7 +1,7 @@
 //! The plan of each HTTP side-load: its users, window, rate and compiled request templates.
 
-use super::template::Template;
 use crate::scenario::http::{HttpLoadSpec, HttpRequestSpec};
+use crate::scenario::template::Template;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpTarget {

@@ -5,13 +5,12 @@ pub mod faults;
 pub mod http;
 pub mod profile;
 pub mod shares;
-pub mod template;
 
 use profile::{Session, Stage, Target};
 
+use crate::base::rng::mix64;
 use crate::media::receiver::Role;
 use crate::media::sender::SenderConfig;
-use crate::media::source::mix64;
 use crate::net::sim_link::LinkParams;
 use crate::scenario::{self, GroupKind, NetworkProfile, Scenario, Transport};
 use serde::Serialize;

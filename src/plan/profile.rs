@@ -3,7 +3,7 @@
 //! joins happen on them whatever earlier joins are doing. The same stages and seed always give
 //! the same sessions.
 
-use crate::media::source::mix64;
+use crate::base::rng::{mix64, GOLDEN_GAMMA};
 
 /// One stage as the plan sees it: a shape, a length, and a target.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -166,7 +166,7 @@ pub fn with_churn(
     let mut out = Vec::new();
     for (slot, s) in sessions.iter().enumerate() {
         let stop = s.leave_us.unwrap_or(end_us);
-        let mut state = mix64(seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut state = mix64(seed ^ (slot as u64).wrapping_mul(GOLDEN_GAMMA));
         let mut join = s.join_us;
         loop {
             state = mix64(state);

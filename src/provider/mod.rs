@@ -4,12 +4,11 @@
 
 pub mod embedded;
 pub mod janus;
-pub mod link;
 pub mod sidecar;
 pub mod whip_whep;
 
+use crate::base::units::HumanDuration;
 pub use crate::client::native::IcePolicy;
-use crate::scenario::units::HumanDuration;
 use crate::scenario::{self, Problem, ScenarioError};
 use serde::{Deserialize, Serialize};
 pub use sidecar::{SidecarSpec, SidecarUse};

@@ -1,7 +1,7 @@
 //! WHIP (RFC 9725) and WHEP signalling: POST the SDP offer, read the 201 answer and its
 //! Location, DELETE that resource to leave. Works against any compliant server.
 
-use super::link::{self, IceServer};
+use crate::client::link::{self, IceServer};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LINK, LOCATION};
 use reqwest::StatusCode;
 use std::time::Duration;

@@ -71,18 +71,7 @@ pub fn observe_window(
 
 /// The gate's statistic of `s`; `None` when nothing was measured.
 pub(crate) fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {
-    if s.count == 0 {
-        return None;
-    }
-    Some(match g.stat.as_deref()? {
-        "p50" => s.p50,
-        "p90" => s.p90,
-        "p95" => s.p95,
-        "p99" => s.p99,
-        "mean" => s.mean,
-        "min" => s.min,
-        _ => s.max,
-    })
+    s.stat(g.stat.as_deref()?)
 }
 
 fn observe(g: &GateSpec, group: &GroupResult) -> Option<f64> {

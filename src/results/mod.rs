@@ -14,10 +14,10 @@ pub use self_cost::SelfCost;
 use crate::engine::GroupOutcome;
 use crate::media::receiver::{FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure};
 use crate::media::sender::SenderStats;
+pub use crate::metrics::Summary;
 use crate::metrics::{Metric, MetricSeries, SerHistogram};
 use crate::net::{LinkStats, NetworkPhase};
 use crate::scenario::NetworkProfile;
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -110,38 +110,6 @@ pub struct GroupResult {
 
 fn is_zero(l: &LinkStats) -> bool {
     *l == LinkStats::default()
-}
-
-/// Percentiles in the metric's own unit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub count: u64,
-    pub min: f64,
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub max: f64,
-}
-
-impl Summary {
-    pub fn of(h: &Histogram<u64>, scale: f64) -> Self {
-        if h.is_empty() {
-            return Self::default();
-        }
-        let q = |p: f64| h.value_at_quantile(p) as f64 / scale;
-        Self {
-            count: h.len(),
-            min: h.min() as f64 / scale,
-            mean: h.mean() / scale,
-            p50: q(0.50),
-            p90: q(0.90),
-            p95: q(0.95),
-            p99: q(0.99),
-            max: h.max() as f64 / scale,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! One run end to end: scenario → plan → engine → results → report.
 
+use crate::base::cpu::process_cpu_s;
 use crate::engine::live::Live;
 use crate::engine::{self, RunOutcome};
 use crate::media::source::VideoSource;
@@ -8,7 +9,7 @@ use crate::net::kernel::KernelNet;
 use crate::plan;
 use crate::provider::{Endpoints, ProviderFile, ProviderKind, SidecarUse};
 use crate::report::{self, Format};
-use crate::results::self_cost::{process_cpu_s, GeneratorInterval};
+use crate::results::self_cost::GeneratorInterval;
 use crate::results::{Environment, GroupResult, ResultsError, RunResults, SelfCost, SCHEMA};
 use crate::scenario::{GroupKind, Scenario, Transport};
 use std::io::Write;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
+pub mod load;
 pub mod providers;
 
 /// Seed used when neither the command line nor the scenario gives one.
@@ -332,7 +334,7 @@ async fn run_with(
     let live = Arc::new(Live::default());
     let (done_tx, done_rx) = watch::channel(false);
     let progress = options.progress.then(|| {
-        tokio::spawn(crate::progress::show(
+        tokio::spawn(crate::engine::progress::show(
             plan.clone(),
             live.clone(),
             std::time::Instant::now(),

@@ -1,7 +1,7 @@
 //! Faults on a schedule (`[[fault]]`) and how clients come back from them (`[reconnect]`).
 
-use super::units::HumanDuration;
 use super::{Problem, Scenario, Transport};
+use crate::base::units::HumanDuration;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! HTTP side-load in scenarios (`[[http]]`): the comments, likes and flash-sale orders that hit a
 //! live room's API beside the media, run by goose. Checked here so a typo stops the run at once.
 
-use super::units::HumanDuration;
 use super::{GroupKind, Problem, Scenario};
-use crate::plan::template::{Placeholder, Template};
+use crate::base::units::HumanDuration;
+use crate::scenario::template::{Placeholder, Template};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;

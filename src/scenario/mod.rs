@@ -7,7 +7,9 @@ pub mod http;
 pub mod networks;
 pub mod profiles;
 pub mod schema;
-pub mod units;
+pub mod scoring;
+pub mod template;
+pub use crate::base::units;
 
 pub use schema::{
     AudioSpec, CapacitySpec, GateSpec, GroupKind, GroupSpec, NetworkProfile, Publisher, Scenario,
@@ -275,14 +277,10 @@ fn validate_stages(
     Ok(())
 }
 
-fn validate(s: &Scenario) -> Result<(), Problem> {
+/// The schema's own checks. Its `[scoring]` overrides are checked against the catalogue of
+/// scored metrics one floor up, by `score::config::check_overrides` (docs/architecture.md).
+pub fn validate(s: &Scenario) -> Result<(), Problem> {
     faults::validate(s)?;
-    if let Some(spec) = &s.scoring {
-        // The same check a comparison makes, so a typo shows at `validate`, not after the runs.
-        crate::score::config::Scoring::default()
-            .apply(spec, "[scoring]")
-            .map_err(|e| (None, "scoring".to_string(), e.to_string()))?;
-    }
     for (i, gate) in s.gates.iter().enumerate() {
         if let Err((field, message)) = gates::check(gate.get_ref()) {
             return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));

@@ -3,7 +3,7 @@
 //! overridden by defining a profile of the same shape under `[network.NAME]`.
 
 use super::schema::{NetworkProfile, WindowSpec};
-use super::units::{Bitrate, HumanDuration, Percent};
+use crate::base::units::{Bitrate, HumanDuration, Percent};
 
 /// Names of the built-in profiles, for messages.
 pub const BUILTIN: [&str; 11] = [

@@ -4,8 +4,8 @@
 
 use super::networks::{self, BUILTIN};
 use super::schema::{NetworkPath, NetworkProfile, ScheduledProfile, WindowSpec};
-use super::units::{Bitrate, HumanDuration, Percent};
 use super::{Problem, Scenario};
+use crate::base::units::{Bitrate, HumanDuration, Percent};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The scenario file format (TOML). Every struct denies unknown fields so a typo is an error
 //! with its line, not a silently ignored setting.
 
-use super::units::{Bitrate, HumanDuration, Percent};
+use crate::base::units::{Bitrate, HumanDuration, Percent};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,7 +49,7 @@ pub struct Scenario {
     /// Thresholds and weights for scoring providers on this scenario (a scoring file given to
     /// `compare` goes on top).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scoring: Option<crate::score::config::ScoringSpec>,
+    pub scoring: Option<super::scoring::ScoringSpec>,
 }
 
 /// A capacity search: the audience of `group` climbs from `start` by `step` up to `max`, each

@@ -4,48 +4,11 @@
 
 use super::measure::{Filter, Measure, Source, Stat};
 use super::thresholds::{Better, ThresholdError, Thresholds};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dimension {
-    Latency,
-    Picture,
-    Stability,
-    Coverage,
-    /// Declared in a vendor dossier, not measured.
-    Experience,
-    /// Declared in a vendor dossier, not measured.
-    Support,
-}
-
-pub const DIMENSIONS: [Dimension; 6] = [
-    Dimension::Latency,
-    Dimension::Picture,
-    Dimension::Stability,
-    Dimension::Coverage,
-    Dimension::Experience,
-    Dimension::Support,
-];
-
-impl Dimension {
-    pub fn name(self) -> &'static str {
-        match self {
-            Dimension::Latency => "latency",
-            Dimension::Picture => "picture",
-            Dimension::Stability => "stability",
-            Dimension::Coverage => "coverage",
-            Dimension::Experience => "experience",
-            Dimension::Support => "support",
-        }
-    }
-
-    pub fn declared(self) -> bool {
-        matches!(self, Dimension::Experience | Dimension::Support)
-    }
-}
+pub use crate::scenario::scoring::{CoverageSpec, Dimension, MetricSpec, ScoringSpec, DIMENSIONS};
 
 /// A measured metric that is scored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -210,38 +173,6 @@ pub fn default_weights() -> BTreeMap<Dimension, f64> {
     ])
 }
 
-/// Overrides, from a scenario's `[scoring]` table or a scoring file.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScoringSpec {
-    /// Dimension weights in the overall score.
-    #[serde(default)]
-    pub weights: BTreeMap<Dimension, f64>,
-    /// Per metric id: thresholds and weight within its dimension.
-    #[serde(default)]
-    pub metric: BTreeMap<String, MetricSpec>,
-    #[serde(default)]
-    pub coverage: Option<CoverageSpec>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricSpec {
-    pub excellent: Option<f64>,
-    pub acceptable: Option<f64>,
-    pub unacceptable: Option<f64>,
-    pub weight: Option<f64>,
-    pub tie_margin: Option<f64>,
-}
-
-/// Coverage: each region is a network profile (or a vantage point's profile name), weighed
-/// by the share of the audience there.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CoverageSpec {
-    pub audience: BTreeMap<String, f64>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
@@ -298,6 +229,18 @@ fn check_weight(origin: &str, field: String, value: f64) -> Result<f64, ConfigEr
             field,
             value,
         })
+    }
+}
+
+/// A scenario's `[scoring]` overrides checked as a comparison will apply them, so a typo shows
+/// at `validate`, not after the runs.
+pub fn check_overrides(s: &crate::scenario::Scenario) -> Result<(), crate::scenario::Problem> {
+    match &s.scoring {
+        Some(spec) => Scoring::default()
+            .apply(spec, "[scoring]")
+            .map(drop)
+            .map_err(|e| (None, "scoring".to_string(), e.to_string())),
+        None => Ok(()),
     }
 }
 

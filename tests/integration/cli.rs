@@ -248,7 +248,7 @@ fn serve_reference_answers_whip_offers_until_ctrl_c() {
         let mut peer = NativePeer::new(
             Role::Publish(Box::new(sender)),
             socket.local_addr().unwrap(),
-            rtcbench::engine::WallClock::start(),
+            rtcbench::base::WallClock::start(),
             Instant::now(),
         )
         .expect("peer");

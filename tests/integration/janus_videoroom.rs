@@ -4,9 +4,9 @@
 
 use crate::common;
 
+use rtcbench::base::WallClock;
 use rtcbench::client::driver::{bind, run, PeerExit};
 use rtcbench::client::native::{NativePeer, Role};
-use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
 use rtcbench::media::sender::MediaSender;
 use rtcbench::metrics::Metric;

@@ -18,6 +18,7 @@ mod impairment;
 mod interop_aiortc;
 mod janus_videoroom;
 mod kernel_path;
+mod layers;
 mod load_profile;
 mod marker_paths;
 mod open_model;

@@ -5,7 +5,7 @@ use rtcbench::scenario::{self, ScenarioError};
 const GROUP: &str = "[[group]]\nname = \"a\"\nreceivers = 2\n";
 
 fn error_of(src: &str) -> (usize, usize, String, String) {
-    match scenario::parse(src, "bad.toml") {
+    match rtcbench::runner::load::scenario_text(src, "bad.toml") {
         Ok(_) => panic!("accepted a bad scenario:\n{src}"),
         Err(ScenarioError::Invalid {
             file,

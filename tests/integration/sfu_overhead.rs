@@ -4,15 +4,15 @@
 
 use crate::common;
 
+use rtcbench::base::Micros;
+use rtcbench::base::WallClock;
 use rtcbench::client::driver::{bind, run};
 use rtcbench::client::native::{NativePeer, Role};
-use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, Role as ReceiverRole, VideoReceiver,
 };
 use rtcbench::media::sender::{MediaSender, SenderConfig};
 use rtcbench::media::source::VideoSource;
-use rtcbench::media::Micros;
 use rtcbench::provider::whip_whep;
 use rtcbench::sfu::server;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -2,9 +2,9 @@
 
 use crate::common;
 
+use rtcbench::base::WallClock;
 use rtcbench::client::driver::{bind, run, PeerExit};
 use rtcbench::client::native::{NativePeer, Role};
-use rtcbench::engine::WallClock;
 use rtcbench::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, Role as ReceiverRole, VideoReceiver,
 };

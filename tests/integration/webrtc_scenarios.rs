@@ -272,7 +272,7 @@ fn a_provider_whose_media_never_answers_fails_each_session_at_connect() {
             let mut peer = NativePeer::new(
                 Role::Subscribe(Box::new(receiver)),
                 silent,
-                rtcbench::engine::WallClock::start(),
+                rtcbench::base::WallClock::start(),
                 std::time::Instant::now(),
             )
             .expect("peer");

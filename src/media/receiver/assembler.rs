@@ -1,8 +1,8 @@
 //! Groups RTP packets into complete video frames. A frame is complete when every sequence number
 //! from just after the previous frame's last packet up to this frame's marker packet is here.
 
+use crate::base::Micros;
 use crate::media::rtp::RtpPacket;
-use crate::media::Micros;
 use std::collections::BTreeMap;
 
 const HISTORY: usize = 4096;

@@ -1,9 +1,9 @@
 //! The audio half of a receiver: RTP stats, capture-time recovery, latency and gaps.
 
 use super::rtp_stats::{Arrival, RtpStats};
+use crate::base::Micros;
 use crate::media::codec::OpusDecoder;
 use crate::media::rtp::{RtpPacket, AUDIO_CLOCK_RATE};
-use crate::media::Micros;
 use crate::metrics::{Metric, Sample};
 
 /// A silence longer than this between audio packets is an audible gap.

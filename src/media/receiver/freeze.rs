@@ -1,7 +1,7 @@
 //! Freezes from render instants, by the W3C webrtc-stats rule and by the fixed render-gap rules
 //! vendor dashboards use (200 ms: Volcengine; 500 ms: Agora, ZEGO, Volcengine).
 
-use crate::media::Micros;
+use crate::base::Micros;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 

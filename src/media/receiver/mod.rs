@@ -12,8 +12,8 @@ pub use freeze::{FreezeDetector, FreezeTally};
 pub use recovery::{Reconnects, RecoveryWatch};
 pub use video::{QualityProbe, VideoReceiver};
 
+use crate::base::Micros;
 use crate::media::rtp::{RtpPacket, AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE};
-use crate::media::Micros;
 use crate::metrics::{Metric, Sample};
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 //! fault's end to the first frame rendered at or after it, for sessions that were watching
 //! when it began.
 
-use crate::media::Micros;
+use crate::base::Micros;
 use serde::{Deserialize, Serialize};
 
 /// What became of a session's connection: lost after connecting, brought back by a rejoin, or

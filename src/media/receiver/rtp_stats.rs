@@ -1,7 +1,7 @@
 //! Per-stream RTP reception statistics as RFC 3550 defines them: extended sequence numbers,
 //! cumulative loss (expected − received, Appendix A.3) and interarrival jitter (§6.4.1).
 
-use crate::media::Micros;
+use crate::base::Micros;
 
 const WINDOW: usize = 4096;
 

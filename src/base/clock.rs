@@ -1,6 +1,6 @@
 //! Media clocks: real wall time for runs, simulated time for calibration tests.
 
-use crate::media::Micros;
+use super::Micros;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Wall time in Unix-epoch microseconds, monotonic within a run.

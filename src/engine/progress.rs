@@ -1,7 +1,7 @@
 //! The live progress line of a long run (indicatif, on a terminal only): stage, elapsed of total,
 //! sessions up, joins, failures, and the last interval's end-to-end p95.
 
-use crate::engine::live::Live;
+use super::live::Live;
 use crate::plan::Plan;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
