@@ -5,7 +5,6 @@ pub mod abort;
 mod cohost;
 pub mod driver;
 pub mod http_load;
-pub mod ice;
 pub mod live;
 pub mod monitor;
 pub mod progress;
@@ -15,11 +14,10 @@ mod sidecar;
 pub mod webrtc;
 
 pub use crate::base::WallClock;
-use crate::scenario::faults::FaultKind;
-use crate::sfu::faults::{ServerFault, ServerFaultKind};
 pub use room::{GroupOutcome, Room};
 
-use crate::provider::Endpoints;
+use crate::net::kernel::KernelNet;
+use crate::provider::Provider;
 use crate::scenario::Transport;
 
 use crate::base::Micros;
@@ -51,37 +49,12 @@ pub struct RunOutcome {
     pub aborted: Option<abort::Abort>,
 }
 
-/// The provider-side faults of a plan, on the wall clock, for the embedded server.
-fn server_faults(
-    faults: &[crate::plan::faults::FaultPlan],
-    clock: WallClock,
-    run_start: Micros,
-) -> Vec<ServerFault> {
-    faults
-        .iter()
-        .filter_map(|f| {
-            let kind = match f.kind {
-                FaultKind::Blackhole => return None,
-                FaultKind::Restart => ServerFaultKind::Restart,
-                FaultKind::SignallingError => {
-                    ServerFaultKind::SignallingError(f.status.unwrap_or(503))
-                }
-                FaultKind::SignallingTimeout => ServerFaultKind::SignallingTimeout,
-            };
-            Some(ServerFault {
-                kind,
-                from: clock.instant_of(run_start + f.start_us),
-                to: clock.instant_of(run_start + f.end_us),
-            })
-        })
-        .collect()
-}
-
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
-/// through `endpoints`.
+/// through `provider`, their clients on the kernel path in `kernel`'s namespaces.
 pub async fn run(
     plan: &Plan,
-    endpoints: Option<Endpoints>,
+    provider: Option<Arc<dyn Provider>>,
+    kernel: Option<Arc<KernelNet>>,
     outer_stop: watch::Receiver<bool>,
     live: Arc<Live>,
 ) -> RunOutcome {
@@ -108,8 +81,8 @@ pub async fn run(
         stop_tx.clone(),
         stop.clone(),
     ));
-    if let Some(schedule) = endpoints.as_ref().and_then(|e| e.server_faults.as_ref()) {
-        schedule.set(server_faults(&plan.faults, clock, run_start));
+    if let Some(p) = &provider {
+        p.schedule_faults(&plan.faults, clock, run_start);
     }
     let mut simulated = Vec::new();
     let mut webrtc = Vec::new();
@@ -124,12 +97,12 @@ pub async fn run(
         .http
         .iter()
         .map(|load| {
-            let base = match (&load.target, &endpoints) {
+            let base = match (&load.target, &provider) {
                 (crate::plan::http::HttpTarget::Url(u), _) => Ok(u.clone()),
-                (_, Some(e)) => e.live_room_api.clone().ok_or_else(|| {
+                (_, Some(p)) => p.live_room_api().ok_or_else(|| {
                     format!(
                         "provider \"{}\" serves no live-room API; give the load a target URL",
-                        e.provider
+                        p.name()
                     )
                 }),
                 (_, None) => Err("target \"embedded\" needs transport = \"webrtc\"".to_string()),
@@ -145,11 +118,12 @@ pub async fn run(
         })
         .collect();
     for group in &plan.groups {
-        match (group.transport, &endpoints) {
-            (Transport::Webrtc, Some(e)) => {
+        match (group.transport, &provider) {
+            (Transport::Webrtc, Some(p)) => {
                 let task = webrtc::run_group(
                     group.clone(),
-                    e.clone(),
+                    p.clone(),
+                    kernel.clone(),
                     run_start,
                     plan.interval_us,
                     clock,

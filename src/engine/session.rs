@@ -3,7 +3,7 @@
 //! with backoff), while the same sender or receiver keeps measuring across connections and the
 //! same impairment layer stands for the client's network throughout.
 
-use super::webrtc::{drive, failure, leave, signal, Ctx, SideNetwork, Signalled};
+use super::webrtc::{drive, signal, Ctx, SideNetwork, Signalled};
 use crate::base::Micros;
 use crate::base::WallClock;
 use crate::client::driver::{PeerExit, Ticker};
@@ -19,7 +19,7 @@ use crate::metrics::{Metric, Sample};
 use crate::net::impair::{ImpairSpec, Impairment, Realised, RealisedSink};
 use crate::net::kernel::ClientNet;
 use crate::plan::ReceiverPlan;
-use crate::provider::whip_whep::Step;
+use crate::provider::Step;
 use crate::scenario::faults::ReconnectMode;
 use std::time::{Duration, Instant};
 
@@ -50,12 +50,11 @@ fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
 
 fn exit_failure(peer: &NativePeer, exit: &PeerExit) -> Option<SessionFailure> {
     match exit {
-        PeerExit::Failed(e) => Some(failure(Step::Connect, e.to_string())),
-        PeerExit::Io(e) => Some(failure(Step::Connect, format!("socket: {e}"))),
-        _ if peer.connected_at.is_none() => Some(failure(
-            Step::Connect,
-            "ICE/DTLS had not connected when the run ended",
-        )),
+        PeerExit::Failed(e) => Some(Step::Connect.failed(e.to_string())),
+        PeerExit::Io(e) => Some(Step::Connect.failed(format!("socket: {e}"))),
+        _ if peer.connected_at.is_none() => {
+            Some(Step::Connect.failed("ICE/DTLS had not connected when the run ended"))
+        }
         PeerExit::Finished | PeerExit::Closed | PeerExit::Silent => None,
     }
 }
@@ -111,7 +110,7 @@ impl ClientNetwork {
         let namespace = match (&side.kernel, &ctx.kernel) {
             (Some((down, up)), Some(k)) => Some(
                 k.client(down, up)
-                    .map_err(|e| failure(Step::Offer, e.to_string()))?,
+                    .map_err(|e| Step::Offer.failed(e.to_string()))?,
             ),
             _ => None,
         };
@@ -189,7 +188,11 @@ async fn run_connections(
                 continue;
             }
         };
-        let Signalled { peer, socket, held } = attempt;
+        let Signalled {
+            peer,
+            socket,
+            mut held,
+        } = attempt;
         if !out.went_up {
             out.went_up = true;
             on_up();
@@ -198,13 +201,13 @@ async fn run_connections(
             ctx,
             peer,
             socket,
-            &held,
+            held.as_mut(),
             ticker(),
             until,
             network.layer.as_mut(),
         )
         .await;
-        leave(ctx, held).await;
+        held.leave().await;
         let connected = peer.connected_at.is_some();
         let why = exit_failure(&peer, &exit);
         role = peer.into_role();
@@ -263,7 +266,7 @@ pub(super) async fn publish(
     dial_at: Micros,
     until: Instant,
 ) -> (SenderStats, Option<SessionFailure>) {
-    if let Some(sidecar) = ctx.endpoints.sidecar.as_ref().filter(|s| s.publishes) {
+    if let Some(sidecar) = ctx.provider.sidecar().filter(|s| s.publishes) {
         // The sidecar's client makes its own stream: no encoder here.
         sleep_until_micros(ctx.clock, dial_at).await;
         record_slip(&ctx, dial_at);
@@ -282,7 +285,7 @@ pub(super) async fn publish(
     let sender = match sender {
         Ok(s) => s,
         Err(e) => {
-            let f = failure(Step::Offer, e.to_string());
+            let f = Step::Offer.failed(e.to_string());
             return (SenderStats::default(), Some(tag(f, &id)));
         }
     };
@@ -371,7 +374,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     };
     let probe = match probe {
         Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return blank(failure(Step::Offer, e.to_string())),
+        Some(Err(e)) => return blank(Step::Offer.failed(e.to_string())),
         None => None,
     };
     // Our publisher's audio RTP time starts at zero at its dial instant.
@@ -389,7 +392,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let until = w
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
-    if let Some(sidecar) = ctx.endpoints.sidecar.as_ref().filter(|_| w.via_sidecar) {
+    if let Some(sidecar) = ctx.provider.sidecar().filter(|_| w.via_sidecar) {
         let played =
             super::sidecar::watch(&ctx, sidecar, &w.plan.id, &w.room, &mut receiver, until).await;
         let mut s = receiver.summary(&ctx.group, ctx.clock.now());
@@ -428,7 +431,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let Some(PeerRole::Subscribe(mut receiver)) = role else {
         let f = connections
             .join_failure
-            .unwrap_or_else(|| failure(Step::Connect, "no receiver"));
+            .unwrap_or_else(|| Step::Connect.failed("no receiver"));
         ctx.live.failure(&ctx.group);
         return blank(f);
     };
@@ -479,10 +482,7 @@ fn finish(
         }
         s.failure = Some(f);
     } else if !s.joined {
-        s.failure = Some(failure(
-            Step::Connect,
-            "connected but no video frame was rendered",
-        ));
+        s.failure = Some(Step::Connect.failed("connected but no video frame was rendered"));
     }
     if s.connect_ms.is_some_and(|ms| ms > 5_000.0) {
         s.joined_within_5s = false;

@@ -10,7 +10,6 @@ use crate::media::receiver::{Receiver, SessionFailure};
 use crate::media::sender::SenderConfig;
 use crate::metrics::{Metric, Sample};
 use crate::provider::SidecarUse;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -87,23 +86,19 @@ async fn join(
     room: &str,
     events: &mut UnboundedReceiver<Event>,
 ) -> Result<(), SessionFailure> {
-    let mut endpoints = BTreeMap::new();
-    if !sidecar.publishes {
-        endpoints.insert("whip_url".to_string(), ctx.endpoints.url(room, true));
-        endpoints.insert("whep_url".to_string(), ctx.endpoints.url(room, false));
-    }
+    let endpoints = ctx.provider.page_endpoints(room);
     let command = Command::Join {
         id: id.to_string(),
         page: sidecar.page.clone(),
         room: room.to_string(),
         endpoints,
         credentials: sidecar.credentials.clone(),
-        timeout_ms: ctx.endpoints.step_timeout.as_millis() as u64,
+        timeout_ms: ctx.provider.step_timeout().as_millis() as u64,
     };
     send(sidecar, &command).await?;
     // The sidecar opens its page (within PAGE_LIMIT), then joins within the step timeout; its
     // own error, if any, should come first.
-    let limit = PAGE_LIMIT + ctx.endpoints.step_timeout + SIDECAR_GRACE;
+    let limit = PAGE_LIMIT + ctx.provider.step_timeout() + SIDECAR_GRACE;
     expect(sidecar, events, "join", limit, |e| {
         matches!(e, Event::Joined { .. })
     })
@@ -157,7 +152,7 @@ pub(super) async fn watch(
             sidecar,
             &mut events,
             "subscribe",
-            ctx.endpoints.step_timeout,
+            ctx.provider.step_timeout(),
             |e| matches!(e, Event::Subscribed { .. }),
         )
         .await
@@ -270,7 +265,7 @@ pub(super) async fn publish(
             sidecar,
             &mut events,
             "publish",
-            ctx.endpoints.step_timeout,
+            ctx.provider.step_timeout(),
             |e| matches!(e, Event::Published { .. }),
         )
         .await

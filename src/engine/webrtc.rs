@@ -1,15 +1,14 @@
 //! Stream groups over real WebRTC: every publisher and subscriber is a native peer on its own
-//! UDP socket, signalling through the provider's WHIP/WHEP endpoints. Joins happen at their
+//! UDP socket, signalling through the provider. Joins happen at their
 //! planned instants (open model), and a failed step is recorded for that session only.
 
-use super::ice;
 use super::live::Live;
 use super::room::GroupOutcome;
 use super::session::{publish, subscribe, Watch};
 use crate::base::Micros;
 use crate::base::WallClock;
 use crate::client::driver::{self, Hooks, PeerExit, Ticker};
-use crate::client::native::{IcePolicy, NativePeer, Role as PeerRole};
+use crate::client::native::{NativePeer, Role as PeerRole};
 use crate::media::receiver::{ReceiverSummary, Reconnects, SessionFailure};
 use crate::media::sender::SenderStats;
 use crate::metrics::Recorder;
@@ -17,9 +16,7 @@ use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
 use crate::net::kernel::{ClientNet, KernelNet, KernelShape};
 use crate::net::{LinkStats, NetworkPhase};
 use crate::plan::{faults, room_name, GroupPlan};
-use crate::provider::janus;
-use crate::provider::whip_whep::{self, Step};
-use crate::provider::Endpoints;
+use crate::provider::{Join, Joined, Notes, Provider, Step};
 use crate::scenario::faults::ReconnectSpec;
 use crate::scenario::schema::NetworkPath;
 use crate::scenario::{profiles, GroupKind, NetworkProfile};
@@ -32,7 +29,7 @@ use tokio::sync::watch;
 /// Everything a session task needs, shared by the group.
 #[derive(Clone)]
 pub(super) struct Ctx {
-    pub(super) endpoints: Endpoints,
+    pub(super) provider: Arc<dyn Provider>,
     pub(super) http: reqwest::Client,
     pub(super) clock: WallClock,
     pub(super) until: Instant,
@@ -41,7 +38,7 @@ pub(super) struct Ctx {
     pub(super) run_start: Micros,
     pub(super) interval_us: u64,
     pub(super) group: String,
-    pub(super) notes: ice::Notes,
+    pub(super) notes: Notes,
     pub(super) live: Arc<Live>,
     /// What viewers' and publishers' networks do to their traffic, and what that came to.
     pub(super) viewers: SideNetwork,
@@ -63,9 +60,8 @@ impl Ctx {
     /// Whether viewer `index` of a group (None: one whose group has no sidecar share, such as
     /// a co-host's audience) plays through the provider's sidecar.
     pub(super) fn sidecar_plays(&self, index: Option<usize>) -> bool {
-        self.endpoints
-            .sidecar
-            .as_ref()
+        self.provider
+            .sidecar()
             .is_some_and(|s| s.publishes || index.is_some_and(|i| s.plays(i)))
     }
 
@@ -131,13 +127,6 @@ impl SideNetwork {
     }
 }
 
-pub(super) fn failure(step: Step, reason: impl Into<String>) -> SessionFailure {
-    SessionFailure {
-        step: step.to_string(),
-        reason: reason.into(),
-    }
-}
-
 /// The local address a peer should use to reach the provider's signalling host.
 fn local_ip_for(url: &str) -> IpAddr {
     let host = reqwest::Url::parse(url).ok().and_then(|u| {
@@ -169,18 +158,10 @@ pub(super) type SignalError = (SessionFailure, Option<PeerRole>);
 pub(super) struct Signalled {
     pub(super) peer: NativePeer,
     pub(super) socket: tokio::net::UdpSocket,
-    pub(super) held: Held,
+    pub(super) held: Box<dyn Joined>,
 }
 
-/// What a peer holds at the provider: a WHIP/WHEP resource (trickled to, deleted on leaving) or
-/// a Janus session (ended on leaving).
-pub(super) enum Held {
-    Whip(whip_whep::Resource),
-    Janus(janus::Attachment),
-}
-
-/// Opens a socket, signals the peer into `room` through the provider (WHIP to publish, WHEP to
-/// play, or Janus VideoRoom) and applies the answer.
+/// Opens a socket and signals the peer into `room` through the provider.
 pub(super) async fn signal(
     ctx: &Ctx,
     room: &str,
@@ -188,171 +169,63 @@ pub(super) async fn signal(
     namespace: Option<&ClientNet>,
 ) -> Result<Signalled, SignalError> {
     let publishing = matches!(role, PeerRole::Publish(_));
-    let url = match (&ctx.endpoints.janus, publishing) {
-        (Some(base), _) => base.clone(),
-        (None, _) => ctx.endpoints.url(room, publishing),
-    };
     let bound = match (namespace, &ctx.kernel) {
         (Some(c), Some(k)) => k.bind_udp(c).and_then(tokio::net::UdpSocket::from_std),
-        _ => driver::bind(local_ip_for(&url)).await,
+        _ => {
+            let url = ctx.provider.signalling_url(room, publishing);
+            driver::bind(local_ip_for(&url)).await
+        }
     };
     let socket = match bound {
         Ok(s) => s,
-        Err(e) => return Err((failure(Step::Offer, format!("UDP socket: {e}")), Some(role))),
+        Err(e) => return Err((Step::Offer.failed(format!("UDP socket: {e}")), Some(role))),
     };
     let local = match socket.local_addr() {
         Ok(a) => a,
-        Err(e) => return Err((failure(Step::Offer, e.to_string()), Some(role))),
+        Err(e) => return Err((Step::Offer.failed(e.to_string()), Some(role))),
     };
-    let policy = ctx.endpoints.ice_policy;
-    let peer = NativePeer::with_policy(role, local, ctx.clock, Instant::now(), policy)
-        .map_err(|e| (failure(Step::Offer, e.to_string()), None))?;
-    let mut peer = peer;
-    let negotiated = match &ctx.endpoints.janus {
-        Some(base) => negotiate_janus(ctx, base, room, &mut peer)
-            .await
-            .map(Held::Janus),
-        None => negotiate(ctx, &url, publishing, &mut peer, policy)
-            .await
-            .map(Held::Whip),
+    let policy = ctx.provider.ice_policy();
+    let mut peer = NativePeer::with_policy(role, local, ctx.clock, Instant::now(), policy)
+        .map_err(|e| (Step::Offer.failed(e.to_string()), None))?;
+    let join = Join {
+        room,
+        peer: &mut peer,
+        http: &ctx.http,
+        notes: &ctx.notes,
     };
-    match negotiated {
-        Ok(held) => Ok(Signalled { peer, socket, held }),
+    match ctx.provider.join(join).await {
+        Ok(held) => {
+            peer.set_connect_timeout(Instant::now(), ctx.provider.step_timeout());
+            Ok(Signalled { peer, socket, held })
+        }
         Err(f) => Err((f, Some(peer.into_role()))),
     }
 }
 
-/// Janus VideoRoom: a publisher offers and Janus answers; a subscriber answers Janus's offer.
-async fn negotiate_janus(
-    ctx: &Ctx,
-    base: &str,
-    room: &str,
-    peer: &mut NativePeer,
-) -> Result<janus::Attachment, SessionFailure> {
-    let api = janus::Janus::new(ctx.http.clone(), base, ctx.endpoints.step_timeout)
-        .recording(&ctx.endpoints.janus_rooms);
-    let signal_failure = |e: whip_whep::SignalError| failure(e.step, e.reason);
-    let attachment = if peer.sender().is_some() {
-        let offer = peer
-            .create_offer()
-            .map_err(|e| failure(Step::Offer, e.to_string()))?;
-        let (answer, attachment) = janus::join_publisher(&api, room, &offer)
-            .await
-            .map_err(signal_failure)?;
-        if let Err(e) = peer.accept_answer(&answer) {
-            attachment.leave().await;
-            return Err(failure(Step::Answer, e.to_string()));
-        }
-        attachment
-    } else {
-        let (offer, pending) = janus::join_subscriber(&api, room)
-            .await
-            .map_err(signal_failure)?;
-        let answer = peer
-            .accept_offer(&offer)
-            .map_err(|e| failure(Step::Answer, e.to_string()))?;
-        pending.answer(&answer).await.map_err(signal_failure)?
-    };
-    peer.set_connect_timeout(Instant::now(), ctx.endpoints.step_timeout);
-    Ok(attachment)
-}
-
-async fn negotiate(
-    ctx: &Ctx,
-    url: &str,
-    publishing: bool,
-    peer: &mut NativePeer,
-    policy: IcePolicy,
-) -> Result<whip_whep::Resource, SessionFailure> {
-    let offer = peer
-        .create_offer()
-        .map_err(|e| failure(Step::Offer, e.to_string()))?;
-    let resource = whip_whep::offer(
-        &ctx.http,
-        url,
-        offer,
-        ctx.endpoints.bearer(publishing),
-        ctx.endpoints.step_timeout,
-    )
-    .await
-    // A URL built from secret environment variables may be quoted in an HTTP error.
-    .map_err(|e| failure(e.step, ctx.endpoints.redact(&e.reason)))?;
-    peer.accept_answer(&resource.answer)
-        .map_err(|e| failure(Step::Answer, e.to_string()))?;
-    let servers = ice::resolve(&resource, ctx.endpoints.step_timeout, &ctx.notes).await;
-    if policy == IcePolicy::Relay && !servers.iter().any(|s| s.server.credential.is_some()) {
-        return Err(failure(
-            Step::Connect,
-            "ice_transport_policy is \"relay\" but the provider named no TURN server",
-        ));
-    }
-    peer.use_ice_servers(servers, &resource.answer);
-    peer.set_connect_timeout(Instant::now(), ctx.endpoints.step_timeout);
-    Ok(resource)
-}
-
-/// Runs a signalled peer to the end (or until its connection is lost), trickling what its ICE
-/// servers give to a WHIP/WHEP resource.
+/// Runs a signalled peer to the end (or until its connection is lost), handing what its ICE
+/// servers give to the provider (a WHIP/WHEP resource trickles it).
 pub(super) async fn drive(
     ctx: &Ctx,
     peer: NativePeer,
     socket: tokio::net::UdpSocket,
-    held: &Held,
+    held: &mut dyn Joined,
     ticker: Option<Ticker>,
     until: Instant,
     impairment: Option<&mut Impairment>,
 ) -> (NativePeer, PeerExit) {
-    let trickle = match held {
-        Held::Whip(resource) => {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            let task = tokio::spawn(ice::trickle_outcomes(
-                rx,
-                ctx.http.clone(),
-                ctx.endpoints.clone(),
-                resource.clone(),
-                ctx.notes.clone(),
-            ));
-            Some((tx, task))
-        }
-        Held::Janus(_) => None,
-    };
-    let (ice_servers, trickling) = trickle.unzip();
     let hooks = Hooks {
         ticker,
-        ice_servers,
+        ice_servers: held.ice_outcomes(),
         impairment,
         silence: Some(ctx.reconnect.after.0),
     };
     let (peer, exit) = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks).await;
-    // The sender went with the driver; the last PATCH has its own timeout.
-    if let Some(task) = trickling {
-        let _ = tokio::time::timeout(ctx.endpoints.step_timeout, task).await;
-    }
     for outcome in peer.unfinished_ice_servers() {
         if let crate::client::native::IceServerOutcome::Failed { server, reason } = outcome {
-            ice::note(&ctx.notes, format!("{server}: {reason}"));
+            crate::provider::signal::ice::note(&ctx.notes, format!("{server}: {reason}"));
         }
     }
     (peer, exit)
-}
-
-/// Leaves the provider: DELETE the WHIP/WHEP resource, or end the Janus session. Leaving is
-/// best effort: the measurement is over, and servers expire sessions anyway.
-pub(super) async fn leave(ctx: &Ctx, held: Held) {
-    match held {
-        Held::Janus(attachment) => attachment.leave().await,
-        Held::Whip(resource) => {
-            if let Some(url) = resource.url {
-                let _ = whip_whep::leave(
-                    &ctx.http,
-                    &url,
-                    resource.bearer.as_deref(),
-                    ctx.endpoints.step_timeout,
-                )
-                .await;
-            }
-        }
-    }
 }
 
 fn on_run_clock(run_start: Micros, windows: &[(u64, u64)]) -> Vec<(Micros, Micros)> {
@@ -362,19 +235,20 @@ fn on_run_clock(run_start: Micros, windows: &[(u64, u64)]) -> Vec<(Micros, Micro
         .collect()
 }
 
-/// Runs one group over WebRTC through `endpoints` until its end or `stop`.
+/// Runs one group over WebRTC through `provider` until its end or `stop`.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_group(
     plan: GroupPlan,
-    endpoints: Endpoints,
+    provider: Arc<dyn Provider>,
+    kernel: Option<Arc<KernelNet>>,
     run_start: Micros,
     interval_us: u64,
     clock: WallClock,
     stop: watch::Receiver<bool>,
     live: Arc<Live>,
 ) -> Vec<GroupOutcome> {
-    let endpoints_kernel = endpoints.kernel_net.clone();
     let ctx = Ctx {
-        endpoints,
+        provider,
         http: reqwest::Client::new(),
         clock,
         until: clock.instant_of(run_start + plan.end_us),
@@ -383,7 +257,7 @@ pub async fn run_group(
         run_start,
         interval_us,
         group: plan.name.clone(),
-        notes: ice::Notes::default(),
+        notes: Notes::default(),
         live,
         viewers: SideNetwork::viewers(&plan.network),
         publishers: SideNetwork::publishers(plan.publisher_network.as_ref()),
@@ -392,7 +266,7 @@ pub async fn run_group(
         blackholes: on_run_clock(run_start, &faults::blackholes(&plan.faults)),
         media_stops: on_run_clock(run_start, &faults::media_stops(&plan.faults)),
         network_origin: run_start + plan.start_us,
-        kernel: endpoints_kernel,
+        kernel,
     };
     ctx.live.watch_recorder(&ctx.group, ctx.recorder.clone());
     let t0 = run_start + plan.start_us;

@@ -1,24 +1,110 @@
-//! The `embedded` provider: rtcbench's reference SFU, started in this process on 127.0.0.1 and
-//! reached over WHIP/WHEP like any other server.
+//! The `embedded` kind: rtcbench's reference SFU, started in this process on 127.0.0.1 and
+//! reached over WHIP/WHEP like any other server. Being ours, it can be told to have faults.
 
-use super::{Endpoints, ProviderError, ProviderFile};
+use super::file::ProviderFile;
+use super::whip_whep::WhipWhep;
+use super::{Abilities, Join, Joined, Pending, Provider, ProviderError};
+use crate::base::{Micros, WallClock};
+use crate::client::native::IcePolicy;
+use crate::media::receiver::SessionFailure;
+use crate::plan::faults::FaultPlan;
+use crate::scenario::faults::FaultKind;
+use crate::sfu::faults::{ServerFault, ServerFaultKind};
 use crate::sfu::server::{self, ReferenceServer};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
-/// Starts the SFU on 127.0.0.1 (or `on`, an address clients in namespaces reach); keep the
-/// returned server alive for as long as the endpoints are used.
-pub async fn start(
-    p: &ProviderFile,
-    on: Option<IpAddr>,
-) -> Result<(ReferenceServer, Endpoints), ProviderError> {
-    let ip = on.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let server =
-        server::start(SocketAddr::new(ip, 0))
-            .await
-            .map_err(|e| ProviderError::Embedded {
-                provider: p.name.clone(),
-                reason: e.to_string(),
-            })?;
-    let endpoints = Endpoints::for_server(&p.name, &server, p.step_timeout.0);
-    Ok((server, endpoints))
+/// The running reference SFU and its WHIP/WHEP endpoints; the server lives as long as this.
+pub struct Embedded {
+    server: ReferenceServer,
+    signalling: WhipWhep,
+}
+
+impl Embedded {
+    /// Starts the SFU on 127.0.0.1, or on `host` (an address clients in namespaces reach).
+    pub async fn start(p: &ProviderFile, host: Option<IpAddr>) -> Result<Self, ProviderError> {
+        let ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let server =
+            server::start(SocketAddr::new(ip, 0))
+                .await
+                .map_err(|e| ProviderError::Embedded {
+                    provider: p.name.clone(),
+                    reason: e.to_string(),
+                })?;
+        let signalling = WhipWhep::at(
+            &p.name,
+            server.whip_url("{room}"),
+            server.whep_url("{room}"),
+            p.step_timeout.0,
+        );
+        Ok(Self { server, signalling })
+    }
+}
+
+/// The provider-side faults of a plan, on the wall clock.
+fn server_faults(faults: &[FaultPlan], clock: WallClock, run_start: Micros) -> Vec<ServerFault> {
+    faults
+        .iter()
+        .filter_map(|f| {
+            let kind = match f.kind {
+                FaultKind::Blackhole => return None,
+                FaultKind::Restart => ServerFaultKind::Restart,
+                FaultKind::SignallingError => {
+                    ServerFaultKind::SignallingError(f.status.unwrap_or(503))
+                }
+                FaultKind::SignallingTimeout => ServerFaultKind::SignallingTimeout,
+            };
+            Some(ServerFault {
+                kind,
+                from: clock.instant_of(run_start + f.start_us),
+                to: clock.instant_of(run_start + f.end_us),
+            })
+        })
+        .collect()
+}
+
+impl Provider for Embedded {
+    fn name(&self) -> &str {
+        self.signalling.name()
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            server_faults: true,
+            kernel_path: true,
+            in_process: true,
+            ..self.signalling.abilities()
+        }
+    }
+
+    fn step_timeout(&self) -> Duration {
+        self.signalling.step_timeout()
+    }
+
+    fn ice_policy(&self) -> IcePolicy {
+        self.signalling.ice_policy()
+    }
+
+    fn signalling_url(&self, room: &str, publishing: bool) -> String {
+        self.signalling.url(room, publishing)
+    }
+
+    fn join<'a>(&'a self, join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
+        self.signalling.join(join)
+    }
+
+    fn page_endpoints(&self, room: &str) -> BTreeMap<String, String> {
+        self.signalling.page_endpoints(room)
+    }
+
+    fn live_room_api(&self) -> Option<String> {
+        Some(format!("http://{}", self.server.http_addr))
+    }
+
+    fn schedule_faults(&self, faults: &[FaultPlan], clock: WallClock, run_start: Micros) {
+        self.server
+            .faults()
+            .set(server_faults(faults, clock, run_start));
+    }
 }

@@ -1,479 +1,113 @@
-//! Janus VideoRoom over Janus's HTTP API: a session (create, keepalive, long-poll events,
-//! destroy), a handle attached to the VideoRoom plugin per peer, rooms made on demand, and the
-//! publisher and subscriber flows. Janus's error answers become failures that carry its code.
+//! The `janus` kind: Janus's VideoRoom plugin over Janus's HTTP API. A publisher offers and
+//! Janus answers; a subscriber answers Janus's offer for the room's first publisher. Rooms the
+//! run made are destroyed when it ends.
 
-use super::whip_whep::{SignalError, Step};
-use serde_json::{json, Value};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use super::file::ProviderFile;
+use super::signal::janus::{self, Attachment, Janus, Rooms};
+use super::{Abilities, Join, Joined, Pending, Provider, Step};
+use crate::client::native::IcePolicy;
+use crate::media::receiver::SessionFailure;
+use std::time::Duration;
 
-const PLUGIN: &str = "janus.plugin.videoroom";
-
-/// A Janus server's HTTP API (`.../janus`).
-#[derive(Clone)]
-pub struct Janus {
-    http: reqwest::Client,
+pub struct JanusRoom {
+    name: String,
     base: String,
-    timeout: Duration,
-    /// Rooms this run made, to destroy when it ends.
-    made: Rooms,
+    step_timeout: Duration,
+    ice_policy: IcePolicy,
+    /// The rooms the run made.
+    rooms: Rooms,
 }
 
-/// The VideoRoom rooms a run made.
-pub type Rooms = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
-
-/// One Janus session; its events come by long poll and wait here until a caller takes them.
-pub struct Session {
-    janus: Janus,
-    pub id: u64,
-    events: Mutex<VecDeque<Value>>,
-    transactions: AtomicU64,
-}
-
-fn fail(step: Step, reason: impl Into<String>) -> SignalError {
-    SignalError::new(step, reason)
-}
-
-/// A Janus error anywhere in an answer or event: the core's (`"janus": "error"`) or the
-/// plugin's (`error_code` in its data).
-fn janus_error(v: &Value) -> Option<SignalError> {
-    if v["janus"] == "error" {
-        let e = &v["error"];
-        return Some(fail(
-            Step::Status,
-            format!(
-                "Janus error {}: {}",
-                e["code"],
-                e["reason"].as_str().unwrap_or("")
-            ),
-        ));
-    }
-    let data = &v["plugindata"]["data"];
-    data.get("error_code").map(|code| {
-        fail(
-            Step::Status,
-            format!(
-                "Janus VideoRoom error {code}: {}",
-                data["error"].as_str().unwrap_or("")
-            ),
-        )
-    })
-}
-
-impl Janus {
-    pub fn new(http: reqwest::Client, base: &str, timeout: Duration) -> Self {
+impl JanusRoom {
+    pub fn new(p: &ProviderFile) -> Self {
         Self {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-            timeout,
-            made: Rooms::default(),
+            name: p.name.clone(),
+            base: p.janus_url.clone().unwrap_or_default(),
+            step_timeout: p.step_timeout.0,
+            ice_policy: p.ice_transport_policy,
+            rooms: Rooms::default(),
         }
     }
 
-    /// Records the rooms this client makes in `rooms` (shared by a run's clients).
-    pub fn recording(mut self, rooms: &Rooms) -> Self {
-        self.made = rooms.clone();
-        self
+    fn api(&self, http: &reqwest::Client) -> Janus {
+        Janus::new(http.clone(), &self.base, self.step_timeout).recording(&self.rooms)
     }
 
-    /// Destroys `rooms` (those a run made); what Janus refuses is returned as text.
-    pub async fn destroy_rooms(&self, rooms: &Rooms) -> Vec<String> {
-        let ids: Vec<u64> = rooms
-            .lock()
-            .map(|r| r.iter().copied().collect())
-            .unwrap_or_default();
-        if ids.is_empty() {
-            return Vec::new();
-        }
-        let session = match self.create_session().await {
-            Ok(s) => s,
-            Err(e) => return vec![e.to_string()],
-        };
-        let mut refused = Vec::new();
-        match session.attach().await {
-            Ok(handle) => {
-                for id in ids {
-                    let body = json!({"request": "destroy", "room": id});
-                    if let Err(e) = session.request(handle, body).await {
-                        refused.push(format!("room {id}: {e}"));
-                    }
-                }
+    async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {
+        let api = self.api(join.http);
+        let peer = join.peer;
+        let attachment = if peer.sender().is_some() {
+            let offer = peer
+                .create_offer()
+                .map_err(|e| Step::Offer.failed(e.to_string()))?;
+            let (answer, attachment) = janus::join_publisher(&api, join.room, &offer).await?;
+            if let Err(e) = peer.accept_answer(&answer) {
+                attachment.leave().await;
+                return Err(Step::Answer.failed(e.to_string()));
             }
-            Err(e) => refused.push(e.to_string()),
-        }
-        let _ = session.destroy().await;
-        refused
+            attachment
+        } else {
+            let (offer, pending) = janus::join_subscriber(&api, join.room).await?;
+            let answer = peer
+                .accept_offer(&offer)
+                .map_err(|e| Step::Answer.failed(e.to_string()))?;
+            pending.answer(&answer).await?
+        };
+        Ok(Box::new(Held(attachment)))
+    }
+}
+
+impl Provider for JanusRoom {
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    /// Sends `request` and reads Janus's JSON answer; an HTTP error is a failure at `step`.
-    async fn fetch(
-        &self,
-        url: &str,
-        request: reqwest::RequestBuilder,
-        step: Step,
-    ) -> Result<Value, SignalError> {
-        let response = request
-            .timeout(self.timeout)
-            .send()
-            .await
-            .map_err(|e| fail(step, format!("{url}: {e}")))?;
-        if !response.status().is_success() {
-            return Err(fail(
-                Step::Status,
-                format!("{url} answered {}", response.status()),
-            ));
-        }
-        response
-            .json()
-            .await
-            .map_err(|e| fail(Step::Answer, format!("{url}: not JSON: {e}")))
-    }
-
-    /// A request whose answer may be a Janus error, which is then the failure.
-    async fn post(&self, url: &str, body: Value) -> Result<Value, SignalError> {
-        let v = self
-            .fetch(url, self.http.post(url).json(&body), Step::Offer)
-            .await?;
-        match janus_error(&v) {
-            Some(e) => Err(e),
-            None => Ok(v),
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            plays_back: true,
+            rooms: true,
+            impaired_viewers: true,
+            impaired_publishers: true,
+            server_faults: false,
+            kernel_path: false,
+            in_process: false,
         }
     }
 
-    pub async fn create_session(&self) -> Result<Session, SignalError> {
-        let v = self
-            .post(&self.base, json!({"janus": "create", "transaction": "s"}))
-            .await?;
-        let id = v["data"]["id"]
-            .as_u64()
-            .ok_or_else(|| fail(Step::Answer, format!("no session id in {v}")))?;
-        Ok(Session {
-            janus: self.clone(),
-            id,
-            events: Mutex::new(VecDeque::new()),
-            transactions: AtomicU64::new(1),
+    fn step_timeout(&self) -> Duration {
+        self.step_timeout
+    }
+
+    fn ice_policy(&self) -> IcePolicy {
+        self.ice_policy
+    }
+
+    fn signalling_url(&self, _room: &str, _publishing: bool) -> String {
+        self.base.clone()
+    }
+
+    fn join<'a>(&'a self, join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
+        Box::pin(self.negotiate(join))
+    }
+
+    fn shut_down(&self) -> Pending<'_, Vec<String>> {
+        Box::pin(async move {
+            let api = Janus::new(reqwest::Client::new(), &self.base, self.step_timeout);
+            // One Janus refuses to destroy is worth a line.
+            api.destroy_rooms(&self.rooms)
+                .await
+                .into_iter()
+                .map(|refused| format!("Janus did not destroy a room this run made: {refused}"))
+                .collect()
         })
     }
 }
 
-impl Session {
-    fn url(&self) -> String {
-        format!("{}/{}", self.janus.base, self.id)
+/// A Janus session with a VideoRoom handle, ended on leaving.
+struct Held(Attachment);
+
+impl Joined for Held {
+    fn leave(self: Box<Self>) -> Pending<'static, ()> {
+        Box::pin(self.0.leave())
     }
-
-    fn transaction(&self) -> String {
-        format!("t{}", self.transactions.fetch_add(1, Ordering::Relaxed))
-    }
-
-    pub async fn attach(&self) -> Result<u64, SignalError> {
-        let body = json!({"janus": "attach", "plugin": PLUGIN, "transaction": self.transaction()});
-        let v = self.janus.post(&self.url(), body).await?;
-        v["data"]["id"]
-            .as_u64()
-            .ok_or_else(|| fail(Step::Answer, format!("no handle id in {v}")))
-    }
-
-    /// Sends a plugin message; Janus answers with the result ("success") or with an "ack"
-    /// whose result comes later as an event with the same transaction.
-    async fn message(
-        &self,
-        handle: u64,
-        body: Value,
-        jsep: Option<Value>,
-    ) -> Result<(String, Value), SignalError> {
-        let transaction = self.transaction();
-        let mut msg = json!({"janus": "message", "transaction": transaction, "body": body});
-        if let Some(j) = jsep {
-            msg["jsep"] = j;
-        }
-        let v = self
-            .janus
-            .post(&format!("{}/{handle}", self.url()), msg)
-            .await?;
-        Ok((transaction, v))
-    }
-
-    /// A request VideoRoom answers at once.
-    async fn request(&self, handle: u64, body: Value) -> Result<Value, SignalError> {
-        self.message(handle, body, None).await.map(|(_, v)| v)
-    }
-
-    /// A request VideoRoom answers with an event (with or without SDP of its own).
-    async fn request_event(
-        &self,
-        handle: u64,
-        body: Value,
-        jsep: Option<Value>,
-    ) -> Result<Value, SignalError> {
-        let (transaction, _) = self.message(handle, body, jsep).await?;
-        self.event_for(&transaction).await
-    }
-
-    /// The event answering `transaction`, long-polling for it until the step timeout.
-    async fn event_for(&self, transaction: &str) -> Result<Value, SignalError> {
-        let deadline = Instant::now() + self.janus.timeout;
-        loop {
-            {
-                let mut events = self.events.lock().await;
-                if let Some(k) = events.iter().position(|e| e["transaction"] == transaction) {
-                    let e = events.remove(k).unwrap_or_default();
-                    return match janus_error(&e) {
-                        Some(err) => Err(err),
-                        None => Ok(e),
-                    };
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(fail(
-                    Step::Answer,
-                    format!(
-                        "Janus sent no event for {transaction} within {:?}",
-                        self.janus.timeout
-                    ),
-                ));
-            }
-            self.poll().await?;
-        }
-    }
-
-    /// One long poll: up to 10 events, or none after Janus's own 30 s hold (bounded by ours).
-    async fn poll(&self) -> Result<(), SignalError> {
-        let url = format!("{}?maxev=10", self.url());
-        // Errors in events belong to the requests they answer (`event_for`), not to the poll.
-        let v = self
-            .janus
-            .fetch(&url, self.janus.http.get(&url), Step::Answer)
-            .await?;
-        let mut events = self.events.lock().await;
-        match v {
-            Value::Array(list) => {
-                events.extend(list.into_iter().filter(|e| e["janus"] != "keepalive"))
-            }
-            e if e["janus"] != "keepalive" => events.push_back(e),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    pub async fn keepalive(&self) -> Result<(), SignalError> {
-        let body = json!({"janus": "keepalive", "transaction": self.transaction()});
-        self.janus.post(&self.url(), body).await.map(|_| ())
-    }
-
-    /// Hangs up the handle's PeerConnection (VideoRoom then leaves the room for it).
-    pub async fn hangup(&self, handle: u64) -> Result<(), SignalError> {
-        let body = json!({"janus": "hangup", "transaction": self.transaction()});
-        let url = format!("{}/{handle}", self.url());
-        self.janus.post(&url, body).await.map(|_| ())
-    }
-
-    pub async fn destroy(&self) -> Result<(), SignalError> {
-        let body = json!({"janus": "destroy", "transaction": self.transaction()});
-        self.janus.post(&self.url(), body).await.map(|_| ())
-    }
-
-    pub async fn room_exists(&self, handle: u64, room: u64) -> Result<bool, SignalError> {
-        let v = self
-            .request(handle, json!({"request": "exists", "room": room}))
-            .await?;
-        Ok(v["plugindata"]["data"]["exists"] == true)
-    }
-
-    /// Makes `room` if it does not exist.
-    pub async fn ensure_room(&self, handle: u64, room: u64) -> Result<(), SignalError> {
-        if self.room_exists(handle, room).await? {
-            return Ok(());
-        }
-        // rtcbench's clients send H.264 and Opus; VideoRoom's default video codec is VP8.
-        let create = json!({"request": "create", "room": room, "publishers": 64,
-                            "videocodec": "h264", "audiocodec": "opus"});
-        match self.request(handle, create).await {
-            Ok(_) => {
-                if let Ok(mut made) = self.janus.made.lock() {
-                    made.insert(room);
-                }
-                Ok(())
-            }
-            // Another session made it meanwhile.
-            Err(e) if e.reason.contains("error 427") => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Joins `room` as a publisher with `offer`; returns its feed id and Janus's SDP answer.
-    pub async fn publish(
-        &self,
-        handle: u64,
-        room: u64,
-        offer: &str,
-    ) -> Result<(u64, String), SignalError> {
-        let body = json!({"request": "joinandconfigure", "ptype": "publisher", "room": room,
-                          "audio": true, "video": true});
-        let jsep = json!({"type": "offer", "sdp": offer});
-        let e = self.request_event(handle, body, Some(jsep)).await?;
-        let feed = e["plugindata"]["data"]["id"]
-            .as_u64()
-            .ok_or_else(|| fail(Step::Answer, format!("no publisher id in {e}")))?;
-        let answer = e["jsep"]["sdp"]
-            .as_str()
-            .ok_or_else(|| fail(Step::Answer, "Janus answered the publisher without SDP"))?;
-        Ok((feed, answer.to_string()))
-    }
-
-    /// The feeds publishing in `room`.
-    pub async fn publishers(&self, handle: u64, room: u64) -> Result<Vec<u64>, SignalError> {
-        let v = self
-            .request(handle, json!({"request": "listparticipants", "room": room}))
-            .await?;
-        Ok(v["plugindata"]["data"]["participants"]
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter(|p| p["publisher"] == true)
-                    .filter_map(|p| p["id"].as_u64())
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
-    /// Joins `room` as a subscriber to `feed`; returns Janus's SDP offer.
-    pub async fn subscribe(
-        &self,
-        handle: u64,
-        room: u64,
-        feed: u64,
-    ) -> Result<String, SignalError> {
-        let body = json!({"request": "join", "ptype": "subscriber", "room": room,
-                          "streams": [{"feed": feed}]});
-        let e = self.request_event(handle, body, None).await?;
-        e["jsep"]["sdp"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| {
-                fail(
-                    Step::Answer,
-                    format!("Janus sent no offer to subscribe: {e}"),
-                )
-            })
-    }
-
-    /// Answers a subscription's offer and starts the media.
-    pub async fn start(&self, handle: u64, room: u64, answer: &str) -> Result<(), SignalError> {
-        let jsep = json!({"type": "answer", "sdp": answer});
-        let body = json!({"request": "start", "room": room});
-        self.request_event(handle, body, Some(jsep))
-            .await
-            .map(|_| ())
-    }
-}
-
-/// Janus's numeric id for a room name: stable, and under 2^53 so JSON keeps it exact.
-pub fn room_id(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h & ((1 << 53) - 1)).max(1)
-}
-
-/// A peer's hold on Janus: its session, kept alive meanwhile, until it leaves.
-pub struct Attachment {
-    session: Arc<Session>,
-    handle: u64,
-    keepalive: tokio::task::JoinHandle<()>,
-}
-
-impl Attachment {
-    fn new(session: Arc<Session>, handle: u64) -> Self {
-        let alive = session.clone();
-        // Janus drops a session after 60 s without a request; its long polls do not count.
-        let keepalive = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(25)).await;
-                let _ = alive.keepalive().await;
-            }
-        });
-        Self {
-            session,
-            handle,
-            keepalive,
-        }
-    }
-
-    /// Hangs up and ends the session, as a client leaving does.
-    pub async fn leave(self) {
-        self.keepalive.abort();
-        let _ = self.session.hangup(self.handle).await;
-        let _ = self.session.destroy().await;
-    }
-}
-
-/// Publishes into `room` with `offer`: Janus's answer and the attachment.
-pub async fn join_publisher(
-    janus: &Janus,
-    room: &str,
-    offer: &str,
-) -> Result<(String, Attachment), SignalError> {
-    let session = Arc::new(janus.create_session().await?);
-    let handle = session.attach().await?;
-    let id = room_id(room);
-    session.ensure_room(handle, id).await?;
-    let (_, answer) = session.publish(handle, id, offer).await?;
-    Ok((answer, Attachment::new(session, handle)))
-}
-
-/// A subscription waiting for its answer to Janus's offer.
-pub struct PendingSubscription {
-    session: Arc<Session>,
-    handle: u64,
-    room: u64,
-}
-
-impl PendingSubscription {
-    pub async fn answer(self, sdp: &str) -> Result<Attachment, SignalError> {
-        self.session.start(self.handle, self.room, sdp).await?;
-        Ok(Attachment::new(self.session, self.handle))
-    }
-}
-
-/// Subscribes to the first publisher of `room`, waiting for one up to the step timeout:
-/// Janus's offer, to be answered through the returned subscription.
-pub async fn join_subscriber(
-    janus: &Janus,
-    room: &str,
-) -> Result<(String, PendingSubscription), SignalError> {
-    let session = Arc::new(janus.create_session().await?);
-    let handle = session.attach().await?;
-    let id = room_id(room);
-    session.ensure_room(handle, id).await?;
-    let deadline = Instant::now() + janus.timeout;
-    let feed = loop {
-        if let Some(&feed) = session.publishers(handle, id).await?.first() {
-            break feed;
-        }
-        if Instant::now() >= deadline {
-            let _ = session.destroy().await;
-            return Err(fail(
-                Step::Offer,
-                format!(
-                    "no publisher in Janus room {id} (\"{room}\") within {:?}",
-                    janus.timeout
-                ),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let offer = session.subscribe(handle, id, feed).await?;
-    Ok((
-        offer,
-        PendingSubscription {
-            session,
-            handle,
-            room: id,
-        },
-    ))
 }

@@ -2,8 +2,13 @@
 //! the viewers (a browser beside the native client); as `kind = "sidecar"`, every publisher and
 //! viewer, through a vendor's SDK that does its own signalling.
 
-use super::{ProviderError, ProviderFile, ProviderKind};
+use super::file::{ProviderFile, ProviderKind};
+use super::{Abilities, Join, Joined, Pending, Provider, ProviderError, Step};
+use crate::base::{Micros, WallClock};
+use crate::client::native::IcePolicy;
 use crate::client::sidecar::{Credentials, Sidecar};
+use crate::media::receiver::SessionFailure;
+use crate::plan::faults::FaultPlan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -90,5 +95,137 @@ impl SidecarUse {
     /// Whether viewer number `index` of a group plays through the sidecar.
     pub fn plays(&self, index: usize) -> bool {
         index as u64 % u64::from(self.every) == u64::from(self.every) - 1
+    }
+}
+
+/// The `sidecar` kind: a vendor's SDK in the sidecar signals by itself, so every publisher and
+/// viewer plays there and none signals through rtcbench.
+pub struct SignalsInSidecar {
+    name: String,
+    step_timeout: Duration,
+    ice_policy: IcePolicy,
+}
+
+impl SignalsInSidecar {
+    pub fn new(p: &ProviderFile) -> Self {
+        Self {
+            name: p.name.clone(),
+            step_timeout: p.step_timeout.0,
+            ice_policy: p.ice_transport_policy,
+        }
+    }
+}
+
+impl Provider for SignalsInSidecar {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            plays_back: true,
+            rooms: true,
+            impaired_viewers: true,
+            impaired_publishers: true,
+            server_faults: false,
+            kernel_path: false,
+            in_process: false,
+        }
+    }
+
+    fn step_timeout(&self) -> Duration {
+        self.step_timeout
+    }
+
+    fn ice_policy(&self) -> IcePolicy {
+        self.ice_policy
+    }
+
+    fn signalling_url(&self, _room: &str, _publishing: bool) -> String {
+        String::new()
+    }
+
+    fn join<'a>(&'a self, _join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
+        let why = format!(
+            "provider \"{}\" signals only through its sidecar",
+            self.name
+        );
+        Box::pin(async move { Err(Step::Offer.failed(why)) })
+    }
+}
+
+/// A kind with a sidecar beside it: the sidecar plays a share of the viewers (all of them, and
+/// the publishers, for the `sidecar` kind). Its clients' sockets are its own, out of reach of
+/// rtcbench's impairment.
+pub struct WithSidecar {
+    inner: Box<dyn Provider>,
+    sidecar: SidecarUse,
+}
+
+impl WithSidecar {
+    pub async fn start(
+        inner: Box<dyn Provider>,
+        file: &ProviderFile,
+        spec: &SidecarSpec,
+    ) -> Result<Self, ProviderError> {
+        let token = inner.sidecar_token();
+        let sidecar = SidecarUse::start(file, spec, token.as_deref()).await?;
+        Ok(Self { inner, sidecar })
+    }
+}
+
+impl Provider for WithSidecar {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            impaired_viewers: false,
+            impaired_publishers: !self.sidecar.publishes,
+            ..self.inner.abilities()
+        }
+    }
+
+    fn step_timeout(&self) -> Duration {
+        self.inner.step_timeout()
+    }
+
+    fn ice_policy(&self) -> IcePolicy {
+        self.inner.ice_policy()
+    }
+
+    fn signalling_url(&self, room: &str, publishing: bool) -> String {
+        self.inner.signalling_url(room, publishing)
+    }
+
+    fn join<'a>(&'a self, join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
+        self.inner.join(join)
+    }
+
+    fn sidecar(&self) -> Option<&SidecarUse> {
+        Some(&self.sidecar)
+    }
+
+    fn page_endpoints(&self, room: &str) -> BTreeMap<String, String> {
+        match self.sidecar.publishes {
+            true => BTreeMap::new(),
+            false => self.inner.page_endpoints(room),
+        }
+    }
+
+    fn live_room_api(&self) -> Option<String> {
+        self.inner.live_room_api()
+    }
+
+    fn schedule_faults(&self, faults: &[FaultPlan], clock: WallClock, run_start: Micros) {
+        self.inner.schedule_faults(faults, clock, run_start);
+    }
+
+    fn shut_down(&self) -> Pending<'_, Vec<String>> {
+        Box::pin(async move {
+            self.sidecar.process.shutdown(Duration::from_secs(5)).await;
+            self.inner.shut_down().await
+        })
     }
 }

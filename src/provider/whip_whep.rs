@@ -1,226 +1,366 @@
-//! WHIP (RFC 9725) and WHEP signalling: POST the SDP offer, read the 201 answer and its
-//! Location, DELETE that resource to leave. Works against any compliant server.
+//! The `whip-whep` kind: any WHIP (publish) and WHEP (play) server. URLs may carry `{room}` and
+//! `{env:NAME}` parts; tokens and URL parts from the environment are secrets, blanked from every
+//! error text.
 
-use crate::client::link::{self, IceServer};
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LINK, LOCATION};
-use reqwest::StatusCode;
+use super::file::ProviderFile;
+use super::signal::ice::{self, Notes};
+use super::signal::whip::{self, Resource};
+use super::{Abilities, Join, Joined, Pending, Provider, ProviderError, Step};
+use crate::client::native::{IcePolicy, IceServerOutcome};
+use crate::media::receiver::SessionFailure;
+use std::collections::BTreeMap;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
-/// The signalling step that failed, as reports count failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    /// The HTTP request could not be sent or timed out.
-    Offer,
-    /// The server answered with an error status.
-    Status,
-    /// The answer was not a usable SDP answer.
-    Answer,
-    /// ICE/DTLS did not connect in time.
-    Connect,
-    /// Candidates gathered from the server's ICE servers could not be sent.
-    Trickle,
-    Leave,
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Step::Offer => "offer",
-            Step::Status => "status",
-            Step::Answer => "answer",
-            Step::Connect => "connect",
-            Step::Trickle => "trickle",
-            Step::Leave => "leave",
-        })
-    }
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{step}: {reason}")]
-pub struct SignalError {
-    pub step: Step,
-    pub reason: String,
-}
-
-impl SignalError {
-    pub fn new(step: Step, reason: impl Into<String>) -> Self {
-        Self {
-            step,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// A created WHIP/WHEP session.
+/// A WHIP/WHEP server, with its secrets read from the environment.
 #[derive(Clone)]
-pub struct Resource {
-    /// The token the session was created with, for its PATCH and DELETE; never printed.
-    pub bearer: Option<String>,
-    /// Absolute URL to DELETE when leaving, if the server gave one.
-    pub url: Option<String>,
-    /// The resource's ETag, sent back with If-Match on a trickle PATCH.
-    pub etag: Option<String>,
-    pub answer: String,
-    /// ICE servers from the answer's Link headers.
-    pub ice_servers: Vec<IceServer>,
-    /// Link headers naming an ICE server whose URL does not parse.
-    pub link_errors: Vec<String>,
+pub struct WhipWhep {
+    name: String,
+    whip: String,
+    /// None: the provider plays streams back only through its own SDK.
+    whep: Option<String>,
+    whip_bearer: Option<String>,
+    whep_bearer: Option<String>,
+    /// Values taken from the environment (tokens, URL parts), blanked out of error texts.
+    secrets: Vec<String>,
+    step_timeout: Duration,
+    ice_policy: IcePolicy,
 }
 
-impl std::fmt::Debug for Resource {
+impl std::fmt::Debug for WhipWhep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resource")
-            .field("url", &self.url)
-            .field("etag", &self.etag)
-            .field("ice_servers", &self.ice_servers)
+        // The token never reaches logs.
+        f.debug_struct("WhipWhep")
+            .field("name", &self.name)
+            .field("whip", &self.redact(&self.whip))
             .finish_non_exhaustive()
     }
 }
 
-/// POSTs `offer` to `endpoint`; a bearer token, when given, goes in the Authorization header.
-pub async fn offer(
-    client: &reqwest::Client,
-    endpoint: &str,
-    offer: String,
-    bearer: Option<&str>,
-    timeout: Duration,
-) -> Result<Resource, SignalError> {
-    let mut request = client
-        .post(endpoint)
-        .timeout(timeout)
-        .header(CONTENT_TYPE, "application/sdp")
-        .body(offer);
-    if let Some(token) = bearer {
-        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            SignalError::new(Step::Offer, "the bearer token is not a valid header value")
-        })?;
-        request = request.header(AUTHORIZATION, value);
+impl WhipWhep {
+    pub fn from_env(p: &ProviderFile) -> Result<Self, ProviderError> {
+        Self::from_lookup(p, &|var| std::env::var(var).ok())
     }
-    let response = request.send().await.map_err(|e| {
-        let what = if e.is_timeout() {
-            "no answer within the timeout"
-        } else {
-            "request failed"
+
+    /// `from_env` with the environment read through `lookup`.
+    fn from_lookup(
+        p: &ProviderFile,
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ProviderError> {
+        let whip_bearer = token(&p.name, &p.token_env, lookup)?;
+        let whep_bearer = match &p.whep_token_env {
+            Some(_) => token(&p.name, &p.whep_token_env, lookup)?,
+            None => whip_bearer.clone(),
         };
-        SignalError::new(Step::Offer, format!("{what}: {}", error_chain(&e)))
-    })?;
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let url = location.map(|l| absolute(endpoint, &l));
-    let etag = response
-        .headers()
-        .get(ETAG)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let (ice_servers, link_errors) = link::ice_servers(
-        response
-            .headers()
-            .get_all(LINK)
+        let mut secrets: Vec<String> = whip_bearer.iter().chain(&whep_bearer).cloned().collect();
+        let whip = resolve_env(
+            &p.name,
+            "whip_url",
+            p.whip_url.as_deref().unwrap_or_default(),
+            lookup,
+            &mut secrets,
+        )?;
+        let whep = match &p.whep_url {
+            Some(u) => Some(resolve_env(&p.name, "whep_url", u, lookup, &mut secrets)?),
+            None => None,
+        };
+        Ok(Self {
+            name: p.name.clone(),
+            whip,
+            whep,
+            whip_bearer,
+            whep_bearer,
+            secrets,
+            step_timeout: p.step_timeout.0,
+            ice_policy: p.ice_transport_policy,
+        })
+    }
+
+    /// Our own server's endpoints (the embedded provider signals through them).
+    pub fn at(name: &str, whip: String, whep: String, step_timeout: Duration) -> Self {
+        Self {
+            name: name.to_string(),
+            whip,
+            whep: Some(whep),
+            whip_bearer: None,
+            whep_bearer: None,
+            secrets: Vec::new(),
+            step_timeout,
+            ice_policy: IcePolicy::All,
+        }
+    }
+
+    /// The endpoint to publish into (WHIP) or play (WHEP) `room`.
+    pub fn url(&self, room: &str, publishing: bool) -> String {
+        match publishing {
+            true => self.whip.replace("{room}", room),
+            false => self
+                .whep
+                .as_deref()
+                .unwrap_or_default()
+                .replace("{room}", room),
+        }
+    }
+
+    pub fn bearer(&self, publishing: bool) -> Option<&str> {
+        match publishing {
+            true => self.whip_bearer.as_deref(),
+            false => self.whep_bearer.as_deref(),
+        }
+    }
+
+    /// `text` with every value taken from the environment blanked out.
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets
             .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let body = response.text().await.map_err(|e| {
-        SignalError::new(
-            Step::Offer,
-            format!("reading the answer: {}", error_chain(&e)),
+            .filter(|s| !s.is_empty())
+            .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
+    }
+
+    /// The bearer token of the provider, for a sidecar page to signal with.
+    pub fn token(&self) -> Option<&str> {
+        self.whip_bearer.as_deref()
+    }
+
+    async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {
+        let publishing = join.peer.sender().is_some();
+        let offer = join
+            .peer
+            .create_offer()
+            .map_err(|e| Step::Offer.failed(e.to_string()))?;
+        let url = self.url(join.room, publishing);
+        let resource = whip::offer(
+            join.http,
+            &url,
+            offer,
+            self.bearer(publishing),
+            self.step_timeout,
         )
-    })?;
-    if status != StatusCode::CREATED && status != StatusCode::OK {
-        let excerpt: String = body.chars().take(200).collect();
-        return Err(SignalError::new(
-            Step::Status,
-            format!("HTTP {status}: {}", excerpt.trim()),
-        ));
-    }
-    if !body.trim_start().starts_with("v=0") {
-        return Err(SignalError::new(
-            Step::Answer,
-            "the response body is not an SDP answer",
-        ));
-    }
-    Ok(Resource {
-        bearer: bearer.map(str::to_string),
-        url,
-        etag,
-        answer: body,
-        ice_servers,
-        link_errors: link_errors.iter().map(ToString::to_string).collect(),
-    })
-}
-
-/// Sends candidates gathered after the offer (RFC 9725 section 4.3.1: PATCH with an
-/// `application/trickle-ice-sdpfrag` body); returns the status, 204 when the server took them.
-pub async fn trickle(
-    client: &reqwest::Client,
-    resource: &Resource,
-    fragment: String,
-    timeout: Duration,
-) -> Result<StatusCode, SignalError> {
-    let url = resource
-        .url
-        .as_deref()
-        .ok_or_else(|| SignalError::new(Step::Trickle, "the server gave no Location to PATCH"))?;
-    let mut request = client
-        .patch(url)
-        .timeout(timeout)
-        .header(CONTENT_TYPE, "application/trickle-ice-sdpfrag")
-        .body(fragment);
-    if let Some(tag) = &resource.etag {
-        request = request.header(IF_MATCH, tag.as_str());
-    }
-    if let Some(token) = &resource.bearer {
-        request = request.bearer_auth(token);
-    }
-    let response = request
-        .send()
         .await
-        .map_err(|e| SignalError::new(Step::Trickle, error_chain(&e)))?;
-    Ok(response.status())
-}
-
-/// Ends a session (DELETE on its resource).
-pub async fn leave(
-    client: &reqwest::Client,
-    resource: &str,
-    bearer: Option<&str>,
-    timeout: Duration,
-) -> Result<(), SignalError> {
-    let mut request = client.delete(resource).timeout(timeout);
-    if let Some(token) = bearer {
-        request = request.bearer_auth(token);
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| SignalError::new(Step::Leave, error_chain(&e)))?;
-    if !response.status().is_success() {
-        return Err(SignalError::new(
-            Step::Leave,
-            format!("HTTP {}", response.status()),
-        ));
-    }
-    Ok(())
-}
-
-fn absolute(endpoint: &str, location: &str) -> String {
-    match reqwest::Url::parse(endpoint).and_then(|base| base.join(location)) {
-        Ok(url) => url.to_string(),
-        Err(_) => location.to_string(),
+        // A URL built from secret environment variables may be quoted in an HTTP error.
+        .map_err(|e| e.step.failed(self.redact(&e.reason)))?;
+        join.peer
+            .accept_answer(&resource.answer)
+            .map_err(|e| Step::Answer.failed(e.to_string()))?;
+        let servers = ice::resolve(&resource, self.step_timeout, join.notes).await;
+        if self.ice_policy == IcePolicy::Relay
+            && !servers.iter().any(|s| s.server.credential.is_some())
+        {
+            return Err(Step::Connect.failed(
+                "ice_transport_policy is \"relay\" but the provider named no TURN server",
+            ));
+        }
+        join.peer.use_ice_servers(servers, &resource.answer);
+        Ok(Box::new(Held {
+            resource,
+            http: join.http.clone(),
+            notes: join.notes.clone(),
+            step_timeout: self.step_timeout,
+            trickling: None,
+        }))
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+impl Provider for WhipWhep {
+    fn name(&self) -> &str {
+        &self.name
     }
-    text
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            plays_back: self.whep.is_some(),
+            rooms: self.whip.contains("{room}")
+                && self.whep.as_ref().is_none_or(|w| w.contains("{room}")),
+            impaired_viewers: true,
+            impaired_publishers: true,
+            server_faults: false,
+            kernel_path: false,
+            in_process: false,
+        }
+    }
+
+    fn step_timeout(&self) -> Duration {
+        self.step_timeout
+    }
+
+    fn ice_policy(&self) -> IcePolicy {
+        self.ice_policy
+    }
+
+    fn signalling_url(&self, room: &str, publishing: bool) -> String {
+        self.url(room, publishing)
+    }
+
+    fn join<'a>(&'a self, join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
+        Box::pin(self.negotiate(join))
+    }
+
+    fn page_endpoints(&self, room: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("whip_url".to_string(), self.url(room, true)),
+            ("whep_url".to_string(), self.url(room, false)),
+        ])
+    }
+
+    fn sidecar_token(&self) -> Option<String> {
+        self.token().map(str::to_string)
+    }
+}
+
+/// A WHIP/WHEP resource: candidates are trickled to it, and it is deleted on leaving.
+struct Held {
+    resource: Resource,
+    http: reqwest::Client,
+    notes: Notes,
+    step_timeout: Duration,
+    trickling: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Joined for Held {
+    fn ice_outcomes(&mut self) -> Option<mpsc::UnboundedSender<IceServerOutcome>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.trickling = Some(tokio::spawn(ice::trickle_outcomes(
+            rx,
+            self.http.clone(),
+            self.step_timeout,
+            self.resource.clone(),
+            self.notes.clone(),
+        )));
+        Some(tx)
+    }
+
+    fn leave(self: Box<Self>) -> Pending<'static, ()> {
+        Box::pin(async move {
+            // The peer's driver has dropped its sender; the last PATCH has its own timeout.
+            if let Some(task) = self.trickling {
+                let _ = tokio::time::timeout(self.step_timeout, task).await;
+            }
+            if let Some(url) = &self.resource.url {
+                let bearer = self.resource.bearer.as_deref();
+                let _ = whip::leave(&self.http, url, bearer, self.step_timeout).await;
+            }
+        })
+    }
+}
+
+/// Replaces each `{env:NAME}` in `url` with the variable's value; the values are secrets.
+fn resolve_env(
+    provider: &str,
+    field: &str,
+    url: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    secrets: &mut Vec<String>,
+) -> Result<String, ProviderError> {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(open) = rest.find("{env:") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 5..];
+        let close = after.find('}').unwrap_or(after.len());
+        let var = &after[..close];
+        let value = lookup(var).ok_or_else(|| ProviderError::MissingEnv {
+            provider: provider.to_string(),
+            field: field.to_string(),
+            var: var.to_string(),
+        })?;
+        out.push_str(&value);
+        secrets.push(value);
+        rest = after.get(close + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    if !(out.starts_with("http://") || out.starts_with("https://")) {
+        return Err(ProviderError::NotHttp {
+            provider: provider.to_string(),
+            field: field.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+fn token(
+    provider: &str,
+    var: &Option<String>,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, ProviderError> {
+    match var {
+        Some(var) => lookup(var)
+            .map(Some)
+            .ok_or_else(|| ProviderError::MissingToken {
+                provider: provider.to_string(),
+                var: var.clone(),
+            }),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::parse;
+
+    fn env(var: &str) -> Option<String> {
+        match var {
+            "KEY" => Some("s3cret-key".into()),
+            "ACCOUNT" => Some("acc42".into()),
+            "PUB" => Some("pub-token".into()),
+            "SUB" => Some("sub-token".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn env_placeholders_fill_urls_and_their_values_are_blanked_from_errors() {
+        let p = parse(
+            "name = \"p\"\nkind = \"whip-whep\"\n\
+             whip_url = \"https://h/{env:KEY}/whip/{room}\"\n\
+             whep_url = \"https://h/whep/{env:ACCOUNT}/{room}\"\n\
+             token_env = \"PUB\"\nwhep_token_env = \"SUB\"\n",
+            "p.toml",
+        )
+        .expect("valid");
+        let e = WhipWhep::from_lookup(&p, &env).expect("resolved");
+        assert_eq!(e.url("r1", true), "https://h/s3cret-key/whip/r1");
+        assert_eq!(e.url("r1", false), "https://h/whep/acc42/r1");
+        assert_eq!(e.bearer(true), Some("pub-token"));
+        assert_eq!(e.bearer(false), Some("sub-token"));
+        assert!(e.abilities().plays_back && e.abilities().rooms);
+        let said = "error sending request for url (https://h/s3cret-key/whip/r1): Bearer pub-token";
+        assert_eq!(
+            e.redact(said),
+            "error sending request for url (https://h/***/whip/r1): Bearer ***"
+        );
+        assert!(!format!("{e:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn placeholders_and_env_urls_are_checked() {
+        let file = |whip: &str| {
+            parse(
+                &format!("name = \"p\"\nkind = \"whip-whep\"\nwhip_url = \"{whip}\"\n"),
+                "p.toml",
+            )
+        };
+        let e = file("https://h/{stream}").expect_err("unknown").to_string();
+        assert!(e.contains("whip_url") && e.contains("{stream}"), "{e}");
+        let e = file("https://h/{env:}").expect_err("empty").to_string();
+        assert!(e.contains("{env:}"), "{e}");
+        let e = file("ftp://h/{room}").expect_err("scheme").to_string();
+        assert!(e.contains("not an http(s) URL"), "{e}");
+        let p = file("{env:MISSING}").expect("a whole URL from the environment");
+        let e = WhipWhep::from_lookup(&p, &env)
+            .expect_err("unset")
+            .to_string();
+        assert!(e.contains("MISSING (whip_url) is not set"), "{e}");
+        let p = file("{env:KEY}").expect("valid");
+        let e = WhipWhep::from_lookup(&p, &env)
+            .expect_err("not http")
+            .to_string();
+        assert!(
+            e.contains("whip_url is not an http(s) URL") && !e.contains("s3cret"),
+            "{e}"
+        );
+        let p = file("https://h/live").expect("one stream");
+        let e = WhipWhep::from_lookup(&p, &env).expect("resolved");
+        assert!(!e.abilities().plays_back && !e.abilities().rooms);
+    }
 }

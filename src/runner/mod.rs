@@ -7,7 +7,7 @@ use crate::media::source::VideoSource;
 use crate::media::y4m;
 use crate::net::kernel::KernelNet;
 use crate::plan;
-use crate::provider::{Endpoints, ProviderFile, ProviderKind, SidecarUse};
+use crate::provider::{Abilities, Provider, ProviderFile};
 use crate::report::{self, Format};
 use crate::results::self_cost::GeneratorInterval;
 use crate::results::{Environment, GroupResult, ResultsError, RunResults, SelfCost, SCHEMA};
@@ -169,26 +169,84 @@ fn streams_needed(plan: &crate::plan::Plan) -> usize {
         .sum()
 }
 
-/// A group whose clients' network rtcbench impairs (a profile, a blackhole; its publishers'
-/// too when the sidecar publishes): a sidecar's client has sockets of its own that the
-/// impairment cannot reach.
-fn impaired_group(plan: &crate::plan::Plan, publishes: bool) -> Option<String> {
+/// A group whose clients' network rtcbench would impair (a profile, a blackhole) where the
+/// provider's clients are out of its reach (a sidecar's have sockets of their own).
+fn impaired_group(plan: &crate::plan::Plan, can: Abilities) -> Option<String> {
     use crate::net::impair::ImpairSpec;
     use crate::scenario::faults::FaultKind;
+    if can.impaired_viewers && can.impaired_publishers {
+        return None;
+    }
     let blackholed = plan.faults.iter().any(|f| f.kind == FaultKind::Blackhole);
+    let impaired = |p: &crate::scenario::NetworkProfile| {
+        p.path == crate::scenario::schema::NetworkPath::Kernel
+            || !ImpairSpec::from(p).is_clean()
+            || !ImpairSpec::uplink(p).is_clean()
+    };
     plan.groups
         .iter()
         .find(|g| {
-            let impaired = |p: &crate::scenario::NetworkProfile| {
-                p.path == crate::scenario::schema::NetworkPath::Kernel
-                    || !ImpairSpec::from(p).is_clean()
-                    || !ImpairSpec::uplink(p).is_clean()
-            };
             blackholed
-                || impaired(&g.network)
-                || (publishes && g.publisher_network.as_ref().is_some_and(impaired))
+                || (!can.impaired_viewers && impaired(&g.network))
+                || (!can.impaired_publishers && g.publisher_network.as_ref().is_some_and(impaired))
         })
         .map(|g| g.name.clone())
+}
+
+/// Whether `provider` can do what `plan` asks of it: the first thing it cannot, as the error.
+fn check_fit(
+    provider: &dyn Provider,
+    plan: &crate::plan::Plan,
+    kernel: bool,
+) -> Result<(), RunError> {
+    let can = provider.abilities();
+    let name = || provider.name().to_string();
+    if kernel && !can.kernel_path {
+        return Err(RunError::KernelPathNeedsEmbedded(name()));
+    }
+    if !can.plays_back {
+        return Err(RunError::NoPlayback(name()));
+    }
+    let streams = streams_needed(plan);
+    if !can.rooms && streams > 1 {
+        return Err(RunError::OneStream {
+            provider: name(),
+            streams,
+        });
+    }
+    if let Some(group) = impaired_group(plan, can) {
+        return Err(RunError::SidecarOwnNetwork {
+            provider: name(),
+            group,
+        });
+    }
+    match plan.faults.iter().find(|f| f.kind.needs_embedded()) {
+        Some(f) if !can.server_faults => Err(RunError::FaultNeedsEmbedded {
+            provider: name(),
+            fault: f.label.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Opens the provider `file` names (none: the embedded one) and holds the plan against what it
+/// can do; one that cannot is shut down again.
+async fn open_provider(
+    file: Option<ProviderFile>,
+    plan: &crate::plan::Plan,
+    kernel: Option<&KernelNet>,
+) -> Result<Arc<dyn Provider>, RunError> {
+    crate::client::init_crypto();
+    let file = file.unwrap_or_else(ProviderFile::embedded);
+    let host = kernel.map(|k| k.host_ip().into());
+    let provider: Arc<dyn Provider> = crate::provider::open(&file, host).await?.into();
+    if let Err(e) = check_fit(provider.as_ref(), plan, kernel.is_some()) {
+        for left in provider.shut_down().await {
+            eprintln!("{left}");
+        }
+        return Err(e);
+    }
+    Ok(provider)
 }
 
 fn uses_kernel_path(plan: &crate::plan::Plan) -> bool {
@@ -255,81 +313,15 @@ async fn run_with(
         path: dir.display().to_string(),
         source,
     })?;
-    // The embedded SFU, when used, lives as long as the run.
-    let mut _server = None;
-    let endpoints = if scenario.transport == Transport::Webrtc {
-        crate::client::init_crypto();
-        let file = file.unwrap_or_else(ProviderFile::embedded);
-        let kernel = match uses_kernel_path(&plan) {
-            true => Some(Arc::new(KernelNet::open()?)),
-            false => None,
-        };
-        let mut endpoints = match file.kind {
-            ProviderKind::Embedded => {
-                let on = kernel.as_ref().map(|k| k.host_ip().into());
-                let (server, endpoints) = crate::provider::embedded::start(&file, on).await?;
-                _server = Some(server);
-                endpoints
-            }
-            ProviderKind::WhipWhep | ProviderKind::Janus | ProviderKind::Sidecar
-                if kernel.is_some() =>
-            {
-                return Err(RunError::KernelPathNeedsEmbedded(file.name.clone()))
-            }
-            ProviderKind::WhipWhep => {
-                let e = Endpoints::for_whip_whep(&file)?;
-                if !e.plays_back() {
-                    return Err(RunError::NoPlayback(file.name.clone()));
-                }
-                let streams = streams_needed(&plan);
-                if !e.has_rooms() && streams > 1 {
-                    return Err(RunError::OneStream {
-                        provider: file.name.clone(),
-                        streams,
-                    });
-                }
-                e
-            }
-            ProviderKind::Janus => Endpoints::for_janus(&file),
-            ProviderKind::Sidecar => Endpoints::for_sidecar(&file),
-        };
-        endpoints.kernel_net = kernel;
-        if let Some(spec) = &file.sidecar {
-            let publishes = file.kind == ProviderKind::Sidecar;
-            if let Some(group) = impaired_group(&plan, publishes) {
-                return Err(RunError::SidecarOwnNetwork {
-                    provider: file.name.clone(),
-                    group,
-                });
-            }
-            let token = endpoints.token().map(str::to_string);
-            endpoints.sidecar = Some(SidecarUse::start(&file, spec, token.as_deref()).await?);
-        }
-        Some(endpoints)
-    } else {
-        None
+    let kernel = match scenario.transport == Transport::Webrtc && uses_kernel_path(&plan) {
+        true => Some(Arc::new(KernelNet::open()?)),
+        false => None,
     };
-    if let Some(e) = endpoints.as_ref().filter(|e| e.server_faults.is_none()) {
-        if let Some(f) = plan.faults.iter().find(|f| f.kind.needs_embedded()) {
-            return Err(RunError::FaultNeedsEmbedded {
-                provider: e.provider.clone(),
-                fault: f.label.clone(),
-            });
-        }
-    }
-    let provider = endpoints.as_ref().map(|e| e.provider.clone());
-    let sidecar = endpoints
-        .as_ref()
-        .and_then(|e| e.sidecar.as_ref())
-        .map(|s| s.process.clone());
-    let janus = endpoints.as_ref().and_then(|e| {
-        let api = crate::provider::janus::Janus::new(
-            reqwest::Client::new(),
-            e.janus.as_ref()?,
-            e.step_timeout,
-        );
-        Some((api, e.janus_rooms.clone()))
-    });
+    let provider = match scenario.transport {
+        Transport::Webrtc => Some(open_provider(file, &plan, kernel.as_deref()).await?),
+        _ => None,
+    };
+    let in_process = provider.as_ref().is_some_and(|p| p.abilities().in_process);
     let cpu_before = process_cpu_s();
     let live = Arc::new(Live::default());
     let (done_tx, done_rx) = watch::channel(false);
@@ -341,14 +333,11 @@ async fn run_with(
             done_rx,
         ))
     });
-    let mut outcome = engine::run(&plan, endpoints, stop, live).await;
-    if let Some(s) = sidecar {
-        s.shutdown(std::time::Duration::from_secs(5)).await;
-    }
-    if let Some((api, rooms)) = janus {
-        // Rooms made for the run go with it; one Janus refuses to destroy is worth a line.
-        for refused in api.destroy_rooms(&rooms).await {
-            eprintln!("Janus did not destroy a room this run made: {refused}");
+    let name = provider.as_ref().map(|p| p.name().to_string());
+    let mut outcome = engine::run(&plan, provider.clone(), kernel, stop, live).await;
+    if let Some(p) = provider {
+        for left in p.shut_down().await {
+            eprintln!("{left}");
         }
     }
     let aborted = outcome.aborted.take();
@@ -378,7 +367,7 @@ async fn run_with(
             timer_lag_max_ms: g.lag_us.max() as f64 / 1000.0,
         })
         .collect();
-    let mut results = to_results(scenario, seed, outcome, plan.interval_us / 1000, provider);
+    let mut results = to_results(scenario, seed, outcome, plan.interval_us / 1000, name);
     results.faults = plan.faults.clone();
     if let Some(cpu_s) = cpu_s {
         let publishers = plan
@@ -404,7 +393,7 @@ async fn run_with(
         let mut cost = SelfCost {
             cpu_s,
             wall_s,
-            sfu_in_process: _server.is_some(),
+            sfu_in_process: in_process,
             runtime_lag_p99_ms: lag_p99,
             runtime_lag_max_ms: lag_max,
             schedule_slip_p95_ms: slip(|s| s.p95),

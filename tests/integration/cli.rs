@@ -253,7 +253,7 @@ fn serve_reference_answers_whip_offers_until_ctrl_c() {
         )
         .expect("peer");
         let offer = peer.create_offer().expect("offer");
-        let resource = rtcbench::provider::whip_whep::offer(
+        let resource = rtcbench::provider::signal::whip::offer(
             &reqwest::Client::new(),
             &whip,
             offer,

@@ -11,7 +11,8 @@ use rtcbench::media::receiver::{
 };
 use rtcbench::media::sender::{MediaSender, SenderConfig};
 use rtcbench::media::source::VideoSource;
-use rtcbench::provider::whip_whep::{self, Step};
+use rtcbench::provider::signal::whip as whip_whep;
+use rtcbench::provider::Step;
 use rtcbench::sfu::server;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

@@ -10,7 +10,7 @@ use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
 use rtcbench::media::sender::MediaSender;
 use rtcbench::metrics::Metric;
-use rtcbench::provider::janus::{room_id, Janus};
+use rtcbench::provider::signal::janus::{room_id, Janus};
 use rtcbench::runner::providers::run_each;
 use rtcbench::runner::RunOptions;
 use std::net::{IpAddr, Ipv4Addr};

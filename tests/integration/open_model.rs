@@ -118,7 +118,7 @@ async fn closed_loop_join_times(front: &str, window: Duration) -> Vec<f64> {
         .unwrap();
         let offer = peer.create_offer().unwrap();
         let start = Instant::now();
-        let r = rtcbench::provider::whip_whep::offer(
+        let r = rtcbench::provider::signal::whip::offer(
             &http,
             &format!("{front}/whep/ramp"),
             offer,

@@ -13,7 +13,7 @@ use rtcbench::media::receiver::{
 };
 use rtcbench::media::sender::{MediaSender, SenderConfig};
 use rtcbench::media::source::VideoSource;
-use rtcbench::provider::whip_whep;
+use rtcbench::provider::signal::whip as whip_whep;
 use rtcbench::sfu::server;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

@@ -2,10 +2,9 @@
 //! they give to the provider (WHIP/WHEP PATCH). What came of each server is kept as a group
 //! note, counted over sessions, so a report says whether the provider's STUN/TURN servers worked.
 
+use super::whip::{self, Resource};
 use crate::client::ice_servers::ResolvedIceServer;
 use crate::client::native::IceServerOutcome;
-use crate::provider::whip_whep::{self, Resource};
-use crate::provider::Endpoints;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,7 +55,7 @@ pub async fn resolve(
 pub async fn trickle_outcomes(
     mut outcomes: mpsc::UnboundedReceiver<IceServerOutcome>,
     http: reqwest::Client,
-    endpoints: Endpoints,
+    step_timeout: Duration,
     resource: Resource,
     notes: Notes,
 ) {
@@ -69,8 +68,7 @@ pub async fn trickle_outcomes(
                 } else {
                     "server-reflexive"
                 };
-                let sent =
-                    whip_whep::trickle(&http, &resource, fragment, endpoints.step_timeout).await;
+                let sent = whip::trickle(&http, &resource, fragment, step_timeout).await;
                 match sent {
                     Ok(status) if status.is_success() => {
                         format!("{server}: {kind} candidate gathered and trickled")

@@ -1,0 +1,182 @@
+//! WHIP (RFC 9725) and WHEP signalling, the protocol: POST the SDP offer, read the 201 answer and its
+//! Location, DELETE that resource to leave. Works against any compliant server.
+
+use crate::client::link::{self, IceServer};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LINK, LOCATION};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+use super::{SignalError, Step};
+
+/// A created WHIP/WHEP session.
+#[derive(Clone)]
+pub struct Resource {
+    /// The token the session was created with, for its PATCH and DELETE; never printed.
+    pub bearer: Option<String>,
+    /// Absolute URL to DELETE when leaving, if the server gave one.
+    pub url: Option<String>,
+    /// The resource's ETag, sent back with If-Match on a trickle PATCH.
+    pub etag: Option<String>,
+    pub answer: String,
+    /// ICE servers from the answer's Link headers.
+    pub ice_servers: Vec<IceServer>,
+    /// Link headers naming an ICE server whose URL does not parse.
+    pub link_errors: Vec<String>,
+}
+
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("url", &self.url)
+            .field("etag", &self.etag)
+            .field("ice_servers", &self.ice_servers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// POSTs `offer` to `endpoint`; a bearer token, when given, goes in the Authorization header.
+pub async fn offer(
+    client: &reqwest::Client,
+    endpoint: &str,
+    offer: String,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<Resource, SignalError> {
+    let mut request = client
+        .post(endpoint)
+        .timeout(timeout)
+        .header(CONTENT_TYPE, "application/sdp")
+        .body(offer);
+    if let Some(token) = bearer {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            SignalError::new(Step::Offer, "the bearer token is not a valid header value")
+        })?;
+        request = request.header(AUTHORIZATION, value);
+    }
+    let response = request.send().await.map_err(|e| {
+        let what = if e.is_timeout() {
+            "no answer within the timeout"
+        } else {
+            "request failed"
+        };
+        SignalError::new(Step::Offer, format!("{what}: {}", error_chain(&e)))
+    })?;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let url = location.map(|l| absolute(endpoint, &l));
+    let etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (ice_servers, link_errors) = link::ice_servers(
+        response
+            .headers()
+            .get_all(LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let body = response.text().await.map_err(|e| {
+        SignalError::new(
+            Step::Offer,
+            format!("reading the answer: {}", error_chain(&e)),
+        )
+    })?;
+    if status != StatusCode::CREATED && status != StatusCode::OK {
+        let excerpt: String = body.chars().take(200).collect();
+        return Err(SignalError::new(
+            Step::Status,
+            format!("HTTP {status}: {}", excerpt.trim()),
+        ));
+    }
+    if !body.trim_start().starts_with("v=0") {
+        return Err(SignalError::new(
+            Step::Answer,
+            "the response body is not an SDP answer",
+        ));
+    }
+    Ok(Resource {
+        bearer: bearer.map(str::to_string),
+        url,
+        etag,
+        answer: body,
+        ice_servers,
+        link_errors: link_errors.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// Sends candidates gathered after the offer (RFC 9725 section 4.3.1: PATCH with an
+/// `application/trickle-ice-sdpfrag` body); returns the status, 204 when the server took them.
+pub async fn trickle(
+    client: &reqwest::Client,
+    resource: &Resource,
+    fragment: String,
+    timeout: Duration,
+) -> Result<StatusCode, SignalError> {
+    let url = resource
+        .url
+        .as_deref()
+        .ok_or_else(|| SignalError::new(Step::Trickle, "the server gave no Location to PATCH"))?;
+    let mut request = client
+        .patch(url)
+        .timeout(timeout)
+        .header(CONTENT_TYPE, "application/trickle-ice-sdpfrag")
+        .body(fragment);
+    if let Some(tag) = &resource.etag {
+        request = request.header(IF_MATCH, tag.as_str());
+    }
+    if let Some(token) = &resource.bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SignalError::new(Step::Trickle, error_chain(&e)))?;
+    Ok(response.status())
+}
+
+/// Ends a session (DELETE on its resource).
+pub async fn leave(
+    client: &reqwest::Client,
+    resource: &str,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<(), SignalError> {
+    let mut request = client.delete(resource).timeout(timeout);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SignalError::new(Step::Leave, error_chain(&e)))?;
+    if !response.status().is_success() {
+        return Err(SignalError::new(
+            Step::Leave,
+            format!("HTTP {}", response.status()),
+        ));
+    }
+    Ok(())
+}
+
+fn absolute(endpoint: &str, location: &str) -> String {
+    match reqwest::Url::parse(endpoint).and_then(|base| base.join(location)) {
+        Ok(url) => url.to_string(),
+        Err(_) => location.to_string(),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
