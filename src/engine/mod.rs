@@ -49,6 +49,14 @@ pub struct RunOutcome {
     pub aborted: Option<abort::Abort>,
 }
 
+/// What a run is driven with, shared by the helpers of `run`.
+struct Setting<'a> {
+    plan: &'a Plan,
+    clock: WallClock,
+    run_start: Micros,
+    stop: watch::Receiver<bool>,
+}
+
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
 /// through `provider`, their clients on the kernel path in `kernel`'s namespaces.
 pub async fn run(
@@ -63,41 +71,89 @@ pub async fn run(
     let run_start = clock.now() + 200_000;
     // Everything stops on Ctrl-C (`outer_stop`) or when an aborting gate breaks.
     let (stop_tx, stop) = watch::channel(false);
-    let forward = {
-        let (stop_tx, mut outer) = (stop_tx.clone(), outer_stop.clone());
-        tokio::spawn(async move {
-            if outer.wait_for(|s| *s).await.is_ok() {
-                let _ = stop_tx.send(true);
-            }
-        })
+    let forward = forward_stop(outer_stop.clone(), stop_tx.clone());
+    let at = Setting {
+        plan,
+        clock,
+        run_start,
+        stop,
     };
+    let interval = std::time::Duration::from_micros(plan.interval_us);
+    let run_end = run_start + plan.duration_us;
     let gate_watch = tokio::spawn(abort::watch_gates(
         plan.gates.clone(),
         live.clone(),
         clock,
         run_start,
-        run_start + plan.duration_us,
-        std::time::Duration::from_micros(plan.interval_us),
+        run_end,
+        interval,
         stop_tx.clone(),
-        stop.clone(),
+        at.stop.clone(),
     ));
     if let Some(p) = &provider {
         p.schedule_faults(&plan.faults, clock, run_start);
     }
-    let mut simulated = Vec::new();
-    let mut webrtc = Vec::new();
-    let mut failures = Vec::new();
     let generator_monitor = tokio::spawn(monitor::watch_generator(
         clock.instant_of(run_start),
-        std::time::Duration::from_micros(plan.interval_us),
-        clock.instant_of(run_start + plan.duration_us),
-        stop.clone(),
+        interval,
+        clock.instant_of(run_end),
+        at.stop.clone(),
     ));
-    let http_loads: Vec<_> = plan
+    let http_loads = spawn_http_loads(&at, provider.as_deref());
+    let mut failures = Vec::new();
+    let (simulated, webrtc) = spawn_groups(&at, provider, kernel, &live, &mut failures);
+    let mut gathered = Gathered {
+        groups: Vec::new(),
+        failures,
+        stopped_at: run_start,
+        completed: true,
+    };
+    gathered.simulated(simulated, clock).await;
+    gathered.webrtc(webrtc).await;
+    let http = gathered.http(plan, http_loads).await;
+    let generator = generator_monitor.await.unwrap_or_default();
+    // The run is over: the gate watch ends with it if nothing broke.
+    let _ = stop_tx.send(true);
+    let aborted = gate_watch.await.ok().flatten();
+    forward.abort();
+    let stopped_early = *outer_stop.borrow() || aborted.is_some();
+    let end = if stopped_early { clock.now() } else { run_end };
+    RunOutcome {
+        started_at_us: run_start,
+        stopped_at_us: gathered.stopped_at.max(end.min(clock.now())),
+        completed: gathered.completed && !stopped_early,
+        groups: gathered.groups,
+        failures: gathered.failures,
+        generator,
+        http,
+        aborted,
+    }
+}
+
+/// Passes Ctrl-C (`outer`) on to the run's own stop.
+fn forward_stop(
+    mut outer: watch::Receiver<bool>,
+    stop_tx: watch::Sender<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if outer.wait_for(|s| *s).await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    })
+}
+
+type HttpTask = tokio::task::JoinHandle<http_load::HttpLoadOutcome>;
+/// A group's task, with the group's name.
+type SimulatedTask = (String, tokio::task::JoinHandle<(Result<Micros, CodecError>, Room)>);
+type WebrtcTask = (String, tokio::task::JoinHandle<Vec<GroupOutcome>>);
+
+/// Starts the plan's HTTP side-loads against their URL or the provider's live-room API.
+fn spawn_http_loads(at: &Setting, provider: Option<&dyn Provider>) -> Vec<HttpTask> {
+    at.plan
         .http
         .iter()
         .map(|load| {
-            let base = match (&load.target, &provider) {
+            let base = match (&load.target, provider) {
                 (crate::plan::http::HttpTarget::Url(u), _) => Ok(u.clone()),
                 (_, Some(p)) => p.live_room_api().ok_or_else(|| {
                     format!(
@@ -110,117 +166,123 @@ pub async fn run(
             tokio::spawn(http_load::run(
                 load.clone(),
                 base,
-                clock,
-                run_start,
-                plan.interval_us,
-                stop.clone(),
+                at.clock,
+                at.run_start,
+                at.plan.interval_us,
+                at.stop.clone(),
             ))
         })
-        .collect();
-    for group in &plan.groups {
+        .collect()
+}
+
+/// Starts every group: WebRTC groups through the provider, simulated ones on their own link.
+fn spawn_groups(
+    at: &Setting,
+    provider: Option<Arc<dyn Provider>>,
+    kernel: Option<Arc<KernelNet>>,
+    live: &Arc<Live>,
+    failures: &mut Vec<EngineError>,
+) -> (Vec<SimulatedTask>, Vec<WebrtcTask>) {
+    let mut simulated = Vec::new();
+    let mut webrtc = Vec::new();
+    for group in &at.plan.groups {
+        let name = group.name.clone();
         match (group.transport, &provider) {
             (Transport::Webrtc, Some(p)) => {
                 let task = webrtc::run_group(
                     group.clone(),
                     p.clone(),
                     kernel.clone(),
-                    run_start,
-                    plan.interval_us,
-                    clock,
-                    stop.clone(),
+                    at.run_start,
+                    at.plan.interval_us,
+                    at.clock,
+                    at.stop.clone(),
                     live.clone(),
                 );
-                webrtc.push((group.name.clone(), tokio::spawn(task)));
+                webrtc.push((name, tokio::spawn(task)));
             }
             (Transport::Webrtc, None) => failures.push(EngineError::Task {
-                group: group.name.clone(),
+                group: name,
                 reason: "a WebRTC group needs a provider".into(),
             }),
             (Transport::Simulated, _) => {
-                let mut room = match Room::new(group, run_start, plan.interval_us) {
-                    Ok(r) => r,
-                    Err(source) => {
-                        failures.push(EngineError::Media {
-                            group: group.name.clone(),
-                            source,
+                match Room::new(group, at.run_start, at.plan.interval_us) {
+                    Ok(mut room) => {
+                        let (clock, stop) = (at.clock, at.stop.clone());
+                        let task = tokio::spawn(async move {
+                            let stopped = driver::run_realtime(&mut room, clock, stop).await;
+                            (stopped, room)
                         });
-                        continue;
+                        simulated.push((name, task));
                     }
-                };
-                let stop = stop.clone();
-                simulated.push((
-                    group.name.clone(),
-                    tokio::spawn(async move {
-                        let stopped = driver::run_realtime(&mut room, clock, stop).await;
-                        (stopped, room)
+                    Err(source) => failures.push(EngineError::Media {
+                        group: name,
+                        source,
                     }),
-                ));
+                }
             }
         }
     }
-    let mut groups = Vec::new();
-    let mut stopped_at = run_start;
-    let mut completed = true;
-    for (name, task) in simulated {
-        match task.await {
-            Ok((Ok(at), room)) => {
-                completed &= at >= room.end();
-                stopped_at = stopped_at.max(at);
-                groups.push(room.finish(at));
-            }
-            Ok((Err(source), room)) => {
-                let at = clock.now();
-                failures.push(EngineError::Media {
+    (simulated, webrtc)
+}
+
+/// What the groups' tasks came back with.
+struct Gathered {
+    groups: Vec<GroupOutcome>,
+    failures: Vec<EngineError>,
+    stopped_at: Micros,
+    completed: bool,
+}
+
+impl Gathered {
+    async fn simulated(&mut self, tasks: Vec<SimulatedTask>, clock: WallClock) {
+        for (name, task) in tasks {
+            match task.await {
+                Ok((Ok(at), room)) => {
+                    self.completed &= at >= room.end();
+                    self.stopped_at = self.stopped_at.max(at);
+                    self.groups.push(room.finish(at));
+                }
+                Ok((Err(source), room)) => {
+                    let at = clock.now();
+                    self.failures.push(EngineError::Media {
+                        group: name,
+                        source,
+                    });
+                    self.groups.push(room.finish(at));
+                    self.completed = false;
+                }
+                Err(e) => self.failures.push(EngineError::Task {
                     group: name,
-                    source,
-                });
-                groups.push(room.finish(at));
-                completed = false;
+                    reason: e.to_string(),
+                }),
             }
-            Err(e) => failures.push(EngineError::Task {
-                group: name,
-                reason: e.to_string(),
-            }),
         }
     }
-    for (name, task) in webrtc {
-        match task.await {
-            Ok(outcomes) => groups.extend(outcomes),
-            Err(e) => failures.push(EngineError::Task {
-                group: name,
-                reason: e.to_string(),
-            }),
+
+    async fn webrtc(&mut self, tasks: Vec<WebrtcTask>) {
+        for (name, task) in tasks {
+            match task.await {
+                Ok(outcomes) => self.groups.extend(outcomes),
+                Err(e) => self.failures.push(EngineError::Task {
+                    group: name,
+                    reason: e.to_string(),
+                }),
+            }
         }
     }
-    let mut http = Vec::new();
-    for (load, task) in plan.http.iter().zip(http_loads) {
-        match task.await {
-            Ok(outcome) => http.push(outcome),
-            Err(e) => failures.push(EngineError::Task {
-                group: format!("http {}", load.name),
-                reason: e.to_string(),
-            }),
+
+    async fn http(&mut self, plan: &Plan, tasks: Vec<HttpTask>) -> Vec<http_load::HttpLoadOutcome> {
+        let mut http = Vec::new();
+        for (load, task) in plan.http.iter().zip(tasks) {
+            match task.await {
+                Ok(outcome) => http.push(outcome),
+                Err(e) => self.failures.push(EngineError::Task {
+                    group: format!("http {}", load.name),
+                    reason: e.to_string(),
+                }),
+            }
         }
-    }
-    let generator = generator_monitor.await.unwrap_or_default();
-    // The run is over: the gate watch ends with it if nothing broke.
-    let _ = stop_tx.send(true);
-    let aborted = gate_watch.await.ok().flatten();
-    forward.abort();
-    let stopped_early = *outer_stop.borrow() || aborted.is_some();
-    let end = if stopped_early {
-        clock.now()
-    } else {
-        run_start + plan.duration_us
-    };
-    RunOutcome {
-        started_at_us: run_start,
-        stopped_at_us: stopped_at.max(end.min(clock.now())),
-        completed: completed && !stopped_early,
-        groups,
-        failures,
-        generator,
-        http,
-        aborted,
+        http
     }
 }

@@ -2,11 +2,12 @@
 //! receivers, on which links, with which seeds. The same inputs always give the same plan.
 
 pub mod faults;
+mod group;
 pub mod http;
 pub mod profile;
 pub mod shares;
 
-use profile::{Session, Stage, Target};
+use profile::{Stage, Target};
 
 use crate::base::rng::mix64;
 use crate::media::receiver::Role;
@@ -150,7 +151,11 @@ pub struct CapacityStep {
 }
 
 /// The steps of `c` that fit before `end_us` (group offsets), as profile stages and windows.
-fn capacity_steps(c: &scenario::CapacitySpec, group_start: u64, end_us: u64) -> Vec<CapacityStep> {
+pub(crate) fn capacity_steps(
+    c: &scenario::CapacitySpec,
+    group_start: u64,
+    end_us: u64,
+) -> Vec<CapacityStep> {
     let (rise, hold) = (c.rise.as_micros(), c.hold.as_micros());
     let mut steps = Vec::new();
     let mut at = group_start;
@@ -224,7 +229,7 @@ pub struct ReceiverPlan {
     pub leave_us: Option<u64>,
 }
 
-fn derive(seed: u64, parts: &[u64]) -> u64 {
+pub(crate) fn derive(seed: u64, parts: &[u64]) -> u64 {
     parts.iter().fold(mix64(seed), |acc, &p| mix64(acc ^ p))
 }
 
@@ -242,161 +247,13 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
         .enumerate()
         .filter(|(_, g)| g.start.as_micros() < duration_us)
         .map(|(gi, g)| {
-            let network = scenario::network_for(s, g.network.get_ref());
-            let group_seed = derive(seed, &[gi as u64]);
-            let bitrate = g
-                .bitrate
-                .unwrap_or(s.video.bitrate)
-                .bps()
-                .min(u32::MAX as u64) as u32;
-            let sender_for = |seed: u64| SenderConfig {
-                seed,
-                width: s.video.width.0 as usize,
-                height: s.video.height.0 as usize,
-                fps: s.video.fps.0,
-                video_bitrate_bps: bitrate,
-                keyframe_interval_us: s.video.keyframe_interval.as_micros(),
-                audio_bitrate_bps: s.audio.enabled.then(|| s.audio.bitrate.bps() as u32),
-                video_ssrc: derive(seed, &[1]) as u32,
-                audio_ssrc: derive(seed, &[2]) as u32,
+            let within = group::Within {
+                scenario: s,
+                seed: derive(seed, &[gi as u64]),
+                duration_us,
+                faults: &all_faults,
             };
-            let stagger = g.stagger.as_micros();
-            let search = s
-                .capacity
-                .as_ref()
-                .map(|c| c.get_ref())
-                .filter(|c| c.group == *g.name.get_ref());
-            let room_sessions: Vec<Session> = if let Some(c) = search {
-                let steps = capacity_steps(c, 0, duration_us.saturating_sub(g.start.as_micros()));
-                let stages: Vec<Stage> = steps
-                    .iter()
-                    .flat_map(|st| {
-                        [
-                            Stage::Ramp {
-                                us: st.hold_from_us - st.start_us,
-                                to: st.level as f64,
-                            },
-                            Stage::Hold {
-                                us: st.end_us - st.hold_from_us,
-                            },
-                        ]
-                    })
-                    .collect();
-                profile::sessions(&stages, Target::Concurrency)
-            } else if g.stages.is_empty() {
-                (0..*g.receivers.get_ref() as u64)
-                    .map(|i| Session {
-                        join_us: i * stagger,
-                        leave_us: None,
-                    })
-                    .collect()
-            } else {
-                let (stages, target) = profile_of(g);
-                let planned = profile::sessions(&stages, target);
-                let churn = g.churn_per_min.map_or(0.0, |c| c.fraction());
-                let end = duration_us.saturating_sub(g.start.as_micros());
-                profile::with_churn(&planned, churn, end, derive(group_seed, &[900]))
-                    .into_iter()
-                    .filter(|s| s.join_us < end)
-                    .collect()
-            };
-            let (sessions, receiver_ids, call_senders): (
-                Vec<Session>,
-                Vec<String>,
-                Vec<SenderConfig>,
-            ) = match g.kind {
-                GroupKind::Room | GroupKind::Cohost => (
-                    room_sessions.clone(),
-                    (0..room_sessions.len())
-                        .map(|ri| format!("{}/r{:03}", g.name.get_ref(), ri))
-                        .collect(),
-                    Vec::new(),
-                ),
-                GroupKind::Call => {
-                    let (ids, senders): (Vec<String>, Vec<SenderConfig>) =
-                        (0..2 * *g.pairs.get_ref())
-                            .map(|k| {
-                                let id = format!(
-                                    "{}/p{:03}{}",
-                                    g.name.get_ref(),
-                                    k / 2,
-                                    if k % 2 == 0 { 'a' } else { 'b' }
-                                );
-                                (id, sender_for(derive(group_seed, &[500 + k as u64])))
-                            })
-                            .unzip();
-                    let sessions = (0..ids.len() as u64)
-                        .map(|k| Session {
-                            join_us: k / 2 * stagger,
-                            leave_us: None,
-                        })
-                        .collect();
-                    (sessions, ids, senders)
-                }
-            };
-            let probe_share = g.probe_share.map(|p| p.fraction());
-            let is_probe = |ri: usize| match probe_share {
-                // Spread evenly: session i is a probe when the running share crosses a whole one.
-                Some(share) => ((ri + 1) as f64 * share).floor() > (ri as f64 * share).floor(),
-                None => (ri as u32) < *g.probes.get_ref(),
-            };
-            GroupPlan {
-                name: g.name.get_ref().clone(),
-                kind: g.kind,
-                transport: s.transport,
-                stagger_us: g.stagger.as_micros(),
-                call_senders,
-                network_name: g.network.get_ref().clone(),
-                publisher_network: g
-                    .publisher_network
-                    .as_ref()
-                    .map(|n| scenario::network_for(s, n.get_ref())),
-                publisher_network_name: g
-                    .publisher_network
-                    .as_ref()
-                    .map_or_else(String::new, |n| n.get_ref().clone()),
-                link: LinkParams::from(&network),
-                network,
-                start_us: g.start.as_micros(),
-                end_us: duration_us,
-                sender: sender_for(group_seed),
-                external_publisher: *g.publisher.get_ref() == scenario::Publisher::External,
-                publisher_of: None,
-                room: g.room.as_ref().map(|r| r.get_ref().clone()),
-                receivers: receiver_ids
-                    .into_iter()
-                    .zip(sessions)
-                    .enumerate()
-                    .map(|(ri, (id, session))| ReceiverPlan {
-                        id,
-                        role: if is_probe(ri) {
-                            Role::Probe
-                        } else {
-                            Role::Light
-                        },
-                        link_seed: derive(group_seed, &[100 + ri as u64]),
-                        join_us: session.join_us,
-                        leave_us: session.leave_us,
-                    })
-                    .collect(),
-                cohost: (g.kind == GroupKind::Cohost).then(|| CohostPlan {
-                    hosts: (0..*g.hosts.get_ref() as u64)
-                        .map(|k| sender_for(derive(group_seed, &[700 + k])))
-                        .collect(),
-                    pk_rounds: g
-                        .pk
-                        .iter()
-                        .map(|r| (r.get_ref().start.as_micros(), r.get_ref().end.as_micros()))
-                        .collect(),
-                    switch_at_us: g.switch_to_call.as_ref().map(|d| d.get_ref().as_micros()),
-                }),
-                faults: all_faults
-                    .iter()
-                    .filter(|f| f.hits(g.name.get_ref()))
-                    .cloned()
-                    .collect(),
-                reconnect: s.reconnect.clone(),
-            }
+            within.plan(g)
         })
         .collect();
     let capacity = s.capacity.as_ref().map(|c| {

@@ -1,16 +1,15 @@
 //! One run end to end: scenario → plan → engine → results → report.
 
 use crate::base::cpu::process_cpu_s;
+use crate::engine;
 use crate::engine::live::Live;
-use crate::engine::{self, RunOutcome};
 use crate::media::source::VideoSource;
 use crate::media::y4m;
 use crate::net::kernel::KernelNet;
 use crate::plan;
 use crate::provider::{Abilities, Provider, ProviderFile};
 use crate::report::{self, Format};
-use crate::results::self_cost::GeneratorInterval;
-use crate::results::{Environment, GroupResult, ResultsError, RunResults, SelfCost, SCHEMA};
+use crate::results::{ResultsError, RunResults};
 use crate::scenario::{GroupKind, Scenario, Transport};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +17,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub mod load;
+mod record;
+pub use record::to_results;
 pub mod providers;
 
 /// Seed used when neither the command line nor the scenario gives one.
@@ -103,57 +104,6 @@ fn folder_name(name: &str) -> String {
 pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     PathBuf::from("results").join(format!("{stamp}-{}", folder_name(&scenario.name)))
-}
-
-pub fn to_results(
-    scenario: &Scenario,
-    seed: u64,
-    outcome: RunOutcome,
-    interval_ms: u64,
-    provider: Option<String>,
-) -> RunResults {
-    let started = chrono::DateTime::from_timestamp_micros(outcome.started_at_us as i64)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default();
-    RunResults {
-        schema: SCHEMA.to_string(),
-        rtcbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        scenario_name: scenario.name.clone(),
-        scenario: serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null),
-        seed,
-        started_at: started,
-        duration_s: outcome.stopped_at_us.saturating_sub(outcome.started_at_us) as f64 / 1e6,
-        completed: outcome.completed,
-        interval_ms,
-        provider,
-        environment: Environment::detect(),
-        self_cost: None,
-        gates: Vec::new(),
-        capacity: None,
-        failures: outcome
-            .failures
-            .iter()
-            .map(|f| f.to_string())
-            .chain(outcome.http.iter().filter_map(|h| {
-                h.failure
-                    .as_ref()
-                    .map(|why| format!("HTTP load \"{}\": {why}", h.name))
-            }))
-            .collect(),
-        http: outcome
-            .http
-            .into_iter()
-            .map(|h| crate::results::http::HttpLoadResult::from_outcome(h, interval_ms))
-            .collect(),
-        timeline: None,
-        faults: Vec::new(),
-        aborted_by: None,
-        groups: outcome
-            .groups
-            .into_iter()
-            .map(|g| GroupResult::from_outcome(g, interval_ms))
-            .collect(),
-    }
 }
 
 /// How many rooms (streams with their own endpoint) the plan publishes into.
@@ -321,11 +271,28 @@ async fn run_with(
         Transport::Webrtc => Some(open_provider(file, &plan, kernel.as_deref()).await?),
         _ => None,
     };
+    let ran = drive(&plan, provider, kernel, stop, options.progress).await;
+    let results = record::results(scenario, seed, &plan, ran);
+    // run.json first: if a chart fails, the measurements are still on disk.
+    results.write(&dir.join("run.json"))?;
+    report::write(&results, &dir, &report::ALL_FORMATS)?;
+    Ok(RunArtifacts { dir, results })
+}
+
+/// Runs the engine with the live progress line, shuts the provider down, and says what the
+/// run cost the process.
+async fn drive(
+    plan: &crate::plan::Plan,
+    provider: Option<Arc<dyn Provider>>,
+    kernel: Option<Arc<KernelNet>>,
+    stop: watch::Receiver<bool>,
+    show_progress: bool,
+) -> record::Ran {
     let in_process = provider.as_ref().is_some_and(|p| p.abilities().in_process);
     let cpu_before = process_cpu_s();
     let live = Arc::new(Live::default());
     let (done_tx, done_rx) = watch::channel(false);
-    let progress = options.progress.then(|| {
+    let progress = show_progress.then(|| {
         tokio::spawn(crate::engine::progress::show(
             plan.clone(),
             live.clone(),
@@ -333,14 +300,13 @@ async fn run_with(
             done_rx,
         ))
     });
-    let name = provider.as_ref().map(|p| p.name().to_string());
-    let mut outcome = engine::run(&plan, provider.clone(), kernel, stop, live).await;
+    let provider_name = provider.as_ref().map(|p| p.name().to_string());
+    let outcome = engine::run(plan, provider.clone(), kernel, stop, live).await;
     if let Some(p) = provider {
         for left in p.shut_down().await {
             eprintln!("{left}");
         }
     }
-    let aborted = outcome.aborted.take();
     let _ = done_tx.send(true);
     if let Some(p) = progress {
         let _ = p.await;
@@ -348,94 +314,12 @@ async fn run_with(
     let cpu_s = process_cpu_s()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
-    let wall_s = outcome.stopped_at_us.saturating_sub(outcome.started_at_us) as f64 / 1e6;
-    let lag = &outcome.generator.lag_us;
-    let (lag_p99, lag_max) = (
-        lag.value_at_quantile(0.99) as f64 / 1000.0,
-        lag.max() as f64 / 1000.0,
-    );
-    let interval_s = plan.interval_us as f64 / 1e6;
-    let generator_intervals = outcome
-        .generator
-        .intervals
-        .iter()
-        .enumerate()
-        .map(|(i, g)| GeneratorInterval {
-            start_s: i as f64 * interval_s,
-            cores: g.cpu_s / interval_s,
-            timer_lag_p99_ms: g.lag_us.value_at_quantile(0.99) as f64 / 1000.0,
-            timer_lag_max_ms: g.lag_us.max() as f64 / 1000.0,
-        })
-        .collect();
-    let mut results = to_results(scenario, seed, outcome, plan.interval_us / 1000, name);
-    results.faults = plan.faults.clone();
-    if let Some(cpu_s) = cpu_s {
-        let publishers = plan
-            .groups
-            .iter()
-            .map(|g| match g.kind {
-                GroupKind::Call => g.call_senders.len() as u64,
-                GroupKind::Room => u64::from(!g.external_publisher),
-                // Two of them publish again in their private call after the switch.
-                GroupKind::Cohost => g.cohost.as_ref().map_or(0, |c| {
-                    c.hosts.len() as u64 + 2 * u64::from(c.switch_at_us.is_some())
-                }),
-            })
-            .sum();
-        let slip = |pick: fn(&crate::results::Summary) -> f64| {
-            results
-                .groups
-                .iter()
-                .filter_map(|g| g.metric(crate::metrics::Metric::ScheduleSlipMs))
-                .map(|m| pick(&m.summary))
-                .reduce(f64::max)
-        };
-        let mut cost = SelfCost {
-            cpu_s,
-            wall_s,
-            sfu_in_process: in_process,
-            runtime_lag_p99_ms: lag_p99,
-            runtime_lag_max_ms: lag_max,
-            schedule_slip_p95_ms: slip(|s| s.p95),
-            schedule_slip_max_ms: slip(|s| s.max),
-            cpu_count: results.environment.cpu_count,
-            intervals: generator_intervals,
-            ..SelfCost::default()
-        };
-        cost.count_media(&results.groups, scenario.audio.enabled, publishers);
-        cost.judge_saturation();
-        results.self_cost = Some(cost);
+    record::Ran {
+        outcome,
+        provider: provider_name,
+        in_process,
+        cpu_s,
     }
-    if scenario.transport == Transport::Webrtc {
-        results.timeline = Some(crate::results::timeline::Timeline::build(
-            &results.groups,
-            &plan.marks,
-            results.duration_s,
-            results.interval_ms,
-        ));
-    }
-    let gates = &plan.gates;
-    let searched = plan.capacity.as_ref().map(|c| c.group.as_str());
-    results.gates = crate::results::gates::evaluate_except(gates, &results, searched);
-    if let Some(a) = aborted {
-        // The verdict that stopped the run stands, whatever the shorter run adds up to.
-        for g in results
-            .gates
-            .iter_mut()
-            .filter(|g| g.gate == a.gate && g.group == a.group)
-        {
-            g.passed = false;
-            g.observed = Some(a.observed);
-        }
-        results.aborted_by = Some(a);
-    }
-    if let Some(search) = &plan.capacity {
-        results.capacity = Some(crate::results::capacity::evaluate(search, gates, &results));
-    }
-    // run.json first: if a chart fails, the measurements are still on disk.
-    results.write(&dir.join("run.json"))?;
-    report::write(&results, &dir, &report::ALL_FORMATS)?;
-    Ok(RunArtifacts { dir, results })
 }
 
 /// Re-renders a report from a run folder's run.json alone.

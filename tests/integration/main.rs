@@ -11,6 +11,7 @@ mod calibration_picture;
 mod capacity_search;
 mod cli;
 mod cohost;
+mod docs_examples;
 mod embedded_sfu;
 mod flash_sale;
 mod http_load;
