@@ -1,7 +1,7 @@
 //! A provider file: the kind, the endpoints and the names of the environment variables that
 //! hold secrets (never the secrets themselves), checked with file, line and field.
 
-use super::sidecar::SidecarSpec;
+use std::collections::BTreeMap;
 use crate::base::units::HumanDuration;
 use crate::client::native::IcePolicy;
 use crate::scenario::{self, Problem, ScenarioError};
@@ -200,4 +200,26 @@ pub fn is_provider_file(path: &Path) -> bool {
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
         .is_some_and(|t| t.contains_key("kind") && !t.contains_key("group"))
+}
+
+/// Sessions played by a sidecar process instead of the native client.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidecarSpec {
+    /// The program and its arguments, e.g. ["node", "sidecar/browser/sidecar.js"]; relative
+    /// paths are from the folder rtcbench runs in.
+    pub command: Vec<String>,
+    /// The sidecar's page: "whip-whep", or a vendor's ("agora", "trtc", "zego").
+    pub page: String,
+    /// Every this-many-th viewer uses the sidecar (1: all); the rest use the native client, so
+    /// one run compares the two on the same stream.
+    #[serde(default = "every_viewer")]
+    pub every: u32,
+    /// Credentials the page needs, as environment variables: e.g. { app_id = "AGORA_APP_ID" }.
+    #[serde(default)]
+    pub credentials_env: BTreeMap<String, String>,
+}
+
+fn every_viewer() -> u32 {
+    1
 }

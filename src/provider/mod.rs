@@ -11,8 +11,8 @@ pub mod signal;
 pub mod whip_whep;
 
 pub use crate::client::native::IcePolicy;
-pub use file::{is_provider_file, load, parse, ProviderFile, ProviderKind};
-pub use sidecar::{SidecarSpec, SidecarUse};
+pub use file::{is_provider_file, load, parse, ProviderFile, ProviderKind, SidecarSpec};
+pub use sidecar::SidecarUse;
 pub use signal::ice::Notes;
 pub use signal::{SignalError, Step};
 

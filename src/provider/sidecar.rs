@@ -2,39 +2,16 @@
 //! the viewers (a browser beside the native client); as `kind = "sidecar"`, every publisher and
 //! viewer, through a vendor's SDK that does its own signalling.
 
-use super::file::{ProviderFile, ProviderKind};
+use super::file::{ProviderFile, ProviderKind, SidecarSpec};
 use super::{Abilities, Join, Joined, Pending, Provider, ProviderError, Step};
 use crate::base::{Micros, WallClock};
 use crate::client::native::IcePolicy;
 use crate::client::sidecar::{Credentials, Sidecar};
 use crate::media::receiver::SessionFailure;
 use crate::plan::faults::FaultPlan;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Sessions played by a sidecar process instead of the native client.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SidecarSpec {
-    /// The program and its arguments, e.g. ["node", "sidecar/browser/sidecar.js"]; relative
-    /// paths are from the folder rtcbench runs in.
-    pub command: Vec<String>,
-    /// The sidecar's page: "whip-whep", or a vendor's ("agora", "trtc", "zego").
-    pub page: String,
-    /// Every this-many-th viewer uses the sidecar (1: all); the rest use the native client, so
-    /// one run compares the two on the same stream.
-    #[serde(default = "every_viewer")]
-    pub every: u32,
-    /// Credentials the page needs, as environment variables: e.g. { app_id = "AGORA_APP_ID" }.
-    #[serde(default)]
-    pub credentials_env: BTreeMap<String, String>,
-}
-
-fn every_viewer() -> u32 {
-    1
-}
 
 /// A started sidecar and how sessions use it.
 #[derive(Clone)]
