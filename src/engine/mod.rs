@@ -144,7 +144,10 @@ fn forward_stop(
 
 type HttpTask = tokio::task::JoinHandle<http_load::HttpLoadOutcome>;
 /// A group's task, with the group's name.
-type SimulatedTask = (String, tokio::task::JoinHandle<(Result<Micros, CodecError>, Room)>);
+type SimulatedTask = (
+    String,
+    tokio::task::JoinHandle<(Result<Micros, CodecError>, Room)>,
+);
 type WebrtcTask = (String, tokio::task::JoinHandle<Vec<GroupOutcome>>);
 
 /// Starts the plan's HTTP side-loads against their URL or the provider's live-room API.

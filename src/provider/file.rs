@@ -1,11 +1,11 @@
 //! A provider file: the kind, the endpoints and the names of the environment variables that
 //! hold secrets (never the secrets themselves), checked with file, line and field.
 
-use std::collections::BTreeMap;
 use crate::base::units::HumanDuration;
 use crate::client::native::IcePolicy;
 use crate::scenario::{self, Problem, ScenarioError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
