@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod net;
 pub mod plan;
 pub mod provider;
+pub mod record;
 pub mod report;
 pub mod results;
 pub mod runner;

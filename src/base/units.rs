@@ -187,6 +187,48 @@ impl Serialize for Percent {
     }
 }
 
+/// A string schema for a unit type of run.json and scenario files.
+fn unit_schema(name: &'static str, description: &str, examples: &[&str]) -> schemars::Schema {
+    let mut schema = schemars::json_schema!({
+        "type": "string",
+        "description": description,
+        "examples": examples,
+    });
+    schema.insert("title".into(), name.into());
+    schema
+}
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HumanDuration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        unit_schema(
+            "HumanDuration",
+            "A duration with units.",
+            &["30s", "1s 500ms", "2m"],
+        )
+    }
+}
+
+impl schemars::JsonSchema for Bitrate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Bitrate".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        unit_schema("Bitrate", "A bit rate in bits per second.", &["600000bps"])
+    }
+}
+
+impl schemars::JsonSchema for Percent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Percent".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        unit_schema("Percent", "A percentage from 0 to 100.", &["5%"])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

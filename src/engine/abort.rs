@@ -7,6 +7,7 @@ use crate::base::Micros;
 use crate::base::WallClock;
 use crate::metrics::Metric;
 use crate::metrics::Summary;
+pub use crate::record::Abort;
 use crate::scenario::gates::holds;
 use crate::scenario::GateSpec;
 use std::sync::Arc;
@@ -16,17 +17,6 @@ use tokio::sync::watch;
 /// Not judged before this far into the run unless the gate says otherwise: the first seconds
 /// hold too few samples to mean anything.
 pub const DEFAULT_ABORT_AFTER_US: u64 = 10_000_000;
-
-/// The gate that broke during the run and stopped it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Abort {
-    /// As written: "e2e_latency_ms p95 < 50".
-    pub gate: String,
-    pub group: String,
-    pub observed: f64,
-    /// Seconds into the run.
-    pub at_s: f64,
-}
 
 impl Abort {
     pub fn describe(&self) -> String {

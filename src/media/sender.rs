@@ -9,7 +9,7 @@ use super::rtp::{
 };
 use super::source::{AudioSource, VideoSource, AUDIO_FRAME_SAMPLES};
 use super::Micros;
-use serde::{Deserialize, Serialize};
+pub use crate::record::SenderStats;
 use std::collections::VecDeque;
 use str0m::unversioned::{H264Packetizer, OpusPacketizer, Packetizer};
 
@@ -29,17 +29,6 @@ pub struct SenderConfig {
     pub audio_bitrate_bps: Option<u32>,
     pub video_ssrc: u32,
     pub audio_ssrc: u32,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SenderStats {
-    pub frames_captured: u64,
-    pub frames_sent: u64,
-    pub keyframes: u64,
-    pub keyframe_requests_honoured: u64,
-    pub video_packets: u64,
-    pub video_bytes: u64,
-    pub audio_packets: u64,
 }
 
 pub struct MediaSender {

@@ -33,6 +33,19 @@ impl Default for SerHistogram {
     }
 }
 
+impl schemars::JsonSchema for SerHistogram {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Histogram".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "An HdrHistogram in its V2 deflate serialisation, base64-encoded: the metric's values times its `scale`. Merge by adding histograms, never by averaging percentiles.",
+        })
+    }
+}
+
 impl Serialize for SerHistogram {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut bytes = Vec::new();

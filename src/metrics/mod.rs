@@ -12,7 +12,19 @@ use crate::base::Micros;
 use serde::{Deserialize, Serialize};
 
 /// Every histogrammed metric. The serialized name carries the unit, as DESIGN.md §3 asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Dial (first signalling request of a call or join) → first remote frame rendered.

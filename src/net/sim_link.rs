@@ -2,10 +2,10 @@
 //! all from a seeded RNG so a run is repeatable. Sans-IO: datagrams and time in, datagrams out.
 
 use crate::base::Micros;
+pub use crate::record::LinkStats;
 use crate::scenario::NetworkProfile;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -24,15 +24,6 @@ impl From<&NetworkProfile> for LinkParams {
             loss: p.loss.fraction(),
         }
     }
-}
-
-/// What the link actually did, to report beside what it was asked to do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct LinkStats {
-    pub sent: u64,
-    pub dropped: u64,
-    pub delivered: u64,
-    pub delay_sum_us: u64,
 }
 
 impl LinkStats {

@@ -1,19 +1,7 @@
 //! Faults as the engine applies them: windows in microseconds from the run's start.
 
+pub use crate::record::FaultPlan;
 use crate::scenario::faults::{describe, FaultKind, FaultSpec};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaultPlan {
-    pub kind: FaultKind,
-    pub start_us: u64,
-    pub end_us: u64,
-    /// The groups it hits; empty: all.
-    pub groups: Vec<String>,
-    pub status: Option<u16>,
-    /// In words, for reports and marks.
-    pub label: String,
-}
 
 impl FaultPlan {
     pub fn of(spec: &FaultSpec) -> Self {

@@ -7,43 +7,8 @@ use super::self_cost::saturation_reasons;
 use super::RunResults;
 use crate::metrics::Metric;
 use crate::plan::CapacityPlan;
+pub use crate::record::{CapacityResult, StepGate, StepResult};
 use crate::scenario::GateSpec;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CapacityResult {
-    pub group: String,
-    pub steps: Vec<StepResult>,
-    /// The highest level at which every gate held (before the first that broke).
-    pub last_held: Option<u32>,
-    pub first_broken: Option<u32>,
-    /// The gates that broke at `first_broken`, with what was observed.
-    pub broken_by: Vec<String>,
-    /// "provider", "generator" (rtcbench was saturated at the knee), "shared" (the embedded SFU
-    /// ran in rtcbench's process, so the two cannot be told apart), or "none" (no step broke).
-    pub limit: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepResult {
-    pub level: u32,
-    pub from_s: f64,
-    pub to_s: f64,
-    pub gates: Vec<StepGate>,
-    pub held: bool,
-    /// rtcbench's own load in the window: busiest interval's cores, timer lag p99, join slip p95.
-    pub generator_cores: f64,
-    pub timer_lag_p99_ms: f64,
-    pub schedule_slip_p95_ms: Option<f64>,
-    pub generator_saturated: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepGate {
-    pub gate: String,
-    pub observed: Option<f64>,
-    pub passed: bool,
-}
 
 pub fn evaluate(plan: &CapacityPlan, gates: &[GateSpec], results: &RunResults) -> CapacityResult {
     let group = results.group(&plan.group);

@@ -1,18 +1,6 @@
 //! The machine a run was measured on, so figures are read in context.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Environment {
-    pub rtcbench_version: String,
-    pub os: String,
-    pub kernel: String,
-    pub arch: String,
-    pub cpu_count: usize,
-    pub cpu_model: String,
-    /// "release" or "debug": debug builds encode and decode several times slower.
-    pub build: String,
-}
+pub use crate::record::Environment;
 
 impl Environment {
     pub fn detect() -> Self {

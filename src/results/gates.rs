@@ -4,27 +4,9 @@
 
 use super::{GroupResult, RunResults};
 use crate::metrics::Metric;
+pub use crate::record::GateResult;
 pub use crate::scenario::gates::{describe, holds};
 use crate::scenario::GateSpec;
-
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateResult {
-    /// As written: "e2e_latency_ms p95 < 50".
-    pub gate: String,
-    pub group: String,
-    /// `None`: nothing was measured, which fails the gate.
-    pub observed: Option<f64>,
-    pub passed: bool,
-    /// False when rtcbench itself was saturated: the verdict may reflect the generator.
-    #[serde(default = "yes")]
-    pub reliable: bool,
-}
-
-fn yes() -> bool {
-    true
-}
 
 impl GateResult {
     /// "pass" or "FAIL", marked when rtcbench itself was saturated.

@@ -3,42 +3,8 @@
 
 use super::{MetricResult, Summary};
 use crate::engine::http_load::{HttpLoadOutcome, RequestTally};
-use crate::metrics::{Metric, SerHistogram};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HttpLoadResult {
-    pub name: String,
-    pub target: String,
-    pub users: usize,
-    pub co_mitigation: String,
-    pub requests: Vec<HttpRequestResult>,
-    /// Latency of every response, by interval (as measured).
-    pub latency: MetricResult,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub errors: BTreeMap<String, u64>,
-    /// Responses goose filled in for the gaps a stalled server left.
-    pub synthetic_requests: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HttpRequestResult {
-    pub name: String,
-    pub method: String,
-    pub count: u64,
-    pub success: u64,
-    pub fail: u64,
-    /// Count per HTTP status (0: no answer).
-    pub statuses: BTreeMap<u16, u64>,
-    pub latency_ms: Summary,
-    /// With coordinated omission mitigated (what a user would have waited).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_co_ms: Option<Summary>,
-    pub histogram: SerHistogram,
-}
+use crate::metrics::Metric;
+pub use crate::record::{HttpLoadResult, HttpRequestResult};
 
 impl HttpRequestResult {
     fn of(t: RequestTally) -> Self {

@@ -1,6 +1,9 @@
 //! run.json: the versioned record of a run, from which every report is rendered and which
 //! merges exactly with other runs (histogram addition, never averaging).
 
+pub use crate::record::{
+    GroupResult, GroupTotals, IntervalResult, MetricResult, RunResults, SCHEMA,
+};
 pub mod capacity;
 pub mod environment;
 pub mod gates;
@@ -12,17 +15,11 @@ pub use environment::Environment;
 pub use self_cost::SelfCost;
 
 use crate::engine::GroupOutcome;
-use crate::media::receiver::{FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure};
-use crate::media::sender::SenderStats;
+use crate::media::receiver::{ReceiverSummary, Role};
 pub use crate::metrics::Summary;
-use crate::metrics::{Metric, MetricSeries, SerHistogram};
-use crate::net::{LinkStats, NetworkPhase};
-use crate::scenario::NetworkProfile;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use crate::metrics::{Metric, MetricSeries};
+use crate::net::LinkStats;
 use std::path::Path;
-
-pub const SCHEMA: &str = "rtcbench.run/1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
@@ -35,98 +32,6 @@ pub enum ResultsError {
     Format { path: String, reason: String },
     #[error("cannot merge: {0}")]
     Merge(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunResults {
-    pub schema: String,
-    pub rtcbench_version: String,
-    pub scenario_name: String,
-    /// The scenario exactly as it was run (after defaults).
-    pub scenario: serde_json::Value,
-    pub seed: u64,
-    pub started_at: String,
-    pub duration_s: f64,
-    pub completed: bool,
-    pub interval_ms: u64,
-    /// The provider WebRTC groups ran against; none for simulated-link runs.
-    #[serde(default)]
-    pub provider: Option<String>,
-    pub environment: Environment,
-    /// What the run cost rtcbench itself (real-time runs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub self_cost: Option<SelfCost>,
-    /// The scenario's SLO gates, judged per group.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<gates::GateResult>,
-    /// A capacity search's steps and knee.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capacity: Option<capacity::CapacityResult>,
-    pub failures: Vec<String>,
-    pub groups: Vec<GroupResult>,
-    /// HTTP side-load beside the media.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub http: Vec<http::HttpLoadResult>,
-    /// Load and outcome per interval, with the plan's stage boundaries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeline: Option<timeline::Timeline>,
-    /// Faults scheduled in the run.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub faults: Vec<crate::plan::faults::FaultPlan>,
-    /// The gate with `abort_on_fail` that stopped the run early.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aborted_by: Option<crate::engine::abort::Abort>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupResult {
-    pub name: String,
-    pub network_name: String,
-    pub network: NetworkProfile,
-    pub sender: SenderStats,
-    pub link: LinkStats,
-    /// What the publishers' impairment did to what they sent (WebRTC).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub publisher_link: LinkStats,
-    /// Publishers' lost connections and rejoins (WebRTC).
-    #[serde(default)]
-    pub publisher_reconnects: Reconnects,
-    /// A scheduled network's phases and what was realised in each (viewers; publishers).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub network_phases: Vec<NetworkPhase>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub publisher_network_phases: Vec<NetworkPhase>,
-    pub totals: GroupTotals,
-    pub metrics: BTreeMap<Metric, MetricResult>,
-    pub sessions: Vec<ReceiverSummary>,
-    /// Publishers that could not publish, with the failed step.
-    #[serde(default)]
-    pub publisher_failures: Vec<SessionFailure>,
-    /// Observations that are not failures (how the provider's ICE servers behaved), each with
-    /// the number of sessions it was seen in.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub notes: BTreeMap<String, u64>,
-}
-
-fn is_zero(l: &LinkStats) -> bool {
-    *l == LinkStats::default()
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IntervalResult {
-    pub start_s: f64,
-    pub summary: Summary,
-    pub histogram: SerHistogram,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricResult {
-    pub unit: String,
-    /// Histogram values are the metric times this.
-    pub scale: f64,
-    pub summary: Summary,
-    pub histogram: SerHistogram,
-    pub intervals: Vec<IntervalResult>,
 }
 
 impl MetricResult {
@@ -170,48 +75,6 @@ impl MetricResult {
             intervals: self.intervals.iter().map(|i| i.histogram.clone()).collect(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct GroupTotals {
-    pub receivers: u64,
-    pub probes: u64,
-    pub packets_expected: u64,
-    pub packets_lost: u64,
-    /// Lost for good (after NACK/RTX repair), as WebRTC's packetsLost counts it.
-    pub packet_loss_pct: f64,
-    /// Lost in transit before repair: lost for good plus those that came late (retransmitted,
-    /// or reordered by the network).
-    #[serde(default)]
-    pub packet_loss_before_repair_pct: f64,
-    pub frames_rendered: u64,
-    pub freeze_w3c: FreezeTally,
-    pub freeze_200ms: FreezeTally,
-    pub freeze_500ms: FreezeTally,
-    /// W3C freeze time over rendered time, all receivers together.
-    pub freeze_time_pct: f64,
-    pub audio_gaps: u64,
-    pub keyframe_requests: u64,
-    pub marker_read_pct: Option<f64>,
-    /// Sessions that signalled, connected and rendered video; and those that did within 5 s.
-    pub join_success_pct: f64,
-    pub join_within_5s_pct: f64,
-    pub failed_sessions: u64,
-    /// What the simulated links did: realised loss and mean one-way delay.
-    pub link_loss_pct: f64,
-    pub link_delay_ms: f64,
-    /// Viewers' lost connections, rejoins that brought them back, and failed attempts.
-    #[serde(flatten)]
-    pub reconnects: Reconnects,
-    /// Rejoins over drops; `None` without drops.
-    #[serde(default)]
-    pub reconnect_success_pct: Option<f64>,
-    /// Faults after which a viewer saw no frame again before its session ended.
-    #[serde(default)]
-    pub unrecovered: u64,
-    /// Source frames never shown, over all viewers.
-    #[serde(default)]
-    pub frames_lost: u64,
 }
 
 impl GroupTotals {

@@ -3,49 +3,7 @@
 //! core can drive.
 
 use super::GroupResult;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SelfCost {
-    /// CPU seconds (user + system) the process spent while the sessions ran.
-    pub cpu_s: f64,
-    pub wall_s: f64,
-    /// Seconds of media received, summed over subscribers and their tracks (video, and audio
-    /// when the scenario sends it).
-    pub subscriber_track_s: f64,
-    /// Publishers the process ran: each encodes its own video, the dearest part of a session.
-    pub publishers: u64,
-    /// The provider's SFU ran in this process (the embedded provider): its CPU is included.
-    pub sfu_in_process: bool,
-    /// How late the runtime woke a 20 ms timer (p99 and worst).
-    #[serde(default)]
-    pub runtime_lag_p99_ms: f64,
-    #[serde(default)]
-    pub runtime_lag_max_ms: f64,
-    /// How late planned joins started (p95 and worst over groups), when there were joins.
-    #[serde(default)]
-    pub schedule_slip_p95_ms: Option<f64>,
-    #[serde(default)]
-    pub schedule_slip_max_ms: Option<f64>,
-    #[serde(default)]
-    pub cpu_count: usize,
-    /// Why rtcbench itself was the limit, if it was; empty when it kept up.
-    #[serde(default)]
-    pub saturation: Vec<String>,
-    /// The same, interval by interval.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub intervals: Vec<GeneratorInterval>,
-}
-
-/// rtcbench's own load in one interval of the run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct GeneratorInterval {
-    pub start_s: f64,
-    /// Cores kept busy.
-    pub cores: f64,
-    pub timer_lag_p99_ms: f64,
-    pub timer_lag_max_ms: f64,
-}
+pub use crate::record::{GeneratorInterval, SelfCost};
 
 /// Above these, rtcbench's own delays are large enough to be mistaken for the provider's.
 pub const SATURATED_CORE_SHARE: f64 = 0.85;

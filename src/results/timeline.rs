@@ -4,32 +4,7 @@
 use super::GroupResult;
 use crate::metrics::Metric;
 use crate::plan::Mark;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Timeline {
-    pub marks: Vec<TimelineMark>,
-    pub points: Vec<TimelinePoint>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimelineMark {
-    pub at_s: f64,
-    pub label: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TimelinePoint {
-    pub start_s: f64,
-    /// Viewer sessions receiving video at the interval's midpoint.
-    pub sessions_up: u64,
-    /// Sessions whose first frame came in this interval.
-    pub joins: u64,
-    /// Sessions planned to join in this interval that never did.
-    pub join_failures: u64,
-    /// Freeze time ended in this interval over watching time in it (W3C rule).
-    pub freeze_time_pct: Option<f64>,
-}
+pub use crate::record::{Timeline, TimelineMark, TimelinePoint};
 
 impl Timeline {
     pub fn build(

@@ -163,14 +163,16 @@ fn default_audio_bitrate() -> Bitrate {
 
 /// Impairment of a receiver's network: on the simulated transport, the one-way link from the
 /// publisher; on WebRTC, what reaches the client's socket (and, with `uplink`, what leaves it).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkProfile {
+    /// One-way delay added.
     #[serde(default)]
     pub delay: HumanDuration,
     /// Each packet's delay varies uniformly within ± this much.
     #[serde(default)]
     pub jitter: HumanDuration,
+    /// Random loss.
     #[serde(default)]
     pub loss: Percent,
     /// Whether jittered packets may overtake each other (WebRTC; the simulated link always may).
@@ -179,11 +181,13 @@ pub struct NetworkProfile {
     /// Mean length of a loss burst in packets (Gilbert-Elliott), instead of independent losses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<f64>,
+    /// Share of datagrams delivered twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<Percent>,
     /// A bottleneck's rate, with a drop-tail queue holding `queue` of it (default 200 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<Bitrate>,
+    /// The rate cap's queue, as time at the capped rate; datagrams beyond it are dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<HumanDuration>,
     /// Windows in which nothing gets through, from the session's start.
@@ -201,7 +205,9 @@ pub struct NetworkProfile {
 }
 
 /// Where a profile's impairment is done (WebRTC).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkPath {
     /// rtcbench's layer in front of each client's socket: no root needed, every feature.
@@ -219,19 +225,24 @@ impl NetworkPath {
 }
 
 /// From `at` after the group's start, the network is `network` (the profile named `profile`).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledProfile {
+    /// When the profile takes over, from the group's start.
     pub at: HumanDuration,
+    /// Its name.
     pub profile: String,
+    /// The profile itself.
     pub network: Box<NetworkProfile>,
 }
 
 /// A span of time, from an origin the field names (a session's or a group's start).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
+    /// Start, from the origin the field names.
     pub start: HumanDuration,
+    /// End, from the same origin.
     pub end: HumanDuration,
 }
 

@@ -24,6 +24,7 @@ mod load_profile;
 mod marker_paths;
 mod open_model;
 mod results_merge;
+mod results_schema;
 mod scenario_errors;
 mod scoring;
 mod sfu_overhead;

@@ -2,15 +2,8 @@
 //! vendor dashboards use (200 ms: Volcengine; 500 ms: Agora, ZEGO, Volcengine).
 
 use crate::base::Micros;
-use serde::{Deserialize, Serialize};
+pub use crate::record::FreezeTally;
 use std::collections::VecDeque;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FreezeTally {
-    pub count: u64,
-    /// Sum of the render gaps that counted as freezes.
-    pub total_us: u64,
-}
 
 impl FreezeTally {
     fn add(&mut self, gap: u64) {

@@ -1,5 +1,6 @@
 //! A subscriber's measurement endpoint: packets and time in, samples and feedback out.
 
+pub use crate::record::{ReceiverSummary, Role, SessionFailure};
 pub mod assembler;
 pub mod audio;
 pub mod freeze;
@@ -15,15 +16,6 @@ pub use video::{QualityProbe, VideoReceiver};
 use crate::base::Micros;
 use crate::media::rtp::{RtpPacket, AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE};
 use crate::metrics::{Metric, Sample};
-use serde::{Deserialize, Serialize};
-
-/// Light receivers measure at the RTP level; probes also decode and score every frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Light,
-    Probe,
-}
 
 pub struct Receiver {
     pub id: String,
@@ -143,7 +135,7 @@ impl Receiver {
             id: self.id.clone(),
             group: group.to_string(),
             role: self.role,
-            client: native_client(),
+            client: crate::record::native_client(),
             first_frame_ms: v.first_frame_ms,
             packets_expected: self.packets_expected(),
             packets_received: self.packets_received(),
@@ -211,93 +203,10 @@ impl Receiver {
     }
 }
 
-fn native_client() -> String {
-    "native".into()
-}
-
 fn ratio_pct(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
     } else {
         part as f64 * 100.0 / whole as f64
     }
-}
-
-/// One receiver's whole session, a row of sessions.csv.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReceiverSummary {
-    pub id: String,
-    pub group: String,
-    pub role: Role,
-    /// Which client played the stream: "native", or the sidecar's client (e.g. "browser").
-    #[serde(default = "native_client")]
-    pub client: String,
-    pub first_frame_ms: Option<f64>,
-    pub packets_expected: u64,
-    pub packets_received: u64,
-    pub packets_lost: u64,
-    pub packet_loss_pct: f64,
-    pub packets_malformed: u64,
-    pub packets_duplicated: u64,
-    pub packets_reordered: u64,
-    pub jitter_ms: f64,
-    pub audio_jitter_ms: f64,
-    pub frames_complete: u64,
-    pub frames_rendered: u64,
-    /// From the first rendered frame to the last.
-    pub rendered_ms: f64,
-    pub frames_undecodable: u64,
-    pub keyframe_requests: u64,
-    pub fps: f64,
-    pub bitrate_kbps: f64,
-    pub freeze_w3c: FreezeTally,
-    pub freeze_200ms: FreezeTally,
-    pub freeze_500ms: FreezeTally,
-    pub freeze_time_pct: f64,
-    pub e2e_latency_p50_ms: Option<f64>,
-    pub e2e_latency_p95_ms: Option<f64>,
-    /// The session's own e2e latency samples (µs), so a comparison can resample whole
-    /// sessions; absent in run.json files written before scoring existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub e2e_latency_us: Option<crate::metrics::SerHistogram>,
-    pub audio_latency_p50_ms: Option<f64>,
-    pub audio_gaps: u64,
-    pub audio_gap_ms: f64,
-    pub audio_decode_errors: u64,
-    pub psnr_db: Option<f64>,
-    pub ssim: Option<f64>,
-    pub marker_read_pct: Option<f64>,
-    pub video_decode_errors: u64,
-    /// Joined: signalling and connection succeeded and video was rendered.
-    pub joined: bool,
-    pub joined_within_5s: bool,
-    /// Dial → first remote frame, for sessions that dial (WebRTC).
-    pub connect_ms: Option<f64>,
-    pub failure: Option<SessionFailure>,
-    /// The planned join instant, seconds from the run's start (WebRTC sessions).
-    #[serde(default)]
-    pub planned_join_s: Option<f64>,
-    /// When the session ended (left, dropped, or the run ended), seconds from the run's start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub left_s: Option<f64>,
-    /// Frames the source sent that were never shown (gaps in the marker's frame numbers).
-    #[serde(default)]
-    pub frames_lost: u64,
-    /// Fault end → first frame after it, for each fault this session watched begin.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub recovery_ms: Vec<f64>,
-    /// Faults after which no frame came before the session ended.
-    #[serde(default)]
-    pub unrecovered: u64,
-    /// Connections lost after joining, rejoins that brought the session back, and attempts
-    /// that failed.
-    #[serde(flatten)]
-    pub reconnects: Reconnects,
-}
-
-/// Why a session did not join: the step that failed and what was said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionFailure {
-    pub step: String,
-    pub reason: String,
 }

@@ -3,17 +3,7 @@
 //! when it began.
 
 use crate::base::Micros;
-use serde::{Deserialize, Serialize};
-
-/// What became of a session's connection: lost after connecting, brought back by a rejoin, or
-/// rejoin attempts that failed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Reconnects {
-    pub drops: u64,
-    pub rejoins: u64,
-    pub rejoin_failures: u64,
-}
+pub use crate::record::Reconnects;
 
 impl Reconnects {
     pub fn add(&mut self, other: &Reconnects) {
