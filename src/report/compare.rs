@@ -3,7 +3,8 @@
 //! run.json alone, like the single-run report.
 
 use super::charts::{self, Chart, ChartError, Kind, Series};
-use super::{fmt, html::escape, scorecard, Format, ReportError, Table};
+use super::document::{DataFile, Document, Link, Section};
+use super::{fmt, scorecard, Format, ReportError, Table};
 use crate::metrics::Metric;
 use crate::results::{GroupResult, RunResults, Summary};
 use crate::score::Assessment;
@@ -358,25 +359,55 @@ pub fn charts(runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartError> {
 }
 
 /// One CSV row per provider, group and figure: easy to pivot in a spreadsheet.
-fn csv(runs: &[ComparedRun]) -> String {
-    let mut s = String::from("provider,group,figure,value\n");
-    let quote = super::csv::field;
+fn figures_table(runs: &[ComparedRun]) -> Table {
+    let mut rows = Vec::new();
     for r in runs {
         for g in &r.results.groups {
             for f in &FIGURES {
                 if let Some(v) = (f.read)(g) {
-                    s.push_str(&format!(
-                        "{},{},{},{}\n",
-                        quote(&r.label),
-                        quote(&g.name),
-                        quote(f.name),
-                        fmt(v, f.digits)
-                    ));
+                    rows.push(vec![
+                        r.label.clone(),
+                        g.name.clone(),
+                        f.name.into(),
+                        fmt(v, f.digits),
+                    ]);
                 }
             }
         }
     }
-    s
+    Table {
+        title: "Figures".into(),
+        note: None,
+        headers: ["provider", "group", "figure", "value"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    }
+}
+
+/// Every provider's sessions, one row each, with the provider first.
+fn sessions_table(runs: &[ComparedRun]) -> Table {
+    let mut all = Table {
+        title: "Sessions".into(),
+        note: None,
+        headers: Vec::new(),
+        rows: Vec::new(),
+    };
+    for r in runs {
+        let own = super::sessions::table(&r.results);
+        if all.headers.is_empty() {
+            all.headers = std::iter::once("provider".to_string())
+                .chain(own.headers)
+                .collect();
+        }
+        let label = || r.label.clone();
+        all.rows.extend(
+            own.rows
+                .into_iter()
+                .map(|row| std::iter::once(label()).chain(row).collect()),
+        );
+    }
+    all
 }
 
 fn title(runs: &[ComparedRun]) -> String {
@@ -387,68 +418,22 @@ fn title(runs: &[ComparedRun]) -> String {
     format!("{scenario}: {}", labels.join(" vs "))
 }
 
-fn html(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -> String {
-    let mut h = super::html::head(&format!("rtcbench comparison: {}", title(runs)));
-    if let Some(r) = runs.first() {
-        h.push_str(&format!(
-            "<p class=\"sub\">seed {} · rtcbench {}</p>",
-            r.results.seed,
-            escape(&r.results.rtcbench_version)
-        ));
-    }
-    if let Some(w) = mixed_scenarios(runs) {
-        h.push_str(&format!("<p class=\"warn\">{}</p>", escape(&w)));
-    }
+/// What a reader must know first: runs not like for like, a saturated generator, a run stopped
+/// early.
+fn warnings(runs: &[ComparedRun]) -> Vec<String> {
+    let mut out: Vec<String> = mixed_scenarios(runs).into_iter().collect();
     for r in runs {
         if let Some(w) = super::saturation_warning(&r.results) {
-            h.push_str(&format!(
-                "<p class=\"warn\">{}: {}</p>",
-                escape(&r.label),
-                escape(&w)
-            ));
+            out.push(format!("{}: {w}", r.label));
         }
         if !r.results.completed {
-            h.push_str(&format!(
-                "<p class=\"warn\">{}: stopped early; its figures cover the part that ran.</p>",
-                escape(&r.label)
+            out.push(format!(
+                "{}: stopped early; its figures cover the part that ran.",
+                r.label
             ));
         }
     }
-    super::html::tables_and_charts(&mut h, tables, lead, charts);
-    h.push_str("<p class=\"note\">Each provider's full report: ");
-    let links: Vec<String> = runs
-        .iter()
-        .map(|r| {
-            format!(
-                "<a href=\"{}/report.html\">{}</a>",
-                escape(&r.dir),
-                escape(&r.label)
-            )
-        })
-        .collect();
-    h.push_str(&links.join(" · "));
-    h.push_str("</p></body></html>\n");
-    h
-}
-
-fn markdown(runs: &[ComparedRun], tables: &[Table], lead: usize, charts: &[Chart]) -> String {
-    let mut m = format!("# rtcbench comparison: {}\n\n", title(runs));
-    if let Some(w) = mixed_scenarios(runs) {
-        m.push_str(&format!("> **{w}**\n\n"));
-    }
-    for r in runs {
-        if let Some(w) = super::saturation_warning(&r.results) {
-            m.push_str(&format!("> **{}: {w}**\n\n", r.label));
-        }
-    }
-    super::markdown::tables_and_charts(&mut m, tables, lead, charts);
-    for r in runs {
-        m.push_str(&format!(
-            "- {0}: [report]({1}/report.md), [run.json]({1}/run.json)\n",
-            r.label, r.dir
-        ));
-    }
-    m
+    out
 }
 
 /// The warning for runs of different scenarios or seeds: their figures are not like for like.
@@ -478,22 +463,6 @@ fn mixed_scenarios(runs: &[ComparedRun]) -> Option<String> {
     })
 }
 
-/// Every provider's sessions, one row each, with the provider first.
-fn sessions_csv(runs: &[ComparedRun]) -> String {
-    let mut out = String::new();
-    for (i, r) in runs.iter().enumerate() {
-        let body = super::csv::render(&r.results);
-        for (k, line) in body.lines().enumerate() {
-            match (k, i) {
-                (0, 0) => out.push_str(&format!("provider,{line}\n")),
-                (0, _) => {}
-                _ => out.push_str(&format!("{},{line}\n", super::csv::field(&r.label))),
-            }
-        }
-    }
-    out
-}
-
 /// The report's tables in reading order, and how many lead (come before the charts): the
 /// executive summary first, the method and environment last.
 fn ordered_tables(
@@ -513,6 +482,69 @@ fn ordered_tables(
     (out, lead)
 }
 
+/// The comparison's document: the scored summary and gates, the charts, the figures side by
+/// side, the detail, the runs and the method; its data files and scorecard.json.
+pub fn document(
+    runs: &[ComparedRun],
+    missing: &[MissingRun],
+    assessment: &Assessment,
+    with_charts: bool,
+) -> Result<Document, ReportError> {
+    let charts = match with_charts {
+        true => {
+            let mut charts = super::score_charts::charts(assessment, runs)?;
+            charts.extend(self::charts(runs)?);
+            charts
+        }
+        false => Vec::new(),
+    };
+    let (tables, lead) = ordered_tables(runs, missing, assessment);
+    let mut tables = tables.into_iter().map(Section::Table);
+    let mut sections: Vec<Section> = tables.by_ref().take(lead).collect();
+    sections.push(Section::Charts(charts));
+    sections.extend(tables);
+    let card = serde_json::json!({
+        "scoring": assessment.scoring,
+        "scorecard": assessment.card,
+        "claims": assessment.claims,
+    });
+    Ok(Document {
+        stem: "comparison",
+        title: format!("rtcbench comparison: {}", title(runs)),
+        subtitle: runs.first().map(|r| {
+            format!(
+                "seed {} · rtcbench {}",
+                r.results.seed, r.results.rtcbench_version
+            )
+        }),
+        warnings: warnings(runs),
+        sections,
+        links: runs
+            .iter()
+            .map(|r| Link {
+                label: r.label.clone(),
+                dir: r.dir.clone(),
+            })
+            .collect(),
+        data: vec![
+            DataFile {
+                name: "comparison.csv",
+                table: figures_table(runs),
+            },
+            DataFile {
+                name: "sessions.csv",
+                table: sessions_table(runs),
+            },
+        ],
+        attachments: vec![(
+            "scorecard.json",
+            serde_json::to_string_pretty(&card)
+                .unwrap_or_default()
+                .into_bytes(),
+        )],
+    })
+}
+
 /// Writes comparison.html / .md / .csv, sessions.csv, scorecard.json and the comparison
 /// charts into `dir`.
 pub fn write(
@@ -522,49 +554,9 @@ pub fn write(
     dir: &Path,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let mut written = Vec::new();
-    let charts = if formats
+    let with_charts = formats
         .iter()
-        .any(|f| matches!(f, Format::Html | Format::Markdown))
-    {
-        let mut charts = super::score_charts::charts(assessment, runs)?;
-        charts.extend(self::charts(runs)?);
-        written.extend(super::write_charts(&charts, dir)?);
-        charts
-    } else {
-        Vec::new()
-    };
-    let (tables, lead) = ordered_tables(runs, missing, assessment);
-    let mut files: Vec<(&str, String)> = Vec::new();
-    for format in formats {
-        match format {
-            Format::Html => files.push(("comparison.html", html(runs, &tables, lead, &charts))),
-            Format::Markdown => {
-                files.push(("comparison.md", markdown(runs, &tables, lead, &charts)))
-            }
-            Format::Csv => {
-                files.push(("comparison.csv", csv(runs)));
-                files.push(("sessions.csv", sessions_csv(runs)));
-            }
-            Format::Pdf => {}
-        }
-    }
-    let card = serde_json::json!({
-        "scoring": assessment.scoring,
-        "scorecard": assessment.card,
-        "claims": assessment.claims,
-    });
-    files.push((
-        "scorecard.json",
-        serde_json::to_string_pretty(&card).unwrap_or_default(),
-    ));
-    for (name, body) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, body).map_err(|source| ReportError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        written.push(path);
-    }
-    Ok(written)
+        .any(|f| matches!(f, Format::Html | Format::Markdown));
+    let doc = document(runs, missing, assessment, with_charts)?;
+    super::export::write(&doc, dir, formats)
 }

@@ -1,8 +1,7 @@
-//! A self-contained HTML report: inline CSS and SVG, no scripts, no network fetches.
+//! A document as a self-contained HTML page: inline CSS and SVG, no scripts, no network fetches.
 
-use super::charts::Chart;
-use super::Table;
-use crate::results::RunResults;
+use crate::report::charts::Chart;
+use crate::report::document::{Document, Section, Table};
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -20,7 +19,7 @@ svg{max-width:100%;height:auto}.block{break-inside:avoid;page-break-inside:avoid
 tr{break-inside:avoid;page-break-inside:avoid}thead{display:table-header-group}table{font-size:10px;width:100%}}";
 
 /// The document up to and including its heading.
-pub(crate) fn head(title: &str) -> String {
+fn head(title: &str) -> String {
     let mut h = String::with_capacity(64 * 1024);
     h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.push_str(&format!(
@@ -31,43 +30,39 @@ pub(crate) fn head(title: &str) -> String {
     h
 }
 
-pub fn render(r: &RunResults, tables: &[Table], charts: &[Chart]) -> String {
-    let mut h = head(&format!("rtcbench report: {}", r.scenario_name));
-    h.push_str(&format!(
-        "<p class=\"sub\">started {} UTC · {:.1} s · seed {} · rtcbench {}</p>",
-        escape(&r.started_at),
-        r.duration_s,
-        r.seed,
-        escape(&r.rtcbench_version)
-    ));
-    if !r.completed {
-        h.push_str(
-            "<p class=\"warn\">This run was stopped early; figures cover the part that ran.</p>",
-        );
+/// The document as one HTML page.
+pub fn render(doc: &Document) -> String {
+    let mut h = head(&doc.title);
+    if let Some(sub) = &doc.subtitle {
+        h.push_str(&format!("<p class=\"sub\">{}</p>", escape(sub)));
     }
-    for f in &r.failures {
-        h.push_str(&format!("<p class=\"warn\">Failure: {}</p>", escape(f)));
+    for w in &doc.warnings {
+        h.push_str(&format!("<p class=\"warn\">{}</p>", escape(w)));
     }
-    if let Some(reasons) = super::saturation_warning(r) {
-        h.push_str(&format!("<p class=\"warn\">{}</p>", escape(&reasons)));
+    for section in &doc.sections {
+        match section {
+            Section::Table(t) => table(&mut h, t),
+            Section::Charts(c) => charts(&mut h, c),
+        }
     }
-    // The gates' verdict and the key figures come before the charts.
-    let lead = 1 + usize::from(!r.gates.is_empty()) + usize::from(r.capacity.is_some());
-    tables_and_charts(&mut h, tables, lead, charts);
+    if !doc.links.is_empty() {
+        h.push_str("<p class=\"note\">Each provider's full report: ");
+        let links: Vec<String> = doc
+            .links
+            .iter()
+            .map(|l| {
+                format!(
+                    "<a href=\"{}/report.html\">{}</a>",
+                    escape(&l.dir),
+                    escape(&l.label)
+                )
+            })
+            .collect();
+        h.push_str(&links.join(" · "));
+        h.push_str("</p>");
+    }
     h.push_str("</body></html>\n");
     h
-}
-
-/// The tables in order, with the charts after the first `lead` of them.
-pub(crate) fn tables_and_charts(h: &mut String, tables: &[Table], lead: usize, charts: &[Chart]) {
-    let (first, rest) = tables.split_at(lead.min(tables.len()));
-    for t in first {
-        table(h, t);
-    }
-    self::charts(h, charts);
-    for t in rest {
-        table(h, t);
-    }
 }
 
 fn charts(h: &mut String, charts: &[Chart]) {
