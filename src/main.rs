@@ -23,38 +23,15 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Validate { scenarios } => {
-            let mut bad = 0;
-            for path in &scenarios {
-                let checked = match rtcbench::provider::is_provider_file(path) {
-                    true => rtcbench::provider::load(path)
-                        .map(|p| format!("provider \"{}\", kind {:?}", p.name, p.kind)),
-                    false => rtcbench::runner::load::scenario_file(path)
-                        .map(|s| format!("{} groups", s.groups.len())),
-                };
-                match checked {
-                    Ok(what) => println!("ok: {} ({what})", path.display()),
-                    Err(e) => {
-                        bad += 1;
-                        eprintln!("error: {e}");
-                    }
-                }
-            }
-            Ok(if bad == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Command::Validate { scenarios } => Ok(validate(&scenarios)),
         Command::Run {
-            scenario: path,
+            scenario,
             out,
             seed,
             providers,
             duration,
             score,
         } => {
-            let scenario = rtcbench::runner::load::scenario_file(&path)?;
             let options = RunOptions {
                 seed,
                 duration_us: duration.map(|d| d.as_micros() as u64),
@@ -63,50 +40,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 progress: true,
                 score: score.options(),
             };
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(async {
-                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("stopping: writing what was measured so far");
-                        let _ = stop_tx.send(true);
-                    }
-                });
-                eprintln!(
-                    "running {} ({} groups) ...",
-                    scenario.name,
-                    scenario.groups.len()
-                );
-                if options.providers.len() > 1 {
-                    let c = runner::providers::run_each(&scenario, &options, stop_rx).await?;
-                    for a in &c.runs {
-                        print_summary(a);
-                    }
-                    for m in &c.missing {
-                        println!("provider {} did not run: {}", m.label, m.reason);
-                    }
-                    println!("comparison: {}", c.dir.join("comparison.html").display());
-                    // The same precedence as one run's: a failure, then a gate, then joins.
-                    let rank = |code: &u8| {
-                        [0, SESSIONS_FAILED, GATE_BROKEN, 1]
-                            .iter()
-                            .position(|c| c == code)
-                    };
-                    let worst = c
-                        .runs
-                        .iter()
-                        .map(|a| exit_status(&a.results))
-                        .max_by_key(rank);
-                    Ok(match c.missing.is_empty() {
-                        true => ExitCode::from(worst.unwrap_or(0)),
-                        false => ExitCode::from(1),
-                    })
-                } else {
-                    let artifacts = runner::run(&scenario, &options, stop_rx).await?;
-                    print_summary(&artifacts);
-                    Ok(ExitCode::from(exit_status(&artifacts.results)))
-                }
-            })
+            run(&scenario, options)
         }
         Command::ServeReference {
             listen,
@@ -117,33 +51,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut options = server_options(ice_servers, ice_username, ice_credential_env)?;
             options.max_viewers_per_room = max_viewers;
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(async {
-                str0m::crypto::from_feature_flags().install_process_default();
-                let server = rtcbench::sfu::server::start_with(listen, options)
-                    .await
-                    .with_context(|| format!("cannot listen on {listen}"))?;
-                println!(
-                    "reference SFU: WHIP {} WHEP {} (media on udp {})",
-                    server.whip_url("{room}"),
-                    server.whep_url("{room}"),
-                    server.media_addr
-                );
-                tokio::signal::ctrl_c()
-                    .await
-                    .context("waiting for Ctrl-C")?;
-                eprintln!("stopping the reference SFU");
-                Ok(ExitCode::SUCCESS)
-            })
+            serve_reference(listen, options)
         }
         Command::ExportClip {
-            scenario: path,
+            scenario,
             group,
             out,
             length,
             seed,
         } => {
-            let scenario = rtcbench::runner::load::scenario_file(&path)?;
+            let scenario = rtcbench::runner::load::scenario_file(&scenario)?;
             let frames =
                 runner::export_clip(&scenario, &group, seed, length.as_micros() as u64, &out)?;
             println!("{}: {frames} frames for group \"{group}\"", out.display());
@@ -153,25 +70,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             run_dirs,
             out,
             score,
-        } => {
-            let out = out.unwrap_or_else(|| {
-                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-                std::path::PathBuf::from("results").join(format!("{stamp}-compare"))
-            });
-            let written = runner::providers::compare_dirs(
-                &run_dirs,
-                &out,
-                &score.options(),
-                &rtcbench::report::ALL_FORMATS,
-            )?;
-            for path in written
-                .iter()
-                .filter(|p| p.extension().is_some_and(|e| e != "png" && e != "svg"))
-            {
-                println!("{}", path.display());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => compare(&run_dirs, out, &score.options()),
         Command::Report { run_dir, format } => {
             let formats = format
                 .split(',')
@@ -183,6 +82,129 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Checks scenario and provider files; 1 when any is wrong.
+fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
+    let mut bad = 0;
+    for path in paths {
+        let checked = match rtcbench::provider::is_provider_file(path) {
+            true => rtcbench::provider::load(path)
+                .map(|p| format!("provider \"{}\", kind {:?}", p.name, p.kind)),
+            false => rtcbench::runner::load::scenario_file(path)
+                .map(|s| format!("{} groups", s.groups.len())),
+        };
+        match checked {
+            Ok(what) => println!("ok: {} ({what})", path.display()),
+            Err(e) => {
+                bad += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    match bad {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
+}
+
+/// Runs a scenario against one provider, or each in turn; Ctrl-C stops it and keeps what was
+/// measured.
+fn run(path: &std::path::Path, options: RunOptions) -> Result<ExitCode> {
+    let scenario = rtcbench::runner::load::scenario_file(path)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping: writing what was measured so far");
+                let _ = stop_tx.send(true);
+            }
+        });
+        eprintln!(
+            "running {} ({} groups) ...",
+            scenario.name,
+            scenario.groups.len()
+        );
+        if options.providers.len() > 1 {
+            let c = runner::providers::run_each(&scenario, &options, stop_rx).await?;
+            Ok(comparison_status(&c))
+        } else {
+            let artifacts = runner::run(&scenario, &options, stop_rx).await?;
+            print_summary(&artifacts);
+            Ok(ExitCode::from(exit_status(&artifacts.results)))
+        }
+    })
+}
+
+/// Prints each provider's summary; the worst of the runs' exit statuses (1 when one did not run).
+fn comparison_status(c: &runner::providers::ComparisonArtifacts) -> ExitCode {
+    for a in &c.runs {
+        print_summary(a);
+    }
+    for m in &c.missing {
+        println!("provider {} did not run: {}", m.label, m.reason);
+    }
+    println!("comparison: {}", c.dir.join("comparison.html").display());
+    // The same precedence as one run's: a failure, then a gate, then joins.
+    let rank = |code: &u8| {
+        [0, SESSIONS_FAILED, GATE_BROKEN, 1]
+            .iter()
+            .position(|c| c == code)
+    };
+    let worst = c
+        .runs
+        .iter()
+        .map(|a| exit_status(&a.results))
+        .max_by_key(rank);
+    match c.missing.is_empty() {
+        true => ExitCode::from(worst.unwrap_or(0)),
+        false => ExitCode::from(1),
+    }
+}
+
+fn serve_reference(
+    listen: std::net::SocketAddr,
+    options: rtcbench::sfu::server::ServerOptions,
+) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        str0m::crypto::from_feature_flags().install_process_default();
+        let server = rtcbench::sfu::server::start_with(listen, options)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        println!(
+            "reference SFU: WHIP {} WHEP {} (media on udp {})",
+            server.whip_url("{room}"),
+            server.whep_url("{room}"),
+            server.media_addr
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        eprintln!("stopping the reference SFU");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn compare(
+    run_dirs: &[std::path::PathBuf],
+    out: Option<std::path::PathBuf>,
+    score: &rtcbench::score::ScoreOptions,
+) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        std::path::PathBuf::from("results").join(format!("{stamp}-compare"))
+    });
+    let written =
+        runner::providers::compare_dirs(run_dirs, &out, score, &rtcbench::report::ALL_FORMATS)?;
+    for path in written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "png" && e != "svg"))
+    {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A run's exit status.

@@ -254,7 +254,15 @@ pub fn summary(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
 
 /// Metric scores and the pairwise tests behind the verdicts.
 pub fn detail(a: &Assessment) -> Vec<Table> {
-    let mut out = Vec::new();
+    let mut out = vec![metric_scores(a)];
+    out.extend(percentiles(a));
+    out.extend(metric_tests(a));
+    out.push(coverage(a));
+    out.extend(declared(a));
+    out
+}
+
+fn metric_scores(a: &Assessment) -> Table {
     let mut rows = Vec::new();
     for c in &a.card.providers {
         for m in &c.metrics {
@@ -271,16 +279,23 @@ pub fn detail(a: &Assessment) -> Vec<Table> {
             ]);
         }
     }
-    out.push(Table {
+    Table {
         title: "Metric scores".into(),
         note: Some("Each figure over all of a provider's sessions (e2e latency pools every frame), with its bootstrap interval from resampling whole sessions.".into()),
         headers: ["provider", "dimension", "metric", "value", "score", "sessions"]
             .map(String::from)
             .to_vec(),
         rows,
-    });
-    if !a.card.percentiles.is_empty() {
-        out.push(Table {
+    }
+}
+
+/// Percentiles with their intervals, and the pairs' differences; nothing without percentiles.
+fn percentiles(a: &Assessment) -> Vec<Table> {
+    if a.card.percentiles.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    out.push(Table {
             title: "Percentiles with intervals".into(),
             note: Some("Over all of a provider's sessions (e2e latency pools every frame); brackets: bootstrap intervals from resampling whole sessions. Differences: second provider minus first; a difference whose interval includes zero is marked as a tie.".into()),
             headers: ["provider", "figure", "p50", "p95"].map(String::from).to_vec(),
@@ -298,35 +313,38 @@ pub fn detail(a: &Assessment) -> Vec<Table> {
                 })
                 .collect(),
         });
-        let tie = |i: &Interval| {
-            let s = with_interval(Some(*i), 1);
-            if i.excludes_zero() {
-                s
-            } else {
-                format!("{s} (tie)")
-            }
-        };
-        out.push(Table {
-            title: "Percentile differences".into(),
-            note: None,
-            headers: ["figure", "pair", "p50 difference", "p95 difference"]
-                .map(String::from)
-                .to_vec(),
-            rows: a
-                .card
-                .percentile_differences
-                .iter()
-                .map(|d| {
-                    vec![
-                        d.figure.to_string(),
-                        format!("{} vs {}", d.a, d.b),
-                        tie(&d.p50),
-                        tie(&d.p95),
-                    ]
-                })
-                .collect(),
-        });
-    }
+    let tie = |i: &Interval| {
+        let s = with_interval(Some(*i), 1);
+        if i.excludes_zero() {
+            s
+        } else {
+            format!("{s} (tie)")
+        }
+    };
+    out.push(Table {
+        title: "Percentile differences".into(),
+        note: None,
+        headers: ["figure", "pair", "p50 difference", "p95 difference"]
+            .map(String::from)
+            .to_vec(),
+        rows: a
+            .card
+            .percentile_differences
+            .iter()
+            .map(|d| {
+                vec![
+                    d.figure.to_string(),
+                    format!("{} vs {}", d.a, d.b),
+                    tie(&d.p50),
+                    tie(&d.p95),
+                ]
+            })
+            .collect(),
+    });
+    out
+}
+
+fn metric_tests(a: &Assessment) -> Option<Table> {
     let rows: Vec<Vec<String>> = a
         .card
         .metric_verdicts
@@ -344,8 +362,10 @@ pub fn detail(a: &Assessment) -> Vec<Table> {
             ]
         })
         .collect();
-    if !rows.is_empty() {
-        out.push(Table {
+    if rows.is_empty() {
+        return None;
+    }
+    Some(Table {
             title: "Metric tests, pair by pair".into(),
             note: Some("Difference: second provider minus first. Mann–Whitney U over the sessions' own figures (two-sided, normal approximation with tie correction); effect: rank-biserial correlation, +1 when every session of the second is higher. With more than two providers, a win must also hold after Holm's correction over the pairs.".into()),
             headers: [
@@ -360,8 +380,10 @@ pub fn detail(a: &Assessment) -> Vec<Table> {
             .map(String::from)
             .to_vec(),
             rows,
-        });
-    }
+        })
+}
+
+fn coverage(a: &Assessment) -> Table {
     let coverage: Vec<Vec<String>> = a
         .card
         .providers
@@ -383,22 +405,25 @@ pub fn detail(a: &Assessment) -> Vec<Table> {
         })
         .collect();
     if !coverage.is_empty() {
-        out.push(Table {
+        Table {
             title: "Coverage by region".into(),
             note: Some("Each region is a network profile. A region meets the SLO when every latency and stability metric measured there scores at least acceptable (60). Coverage is the audience share of the measured regions that meet it.".into()),
             headers: ["provider", "region", "audience", "sessions", "SLO"]
                 .map(String::from)
                 .to_vec(),
             rows: coverage,
-        });
+        }
     } else {
-        out.push(Table {
+        Table {
             title: "Coverage by region".into(),
             note: Some("Not scored: no audience mix was given. Put `[coverage.audience]` (network profile = audience share) in a scoring file or the scenario's `[scoring]`, and run groups on those profiles.".into()),
             headers: Vec::new(),
             rows: Vec::new(),
-        });
+        }
     }
+}
+
+fn declared(a: &Assessment) -> Option<Table> {
     let declared: Vec<Vec<String>> = a
         .card
         .providers
@@ -417,24 +442,24 @@ pub fn detail(a: &Assessment) -> Vec<Table> {
             })
         })
         .collect();
-    if !declared.is_empty() {
-        out.push(Table {
-            title: "Declared, not measured (vendor dossier)".into(),
-            note: Some("Figures as the dossier states them; rtcbench did not measure them.".into()),
-            headers: [
-                "provider",
-                "dimension",
-                "item",
-                "declared",
-                "score",
-                "source",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: declared,
-        });
+    if declared.is_empty() {
+        return None;
     }
-    out
+    Some(Table {
+        title: "Declared, not measured (vendor dossier)".into(),
+        note: Some("Figures as the dossier states them; rtcbench did not measure them.".into()),
+        headers: [
+            "provider",
+            "dimension",
+            "item",
+            "declared",
+            "score",
+            "source",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: declared,
+    })
 }
 
 /// Method and environment: how the scores were made and on what.

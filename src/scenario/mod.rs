@@ -281,6 +281,36 @@ fn validate_stages(
 /// scored metrics one floor up, by `score::config::check_overrides` (docs/architecture.md).
 pub fn validate(s: &Scenario) -> Result<(), Problem> {
     faults::validate(s)?;
+    validate_gates(s)?;
+    if s.groups.is_empty() {
+        return Err((
+            None,
+            "group".into(),
+            "a scenario needs at least one [[group]]".into(),
+        ));
+    }
+    if let Some(c) = &s.capacity {
+        validate_capacity(s, c)?;
+    }
+    for (i, load) in s.http.iter().enumerate() {
+        http::validate(s, i, load)?;
+    }
+    if s.duration.0.is_zero() {
+        return Err((
+            None,
+            "duration".into(),
+            "duration must be greater than zero".into(),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, g) in s.groups.iter().enumerate() {
+        validate_group(s, i, g, &mut seen)?;
+    }
+    profiles::validate(s)?;
+    Ok(())
+}
+
+fn validate_gates(s: &Scenario) -> Result<(), Problem> {
     for (i, gate) in s.gates.iter().enumerate() {
         if let Err((field, message)) = gates::check(gate.get_ref()) {
             return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));
@@ -312,170 +342,172 @@ pub fn validate(s: &Scenario) -> Result<(), Problem> {
             }
         }
     }
-    if s.groups.is_empty() {
+    Ok(())
+}
+
+/// One group's checks; `seen` holds the names of the groups before it.
+fn validate_group(
+    s: &Scenario,
+    i: usize,
+    g: &GroupSpec,
+    seen: &mut std::collections::BTreeSet<String>,
+) -> Result<(), Problem> {
+    let at = |f: &str| format!("group[{i}].{f}");
+    if g.name.get_ref().trim().is_empty() {
         return Err((
-            None,
-            "group".into(),
-            "a scenario needs at least one [[group]]".into(),
+            Some(g.name.span()),
+            at("name"),
+            "a group name cannot be empty".into(),
         ));
     }
-    if let Some(c) = &s.capacity {
-        validate_capacity(s, c)?;
-    }
-    for (i, load) in s.http.iter().enumerate() {
-        http::validate(s, i, load)?;
-    }
-    if s.duration.0.is_zero() {
+    if !seen.insert(g.name.get_ref().clone()) {
         return Err((
-            None,
-            "duration".into(),
-            "duration must be greater than zero".into(),
+            Some(g.name.span()),
+            at("name"),
+            format!("group name \"{}\" is used twice", g.name.get_ref()),
         ));
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, g) in s.groups.iter().enumerate() {
-        let at = |f: &str| format!("group[{i}].{f}");
-        if g.name.get_ref().trim().is_empty() {
+    validate_stages(s, g, &at)?;
+    cohost::validate(s, g, &at)?;
+    profiles::validate_shares(s, g, &at)?;
+    let watchers = watchers(s, g, &at)?;
+    validate_publisher_and_room(s, g, &at)?;
+    if *g.probes.get_ref() > watchers {
+        return Err((
+            Some(g.probes.span()),
+            at("probes"),
+            format!(
+                "{} probes but only {watchers} receivers; probes are a subset of the receivers",
+                g.probes.get_ref()
+            ),
+        ));
+    }
+    if let Some(pn) = &g.publisher_network {
+        if s.transport != Transport::Webrtc {
             return Err((
-                Some(g.name.span()),
-                at("name"),
-                "a group name cannot be empty".into(),
+                Some(pn.span()),
+                at("publisher_network"),
+                "publisher_network is for transport = \"webrtc\"".into(),
             ));
         }
-        if !seen.insert(g.name.get_ref().clone()) {
-            return Err((
-                Some(g.name.span()),
-                at("name"),
-                format!("group name \"{}\" is used twice", g.name.get_ref()),
-            ));
-        }
-        validate_stages(s, g, &at)?;
-        cohost::validate(s, g, &at)?;
-        profiles::validate_shares(s, g, &at)?;
-        let searched = |g: &GroupSpec| {
-            s.capacity
-                .as_ref()
-                .is_some_and(|c| c.get_ref().group == *g.name.get_ref())
-        };
-        let watchers = match g.kind {
-            GroupKind::Room if !g.stages.is_empty() || searched(g) => u32::MAX,
-            GroupKind::Room => {
-                if *g.receivers.get_ref() == 0 {
-                    return Err((
-                        Some(g.receivers.span()),
-                        at("receivers"),
-                        "a room needs at least 1 receiver".into(),
-                    ));
-                }
-                if *g.pairs.get_ref() != 0 {
-                    return Err((
-                        Some(g.pairs.span()),
-                        at("pairs"),
-                        "pairs are for kind = \"call\"".into(),
-                    ));
-                }
-                *g.receivers.get_ref()
-            }
-            GroupKind::Cohost => *g.receivers.get_ref(),
-            GroupKind::Call => {
-                if *g.pairs.get_ref() == 0 {
-                    return Err((
-                        None,
-                        at("pairs"),
-                        "a call group needs pairs = 1 or more".into(),
-                    ));
-                }
-                if *g.receivers.get_ref() != 0 {
-                    return Err((
-                        Some(g.receivers.span()),
-                        at("receivers"),
-                        "in a call each side watches the other; set pairs, not receivers".into(),
-                    ));
-                }
-                if s.transport != Transport::Webrtc {
-                    return Err((None, at("kind"), "calls need transport = \"webrtc\"".into()));
-                }
-                2 * *g.pairs.get_ref()
-            }
-        };
-        if *g.publisher.get_ref() == Publisher::External {
-            if g.kind != GroupKind::Room || s.transport != Transport::Webrtc {
+        known_network(s, pn, &at("publisher_network"))?;
+    }
+    known_network(s, &g.network, &at("network"))?;
+    let net = g.network.get_ref();
+    if s.transport == Transport::Simulated && network_for(s, net).needs_impairment_layer() {
+        return Err((
+            Some(g.network.span()),
+            at("network"),
+            format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages, uplink, schedule or path, which only the WebRTC transport's impairment layer does"),
+        ));
+    }
+    if g.start.0 >= s.duration.0 {
+        return Err((
+            None,
+            at("start"),
+            format!(
+                "group \"{}\" starts at {} but the run lasts {}",
+                g.name.get_ref(),
+                humantime::format_duration(g.start.0),
+                humantime::format_duration(s.duration.0)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// How many viewers a group has (all a profile or a search wants: unbounded), once its kind's
+/// fields agree.
+fn watchers(s: &Scenario, g: &GroupSpec, at: &dyn Fn(&str) -> String) -> Result<u32, Problem> {
+    let searched = |g: &GroupSpec| {
+        s.capacity
+            .as_ref()
+            .is_some_and(|c| c.get_ref().group == *g.name.get_ref())
+    };
+    Ok(match g.kind {
+        GroupKind::Room if !g.stages.is_empty() || searched(g) => u32::MAX,
+        GroupKind::Room => {
+            if *g.receivers.get_ref() == 0 {
                 return Err((
-                    Some(g.publisher.span()),
-                    at("publisher"),
-                    "an external publisher is for kind = \"room\" with transport = \"webrtc\""
-                        .into(),
+                    Some(g.receivers.span()),
+                    at("receivers"),
+                    "a room needs at least 1 receiver".into(),
                 ));
             }
-            if g.room.is_none() {
+            if *g.pairs.get_ref() != 0 {
                 return Err((
-                    Some(g.publisher.span()),
-                    at("room"),
-                    "an external publisher needs the room it is live in".into(),
+                    Some(g.pairs.span()),
+                    at("pairs"),
+                    "pairs are for kind = \"call\"".into(),
                 ));
             }
+            *g.receivers.get_ref()
         }
-        if let Some(room) = &g.room {
-            let name = room.get_ref();
-            let url_safe = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
-            if name.is_empty() || !name.chars().all(url_safe) {
+        GroupKind::Cohost => *g.receivers.get_ref(),
+        GroupKind::Call => {
+            if *g.pairs.get_ref() == 0 {
                 return Err((
-                    Some(room.span()),
-                    at("room"),
-                    format!("room \"{name}\" must be letters, digits and - _ . ~ (it goes in a URL path)"),
+                    None,
+                    at("pairs"),
+                    "a call group needs pairs = 1 or more".into(),
                 ));
             }
-            if g.kind == GroupKind::Call {
+            if *g.receivers.get_ref() != 0 {
                 return Err((
-                    Some(room.span()),
-                    at("room"),
-                    "a call makes a room per side; room is for kind = \"room\"".into(),
+                    Some(g.receivers.span()),
+                    at("receivers"),
+                    "in a call each side watches the other; set pairs, not receivers".into(),
                 ));
             }
-        }
-        if *g.probes.get_ref() > watchers {
-            return Err((
-                Some(g.probes.span()),
-                at("probes"),
-                format!(
-                    "{} probes but only {watchers} receivers; probes are a subset of the receivers",
-                    g.probes.get_ref()
-                ),
-            ));
-        }
-        if let Some(pn) = &g.publisher_network {
             if s.transport != Transport::Webrtc {
-                return Err((
-                    Some(pn.span()),
-                    at("publisher_network"),
-                    "publisher_network is for transport = \"webrtc\"".into(),
-                ));
+                return Err((None, at("kind"), "calls need transport = \"webrtc\"".into()));
             }
-            known_network(s, pn, &at("publisher_network"))?;
+            2 * *g.pairs.get_ref()
         }
-        known_network(s, &g.network, &at("network"))?;
-        let net = g.network.get_ref();
-        if s.transport == Transport::Simulated && network_for(s, net).needs_impairment_layer() {
+    })
+}
+
+fn validate_publisher_and_room(
+    s: &Scenario,
+    g: &GroupSpec,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(), Problem> {
+    if *g.publisher.get_ref() == Publisher::External {
+        if g.kind != GroupKind::Room || s.transport != Transport::Webrtc {
             return Err((
-                Some(g.network.span()),
-                at("network"),
-                format!("profile \"{net}\" uses reorder, burst, duplicate, rate, queue, outages, uplink, schedule or path, which only the WebRTC transport's impairment layer does"),
+                Some(g.publisher.span()),
+                at("publisher"),
+                "an external publisher is for kind = \"room\" with transport = \"webrtc\"".into(),
             ));
         }
-        if g.start.0 >= s.duration.0 {
+        if g.room.is_none() {
             return Err((
-                None,
-                at("start"),
-                format!(
-                    "group \"{}\" starts at {} but the run lasts {}",
-                    g.name.get_ref(),
-                    humantime::format_duration(g.start.0),
-                    humantime::format_duration(s.duration.0)
-                ),
+                Some(g.publisher.span()),
+                at("room"),
+                "an external publisher needs the room it is live in".into(),
             ));
         }
     }
-    profiles::validate(s)?;
+    if let Some(room) = &g.room {
+        let name = room.get_ref();
+        let url_safe = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
+        if name.is_empty() || !name.chars().all(url_safe) {
+            return Err((
+                Some(room.span()),
+                at("room"),
+                format!(
+                    "room \"{name}\" must be letters, digits and - _ . ~ (it goes in a URL path)"
+                ),
+            ));
+        }
+        if g.kind == GroupKind::Call {
+            return Err((
+                Some(room.span()),
+                at("room"),
+                "a call makes a room per side; room is for kind = \"room\"".into(),
+            ));
+        }
+    }
     Ok(())
 }
 
