@@ -7,12 +7,13 @@
 
 use super::room::GroupOutcome;
 use super::session::{publish, subscribe, Watch};
-use super::webrtc::{gather, Ctx};
+use super::webrtc::{gather, Ctx, Publishing, Watching};
 use crate::base::Micros;
 use crate::media::receiver::Role;
 use crate::metrics::{Metric, Recorder, Sample};
-use crate::plan::{room_name, GroupPlan, ReceiverPlan};
+use crate::plan::{room_name, CohostPlan, GroupPlan, ReceiverPlan};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The group name host↔host measurements are reported under.
 pub fn hosts_group(group: &str) -> String {
@@ -36,6 +37,188 @@ fn earliest(a: Option<Micros>, b: Option<Micros>) -> Option<Micros> {
     }
 }
 
+/// A co-hosting group being run: its contexts (the audience's, and the hosts' own group) and
+/// its rooms on the run's clock.
+struct Cohosting<'a> {
+    ctx: Ctx,
+    hosts_ctx: Ctx,
+    plan: &'a GroupPlan,
+    c: &'a CohostPlan,
+    t0: Micros,
+    switch_at: Option<Micros>,
+}
+
+impl Cohosting<'_> {
+    fn room(&self, k: usize) -> String {
+        room_name(&self.plan.name, &format!("-h{k}"))
+    }
+
+    fn call_room(&self, k: usize) -> String {
+        room_name(&self.plan.name, &format!("-call{k}"))
+    }
+
+    /// When host k stops being live in the room: at the switch for the pair that leaves.
+    fn leaves_room(&self, k: usize) -> Option<Micros> {
+        if k < 2 {
+            self.switch_at
+        } else {
+            None
+        }
+    }
+
+    fn until(&self, at: Option<Micros>) -> Instant {
+        at.map_or(self.ctx.until, |at| {
+            self.ctx.clock.instant_of(at).min(self.ctx.until)
+        })
+    }
+
+    /// Every host publishes into its room and watches every other host.
+    fn hosts(&self, publishers: &mut Vec<Publishing>, watchers: &mut Vec<Watching>) {
+        let (plan, t0) = (self.plan, self.t0);
+        for (k, sender) in self.c.hosts.iter().enumerate() {
+            publishers.push(tokio::spawn(publish(
+                self.hosts_ctx.clone(),
+                format!("{}/h{k}", plan.name),
+                sender.clone(),
+                self.room(k),
+                t0,
+                self.until(self.leaves_room(k)),
+            )));
+            for (j, reference) in self.c.hosts.iter().enumerate().filter(|(j, _)| *j != k) {
+                // One link decodes every frame for picture quality; decoding them all would
+                // cost more than the audience does.
+                let role = if (k, j) == (0, 1) {
+                    Role::Probe
+                } else {
+                    Role::Light
+                };
+                let w = Watch {
+                    plan: host_session(format!("{}/h{k}<-h{j}", plan.name), 0, role),
+                    room: self.room(j),
+                    dial_at: t0,
+                    reference: reference.clone(),
+                    publisher_start: Some(t0),
+                    leave_at: earliest(self.leaves_room(k), self.leaves_room(j)),
+                    via_sidecar: self.ctx.sidecar_plays(None),
+                };
+                watchers.push(tokio::spawn(subscribe(self.hosts_ctx.clone(), w)));
+            }
+        }
+    }
+
+    /// Viewer `i` watches host `i % hosts`, and its partner during each PK round.
+    fn audience(&self) -> Vec<Watching> {
+        let mut audience = Vec::new();
+        let n = self.c.hosts.len();
+        for (i, r) in self.plan.receivers.iter().enumerate() {
+            let home = i % n;
+            let dial_at = self.t0 + r.join_us;
+            let leave_at = earliest(r.leave_us.map(|l| self.t0 + l), self.leaves_room(home));
+            if leave_at.is_some_and(|l| l <= dial_at) {
+                continue;
+            }
+            audience.push(tokio::spawn(subscribe(
+                self.ctx.clone(),
+                Watch {
+                    plan: r.clone(),
+                    room: self.room(home),
+                    dial_at,
+                    reference: self.c.hosts[home].clone(),
+                    publisher_start: Some(self.t0),
+                    leave_at,
+                    via_sidecar: self.ctx.sidecar_plays(None),
+                },
+            )));
+            audience.extend(self.pk_rounds(r, (home + 1) % n, dial_at, leave_at));
+        }
+        audience
+    }
+
+    /// A viewer's sessions on the partner host during the PK rounds it is there for.
+    fn pk_rounds(
+        &self,
+        r: &ReceiverPlan,
+        partner: usize,
+        dial_at: Micros,
+        leave_at: Option<Micros>,
+    ) -> Vec<Watching> {
+        let mut out = Vec::new();
+        for (round, &(from, to)) in self.c.pk_rounds.iter().enumerate() {
+            let (start, end) = (self.t0 + from, self.t0 + to);
+            let end = [leave_at, self.leaves_room(partner)]
+                .into_iter()
+                .flatten()
+                .fold(end, Micros::min);
+            if dial_at > start || start >= end {
+                continue;
+            }
+            let pk = ReceiverPlan {
+                id: format!("{}/pk{}", r.id, round + 1),
+                role: Role::Light,
+                join_us: from,
+                leave_us: Some(end - self.t0),
+                ..r.clone()
+            };
+            out.push(tokio::spawn(subscribe(
+                self.ctx.clone(),
+                Watch {
+                    plan: pk,
+                    room: self.room(partner),
+                    dial_at: start,
+                    reference: self.c.hosts[partner].clone(),
+                    publisher_start: Some(self.t0),
+                    leave_at: Some(end),
+                    via_sidecar: self.ctx.sidecar_plays(None),
+                },
+            )));
+        }
+        out
+    }
+
+    /// At the switch, hosts 0 and 1 dial each other's call room; dial → first frame of the
+    /// call is the switch time.
+    fn switch(&self, at: Micros, publishers: &mut Vec<Publishing>, watchers: &mut Vec<Watching>) {
+        for k in 0..2 {
+            let other = 1 - k;
+            publishers.push(tokio::spawn(publish(
+                self.hosts_ctx.clone(),
+                format!("{}/h{k}/call", self.plan.name),
+                self.c.hosts[k].clone(),
+                self.call_room(k),
+                at,
+                self.ctx.until,
+            )));
+            let role = if k == 0 { Role::Probe } else { Role::Light };
+            let w = Watch {
+                plan: host_session(
+                    format!("{}/h{k}<-h{other}/call", self.plan.name),
+                    at - self.t0,
+                    role,
+                ),
+                room: self.call_room(other),
+                dial_at: at,
+                reference: self.c.hosts[other].clone(),
+                publisher_start: Some(at),
+                leave_at: None,
+                via_sidecar: self.ctx.sidecar_plays(None),
+            };
+            let hosts = self.hosts_ctx.clone();
+            watchers.push(tokio::spawn(async move {
+                let s = subscribe(hosts.clone(), w).await;
+                // The call dials at the switch, so dial → first frame is the switch time.
+                if let (Some(ms), Ok(mut rec)) = (s.connect_ms, hosts.recorder.lock()) {
+                    rec.record(Sample {
+                        metric: Metric::SwitchMs,
+                        at: hosts.clock.now(),
+                        value: ms,
+                    });
+                }
+                s
+            }));
+        }
+    }
+}
+
 pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutcome> {
     let Some(c) = &plan.cohost else {
         return Vec::new();
@@ -51,143 +234,22 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
     };
     ctx.live
         .watch_recorder(&hosts_ctx.group, hosts_ctx.recorder.clone());
-    let n = c.hosts.len();
-    let room = |k: usize| room_name(&plan.name, &format!("-h{k}"));
-    let call_room = |k: usize| room_name(&plan.name, &format!("-call{k}"));
-    let switch_at = c.switch_at_us.map(|at| t0 + at);
-    // When host k stops being live in the room: at the switch for the pair that leaves.
-    let leaves_room = |k: usize| if k < 2 { switch_at } else { None };
-    let until =
-        |at: Option<Micros>| at.map_or(ctx.until, |at| ctx.clock.instant_of(at).min(ctx.until));
-
+    let group = Cohosting {
+        switch_at: c.switch_at_us.map(|at| t0 + at),
+        ctx,
+        hosts_ctx,
+        plan,
+        c,
+        t0,
+    };
     let mut host_publishers = Vec::new();
     let mut host_watchers = Vec::new();
-    for (k, sender) in c.hosts.iter().enumerate() {
-        host_publishers.push(tokio::spawn(publish(
-            hosts_ctx.clone(),
-            format!("{}/h{k}", plan.name),
-            sender.clone(),
-            room(k),
-            t0,
-            until(leaves_room(k)),
-        )));
-        for (j, reference) in c.hosts.iter().enumerate().filter(|(j, _)| *j != k) {
-            let w = Watch {
-                // One link decodes every frame for picture quality; decoding them all would
-                // cost more than the audience does.
-                plan: host_session(
-                    format!("{}/h{k}<-h{j}", plan.name),
-                    0,
-                    if (k, j) == (0, 1) {
-                        Role::Probe
-                    } else {
-                        Role::Light
-                    },
-                ),
-                room: room(j),
-                dial_at: t0,
-                reference: reference.clone(),
-                publisher_start: Some(t0),
-                leave_at: earliest(leaves_room(k), leaves_room(j)),
-                via_sidecar: ctx.sidecar_plays(None),
-            };
-            host_watchers.push(tokio::spawn(subscribe(hosts_ctx.clone(), w)));
-        }
+    group.hosts(&mut host_publishers, &mut host_watchers);
+    let audience = group.audience();
+    if let Some(at) = group.switch_at.filter(|_| c.hosts.len() >= 2) {
+        group.switch(at, &mut host_publishers, &mut host_watchers);
     }
-
-    let mut audience = Vec::new();
-    for (i, r) in plan.receivers.iter().enumerate() {
-        let home = i % n;
-        let dial_at = t0 + r.join_us;
-        let leave_at = earliest(r.leave_us.map(|l| t0 + l), leaves_room(home));
-        if leave_at.is_some_and(|l| l <= dial_at) {
-            continue;
-        }
-        audience.push(tokio::spawn(subscribe(
-            ctx.clone(),
-            Watch {
-                plan: r.clone(),
-                room: room(home),
-                dial_at,
-                reference: c.hosts[home].clone(),
-                publisher_start: Some(t0),
-                leave_at,
-                via_sidecar: ctx.sidecar_plays(None),
-            },
-        )));
-        let partner = (home + 1) % n;
-        for (round, &(from, to)) in c.pk_rounds.iter().enumerate() {
-            let (start, end) = (t0 + from, t0 + to);
-            let end = [leave_at, leaves_room(partner)]
-                .into_iter()
-                .flatten()
-                .fold(end, Micros::min);
-            if dial_at > start || start >= end {
-                continue;
-            }
-            let pk = ReceiverPlan {
-                id: format!("{}/pk{}", r.id, round + 1),
-                role: Role::Light,
-                join_us: from,
-                leave_us: Some(end - t0),
-                ..r.clone()
-            };
-            audience.push(tokio::spawn(subscribe(
-                ctx.clone(),
-                Watch {
-                    plan: pk,
-                    room: room(partner),
-                    dial_at: start,
-                    reference: c.hosts[partner].clone(),
-                    publisher_start: Some(t0),
-                    leave_at: Some(end),
-                    via_sidecar: ctx.sidecar_plays(None),
-                },
-            )));
-        }
-    }
-
-    if let Some(at) = switch_at.filter(|_| n >= 2) {
-        for k in 0..2 {
-            let other = 1 - k;
-            host_publishers.push(tokio::spawn(publish(
-                hosts_ctx.clone(),
-                format!("{}/h{k}/call", plan.name),
-                c.hosts[k].clone(),
-                call_room(k),
-                at,
-                ctx.until,
-            )));
-            let w = Watch {
-                plan: host_session(
-                    format!("{}/h{k}<-h{other}/call", plan.name),
-                    at - t0,
-                    if k == 0 { Role::Probe } else { Role::Light },
-                ),
-                room: call_room(other),
-                dial_at: at,
-                reference: c.hosts[other].clone(),
-                publisher_start: Some(at),
-                leave_at: None,
-                via_sidecar: ctx.sidecar_plays(None),
-            };
-            let hosts = hosts_ctx.clone();
-            host_watchers.push(tokio::spawn(async move {
-                let s = subscribe(hosts.clone(), w).await;
-                // The call dials at the switch, so dial → first frame is the switch time.
-                if let (Some(ms), Ok(mut rec)) = (s.connect_ms, hosts.recorder.lock()) {
-                    rec.record(Sample {
-                        metric: Metric::SwitchMs,
-                        at: hosts.clock.now(),
-                        value: ms,
-                    });
-                }
-                s
-            }));
-        }
-    }
-
-    let audience = gather(&ctx, plan, Vec::new(), audience).await;
-    let hosts = gather(&hosts_ctx, plan, host_publishers, host_watchers).await;
+    let audience = gather(&group.ctx, plan, Vec::new(), audience).await;
+    let hosts = gather(&group.hosts_ctx, plan, host_publishers, host_watchers).await;
     vec![audience, hosts]
 }

@@ -358,8 +358,8 @@ fn phases_of(
         .collect()
 }
 
-type Publishing = tokio::task::JoinHandle<(SenderStats, Option<SessionFailure>)>;
-type Watching = tokio::task::JoinHandle<ReceiverSummary>;
+pub(super) type Publishing = tokio::task::JoinHandle<(SenderStats, Option<SessionFailure>)>;
+pub(super) type Watching = tokio::task::JoinHandle<ReceiverSummary>;
 
 /// Waits for a group's sessions and puts what they measured into one outcome.
 pub(super) async fn gather(

@@ -131,11 +131,16 @@ fn cell(v: Option<f64>, digits: usize) -> String {
     v.map(|v| fmt(v, digits)).unwrap_or_else(|| "–".into())
 }
 
+/// The side-by-side figures, the runs, and (when there are gates) the gates by provider.
 pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
-    let mut out = Vec::new();
-    let labels: Vec<String> = runs.iter().map(|r| r.label.clone()).collect();
+    let mut out = vec![side_by_side(runs), runs_table(runs, missing)];
+    out.extend(gates_by_provider(runs));
+    out
+}
+
+fn side_by_side(runs: &[ComparedRun]) -> Table {
     let mut headers = vec!["group".to_string(), "figure".to_string()];
-    headers.extend(labels.iter().cloned());
+    headers.extend(runs.iter().map(|r| r.label.clone()));
     let mut rows = Vec::new();
     for name in group_names(runs) {
         for f in &FIGURES {
@@ -151,7 +156,7 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
             rows.push(row);
         }
     }
-    out.push(Table {
+    Table {
         title: "Providers side by side".into(),
         note: Some(
             "The same scenario, plan and seed against each provider, one after the other on this machine. Figures as in each provider's report: e2e latency is capture at the publisher to frame complete at the receiver; freezes by the W3C rule. A dash: the figure was not measured (no session got that far). Which differences are real is in the head-to-head and metric-test tables."
@@ -159,7 +164,10 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
         ),
         headers,
         rows,
-    });
+    }
+}
+
+fn runs_table(runs: &[ComparedRun], missing: &[MissingRun]) -> Table {
     let mut rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -199,7 +207,7 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
         row.push(format!("did not run: {}", m.reason));
         row
     }));
-    out.push(Table {
+    Table {
         title: "Runs".into(),
         note: Some(
             "Each provider's run has its own folder with run.json, its full report and sessions.csv. rtcbench's own cost is there so a provider is not blamed for a saturated generator."
@@ -219,7 +227,10 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
         .map(String::from)
         .to_vec(),
         rows,
-    });
+    }
+}
+
+fn gates_by_provider(runs: &[ComparedRun]) -> Option<Table> {
     let gates: Vec<(String, String)> = runs
         .iter()
         .flat_map(|r| {
@@ -234,39 +245,38 @@ pub fn tables(runs: &[ComparedRun], missing: &[MissingRun]) -> Vec<Table> {
             }
             acc
         });
-    if !gates.is_empty() {
-        let mut headers = vec!["gate".to_string(), "group".to_string()];
-        headers.extend(labels.iter().cloned());
-        out.push(Table {
-            title: "SLO gates by provider".into(),
-            note: None,
-            headers,
-            rows: gates
-                .iter()
-                .map(|(gate, group)| {
-                    let mut row = vec![gate.clone(), group.clone()];
-                    row.extend(runs.iter().map(|r| {
-                        r.results
-                            .gates
-                            .iter()
-                            .find(|g| &g.gate == gate && &g.group == group)
-                            .map_or("–".to_string(), |g| {
-                                format!(
-                                    "{} ({})",
-                                    g.verdict(),
-                                    g.observed.map_or("no data".into(), |v| fmt(v, 2))
-                                )
-                            })
-                    }));
-                    row
-                })
-                .collect(),
-        });
+    if gates.is_empty() {
+        return None;
     }
-    out
+    let mut headers = vec!["gate".to_string(), "group".to_string()];
+    headers.extend(runs.iter().map(|r| r.label.clone()));
+    Some(Table {
+        title: "SLO gates by provider".into(),
+        note: None,
+        headers,
+        rows: gates
+            .iter()
+            .map(|(gate, group)| {
+                let mut row = vec![gate.clone(), group.clone()];
+                row.extend(runs.iter().map(|r| {
+                    r.results
+                        .gates
+                        .iter()
+                        .find(|g| &g.gate == gate && &g.group == group)
+                        .map_or("–".to_string(), |g| {
+                            format!(
+                                "{} ({})",
+                                g.verdict(),
+                                g.observed.map_or("no data".into(), |v| fmt(v, 2))
+                            )
+                        })
+                }));
+                row
+            })
+            .collect(),
+    })
 }
 
-/// Series named "provider · group" (or just the provider when there is one group).
 /// Each run's per-group series, named "provider · group" (or just the provider when the
 /// comparison has one group).
 pub(super) fn by_provider(
