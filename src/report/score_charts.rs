@@ -33,34 +33,53 @@ fn metric_rows(a: &Assessment, ids: &[&str]) -> Vec<(String, f64, f64, f64)> {
 /// The scored charts: radar, whiskers, the connect-time histogram, latency over the run and
 /// the weak-network curves when the runs have a loss ladder.
 pub fn charts(a: &Assessment, runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Chart> = radar(a)?.into_iter().collect();
+    out.extend(whiskers(a)?);
+    out.extend(connect_histogram(runs)?);
+    out.extend(latency_over_time(runs)?);
+    let labelled: Vec<(&str, &crate::results::RunResults)> = runs
+        .iter()
+        .map(|r| (r.label.as_str(), &r.results))
+        .collect();
+    out.extend(super::degradation::by_provider(&labelled)?);
+    Ok(out)
+}
+
+fn radar(a: &Assessment) -> Result<Option<Chart>, ChartError> {
     let dims = shown_dimensions(a);
-    if !dims.is_empty() {
-        out.push(render(
-            "compare_dimension_radar",
-            "Dimension scores (0–100)".into(),
-            Kind::Radar {
-                axes: dims.iter().map(|d| d.name().to_string()).collect(),
-                series: a
-                    .card
-                    .providers
-                    .iter()
-                    .map(|c| {
-                        let scores = dims
-                            .iter()
-                            .map(|d| {
-                                c.dimensions
-                                    .iter()
-                                    .find(|x| x.dimension == *d)
-                                    .and_then(|x| x.score.map(|i| i.estimate))
-                            })
-                            .collect();
-                        (c.label.clone(), scores)
-                    })
-                    .collect(),
-            },
-        )?);
+    if dims.is_empty() {
+        return Ok(None);
     }
+    render(
+        "compare_dimension_radar",
+        "Dimension scores (0–100)".into(),
+        Kind::Radar {
+            axes: dims.iter().map(|d| d.name().to_string()).collect(),
+            series: a
+                .card
+                .providers
+                .iter()
+                .map(|c| {
+                    let scores = dims
+                        .iter()
+                        .map(|d| {
+                            c.dimensions
+                                .iter()
+                                .find(|x| x.dimension == *d)
+                                .and_then(|x| x.score.map(|i| i.estimate))
+                        })
+                        .collect();
+                    (c.label.clone(), scores)
+                })
+                .collect(),
+        },
+    )
+    .map(Some)
+}
+
+/// The overall score, e2e p95 and time to first frame p90, each with its interval.
+fn whiskers(a: &Assessment) -> Result<Vec<Chart>, ChartError> {
+    let mut out = Vec::new();
     let overall: Vec<(String, f64, f64, f64)> = a
         .card
         .providers
@@ -105,6 +124,11 @@ pub fn charts(a: &Assessment, runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartE
             )?);
         }
     }
+    Ok(out)
+}
+
+/// Time to first frame per session, with the 600 ms line.
+fn connect_histogram(runs: &[ComparedRun]) -> Result<Option<Chart>, ChartError> {
     let connect: Vec<(String, Vec<f64>)> = runs
         .iter()
         .map(|r| {
@@ -119,44 +143,45 @@ pub fn charts(a: &Assessment, runs: &[ComparedRun]) -> Result<Vec<Chart>, ChartE
         })
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    if !connect.is_empty() {
-        let max = connect
-            .iter()
-            .flat_map(|s| s.1.iter())
-            .copied()
-            .fold(600.0f64, f64::max);
-        out.push(render(
-            "compare_connect_histogram",
-            "Time to first frame per session (dial to first remote frame)".into(),
-            Kind::Histogram {
-                x_label: "time to first frame (ms)".into(),
-                bin: nice_bin(max / 30.0),
-                series: connect,
-                line: Some((600.0, "600 ms target".into())),
-            },
-        )?);
+    if connect.is_empty() {
+        return Ok(None);
     }
+    let max = connect
+        .iter()
+        .flat_map(|s| s.1.iter())
+        .copied()
+        .fold(600.0f64, f64::max);
+    render(
+        "compare_connect_histogram",
+        "Time to first frame per session (dial to first remote frame)".into(),
+        Kind::Histogram {
+            x_label: "time to first frame (ms)".into(),
+            bin: nice_bin(max / 30.0),
+            series: connect,
+            line: Some((600.0, "600 ms target".into())),
+        },
+    )
+    .map(Some)
+}
+
+fn latency_over_time(runs: &[ComparedRun]) -> Result<Option<Chart>, ChartError> {
     let over_time = super::compare::by_provider(runs, |r| {
         super::charts::over_time(r, Metric::E2eLatencyMs, |s| s.p95, "")
     });
-    if !over_time.is_empty() {
-        out.push(render(
-            "compare_e2e_p95_over_time",
-            "End-to-end latency p95 per second, through the run".into(),
-            Kind::Lines {
-                x_label: "run time (s)",
-                y_label: "e2e p95 (ms)".into(),
-                series: over_time,
-                marks: Vec::new(),
-            },
-        )?);
+    if over_time.is_empty() {
+        return Ok(None);
     }
-    let labelled: Vec<(&str, &crate::results::RunResults)> = runs
-        .iter()
-        .map(|r| (r.label.as_str(), &r.results))
-        .collect();
-    out.extend(super::degradation::by_provider(&labelled)?);
-    Ok(out)
+    render(
+        "compare_e2e_p95_over_time",
+        "End-to-end latency p95 per second, through the run".into(),
+        Kind::Lines {
+            x_label: "run time (s)",
+            y_label: "e2e p95 (ms)".into(),
+            series: over_time,
+            marks: Vec::new(),
+        },
+    )
+    .map(Some)
 }
 
 /// A round bin width (1, 2 or 5 × 10^k ms) near `raw`.

@@ -33,6 +33,14 @@ pub(super) fn lines(
 }
 
 pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
+    let mut out = load_and_outcome(r)?;
+    out.extend(http_latency(r)?);
+    out.extend(capacity_curve(r)?);
+    Ok(out)
+}
+
+/// Sessions up, joins and failures per second, and freeze time, through the run.
+fn load_and_outcome(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
     let mut out = Vec::new();
     if let Some(t) = r.timeline.as_ref().filter(|t| !t.points.is_empty()) {
         let per_s = 1000.0 / r.interval_ms as f64;
@@ -75,6 +83,10 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
             )?);
         }
     }
+    Ok(out)
+}
+
+fn http_latency(r: &RunResults) -> Result<Option<Chart>, ChartError> {
     let mut http: Vec<Series> = Vec::new();
     for load in &r.http {
         for (suffix, pick) in [(" p50", 0usize), (" p95", 1)] {
@@ -99,45 +111,52 @@ pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
             }
         }
     }
-    if !http.is_empty() {
-        out.push(lines(
-            "http_latency_over_time",
-            "HTTP side-load latency per second (as measured)",
-            "latency (ms)",
-            http,
-            r,
-        )?);
+    if http.is_empty() {
+        return Ok(None);
     }
-    if let Some(c) = r.capacity.as_ref().filter(|c| !c.steps.is_empty()) {
-        let names: Vec<String> = c.steps[0].gates.iter().map(|g| g.gate.clone()).collect();
-        let series: Vec<Series> = names
-            .iter()
-            .enumerate()
-            .map(|(k, name)| {
-                let pts = c
-                    .steps
-                    .iter()
-                    .filter_map(|s| Some((s.level as f64, s.gates.get(k)?.observed?)))
-                    .collect();
-                (name.clone(), pts)
-            })
-            .collect();
-        out.push(render(
-            "capacity_curve",
-            format!(
-                "Capacity search: each gated metric against the audience of {}",
-                c.group
-            ),
-            Kind::Lines {
-                x_label: "concurrent viewers",
-                y_label: "observed (gate's unit)".into(),
-                series,
-                marks: c
-                    .first_broken
-                    .map(|l| vec![(l as f64, format!("first broken: {l}"))])
-                    .unwrap_or_default(),
-            },
-        )?);
-    }
-    Ok(out)
+    lines(
+        "http_latency_over_time",
+        "HTTP side-load latency per second (as measured)",
+        "latency (ms)",
+        http,
+        r,
+    )
+    .map(Some)
+}
+
+/// Each gated metric against the audience, step by step.
+fn capacity_curve(r: &RunResults) -> Result<Option<Chart>, ChartError> {
+    let Some(c) = r.capacity.as_ref().filter(|c| !c.steps.is_empty()) else {
+        return Ok(None);
+    };
+    let names: Vec<String> = c.steps[0].gates.iter().map(|g| g.gate.clone()).collect();
+    let series: Vec<Series> = names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let pts = c
+                .steps
+                .iter()
+                .filter_map(|s| Some((s.level as f64, s.gates.get(k)?.observed?)))
+                .collect();
+            (name.clone(), pts)
+        })
+        .collect();
+    render(
+        "capacity_curve",
+        format!(
+            "Capacity search: each gated metric against the audience of {}",
+            c.group
+        ),
+        Kind::Lines {
+            x_label: "concurrent viewers",
+            y_label: "observed (gate's unit)".into(),
+            series,
+            marks: c
+                .first_broken
+                .map(|l| vec![(l as f64, format!("first broken: {l}"))])
+                .unwrap_or_default(),
+        },
+    )
+    .map(Some)
 }

@@ -84,31 +84,32 @@ fn one() -> u32 {
     1
 }
 
+/// Where a problem in load `i` is reported: its span, and fields under `http[i]`.
+struct At {
+    span: Option<std::ops::Range<usize>>,
+    i: usize,
+}
+
+impl At {
+    fn bad(&self, field: impl std::fmt::Display, message: impl Into<String>) -> Problem {
+        (
+            self.span.clone(),
+            format!("http[{}].{field}", self.i),
+            message.into(),
+        )
+    }
+}
+
 pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<(), Problem> {
-    let span = Some(load.span());
+    let at = At {
+        span: Some(load.span()),
+        i,
+    };
     let l = load.get_ref();
-    let bad =
-        |field: String, message: String| Err((span.clone(), format!("http[{i}].{field}"), message));
     if l.name.trim().is_empty() {
-        return bad("name".into(), "an HTTP load needs a name".into());
+        return Err(at.bad("name", "an HTTP load needs a name"));
     }
-    if l.target == "embedded" && s.transport != super::Transport::Webrtc {
-        return bad(
-            "target".into(),
-            "the embedded live-room API is served with transport = \"webrtc\"; give a URL".into(),
-        );
-    }
-    if l.target != "embedded" {
-        match reqwest::Url::parse(&l.target) {
-            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-            _ => {
-                return bad(
-                    "target".into(),
-                    format!("\"{}\" is not \"embedded\" nor an http(s) URL", l.target),
-                )
-            }
-        }
-    }
+    check_target(s, l, &at)?;
     let rooms: Vec<&str> = s
         .groups
         .iter()
@@ -117,100 +118,116 @@ pub fn validate(s: &Scenario, i: usize, load: &Spanned<HttpLoadSpec>) -> Result<
         .collect();
     if let Some(g) = &l.group {
         if !rooms.contains(&g.as_str()) {
-            return bad(
-                "group".into(),
-                format!("no room group \"{g}\" in this scenario"),
-            );
+            return Err(at.bad("group", format!("no room group \"{g}\" in this scenario")));
         }
     }
+    check_pace(s, l, &at)?;
+    for (name, value) in &l.headers {
+        Template::parse(value).map_err(|m| at.bad(format!("headers.{name}"), m))?;
+    }
+    if l.requests.is_empty() {
+        return Err(at.bad(
+            "request",
+            "an HTTP load needs at least one [[http.request]]",
+        ));
+    }
+    let setup = l
+        .setup
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (format!("setup[{k}]"), r));
+    let requests = l
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (format!("request[{k}]"), r));
+    for (field, r) in setup.chain(requests) {
+        check_request(&field, r, !rooms.is_empty(), &at)?;
+    }
+    Ok(())
+}
+
+fn check_target(s: &Scenario, l: &HttpLoadSpec, at: &At) -> Result<(), Problem> {
+    if l.target == "embedded" && s.transport != super::Transport::Webrtc {
+        return Err(at.bad(
+            "target",
+            "the embedded live-room API is served with transport = \"webrtc\"; give a URL",
+        ));
+    }
+    if l.target != "embedded" {
+        match reqwest::Url::parse(&l.target) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+            _ => {
+                return Err(at.bad(
+                    "target",
+                    format!("\"{}\" is not \"embedded\" nor an http(s) URL", l.target),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Users, start, rate cap and coordinated-omission mitigation.
+fn check_pace(s: &Scenario, l: &HttpLoadSpec, at: &At) -> Result<(), Problem> {
     if l.users == 0 {
-        return bad(
-            "users".into(),
-            "an HTTP load needs at least one user".into(),
-        );
+        return Err(at.bad("users", "an HTTP load needs at least one user"));
     }
     if l.start.0 >= s.duration.0 {
-        return bad(
-            "start".into(),
-            "the load would start after the run ends".into(),
-        );
+        return Err(at.bad("start", "the load would start after the run ends"));
     }
     if l.rate == Some(0) {
-        return bad(
-            "rate".into(),
-            "a rate cap must be 1 request per second or more".into(),
-        );
+        return Err(at.bad("rate", "a rate cap must be 1 request per second or more"));
     }
     if !CO_MITIGATIONS.contains(&l.co_mitigation.as_str()) {
-        return bad(
-            "co_mitigation".into(),
+        return Err(at.bad(
+            "co_mitigation",
             format!(
                 "\"{}\" is not one of {}",
                 l.co_mitigation,
                 CO_MITIGATIONS.join(", ")
             ),
-        );
+        ));
     }
-    for (name, value) in &l.headers {
-        Template::parse(value)
-            .map_err(|m| (span.clone(), format!("http[{i}].headers.{name}"), m))?;
+    Ok(())
+}
+
+fn check_request(
+    field: &str,
+    r: &HttpRequestSpec,
+    has_rooms: bool,
+    at: &At,
+) -> Result<(), Problem> {
+    if r.name.trim().is_empty() {
+        return Err(at.bad(format!("{field}.name"), "a request needs a name"));
     }
-    if l.requests.is_empty() {
-        return bad(
-            "request".into(),
-            "an HTTP load needs at least one [[http.request]]".into(),
-        );
+    if !METHODS.contains(&r.method.to_ascii_uppercase().as_str()) {
+        return Err(at.bad(
+            format!("{field}.method"),
+            format!("\"{}\" is not one of {}", r.method, METHODS.join(", ")),
+        ));
     }
-    let all = l
-        .setup
-        .iter()
-        .enumerate()
-        .map(|(k, r)| (format!("setup[{k}]"), r))
-        .chain(
-            l.requests
-                .iter()
-                .enumerate()
-                .map(|(k, r)| (format!("request[{k}]"), r)),
-        );
-    for (at, r) in all {
-        if r.name.trim().is_empty() {
-            return bad(format!("{at}.name"), "a request needs a name".into());
-        }
-        if !METHODS.contains(&r.method.to_ascii_uppercase().as_str()) {
-            return bad(
-                format!("{at}.method"),
-                format!("\"{}\" is not one of {}", r.method, METHODS.join(", ")),
-            );
-        }
-        if r.weight == 0 {
-            return bad(format!("{at}.weight"), "weight must be 1 or more".into());
-        }
-        let path = Template::parse(&r.path)
-            .map_err(|m| (span.clone(), format!("http[{i}].{at}.path"), m))?;
-        if !r.path.starts_with('/') {
-            return bad(format!("{at}.path"), "a path starts with /".into());
-        }
-        let body = match &r.body {
-            Some(b) => Some(
-                Template::parse(b)
-                    .map_err(|m| (span.clone(), format!("http[{i}].{at}.body"), m))?,
-            ),
-            None => None,
-        };
-        if r.expect.iter().any(|c| !(100..=599).contains(c)) {
-            return bad(
-                format!("{at}.expect"),
-                "HTTP statuses are 100 to 599".into(),
-            );
-        }
-        let needs_room = path.uses(&Placeholder::Room)
-            || body.as_ref().is_some_and(|b| b.uses(&Placeholder::Room));
-        if needs_room && rooms.is_empty() {
-            return bad(
-                format!("{at}.path"),
-                "{{room}} needs a room group in the scenario".into(),
-            );
-        }
+    if r.weight == 0 {
+        return Err(at.bad(format!("{field}.weight"), "weight must be 1 or more"));
+    }
+    let path = Template::parse(&r.path).map_err(|m| at.bad(format!("{field}.path"), m))?;
+    if !r.path.starts_with('/') {
+        return Err(at.bad(format!("{field}.path"), "a path starts with /"));
+    }
+    let body = match &r.body {
+        Some(b) => Some(Template::parse(b).map_err(|m| at.bad(format!("{field}.body"), m))?),
+        None => None,
+    };
+    if r.expect.iter().any(|c| !(100..=599).contains(c)) {
+        return Err(at.bad(format!("{field}.expect"), "HTTP statuses are 100 to 599"));
+    }
+    let needs_room =
+        path.uses(&Placeholder::Room) || body.as_ref().is_some_and(|b| b.uses(&Placeholder::Room));
+    if needs_room && !has_rooms {
+        return Err(at.bad(
+            format!("{field}.path"),
+            "{{room}} needs a room group in the scenario",
+        ));
     }
     Ok(())
 }
