@@ -72,6 +72,144 @@ pub async fn run_with(
     (peer, exit)
 }
 
+/// One peer's run over its socket: the peer, the hooks, and when the remote side was last
+/// heard from.
+struct Driving<'p, 'h> {
+    peer: &'p mut NativePeer,
+    socket: UdpSocket,
+    hooks: Hooks<'h>,
+    heard: Instant,
+    buf: Vec<u8>,
+}
+
+impl Driving<'_, '_> {
+    /// Closes the intervals whose instants have passed.
+    fn tick(&mut self) {
+        if let Some(t) = self.hooks.ticker.as_mut() {
+            let now = Instant::now();
+            while t.next <= now {
+                let at = t.next;
+                (t.on_tick)(self.peer, at);
+                t.next += t.every;
+            }
+        }
+    }
+
+    /// Sends what the peer has to send (through the uplink impairment, if any) and hands on
+    /// ICE-server outcomes; the peer's next timeout.
+    async fn flush(&mut self) -> Result<Instant, PeerExit> {
+        loop {
+            match self.peer.poll_output() {
+                Ok(PeerOutput::Transmit(to, bytes)) => {
+                    let up = self.hooks.impairment.as_mut().and_then(|i| i.up.as_mut());
+                    match up {
+                        Some(up) => up.push(Instant::now(), to, bytes),
+                        None => self
+                            .socket
+                            .send_to(&bytes, to)
+                            .await
+                            .map(drop)
+                            .map_err(PeerExit::Io)?,
+                    }
+                }
+                Ok(PeerOutput::Timeout(t)) => return Ok(t),
+                Ok(PeerOutput::IceServer(outcome)) => {
+                    if let Some(tx) = &self.hooks.ice_servers {
+                        let _ = tx.send(outcome);
+                    }
+                }
+                Err(e) => return Err(PeerExit::Failed(e)),
+            }
+        }
+    }
+
+    /// Sends what the uplink impairment lets through now and gives the peer one datagram the
+    /// downlink lets through; true when it did (the peer's events must be drained first).
+    async fn impaired(&mut self) -> Result<bool, PeerExit> {
+        let Some(i) = self.hooks.impairment.as_mut() else {
+            return Ok(false);
+        };
+        let now = Instant::now();
+        if let Some(up) = i.up.as_mut() {
+            while let Some((to, bytes)) = up.poll(now) {
+                self.socket
+                    .send_to(&bytes, to)
+                    .await
+                    .map_err(PeerExit::Io)?;
+            }
+        }
+        // One datagram at a time: the peer's events for it must be drained (at the top of the
+        // loop) before the next goes in, or they are overwritten.
+        if let Some((from, bytes)) = i.down.as_mut().and_then(|down| down.poll(now)) {
+            self.heard = now;
+            self.peer
+                .handle_receive(now, from, &bytes)
+                .map_err(PeerExit::Failed)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// When the connection counts as lost: silence from the later of the last datagram and
+    /// the connection itself.
+    fn silent_at(&self) -> Option<Instant> {
+        match (self.hooks.silence, self.peer.connected_at) {
+            (Some(limit), Some(connected)) => Some(self.heard.max(connected) + limit),
+            _ => None,
+        }
+    }
+
+    /// The next instant anything is due: the peer's timeout, a tick, the end, silence, or a
+    /// datagram the impairment holds.
+    fn wake_at(&self, timeout: Instant, until: Instant) -> Instant {
+        let mut wake = self
+            .hooks
+            .ticker
+            .as_ref()
+            .map_or(timeout, |t| timeout.min(t.next))
+            .min(until);
+        if let Some(at) = self.silent_at() {
+            wake = wake.min(at);
+        }
+        if let Some(due) = self
+            .hooks
+            .impairment
+            .as_deref()
+            .and_then(Impairment::next_due)
+        {
+            wake = wake.min(due);
+        }
+        wake
+    }
+
+    /// Waits for a datagram (into the downlink impairment, or straight to the peer), the
+    /// wake-up instant, or the stop.
+    async fn wait(
+        &mut self,
+        wake: Instant,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), PeerExit> {
+        let step = tokio::select! {
+            r = self.socket.recv_from(&mut self.buf) => match r {
+                Ok((n, from)) => match self.hooks.impairment.as_mut().and_then(|i| i.down.as_mut()) {
+                    Some(down) => {
+                        down.push(Instant::now(), from, self.buf[..n].to_vec());
+                        Ok(())
+                    }
+                    None => {
+                        self.heard = Instant::now();
+                        self.peer.handle_receive(self.heard, from, &self.buf[..n])
+                    }
+                },
+                Err(e) => return Err(PeerExit::Io(e)),
+            },
+            _ = tokio::time::sleep_until(wake.into()) => self.peer.handle_timeout(Instant::now()),
+            _ = stop.changed() => return Err(PeerExit::Finished),
+        };
+        step.map_err(PeerExit::Failed)
+    }
+}
+
 async fn drive(
     peer: &mut NativePeer,
     socket: UdpSocket,
@@ -79,106 +217,36 @@ async fn drive(
     stop: &mut watch::Receiver<bool>,
     hooks: Hooks<'_>,
 ) -> PeerExit {
-    let Hooks {
-        mut ticker,
-        ice_servers,
-        mut impairment,
-        silence,
-    } = hooks;
-    let mut heard = Instant::now();
-    let mut buf = vec![0u8; 2048];
+    let mut d = Driving {
+        peer,
+        socket,
+        hooks,
+        heard: Instant::now(),
+        buf: vec![0u8; 2048],
+    };
     loop {
-        if let Some(t) = ticker.as_mut() {
-            let now = Instant::now();
-            while t.next <= now {
-                let at = t.next;
-                (t.on_tick)(peer, at);
-                t.next += t.every;
-            }
-        }
-        let timeout = loop {
-            match peer.poll_output() {
-                Ok(PeerOutput::Transmit(to, bytes)) => {
-                    match impairment.as_mut().and_then(|i| i.up.as_mut()) {
-                        Some(up) => up.push(Instant::now(), to, bytes),
-                        None => {
-                            if let Err(e) = socket.send_to(&bytes, to).await {
-                                return PeerExit::Io(e);
-                            }
-                        }
-                    }
-                }
-                Ok(PeerOutput::Timeout(t)) => break t,
-                Ok(PeerOutput::IceServer(outcome)) => {
-                    if let Some(tx) = &ice_servers {
-                        let _ = tx.send(outcome);
-                    }
-                }
-                Err(e) => return PeerExit::Failed(e),
-            }
+        d.tick();
+        let timeout = match d.flush().await {
+            Ok(t) => t,
+            Err(exit) => return exit,
         };
-        if let Some(i) = impairment.as_mut() {
-            let now = Instant::now();
-            if let Some(up) = i.up.as_mut() {
-                while let Some((to, bytes)) = up.poll(now) {
-                    if let Err(e) = socket.send_to(&bytes, to).await {
-                        return PeerExit::Io(e);
-                    }
-                }
-            }
-            // One datagram at a time: the peer's events for it must be drained (at the top of
-            // the loop) before the next goes in, or they are overwritten.
-            if let Some((from, bytes)) = i.down.as_mut().and_then(|down| down.poll(now)) {
-                heard = now;
-                if let Err(e) = peer.handle_receive(now, from, &bytes) {
-                    return PeerExit::Failed(e);
-                }
-                continue;
-            }
+        match d.impaired().await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(exit) => return exit,
         }
-        if peer.state() == PeerState::Closed {
+        if d.peer.state() == PeerState::Closed {
             return PeerExit::Closed;
         }
         if Instant::now() >= until || *stop.borrow() {
             return PeerExit::Finished;
         }
-        // Silence counts from the later of the last datagram and the connection itself.
-        let silent_at = match (silence, peer.connected_at) {
-            (Some(limit), Some(connected)) => Some(heard.max(connected) + limit),
-            _ => None,
-        };
-        if silent_at.is_some_and(|at| Instant::now() >= at) {
+        if d.silent_at().is_some_and(|at| Instant::now() >= at) {
             return PeerExit::Silent;
         }
-        let mut wake = ticker
-            .as_ref()
-            .map_or(timeout, |t| timeout.min(t.next))
-            .min(until);
-        if let Some(at) = silent_at {
-            wake = wake.min(at);
-        }
-        if let Some(due) = impairment.as_deref().and_then(Impairment::next_due) {
-            wake = wake.min(due);
-        }
-        let step = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok((n, from)) => match impairment.as_mut().and_then(|i| i.down.as_mut()) {
-                    Some(down) => {
-                        down.push(Instant::now(), from, buf[..n].to_vec());
-                        Ok(())
-                    }
-                    None => {
-                        heard = Instant::now();
-                        peer.handle_receive(heard, from, &buf[..n])
-                    }
-                },
-                Err(e) => return PeerExit::Io(e),
-            },
-            _ = tokio::time::sleep_until(wake.into()) => peer.handle_timeout(Instant::now()),
-            _ = stop.changed() => return PeerExit::Finished,
-        };
-        if let Err(e) = step {
-            return PeerExit::Failed(e);
+        let wake = d.wake_at(timeout, until);
+        if let Err(exit) = d.wait(wake, stop).await {
+            return exit;
         }
     }
 }
