@@ -356,25 +356,9 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let opus = decodes.then(OpusDecoder::new).and_then(Result::ok);
     sleep_until_micros(ctx.clock, w.dial_at).await;
     let whep_at = record_slip(&ctx, w.dial_at);
-    let planned_join_s = w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6;
-    let blank = |f: SessionFailure| {
-        let receiver = Receiver::new(
-            w.plan.id.clone(),
-            w.plan.role,
-            whep_at,
-            VideoReceiver::new(whep_at, None),
-            AudioReceiver::new(None, None),
-        );
-        let mut s = receiver.summary(&ctx.group, ctx.clock.now());
-        s.joined = false;
-        s.joined_within_5s = false;
-        s.failure = Some(f);
-        s.planned_join_s = Some(planned_join_s);
-        s
-    };
     let probe = match probe {
         Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return blank(Step::Offer.failed(e.to_string())),
+        Some(Err(e)) => return blank(&ctx, &w, whep_at, Step::Offer.failed(e.to_string())),
         None => None,
     };
     // Our publisher's audio RTP time starts at zero at its dial instant.
@@ -382,7 +366,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         rtp_timestamp: 0,
         capture_us,
     });
-    let mut receiver = Receiver::new(
+    let receiver = Receiver::new(
         w.plan.id.clone(),
         w.plan.role,
         whep_at,
@@ -392,39 +376,79 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let until = w
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
-    if let Some(sidecar) = ctx.provider.sidecar().filter(|_| w.via_sidecar) {
-        let played =
-            super::sidecar::watch(&ctx, sidecar, &w.plan.id, &w.room, &mut receiver, until).await;
-        let mut s = receiver.summary(&ctx.group, ctx.clock.now());
-        s.client = sidecar.process.identity.client.clone();
-        if let Some(stats) = &played.stats {
-            super::sidecar::apply_stats(&mut s, stats);
-        }
-        s.reconnects.drops = played.drops;
-        return finish(&ctx, &w, s, &mut receiver, whep_at, played.failure);
+    match ctx.provider.sidecar().filter(|_| w.via_sidecar) {
+        Some(sidecar) => watch_in_sidecar(&ctx, &w, sidecar, receiver, whep_at, until).await,
+        None => watch_natively(&ctx, &w, receiver, whep_at, until).await,
     }
-    let mut network = match ClientNetwork::open(&ctx, &ctx.viewers, w.plan.link_seed) {
+}
+
+/// The summary of a viewer that never got a receiver going.
+fn blank(ctx: &Ctx, w: &Watch, whep_at: Micros, f: SessionFailure) -> ReceiverSummary {
+    let receiver = Receiver::new(
+        w.plan.id.clone(),
+        w.plan.role,
+        whep_at,
+        VideoReceiver::new(whep_at, None),
+        AudioReceiver::new(None, None),
+    );
+    let mut s = receiver.summary(&ctx.group, ctx.clock.now());
+    s.joined = false;
+    s.joined_within_5s = false;
+    s.failure = Some(f);
+    s.planned_join_s = Some(w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6);
+    s
+}
+
+/// A viewer played by the provider's sidecar client.
+async fn watch_in_sidecar(
+    ctx: &Ctx,
+    w: &Watch,
+    sidecar: &crate::provider::SidecarUse,
+    mut receiver: Receiver,
+    whep_at: Micros,
+    until: Instant,
+) -> ReceiverSummary {
+    let played =
+        super::sidecar::watch(ctx, sidecar, &w.plan.id, &w.room, &mut receiver, until).await;
+    let mut s = receiver.summary(&ctx.group, ctx.clock.now());
+    s.client = sidecar.process.identity.client.clone();
+    if let Some(stats) = &played.stats {
+        super::sidecar::apply_stats(&mut s, stats);
+    }
+    s.reconnects.drops = played.drops;
+    finish(ctx, w, s, &mut receiver, whep_at, played.failure)
+}
+
+/// A viewer on our native client, through its network, rejoining as the scenario says.
+async fn watch_natively(
+    ctx: &Ctx,
+    w: &Watch,
+    mut receiver: Receiver,
+    whep_at: Micros,
+    until: Instant,
+) -> ReceiverSummary {
+    let mut network = match ClientNetwork::open(ctx, &ctx.viewers, w.plan.link_seed) {
         Ok((n, windows)) => {
             receiver.watch_recovery(windows);
             n
         }
         Err(f) => {
             ctx.live.failure(&ctx.group);
-            return blank(f);
+            return blank(ctx, w, whep_at, f);
         }
     };
     let role = PeerRole::Subscribe(Box::new(receiver));
     let (role, connections) = run_connections(
-        &ctx,
+        ctx,
         &w.room,
         role,
         until,
         &mut network,
-        || Some(interval_ticker(&ctx)),
+        || Some(interval_ticker(ctx)),
         || ctx.live.session_up(),
     )
     .await;
-    network.finish(&ctx);
+    network.finish(ctx);
     if connections.went_up {
         ctx.live.session_down();
     }
@@ -433,18 +457,11 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
             .join_failure
             .unwrap_or_else(|| Step::Connect.failed("no receiver"));
         ctx.live.failure(&ctx.group);
-        return blank(f);
+        return blank(ctx, w, whep_at, f);
     };
     let mut s = receiver.summary(&ctx.group, ctx.clock.now());
     s.reconnects = connections.reconnects;
-    finish(
-        &ctx,
-        &w,
-        s,
-        &mut receiver,
-        whep_at,
-        connections.join_failure,
-    )
+    finish(ctx, w, s, &mut receiver, whep_at, connections.join_failure)
 }
 
 /// Records a viewer's remaining samples and connect time, and settles whether it joined.
