@@ -265,25 +265,13 @@ pub async fn run(
             return outcome;
         }
     };
-    let mut env = BTreeMap::new();
-    let vars = plan.headers.iter().flat_map(|(_, t)| t.env_vars()).chain(
-        plan.requests.iter().chain(&plan.setup).flat_map(|r| {
-            r.path
-                .env_vars()
-                .chain(r.body.iter().flat_map(|b| b.env_vars()))
-        }),
-    );
-    for var in vars {
-        match std::env::var(var) {
-            Ok(v) => {
-                env.insert(var.to_string(), v);
-            }
-            Err(_) => {
-                outcome.failure = Some(format!("environment variable {var} is not set"));
-                return outcome;
-            }
+    let env = match environment(&plan) {
+        Ok(env) => env,
+        Err(why) => {
+            outcome.failure = Some(why);
+            return outcome;
         }
-    }
+    };
     let start_at = clock.instant_of(run_start + plan.start_us);
     let shared = Arc::new(Shared {
         plan,
@@ -313,6 +301,35 @@ pub async fn run(
     });
     let result = running.await;
     stopper.abort();
+    settle(&mut outcome, result, &shared);
+    outcome
+}
+
+/// The environment variables the load's templates read, each read once now.
+fn environment(plan: &HttpLoadPlan) -> Result<BTreeMap<String, String>, String> {
+    let mut env = BTreeMap::new();
+    let vars = plan.headers.iter().flat_map(|(_, t)| t.env_vars()).chain(
+        plan.requests.iter().chain(&plan.setup).flat_map(|r| {
+            r.path
+                .env_vars()
+                .chain(r.body.iter().flat_map(|b| b.env_vars()))
+        }),
+    );
+    for var in vars {
+        let value =
+            std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
+        env.insert(var.to_string(), value);
+    }
+    Ok(env)
+}
+
+/// What goose came back with, and what the load's own recorder and tallies hold, into the
+/// outcome.
+fn settle(
+    outcome: &mut HttpLoadOutcome,
+    result: Result<Result<goose::metrics::GooseMetrics, goose::GooseError>, tokio::task::JoinError>,
+    shared: &Shared,
+) {
     match result {
         Ok(Ok(metrics)) => {
             let mut co = corrected(&metrics);
@@ -344,5 +361,4 @@ pub async fn run(
             outcome.latency = series.clone();
         }
     }
-    outcome
 }
