@@ -165,6 +165,93 @@ fn card(
     }
 }
 
+/// The pairwise verdicts, by kind.
+#[derive(Default)]
+struct Verdicts {
+    metric: Vec<PairVerdict>,
+    dimension: Vec<PairVerdict>,
+    overall: Vec<PairVerdict>,
+}
+
+/// A metric's verdict for a pair: a win needs enough sessions on both sides, the interval of
+/// the difference past the tie margin, and Mann–Whitney below ALPHA.
+fn metric_outcome(
+    m: &crate::score::config::ScoredMetric,
+    d: &Interval,
+    mw: Option<super::stats::MannWhitney>,
+    (a, b): (&ProviderInput, &ProviderInput),
+) -> (Option<String>, String) {
+    let (na, nb) = (m.measure.sessions(&a.rows), m.measure.sessions(&b.rows));
+    if na.min(nb) < MIN_SESSIONS {
+        return (
+            None,
+            format!("too few sessions to decide ({na} and {nb}; {MIN_SESSIONS} needed)"),
+        );
+    }
+    match decide(d, m.tie_margin, m.thresholds.better, &a.label, &b.label) {
+        (Some(_), _) if mw.is_none_or(|w| w.p >= ALPHA) => (
+            None,
+            format!(
+                "interval excludes zero but Mann–Whitney p = {:.3}",
+                mw.map_or(1.0, |w| w.p)
+            ),
+        ),
+        (Some(w), _) => (Some(w), "interval and Mann–Whitney".into()),
+        tie => tie,
+    }
+}
+
+/// Every metric, dimension and overall verdict for the pair (a, b).
+fn judge_pair(
+    scoring: &Scoring,
+    bootstrap: &Bootstrap,
+    (a, pa): (&ProviderInput, &PreparedProvider),
+    (b, pb): (&ProviderInput, &PreparedProvider),
+    out: &mut Verdicts,
+) {
+    let n = scoring.metrics.len();
+    let diffs = bootstrap.differences_counted(
+        (pa.rows, pb.rows),
+        |c| evaluate(scoring, pa, c).flat(),
+        |c| evaluate(scoring, pb, c).flat(),
+    );
+    let pair = |what: &str, d: Interval, mw, (winner, basis)| PairVerdict {
+        what: what.to_string(),
+        a: a.label.clone(),
+        b: b.label.clone(),
+        difference: d,
+        mann_whitney: mw,
+        p_holm: None,
+        winner,
+        basis,
+    };
+    for (k, m) in scoring.metrics.iter().enumerate() {
+        let d = diffs[k];
+        if !d.estimate.is_finite() {
+            continue;
+        }
+        let mw = mann_whitney(
+            &m.measure.per_session(&a.rows),
+            &m.measure.per_session(&b.rows),
+        );
+        let outcome = metric_outcome(m, &d, mw, (a, b));
+        out.metric.push(pair(m.id, d, mw, outcome));
+    }
+    let scores = DIMENSIONS
+        .iter()
+        .map(|d| d.name())
+        .chain(["overall"])
+        .zip(&diffs[2 * n..]);
+    for (what, d) in scores.filter(|(_, d)| d.estimate.is_finite()) {
+        let outcome = decide(d, SCORE_MARGIN, Better::Higher, &a.label, &b.label);
+        let v = pair(what, *d, None, outcome);
+        match what {
+            "overall" => out.overall.push(v),
+            _ => out.dimension.push(v),
+        }
+    }
+}
+
 pub fn compute(scoring: &Scoring, providers: &[ProviderInput], bootstrap: &Bootstrap) -> Scorecard {
     let prepared: Vec<PreparedProvider> = providers.iter().map(|p| prepare(scoring, p)).collect();
     let cards: Vec<ProviderCard> = providers
@@ -172,88 +259,25 @@ pub fn compute(scoring: &Scoring, providers: &[ProviderInput], bootstrap: &Boots
         .zip(&prepared)
         .map(|(p, pp)| card(scoring, p, pp, bootstrap))
         .collect();
-    let n = scoring.metrics.len();
-    let many = providers.len() > 2;
-    let mut metric_verdicts = Vec::new();
-    let mut dimension_verdicts = Vec::new();
-    let mut overall_verdicts = Vec::new();
+    let mut v = Verdicts::default();
     for i in 0..providers.len() {
         for j in i + 1..providers.len() {
-            let (a, b) = (&providers[i], &providers[j]);
-            let (pa, pb) = (&prepared[i], &prepared[j]);
-            let diffs = bootstrap.differences_counted(
-                (pa.rows, pb.rows),
-                |c| evaluate(scoring, pa, c).flat(),
-                |c| evaluate(scoring, pb, c).flat(),
-            );
-            let pair = |what: &str, d: Interval, mw, (winner, basis)| PairVerdict {
-                what: what.to_string(),
-                a: a.label.clone(),
-                b: b.label.clone(),
-                difference: d,
-                mann_whitney: mw,
-                p_holm: None,
-                winner,
-                basis,
-            };
-            for (k, m) in scoring.metrics.iter().enumerate() {
-                let d = diffs[k];
-                if !d.estimate.is_finite() {
-                    continue;
-                }
-                let (na, nb) = (m.measure.sessions(&a.rows), m.measure.sessions(&b.rows));
-                let mw = mann_whitney(
-                    &m.measure.per_session(&a.rows),
-                    &m.measure.per_session(&b.rows),
-                );
-                let outcome = if na.min(nb) < MIN_SESSIONS {
-                    (
-                        None,
-                        format!(
-                            "too few sessions to decide ({na} and {nb}; {MIN_SESSIONS} needed)"
-                        ),
-                    )
-                } else {
-                    match decide(&d, m.tie_margin, m.thresholds.better, &a.label, &b.label) {
-                        (Some(_), _) if mw.is_none_or(|w| w.p >= ALPHA) => (
-                            None,
-                            format!(
-                                "interval excludes zero but Mann–Whitney p = {:.3}",
-                                mw.map_or(1.0, |w| w.p)
-                            ),
-                        ),
-                        (Some(w), _) => (Some(w), "interval and Mann–Whitney".into()),
-                        tie => tie,
-                    }
-                };
-                metric_verdicts.push(pair(m.id, d, mw, outcome));
-            }
-            let scores = DIMENSIONS
-                .iter()
-                .map(|d| d.name())
-                .chain(["overall"])
-                .zip(&diffs[2 * n..]);
-            for (what, d) in scores.filter(|(_, d)| d.estimate.is_finite()) {
-                let outcome = decide(d, SCORE_MARGIN, Better::Higher, &a.label, &b.label);
-                let v = pair(what, *d, None, outcome);
-                match what {
-                    "overall" => overall_verdicts.push(v),
-                    _ => dimension_verdicts.push(v),
-                }
-            }
+            let a = (&providers[i], &prepared[i]);
+            let b = (&providers[j], &prepared[j]);
+            judge_pair(scoring, bootstrap, a, b, &mut v);
         }
     }
-    if many {
-        apply_holm(&mut metric_verdicts);
+    if providers.len() > 2 {
+        apply_holm(&mut v.metric);
     }
-    settle_capped_dimensions(scoring, &mut dimension_verdicts, &metric_verdicts);
-    let ranking = rank(&cards, &overall_verdicts);
+    settle_capped_dimensions(scoring, &mut v.dimension, &v.metric);
+    let ranking = rank(&cards, &v.overall);
     let (percentiles, percentile_differences) = super::percentiles::compute(providers, bootstrap);
     Scorecard {
         providers: cards,
-        metric_verdicts,
-        dimension_verdicts,
-        overall_verdicts,
+        metric_verdicts: v.metric,
+        dimension_verdicts: v.dimension,
+        overall_verdicts: v.overall,
         ranking,
         percentiles,
         percentile_differences,
