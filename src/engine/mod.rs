@@ -192,16 +192,16 @@ fn spawn_groups(
         let name = group.name.clone();
         match (group.transport, &provider) {
             (Transport::Webrtc, Some(p)) => {
-                let task = webrtc::run_group(
-                    group.clone(),
-                    p.clone(),
-                    kernel.clone(),
-                    at.run_start,
-                    at.plan.interval_us,
-                    at.clock,
-                    at.stop.clone(),
-                    live.clone(),
-                );
+                let run = webrtc::RunShared {
+                    provider: p.clone(),
+                    kernel: kernel.clone(),
+                    run_start: at.run_start,
+                    interval_us: at.plan.interval_us,
+                    clock: at.clock,
+                    stop: at.stop.clone(),
+                    live: live.clone(),
+                };
+                let task = webrtc::run_group(group.clone(), run);
                 webrtc.push((name, tokio::spawn(task)));
             }
             (Transport::Webrtc, None) => failures.push(EngineError::Task {

@@ -235,30 +235,33 @@ fn on_run_clock(run_start: Micros, windows: &[(u64, u64)]) -> Vec<(Micros, Micro
         .collect()
 }
 
-/// Runs one group over WebRTC through `provider` until its end or `stop`.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_group(
-    plan: GroupPlan,
-    provider: Arc<dyn Provider>,
-    kernel: Option<Arc<KernelNet>>,
-    run_start: Micros,
-    interval_us: u64,
-    clock: WallClock,
-    stop: watch::Receiver<bool>,
-    live: Arc<Live>,
-) -> Vec<GroupOutcome> {
-    let ctx = Ctx {
-        provider,
+/// What every WebRTC group of a run shares.
+#[derive(Clone)]
+pub struct RunShared {
+    pub provider: Arc<dyn Provider>,
+    /// The namespaces of clients on the kernel network path.
+    pub kernel: Option<Arc<KernelNet>>,
+    pub run_start: Micros,
+    pub interval_us: u64,
+    pub clock: WallClock,
+    pub stop: watch::Receiver<bool>,
+    pub live: Arc<Live>,
+}
+
+fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
+    let run_start = run.run_start;
+    Ctx {
+        provider: run.provider,
         http: reqwest::Client::new(),
-        clock,
-        until: clock.instant_of(run_start + plan.end_us),
-        stop,
-        recorder: Arc::new(Mutex::new(Recorder::new(run_start, interval_us))),
+        clock: run.clock,
+        until: run.clock.instant_of(run_start + plan.end_us),
+        stop: run.stop,
+        recorder: Arc::new(Mutex::new(Recorder::new(run_start, run.interval_us))),
         run_start,
-        interval_us,
+        interval_us: run.interval_us,
         group: plan.name.clone(),
         notes: Notes::default(),
-        live,
+        live: run.live,
         viewers: SideNetwork::viewers(&plan.network),
         publishers: SideNetwork::publishers(plan.publisher_network.as_ref()),
         reconnect: plan.reconnect.clone(),
@@ -266,72 +269,91 @@ pub async fn run_group(
         blackholes: on_run_clock(run_start, &faults::blackholes(&plan.faults)),
         media_stops: on_run_clock(run_start, &faults::media_stops(&plan.faults)),
         network_origin: run_start + plan.start_us,
-        kernel,
-    };
+        kernel: run.kernel,
+    }
+}
+
+/// Runs one group over WebRTC through the run's provider until its end or `stop`.
+pub async fn run_group(plan: GroupPlan, run: RunShared) -> Vec<GroupOutcome> {
+    let ctx = context(&plan, run);
     ctx.live.watch_recorder(&ctx.group, ctx.recorder.clone());
-    let t0 = run_start + plan.start_us;
+    let t0 = ctx.run_start + plan.start_us;
+    let (publishers, watchers) = match plan.kind {
+        GroupKind::Cohost => return super::cohost::run(ctx, &plan, t0).await,
+        GroupKind::Room => room(&ctx, &plan, t0),
+        GroupKind::Call => calls(&ctx, &plan, t0),
+    };
+    vec![gather(&ctx, &plan, publishers, watchers).await]
+}
+
+/// A room: our host publishes (unless someone else is live there) and the viewers watch.
+fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watching>) {
+    let mut publishers = Vec::new();
+    let room = plan.provider_room();
+    if !plan.external_publisher {
+        let host = format!("{}/host", plan.name);
+        publishers.push(tokio::spawn(publish(
+            ctx.clone(),
+            host,
+            plan.sender.clone(),
+            room.clone(),
+            t0,
+            ctx.until,
+        )));
+    }
+    // Our publisher's audio RTP time starts at its dial instant (a share of another group's
+    // audience watches that group's publisher, which starts with it).
+    let ours = !plan.external_publisher || plan.publisher_of.is_some();
+    let publisher_start = ours.then_some(t0);
+    let watchers = plan
+        .receivers
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let w = Watch {
+                plan: r.clone(),
+                room: room.clone(),
+                dial_at: t0 + r.join_us,
+                leave_at: r.leave_us.map(|l| t0 + l),
+                reference: plan.sender.clone(),
+                publisher_start,
+                via_sidecar: ctx.sidecar_plays(Some(i)),
+            };
+            tokio::spawn(subscribe(ctx.clone(), w))
+        })
+        .collect();
+    (publishers, watchers)
+}
+
+/// 1v1 calls: each side publishes into its own room and watches the other's.
+fn calls(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watching>) {
     let mut publishers = Vec::new();
     let mut watchers = Vec::new();
-    match plan.kind {
-        GroupKind::Cohost => return super::cohost::run(ctx, &plan, t0).await,
-        GroupKind::Room => {
-            let room = plan.provider_room();
-            if !plan.external_publisher {
-                let host = format!("{}/host", plan.name);
-                publishers.push(tokio::spawn(publish(
-                    ctx.clone(),
-                    host,
-                    plan.sender.clone(),
-                    room.clone(),
-                    t0,
-                    ctx.until,
-                )));
-            }
-            // Our publisher's audio RTP time starts at its dial instant (a share of another
-            // group's audience watches that group's publisher, which starts with it).
-            let ours = !plan.external_publisher || plan.publisher_of.is_some();
-            let publisher_start = ours.then_some(t0);
-            for (i, r) in plan.receivers.iter().enumerate() {
-                let w = Watch {
-                    plan: r.clone(),
-                    room: room.clone(),
-                    dial_at: t0 + r.join_us,
-                    leave_at: r.leave_us.map(|l| t0 + l),
-                    reference: plan.sender.clone(),
-                    publisher_start,
-                    via_sidecar: ctx.sidecar_plays(Some(i)),
-                };
-                watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
-            }
-        }
-        GroupKind::Call => {
-            for (k, (r, config)) in plan.receivers.iter().zip(&plan.call_senders).enumerate() {
-                let dial_at = t0 + r.join_us;
-                let mine = room_name(&plan.name, &format!("-{k}"));
-                let theirs = room_name(&plan.name, &format!("-{}", k ^ 1));
-                publishers.push(tokio::spawn(publish(
-                    ctx.clone(),
-                    r.id.clone(),
-                    config.clone(),
-                    mine,
-                    dial_at,
-                    ctx.until,
-                )));
-                let reference = plan.call_senders[k ^ 1].clone();
-                let w = Watch {
-                    plan: r.clone(),
-                    room: theirs,
-                    dial_at,
-                    reference,
-                    publisher_start: Some(dial_at),
-                    leave_at: None,
-                    via_sidecar: ctx.sidecar_plays(Some(k)),
-                };
-                watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
-            }
-        }
+    for (k, (r, config)) in plan.receivers.iter().zip(&plan.call_senders).enumerate() {
+        let dial_at = t0 + r.join_us;
+        let mine = room_name(&plan.name, &format!("-{k}"));
+        let theirs = room_name(&plan.name, &format!("-{}", k ^ 1));
+        publishers.push(tokio::spawn(publish(
+            ctx.clone(),
+            r.id.clone(),
+            config.clone(),
+            mine,
+            dial_at,
+            ctx.until,
+        )));
+        let reference = plan.call_senders[k ^ 1].clone();
+        let w = Watch {
+            plan: r.clone(),
+            room: theirs,
+            dial_at,
+            reference,
+            publisher_start: Some(dial_at),
+            leave_at: None,
+            via_sidecar: ctx.sidecar_plays(Some(k)),
+        };
+        watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
     }
-    vec![gather(&ctx, &plan, publishers, watchers).await]
+    (publishers, watchers)
 }
 
 /// The phases of a scheduled network (`name`, `profile`) with what was realised in each;
