@@ -254,8 +254,17 @@ fn server_options(
 }
 
 fn print_summary(a: &runner::RunArtifacts) {
-    use rtcbench::metrics::Metric;
     let r = &a.results;
+    print_figures(r);
+    print_http(r);
+    print_failures(r);
+    print_verdicts(r);
+    println!("report: {}", a.dir.join("report.html").display());
+}
+
+/// The run's line and a line per group, and the load it carried.
+fn print_figures(r: &rtcbench::results::RunResults) {
+    use rtcbench::metrics::Metric;
     println!(
         "{} — {:.1} s, seed {}{}",
         r.scenario_name,
@@ -290,6 +299,9 @@ fn print_summary(a: &runner::RunArtifacts) {
             t.points.iter().map(|p| p.join_failures).sum::<u64>()
         );
     }
+}
+
+fn print_http(r: &rtcbench::results::RunResults) {
     for load in &r.http {
         match &load.failure {
             Some(why) => println!("  http {}: failed: {why}", load.name),
@@ -308,6 +320,10 @@ fn print_summary(a: &runner::RunArtifacts) {
             }
         }
     }
+}
+
+/// The run's failures, each session's, and the groups' notes.
+fn print_failures(r: &rtcbench::results::RunResults) {
     for f in &r.failures {
         println!("  failure: {f}");
     }
@@ -323,6 +339,10 @@ fn print_summary(a: &runner::RunArtifacts) {
             println!("  {} note ({sessions} sessions): {note}", g.name);
         }
     }
+}
+
+/// rtcbench's own cost, the capacity knee, an abort and each gate's verdict.
+fn print_verdicts(r: &rtcbench::results::RunResults) {
     if let Some(cost) = &r.self_cost {
         println!("  rtcbench itself: {}", cost.describe());
     }
@@ -345,5 +365,4 @@ fn print_summary(a: &runner::RunArtifacts) {
             g.gate, g.group
         );
     }
-    println!("report: {}", a.dir.join("report.html").display());
 }

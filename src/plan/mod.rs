@@ -50,51 +50,8 @@ fn marks(
     http: &[http::HttpLoadPlan],
     faults: &[faults::FaultPlan],
 ) -> Vec<Mark> {
-    let mut out = Vec::new();
-    for (g, planned) in s.groups.iter().zip(plan_groups) {
-        if g.stages.is_empty() {
-            continue;
-        }
-        let (stages, target) = profile_of(g);
-        let unit = match target {
-            Target::Concurrency => "",
-            Target::ArrivalRate { .. } => "/s",
-        };
-        let mut at = planned.start_us;
-        for (stage, spec) in stages.iter().zip(&g.stages) {
-            let spec = spec.get_ref();
-            let label = match *stage {
-                Stage::Hold { .. } => "hold".to_string(),
-                Stage::Ramp { to, .. } if spec.step.is_some() => format!("step to {to}{unit}"),
-                Stage::Ramp { to, .. } => format!("ramp to {to}{unit}"),
-                Stage::Pulse { to, .. } => format!("pulse to {to}{unit}"),
-            };
-            out.push(Mark {
-                at_us: at,
-                label: format!("{}: {label}", planned.name),
-            });
-            at += stage.duration_us();
-        }
-    }
-    for g in plan_groups {
-        let Some(c) = &g.cohost else { continue };
-        for (n, (from, to)) in c.pk_rounds.iter().enumerate() {
-            out.push(Mark {
-                at_us: g.start_us + from,
-                label: format!("{}: PK {} starts", g.name, n + 1),
-            });
-            out.push(Mark {
-                at_us: g.start_us + to,
-                label: format!("{}: PK {} ends", g.name, n + 1),
-            });
-        }
-        if let Some(at) = c.switch_at_us {
-            out.push(Mark {
-                at_us: g.start_us + at,
-                label: format!("{}: switch to 1v1", g.name),
-            });
-        }
-    }
+    let mut out = stage_marks(s, plan_groups);
+    out.extend(plan_groups.iter().flat_map(cohost_marks));
     if let Some(c) = capacity {
         for st in &c.steps {
             out.push(Mark {
@@ -128,6 +85,62 @@ fn marks(
         });
     }
     out.sort_by_key(|m| m.at_us);
+    out
+}
+
+/// Where each stage of every group with a load profile begins.
+fn stage_marks(s: &Scenario, plan_groups: &[GroupPlan]) -> Vec<Mark> {
+    let mut out = Vec::new();
+    for (g, planned) in s.groups.iter().zip(plan_groups) {
+        if g.stages.is_empty() {
+            continue;
+        }
+        let (stages, target) = profile_of(g);
+        let unit = match target {
+            Target::Concurrency => "",
+            Target::ArrivalRate { .. } => "/s",
+        };
+        let mut at = planned.start_us;
+        for (stage, spec) in stages.iter().zip(&g.stages) {
+            let spec = spec.get_ref();
+            let label = match *stage {
+                Stage::Hold { .. } => "hold".to_string(),
+                Stage::Ramp { to, .. } if spec.step.is_some() => format!("step to {to}{unit}"),
+                Stage::Ramp { to, .. } => format!("ramp to {to}{unit}"),
+                Stage::Pulse { to, .. } => format!("pulse to {to}{unit}"),
+            };
+            out.push(Mark {
+                at_us: at,
+                label: format!("{}: {label}", planned.name),
+            });
+            at += stage.duration_us();
+        }
+    }
+    out
+}
+
+/// A co-hosting group's PK rounds and its switch to 1v1.
+fn cohost_marks(g: &GroupPlan) -> Vec<Mark> {
+    let mut out = Vec::new();
+    let Some(c) = &g.cohost else {
+        return out;
+    };
+    for (n, (from, to)) in c.pk_rounds.iter().enumerate() {
+        out.push(Mark {
+            at_us: g.start_us + from,
+            label: format!("{}: PK {} starts", g.name, n + 1),
+        });
+        out.push(Mark {
+            at_us: g.start_us + to,
+            label: format!("{}: PK {} ends", g.name, n + 1),
+        });
+    }
+    if let Some(at) = c.switch_at_us {
+        out.push(Mark {
+            at_us: g.start_us + at,
+            label: format!("{}: switch to 1v1", g.name),
+        });
+    }
     out
 }
 

@@ -59,7 +59,18 @@ fn verdict_text(v: &PairVerdict) -> String {
 /// The findings in sentences: the ranking, each decided dimension, the claims, the gates and
 /// whether rtcbench itself was the limit.
 fn findings(a: &Assessment, runs: &[ComparedRun]) -> Table {
-    let mut rows: Vec<String> = Vec::new();
+    let mut rows = vec![ranking_sentence(a)];
+    rows.extend(dimension_sentences(a));
+    rows.extend(run_sentences(a, runs));
+    Table {
+        title: "Executive summary".into(),
+        note: None,
+        headers: vec!["finding".into()],
+        rows: rows.into_iter().map(|r| vec![r]).collect(),
+    }
+}
+
+fn ranking_sentence(a: &Assessment) -> String {
     let overall = |label: &str| {
         a.card
             .providers
@@ -83,7 +94,12 @@ fn findings(a: &Assessment, runs: &[ComparedRun]) -> Table {
             }
         })
         .collect();
-    rows.push(format!("Overall ranking: {}.", tiers.join("; ")));
+    format!("Overall ranking: {}.", tiers.join("; "))
+}
+
+/// Each decided dimension, or that none is; the claims' counts.
+fn dimension_sentences(a: &Assessment) -> Vec<String> {
+    let mut rows = Vec::new();
     let mut decided = 0;
     for v in &a.card.dimension_verdicts {
         if let Some(w) = &v.winner {
@@ -110,6 +126,12 @@ fn findings(a: &Assessment, runs: &[ComparedRun]) -> Table {
             count(Untested)
         ));
     }
+    rows
+}
+
+/// The gates, whether rtcbench was the limit, and what is declared rather than measured.
+fn run_sentences(a: &Assessment, runs: &[ComparedRun]) -> Vec<String> {
+    let mut rows = Vec::new();
     let gates: Vec<String> = runs
         .iter()
         .filter(|r| !r.results.gates.is_empty())
@@ -141,12 +163,7 @@ fn findings(a: &Assessment, runs: &[ComparedRun]) -> Table {
     if a.card.providers.iter().any(|c| c.dossier.is_some()) {
         rows.push("Experience and support are declared in vendor dossiers, not measured.".into());
     }
-    Table {
-        title: "Executive summary".into(),
-        note: None,
-        headers: vec!["finding".into()],
-        rows: rows.into_iter().map(|r| vec![r]).collect(),
-    }
+    rows
 }
 
 fn capitalise(s: &str) -> String {
@@ -158,8 +175,14 @@ fn capitalise(s: &str) -> String {
 
 /// The executive summary: what a buyer reads first.
 pub fn summary(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
+    let mut out = vec![findings(a, runs), ranking(a)];
+    out.extend(head_to_head(a));
+    out.extend(claims(a));
+    out
+}
+
+fn ranking(a: &Assessment) -> Table {
     let dims = shown_dimensions(a);
-    let mut out = vec![findings(a, runs)];
     let mut headers = vec!["rank".to_string(), "provider".into(), "overall".into()];
     headers.extend(dims.iter().map(|d| {
         if d.declared() {
@@ -190,7 +213,7 @@ pub fn summary(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
         .iter()
         .map(|(d, w)| format!("{} {w}", d.name()))
         .collect();
-    out.push(Table {
+    Table {
         title: "Ranking".into(),
         note: Some(format!(
             "Scores 0–100: each metric scores 100 at or past its excellent threshold, 60 at acceptable, 0 at unacceptable, linear between; metrics average into dimensions by weight, dimensions into the overall score by weight ({}). Brackets: {:.0} % bootstrap intervals over sessions ({} resamples). Providers sharing a rank are tied: the interval of their difference in overall score includes zero. Declared dimensions come from the vendor's dossier, not from measurement.",
@@ -200,7 +223,10 @@ pub fn summary(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
         )),
         headers,
         rows,
-    });
+    }
+}
+
+fn head_to_head(a: &Assessment) -> Option<Table> {
     let rows: Vec<Vec<String>> = a
         .card
         .dimension_verdicts
@@ -215,18 +241,24 @@ pub fn summary(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
             ]
         })
         .collect();
-    if !rows.is_empty() {
-        out.push(Table {
+    if rows.is_empty() {
+        return None;
+    }
+    Some(Table {
             title: "Head to head".into(),
             note: Some("Difference in score, second provider minus first, with its interval. A difference whose interval includes zero is a tie, not a win. Scores stop at 100, so where both level at the cap a dimension goes to the provider every decided metric of it favours (see the metric tests below).".into()),
             headers: ["dimension", "pair", "difference", "verdict"]
                 .map(String::from)
                 .to_vec(),
             rows,
-        });
+        })
+}
+
+fn claims(a: &Assessment) -> Option<Table> {
+    if a.claims.is_empty() {
+        return None;
     }
-    if !a.claims.is_empty() {
-        out.push(Table {
+    Some(Table {
             title: "Vendor claims".into(),
             note: Some("Verified: the whole interval meets the claim. Refuted: the whole interval misses it. Untested: no session measured it, or the interval straddles the bound.".into()),
             headers: ["claim", "check", "provider", "measured", "sessions", "verdict", "why"]
@@ -247,9 +279,7 @@ pub fn summary(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
                     ]
                 })
                 .collect(),
-        });
-    }
-    out
+        })
 }
 
 /// Metric scores and the pairwise tests behind the verdicts.
@@ -464,6 +494,10 @@ fn declared(a: &Assessment) -> Option<Table> {
 
 /// Method and environment: how the scores were made and on what.
 pub fn method(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
+    vec![thresholds(a), environment(runs)]
+}
+
+fn thresholds(a: &Assessment) -> Table {
     let rows = a
         .scoring
         .metrics
@@ -489,6 +523,27 @@ pub fn method(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
             a.scoring.sources.join(", then ")
         )
     };
+    Table {
+        title: "Method: thresholds and weights".into(),
+        note: Some(format!(
+            "Scoring from {sources}. Sessions are the unit of resampling: a session's frames are not independent of each other. Audio MOS is the ITU-T G.107 E-model with fixed codec terms: its delay is the session's marker-timed latency p50 plus an audio jitter buffer (audio's own RTP-time latency is not used: servers such as Janus re-base RTP time per subscriber), its loss the session's audio gaps. A metric's win needs its interval clear of zero and of the tie margin, 3 sessions a side, and a Mann–Whitney p under 0.05 (Holm-adjusted with more than two providers)."
+        )),
+        headers: [
+            "dimension",
+            "metric",
+            "measured as",
+            "better",
+            "excellent / acceptable / unacceptable",
+            "weight",
+            "basis",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    }
+}
+
+fn environment(runs: &[ComparedRun]) -> Table {
     let env = runs
         .iter()
         .map(|r| {
@@ -513,40 +568,23 @@ pub fn method(a: &Assessment, runs: &[ComparedRun]) -> Vec<Table> {
             ]
         })
         .collect();
-    vec![
-        Table {
-            title: "Method: thresholds and weights".into(),
-            note: Some(format!(
-                "Scoring from {sources}. Sessions are the unit of resampling: a session's frames are not independent of each other. Audio MOS is the ITU-T G.107 E-model with fixed codec terms: its delay is the session's marker-timed latency p50 plus an audio jitter buffer (audio's own RTP-time latency is not used: servers such as Janus re-base RTP time per subscriber), its loss the session's audio gaps. A metric's win needs its interval clear of zero and of the tie margin, 3 sessions a side, and a Mann–Whitney p under 0.05 (Holm-adjusted with more than two providers)."
-            )),
-            headers: [
-                "dimension",
-                "metric",
-                "measured as",
-                "better",
-                "excellent / acceptable / unacceptable",
-                "weight",
-                "basis",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows,
-        },
-        Table {
-            title: "Environment".into(),
-            note: Some("Where each run was made. A saturated generator's own delays are in its figures.".into()),
-            headers: [
-                "run",
-                "machine",
-                "system",
-                "build",
-                "seed",
-                "provider",
-                "generator",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: env,
-        },
-    ]
+    Table {
+        title: "Environment".into(),
+        note: Some(
+            "Where each run was made. A saturated generator's own delays are in its figures."
+                .into(),
+        ),
+        headers: [
+            "run",
+            "machine",
+            "system",
+            "build",
+            "seed",
+            "provider",
+            "generator",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: env,
+    }
 }

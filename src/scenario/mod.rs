@@ -232,49 +232,63 @@ fn validate_stages(
     let mut by_rate = None;
     for (k, stage) in g.stages.iter().enumerate() {
         let field = |f: &str| at(&format!("stages[{k}].{f}"));
-        let problem = |f: &str, m: &str| Err((Some(stage.span()), field(f), m.to_string()));
-        let st = stage.get_ref();
-        let shapes = [&st.ramp, &st.step, &st.hold, &st.pulse]
-            .iter()
-            .filter(|d| d.is_some())
-            .count();
-        if shapes != 1 {
-            return problem(
-                "ramp",
-                "a stage is exactly one of ramp, step, hold or pulse (its length)",
-            );
-        }
-        if st.rise.is_some() && st.pulse.is_none() {
-            return problem("rise", "rise is for pulse stages");
-        }
-        if st.hold.is_some() {
-            if st.to.is_some() || st.rate.is_some() {
-                return problem(
-                    "to",
-                    "a hold keeps the level it is at; it takes no to or rate",
-                );
-            }
+        let Some(rate) = stage_by_rate(stage.get_ref())
+            .map_err(|(f, m)| (Some(stage.span()), field(f), m.to_string()))?
+        else {
             continue;
-        }
-        let rate = match (st.to, st.rate) {
-            (Some(_), None) => false,
-            (None, Some(r)) if r.is_finite() && r >= 0.0 => true,
-            (None, Some(_)) => return problem("rate", "joins per second must be 0 or more"),
-            _ => {
-                return problem(
-                    "to",
-                    "give to (concurrent viewers) or rate (joins per second)",
-                )
-            }
         };
         if *by_rate.get_or_insert(rate) != rate {
-            return problem("rate", "all stages of a group use to, or all use rate");
+            return Err((
+                Some(stage.span()),
+                field("rate"),
+                "all stages of a group use to, or all use rate".into(),
+            ));
         }
     }
     if g.watch.is_some() && by_rate != Some(true) {
         return Err((None, at("watch"), "watch is for rate stages".into()));
     }
     Ok(())
+}
+
+/// Whether a stage's level is joins per second (true) or concurrent viewers (false); `None`
+/// for a hold, which keeps the level it is at. The field and why, for a stage that is wrong.
+fn stage_by_rate(st: &schema::StageSpec) -> Result<Option<bool>, (&'static str, &'static str)> {
+    let problem = |f: &'static str, m: &'static str| Err((f, m));
+    let shapes = [&st.ramp, &st.step, &st.hold, &st.pulse]
+        .iter()
+        .filter(|d| d.is_some())
+        .count();
+    if shapes != 1 {
+        return problem(
+            "ramp",
+            "a stage is exactly one of ramp, step, hold or pulse (its length)",
+        );
+    }
+    if st.rise.is_some() && st.pulse.is_none() {
+        return problem("rise", "rise is for pulse stages");
+    }
+    if st.hold.is_some() {
+        if st.to.is_some() || st.rate.is_some() {
+            return problem(
+                "to",
+                "a hold keeps the level it is at; it takes no to or rate",
+            );
+        }
+        return Ok(None);
+    }
+    let rate = match (st.to, st.rate) {
+        (Some(_), None) => false,
+        (None, Some(r)) if r.is_finite() && r >= 0.0 => true,
+        (None, Some(_)) => return problem("rate", "joins per second must be 0 or more"),
+        _ => {
+            return problem(
+                "to",
+                "give to (concurrent viewers) or rate (joins per second)",
+            )
+        }
+    };
+    Ok(Some(rate))
 }
 
 /// The schema's own checks. Its `[scoring]` overrides are checked against the catalogue of
