@@ -3,9 +3,8 @@
 
 use super::file::ProviderFile;
 use super::whip_whep::WhipWhep;
-use super::{Abilities, Join, Joined, Pending, Provider, ProviderError};
+use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError};
 use crate::base::{Micros, WallClock};
-use crate::client::native::IcePolicy;
 use crate::media::receiver::SessionFailure;
 use crate::plan::faults::FaultPlan;
 use crate::scenario::faults::FaultKind;
@@ -13,7 +12,6 @@ use crate::sfu::faults::{ServerFault, ServerFaultKind};
 use crate::sfu::server::{self, ReferenceServer};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 /// The running reference SFU and its WHIP/WHEP endpoints; the server lives as long as this.
 pub struct Embedded {
@@ -65,8 +63,8 @@ fn server_faults(faults: &[FaultPlan], clock: WallClock, run_start: Micros) -> V
 }
 
 impl Provider for Embedded {
-    fn name(&self) -> &str {
-        self.signalling.name()
+    fn basics(&self) -> &Basics {
+        self.signalling.basics()
     }
 
     fn abilities(&self) -> Abilities {
@@ -76,14 +74,6 @@ impl Provider for Embedded {
             in_process: true,
             ..self.signalling.abilities()
         }
-    }
-
-    fn step_timeout(&self) -> Duration {
-        self.signalling.step_timeout()
-    }
-
-    fn ice_policy(&self) -> IcePolicy {
-        self.signalling.ice_policy()
     }
 
     fn signalling_url(&self, room: &str, publishing: bool) -> String {

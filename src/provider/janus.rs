@@ -4,16 +4,12 @@
 
 use super::file::ProviderFile;
 use super::signal::janus::{self, Attachment, Janus, Rooms};
-use super::{Abilities, Join, Joined, Pending, Provider, Step};
-use crate::client::native::IcePolicy;
+use super::{Abilities, Basics, Join, Joined, Pending, Provider, Step};
 use crate::media::receiver::SessionFailure;
-use std::time::Duration;
 
 pub struct JanusRoom {
-    name: String,
+    basics: Basics,
     base: String,
-    step_timeout: Duration,
-    ice_policy: IcePolicy,
     /// The rooms the run made.
     rooms: Rooms,
 }
@@ -21,16 +17,14 @@ pub struct JanusRoom {
 impl JanusRoom {
     pub fn new(p: &ProviderFile) -> Self {
         Self {
-            name: p.name.clone(),
+            basics: Basics::of(p),
             base: p.janus_url.clone().unwrap_or_default(),
-            step_timeout: p.step_timeout.0,
-            ice_policy: p.ice_transport_policy,
             rooms: Rooms::default(),
         }
     }
 
     fn api(&self, http: &reqwest::Client) -> Janus {
-        Janus::new(http.clone(), &self.base, self.step_timeout).recording(&self.rooms)
+        Janus::new(http.clone(), &self.base, self.basics.step_timeout).recording(&self.rooms)
     }
 
     async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {
@@ -58,28 +52,12 @@ impl JanusRoom {
 }
 
 impl Provider for JanusRoom {
-    fn name(&self) -> &str {
-        &self.name
+    fn basics(&self) -> &Basics {
+        &self.basics
     }
 
     fn abilities(&self) -> Abilities {
-        Abilities {
-            plays_back: true,
-            rooms: true,
-            impaired_viewers: true,
-            impaired_publishers: true,
-            server_faults: false,
-            kernel_path: false,
-            in_process: false,
-        }
-    }
-
-    fn step_timeout(&self) -> Duration {
-        self.step_timeout
-    }
-
-    fn ice_policy(&self) -> IcePolicy {
-        self.ice_policy
+        Abilities::REMOTE
     }
 
     fn signalling_url(&self, _room: &str, _publishing: bool) -> String {
@@ -92,7 +70,7 @@ impl Provider for JanusRoom {
 
     fn shut_down(&self) -> Pending<'_, Vec<String>> {
         Box::pin(async move {
-            let api = Janus::new(reqwest::Client::new(), &self.base, self.step_timeout);
+            let api = Janus::new(reqwest::Client::new(), &self.base, self.step_timeout());
             // One Janus refuses to destroy is worth a line.
             api.destroy_rooms(&self.rooms)
                 .await

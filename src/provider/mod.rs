@@ -51,6 +51,38 @@ pub struct Abilities {
     pub in_process: bool,
 }
 
+impl Abilities {
+    /// A server elsewhere that plays back, has rooms, and whose clients we impair.
+    pub const REMOTE: Abilities = Abilities {
+        plays_back: true,
+        rooms: true,
+        impaired_viewers: true,
+        impaired_publishers: true,
+        server_faults: false,
+        kernel_path: false,
+        in_process: false,
+    };
+}
+
+/// What every provider takes from its file: its name and how long each step may take.
+#[derive(Debug, Clone)]
+pub struct Basics {
+    pub name: String,
+    /// Limit for each signalling request and for ICE/DTLS to connect.
+    pub step_timeout: Duration,
+    pub ice_policy: IcePolicy,
+}
+
+impl Basics {
+    pub fn of(p: &ProviderFile) -> Self {
+        Self {
+            name: p.name.clone(),
+            step_timeout: p.step_timeout.0,
+            ice_policy: p.ice_transport_policy,
+        }
+    }
+}
+
 /// One native peer's signalling into a room.
 pub struct Join<'a> {
     pub room: &'a str,
@@ -62,11 +94,18 @@ pub struct Join<'a> {
 
 /// A provider as a run uses it.
 pub trait Provider: Send + Sync {
-    fn name(&self) -> &str;
+    fn basics(&self) -> &Basics;
     fn abilities(&self) -> Abilities;
+    fn name(&self) -> &str {
+        &self.basics().name
+    }
     /// Limit for each signalling request and for ICE/DTLS to connect.
-    fn step_timeout(&self) -> Duration;
-    fn ice_policy(&self) -> IcePolicy;
+    fn step_timeout(&self) -> Duration {
+        self.basics().step_timeout
+    }
+    fn ice_policy(&self) -> IcePolicy {
+        self.basics().ice_policy
+    }
     /// Where a peer's signalling goes: its route picks the local address of the peer's socket.
     fn signalling_url(&self, room: &str, publishing: bool) -> String;
     /// Offers or answers for `join.peer` (a publisher when it has a sender) in `join.room`, and

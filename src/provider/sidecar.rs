@@ -3,9 +3,8 @@
 //! viewer, through a vendor's SDK that does its own signalling.
 
 use super::file::{ProviderFile, ProviderKind, SidecarSpec};
-use super::{Abilities, Join, Joined, Pending, Provider, ProviderError, Step};
+use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError, Step};
 use crate::base::{Micros, WallClock};
-use crate::client::native::IcePolicy;
 use crate::client::sidecar::{Credentials, Sidecar};
 use crate::media::receiver::SessionFailure;
 use crate::plan::faults::FaultPlan;
@@ -77,45 +76,21 @@ impl SidecarUse {
 
 /// The `sidecar` kind: a vendor's SDK in the sidecar signals by itself, so every publisher and
 /// viewer plays there and none signals through rtcbench.
-pub struct SignalsInSidecar {
-    name: String,
-    step_timeout: Duration,
-    ice_policy: IcePolicy,
-}
+pub struct SignalsInSidecar(Basics);
 
 impl SignalsInSidecar {
     pub fn new(p: &ProviderFile) -> Self {
-        Self {
-            name: p.name.clone(),
-            step_timeout: p.step_timeout.0,
-            ice_policy: p.ice_transport_policy,
-        }
+        Self(Basics::of(p))
     }
 }
 
 impl Provider for SignalsInSidecar {
-    fn name(&self) -> &str {
-        &self.name
+    fn basics(&self) -> &Basics {
+        &self.0
     }
 
     fn abilities(&self) -> Abilities {
-        Abilities {
-            plays_back: true,
-            rooms: true,
-            impaired_viewers: true,
-            impaired_publishers: true,
-            server_faults: false,
-            kernel_path: false,
-            in_process: false,
-        }
-    }
-
-    fn step_timeout(&self) -> Duration {
-        self.step_timeout
-    }
-
-    fn ice_policy(&self) -> IcePolicy {
-        self.ice_policy
+        Abilities::REMOTE
     }
 
     fn signalling_url(&self, _room: &str, _publishing: bool) -> String {
@@ -125,7 +100,7 @@ impl Provider for SignalsInSidecar {
     fn join<'a>(&'a self, _join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
         let why = format!(
             "provider \"{}\" signals only through its sidecar",
-            self.name
+            self.name()
         );
         Box::pin(async move { Err(Step::Offer.failed(why)) })
     }
@@ -152,8 +127,8 @@ impl WithSidecar {
 }
 
 impl Provider for WithSidecar {
-    fn name(&self) -> &str {
-        self.inner.name()
+    fn basics(&self) -> &Basics {
+        self.inner.basics()
     }
 
     fn abilities(&self) -> Abilities {
@@ -162,14 +137,6 @@ impl Provider for WithSidecar {
             impaired_publishers: !self.sidecar.publishes,
             ..self.inner.abilities()
         }
-    }
-
-    fn step_timeout(&self) -> Duration {
-        self.inner.step_timeout()
-    }
-
-    fn ice_policy(&self) -> IcePolicy {
-        self.inner.ice_policy()
     }
 
     fn signalling_url(&self, room: &str, publishing: bool) -> String {

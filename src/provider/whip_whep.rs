@@ -5,7 +5,7 @@
 use super::file::ProviderFile;
 use super::signal::ice::{self, Notes};
 use super::signal::whip::{self, Resource};
-use super::{Abilities, Join, Joined, Pending, Provider, ProviderError, Step};
+use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError, Step};
 use crate::client::native::{IcePolicy, IceServerOutcome};
 use crate::media::receiver::SessionFailure;
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 /// A WHIP/WHEP server, with its secrets read from the environment.
 #[derive(Clone)]
 pub struct WhipWhep {
-    name: String,
+    basics: Basics,
     whip: String,
     /// None: the provider plays streams back only through its own SDK.
     whep: Option<String>,
@@ -23,15 +23,13 @@ pub struct WhipWhep {
     whep_bearer: Option<String>,
     /// Values taken from the environment (tokens, URL parts), blanked out of error texts.
     secrets: Vec<String>,
-    step_timeout: Duration,
-    ice_policy: IcePolicy,
 }
 
 impl std::fmt::Debug for WhipWhep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The token never reaches logs.
         f.debug_struct("WhipWhep")
-            .field("name", &self.name)
+            .field("name", &self.basics.name)
             .field("whip", &self.redact(&self.whip))
             .finish_non_exhaustive()
     }
@@ -65,28 +63,28 @@ impl WhipWhep {
             None => None,
         };
         Ok(Self {
-            name: p.name.clone(),
+            basics: Basics::of(p),
             whip,
             whep,
             whip_bearer,
             whep_bearer,
             secrets,
-            step_timeout: p.step_timeout.0,
-            ice_policy: p.ice_transport_policy,
         })
     }
 
     /// Our own server's endpoints (the embedded provider signals through them).
     pub fn at(name: &str, whip: String, whep: String, step_timeout: Duration) -> Self {
         Self {
-            name: name.to_string(),
+            basics: Basics {
+                name: name.to_string(),
+                step_timeout,
+                ice_policy: IcePolicy::All,
+            },
             whip,
             whep: Some(whep),
             whip_bearer: None,
             whep_bearer: None,
             secrets: Vec::new(),
-            step_timeout,
-            ice_policy: IcePolicy::All,
         }
     }
 
@@ -134,7 +132,7 @@ impl WhipWhep {
             &url,
             offer,
             self.bearer(publishing),
-            self.step_timeout,
+            self.step_timeout(),
         )
         .await
         // A URL built from secret environment variables may be quoted in an HTTP error.
@@ -142,8 +140,8 @@ impl WhipWhep {
         join.peer
             .accept_answer(&resource.answer)
             .map_err(|e| Step::Answer.failed(e.to_string()))?;
-        let servers = ice::resolve(&resource, self.step_timeout, join.notes).await;
-        if self.ice_policy == IcePolicy::Relay
+        let servers = ice::resolve(&resource, self.step_timeout(), join.notes).await;
+        if self.ice_policy() == IcePolicy::Relay
             && !servers.iter().any(|s| s.server.credential.is_some())
         {
             return Err(Step::Connect.failed(
@@ -155,15 +153,15 @@ impl WhipWhep {
             resource,
             http: join.http.clone(),
             notes: join.notes.clone(),
-            step_timeout: self.step_timeout,
+            step_timeout: self.step_timeout(),
             trickling: None,
         }))
     }
 }
 
 impl Provider for WhipWhep {
-    fn name(&self) -> &str {
-        &self.name
+    fn basics(&self) -> &Basics {
+        &self.basics
     }
 
     fn abilities(&self) -> Abilities {
@@ -171,20 +169,8 @@ impl Provider for WhipWhep {
             plays_back: self.whep.is_some(),
             rooms: self.whip.contains("{room}")
                 && self.whep.as_ref().is_none_or(|w| w.contains("{room}")),
-            impaired_viewers: true,
-            impaired_publishers: true,
-            server_faults: false,
-            kernel_path: false,
-            in_process: false,
+            ..Abilities::REMOTE
         }
-    }
-
-    fn step_timeout(&self) -> Duration {
-        self.step_timeout
-    }
-
-    fn ice_policy(&self) -> IcePolicy {
-        self.ice_policy
     }
 
     fn signalling_url(&self, room: &str, publishing: bool) -> String {
