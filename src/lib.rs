@@ -1,6 +1,7 @@
 //! rtcbench: benchmark and load-test harness for real-time audio/video providers.
 //!
-//! Data flows one way: scenario → plan → engine → metrics → results → report.
+//! Data flows one way: scenario → plan → engine → metrics → results → score → report, and
+//! imports follow it downwards only; docs/architecture.md lists the floors in order.
 
 pub mod base;
 pub mod cli;
