@@ -161,14 +161,14 @@ impl Driving<'_, '_> {
 
     /// The next instant anything is due: the peer's timeout, a tick, the end, silence, or a
     /// datagram the impairment holds.
-    fn wake_at(&self, timeout: Instant, until: Instant) -> Instant {
+    fn wake_at(&self, timeout: Instant, until: Instant, silent_at: Option<Instant>) -> Instant {
         let mut wake = self
             .hooks
             .ticker
             .as_ref()
             .map_or(timeout, |t| timeout.min(t.next))
             .min(until);
-        if let Some(at) = self.silent_at() {
+        if let Some(at) = silent_at {
             wake = wake.min(at);
         }
         if let Some(due) = self
@@ -241,10 +241,11 @@ async fn drive(
         if Instant::now() >= until || *stop.borrow() {
             return PeerExit::Finished;
         }
-        if d.silent_at().is_some_and(|at| Instant::now() >= at) {
+        let silent_at = d.silent_at();
+        if silent_at.is_some_and(|at| Instant::now() >= at) {
             return PeerExit::Silent;
         }
-        let wake = d.wake_at(timeout, until);
+        let wake = d.wake_at(timeout, until, silent_at);
         if let Err(exit) = d.wait(wake, stop).await {
             return exit;
         }

@@ -70,9 +70,9 @@ impl Provider for JanusRoom {
 
     fn shut_down(&self) -> Pending<'_, Vec<String>> {
         Box::pin(async move {
-            let api = Janus::new(reqwest::Client::new(), &self.base, self.step_timeout());
             // One Janus refuses to destroy is worth a line.
-            api.destroy_rooms(&self.rooms)
+            self.api(&reqwest::Client::new())
+                .destroy_rooms(&self.rooms)
                 .await
                 .into_iter()
                 .map(|refused| format!("Janus did not destroy a room this run made: {refused}"))

@@ -115,11 +115,6 @@ impl WhipWhep {
             .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
     }
 
-    /// The bearer token of the provider, for a sidecar page to signal with.
-    pub fn token(&self) -> Option<&str> {
-        self.whip_bearer.as_deref()
-    }
-
     async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {
         let publishing = join.peer.sender().is_some();
         let offer = join
@@ -189,7 +184,7 @@ impl Provider for WhipWhep {
     }
 
     fn sidecar_token(&self) -> Option<String> {
-        self.token().map(str::to_string)
+        self.whip_bearer.clone()
     }
 }
 

@@ -564,9 +564,6 @@ pub fn write(
     dir: &Path,
     formats: &[Format],
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let with_charts = formats
-        .iter()
-        .any(|f| matches!(f, Format::Html | Format::Markdown));
-    let doc = document(runs, missing, assessment, with_charts)?;
+    let doc = document(runs, missing, assessment, super::shows_charts(formats))?;
     super::export::write(&doc, dir, formats)
 }

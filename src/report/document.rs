@@ -54,16 +54,4 @@ impl Document {
             Section::Table(_) => &[],
         })
     }
-
-    /// The sections' headings in order (a table's title, each chart's title), as every
-    /// format shows them.
-    pub fn headings(&self) -> Vec<&str> {
-        self.sections
-            .iter()
-            .flat_map(|s| match s {
-                Section::Table(t) => vec![t.title.as_str()],
-                Section::Charts(c) => c.iter().map(|c| c.title.as_str()).collect(),
-            })
-            .collect()
-    }
 }

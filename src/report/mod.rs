@@ -64,6 +64,13 @@ impl std::str::FromStr for Format {
 
 pub const ALL_FORMATS: [Format; 3] = [Format::Html, Format::Markdown, Format::Csv];
 
+/// Whether any of `formats` shows charts (HTML and Markdown do), so they are worth drawing.
+pub(crate) fn shows_charts(formats: &[Format]) -> bool {
+    formats
+        .iter()
+        .any(|f| matches!(f, Format::Html | Format::Markdown))
+}
+
 fn fmt(v: f64, digits: usize) -> String {
     if v.is_finite() {
         format!("{v:.digits$}")
@@ -130,8 +137,5 @@ pub fn saturation_warning(r: &RunResults) -> Option<String> {
 
 /// Writes the run's report in `formats` into `dir` (with its charts, for HTML and Markdown).
 pub fn write(r: &RunResults, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, ReportError> {
-    let with_charts = formats
-        .iter()
-        .any(|f| matches!(f, Format::Html | Format::Markdown));
-    export::write(&run::document(r, with_charts)?, dir, formats)
+    export::write(&run::document(r, shows_charts(formats))?, dir, formats)
 }

@@ -52,7 +52,7 @@ pub fn observe_window(
 }
 
 /// The gate's statistic of `s`; `None` when nothing was measured.
-pub(crate) fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {
+fn stat_of(g: &GateSpec, s: &super::Summary) -> Option<f64> {
     s.stat(g.stat.as_deref()?)
 }
 

@@ -33,33 +33,24 @@ fn files(doc: &Document, format: Format) -> Vec<(String, Vec<u8>)> {
 /// and Markdown), the formats' files, and the document's attachments.
 pub fn write(doc: &Document, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
-    let with_charts = formats
-        .iter()
-        .any(|f| matches!(f, Format::Html | Format::Markdown));
-    if with_charts {
+    let mut put = |path: PathBuf, bytes: &[u8]| -> Result<(), ReportError> {
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+        written.push(path);
+        Ok(())
+    };
+    if super::shows_charts(formats) {
         let chart_dir = dir.join("charts");
         std::fs::create_dir_all(&chart_dir).map_err(io(&chart_dir))?;
         for c in doc.charts() {
-            for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", c.png.as_slice())] {
-                let path = chart_dir.join(format!("{}.{ext}", c.name));
-                std::fs::write(&path, bytes).map_err(io(&path))?;
-                written.push(path);
-            }
+            put(chart_dir.join(format!("{}.svg", c.name)), c.svg.as_bytes())?;
+            put(chart_dir.join(format!("{}.png", c.name)), &c.png)?;
         }
     }
-    let attachments = doc
-        .attachments
-        .iter()
-        .map(|(name, bytes)| (name.to_string(), bytes.clone()));
-    let made: Vec<(String, Vec<u8>)> = formats
-        .iter()
-        .flat_map(|f| files(doc, *f))
-        .chain(attachments)
-        .collect();
-    for (name, bytes) in made {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(io(&path))?;
-        written.push(path);
+    for (name, bytes) in formats.iter().flat_map(|f| files(doc, *f)) {
+        put(dir.join(name), &bytes)?;
+    }
+    for (name, bytes) in &doc.attachments {
+        put(dir.join(name), bytes)?;
     }
     Ok(written)
 }
@@ -85,6 +76,17 @@ mod tests {
             rest = &after[end..];
         }
         out
+    }
+
+    /// The document's own headings in order: a table's title, each chart's title.
+    fn headings_of_document(doc: &Document) -> Vec<&str> {
+        doc.sections
+            .iter()
+            .flat_map(|s| match s {
+                Section::Table(t) => vec![t.title.as_str()],
+                Section::Charts(c) => c.iter().map(|c| c.title.as_str()).collect(),
+            })
+            .collect()
     }
 
     fn headings_of_markdown(m: &str) -> Vec<String> {
@@ -132,7 +134,7 @@ mod tests {
             "Frames",
             "Sessions",
         ];
-        assert_eq!(doc.headings(), want);
+        assert_eq!(headings_of_document(&doc), want);
         assert_eq!(headings_of_html(&html::render(&doc)), want);
         assert_eq!(headings_of_markdown(&markdown::render(&doc)), want);
     }
