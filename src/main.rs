@@ -249,7 +249,7 @@ fn server_options(
     }
     Ok(ServerOptions {
         ice_servers,
-        max_viewers_per_room: None,
+        ..Default::default()
     })
 }
 

@@ -5,7 +5,7 @@
 use super::ice_servers::{
     candidate_ips, IceServerAgent, IceServerEvent, Received, ResolvedIceServer,
 };
-use super::sdp::trickle_fragment;
+use super::sdp::{nack_negotiated, trickle_fragment};
 pub use super::sdp::{codec_of, negotiated_pt, udp_input};
 use crate::base::clock::WallClock;
 use crate::client::link::Scheme;
@@ -98,6 +98,8 @@ pub struct NativePeer {
     video_seq: Option<u64>,
     audio_seq: Option<u64>,
     pub connected_at: Option<Instant>,
+    /// Whether the video receive stream has been told to send NACKs (see [`Self::allow_nacks`]).
+    nacks_allowed: bool,
     /// (deadline, limit) for ICE and DTLS to connect, once set.
     connect_deadline: Option<(Instant, std::time::Duration)>,
 }
@@ -176,6 +178,7 @@ impl NativePeer {
             video_seq: None,
             audio_seq: None,
             connected_at: None,
+            nacks_allowed: false,
             connect_deadline: None,
         })
     }
@@ -252,7 +255,25 @@ impl NativePeer {
             }
         }
         self.state = PeerState::Connecting;
+        self.allow_nacks();
         Ok(())
+    }
+
+    /// str0m sends no NACK for a stream whose remote declared no RTX; browsers do whenever
+    /// `nack` feedback is negotiated, and servers such as Pion's resend on the main SSRC
+    /// (RFC 4585). The stream may exist from the answer's a=ssrc lines or only from its first
+    /// packet, so this runs on both.
+    fn allow_nacks(&mut self) {
+        if self.nacks_allowed || !matches!(self.role, Role::Subscribe(_)) {
+            return;
+        }
+        let Some(mid) = self.video_mid.filter(|m| nack_negotiated(&self.rtc, *m)) else {
+            return;
+        };
+        if let Some(rx) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
+            rx.suppress_nack(false);
+            self.nacks_allowed = true;
+        }
     }
 
     /// Answers a remote offer (used by the embedded provider's tests and by peer-to-peer calls).
@@ -473,6 +494,9 @@ impl NativePeer {
                     }),
                     payload: p.payload.to_vec(),
                 };
+                if is_video {
+                    self.allow_nacks();
+                }
                 if let Role::Subscribe(r) = &mut self.role {
                     if is_video {
                         r.on_video_packet(packet, at);

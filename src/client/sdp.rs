@@ -40,6 +40,18 @@ pub fn negotiated_pt(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<Pt> {
     })
 }
 
+/// Whether the remote side accepted `nack` feedback for a payload type on `mid`.
+pub fn nack_negotiated(rtc: &Rtc, mid: Mid) -> bool {
+    let Some(media) = rtc.media(mid) else {
+        return false;
+    };
+    let config = rtc.codec_config();
+    media
+        .remote_pts()
+        .iter()
+        .any(|pt| config.find(|p| p.pt() == *pt).is_some_and(|p| p.fb_nack()))
+}
+
 /// A received UDP datagram as str0m input; `None` when it is not something str0m reads.
 pub fn udp_input(
     now: Instant,

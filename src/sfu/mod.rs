@@ -5,15 +5,18 @@
 pub mod api;
 pub mod faults;
 pub mod live_room;
+pub mod quirks;
 pub mod server;
 
 use crate::client::native::{codec_of, negotiated_pt, udp_input};
+use quirks::{Forwarded, Quirks, ResendCache};
 use std::net::SocketAddr;
 use std::time::Instant;
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
-use str0m::rtp::{ExtensionValues, RtpWrite};
+use str0m::rtp::rtcp::Rtcp;
+use str0m::rtp::{ExtensionValues, RawPacket, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,8 @@ pub enum SfuError {
     RoomFull(String, usize),
     #[error("candidate \"{0}\" does not parse")]
     BadCandidate(String),
+    #[error("no stream is published in room \"{0}\" yet")]
+    NotPublished(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,8 @@ struct SfuPeer {
     /// The payload types this peer accepted, fixed once its media is added.
     video_pt: Option<Pt>,
     audio_pt: Option<Pt>,
+    /// What was forwarded, to resend on the main SSRC (only under `retransmit_without_rtx`).
+    resend: Option<ResendCache>,
 }
 
 pub struct Sfu {
@@ -56,6 +63,7 @@ pub struct Sfu {
     next_id: u64,
     /// Viewers a room takes before refusing more, as providers cap rooms.
     max_viewers: Option<usize>,
+    quirks: Quirks,
 }
 
 pub struct Transmit {
@@ -70,6 +78,7 @@ impl Sfu {
             peers: Vec::new(),
             next_id: 1,
             max_viewers: None,
+            quirks: Quirks::default(),
         }
     }
 
@@ -81,7 +90,14 @@ impl Sfu {
             peers: Vec::new(),
             next_id: self.next_id,
             max_viewers: self.max_viewers,
+            quirks: self.quirks,
         }
+    }
+
+    /// Behaves as another server would in the ways `quirks` names (for tests).
+    pub fn with_quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
     }
 
     /// Refuses viewers beyond `max` in any one room.
@@ -98,34 +114,10 @@ impl Sfu {
         offer: &str,
         now: Instant,
     ) -> Result<(u64, String), SfuError> {
-        if publish
-            && self
-                .peers
-                .iter()
-                .any(|p| p.room == room && p.side == Side::Publisher)
-        {
-            return Err(SfuError::RoomTaken(room.to_string()));
-        }
-        if let Some(max) = self.max_viewers.filter(|_| !publish) {
-            let viewers = self
-                .peers
-                .iter()
-                .filter(|p| p.room == room && p.side == Side::Subscriber)
-                .count();
-            if viewers >= max {
-                return Err(SfuError::RoomFull(room.to_string(), max));
-            }
-        }
+        self.admit(room, publish)?;
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadOffer(e.to_string()))?;
-        let mut rtc = RtcConfig::new()
-            .clear_codecs()
-            .enable_h264(true)
-            .enable_opus(true, false)
-            .set_rtp_mode(true)
-            .set_ice_lite(true)
-            .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime)
-            .build(now);
+        let mut rtc = self.peer_config(publish).build(now);
         let candidate = Candidate::host(self.local_addr, "udp")
             .map_err(|e| SfuError::Negotiation(e.to_string()))?;
         rtc.add_local_candidate(candidate);
@@ -140,6 +132,11 @@ impl Sfu {
         } else {
             Side::Subscriber
         };
+        let resend = (!publish && self.quirks.retransmit_without_rtx).then(ResendCache::default);
+        let answer = match resend {
+            Some(_) => quirks::without_rtx(&answer.to_sdp_string()),
+            None => answer.to_sdp_string(),
+        };
         self.peers.push(SfuPeer {
             id,
             room: room.to_string(),
@@ -149,11 +146,51 @@ impl Sfu {
             audio_mid: None,
             video_pt: None,
             audio_pt: None,
+            resend,
         });
         if !publish {
             self.request_keyframe(room);
         }
-        Ok((id, answer.to_sdp_string()))
+        Ok((id, answer))
+    }
+
+    /// Refuses a second publisher, a viewer beyond the room's cap, and (under that quirk) a
+    /// viewer of a room nobody publishes to yet.
+    fn admit(&self, room: &str, publish: bool) -> Result<(), SfuError> {
+        let has_publisher = self
+            .peers
+            .iter()
+            .any(|p| p.room == room && p.side == Side::Publisher);
+        if publish && has_publisher {
+            return Err(SfuError::RoomTaken(room.to_string()));
+        }
+        if !publish && !has_publisher && self.quirks.no_viewers_before_publisher {
+            return Err(SfuError::NotPublished(room.to_string()));
+        }
+        if let Some(max) = self.max_viewers.filter(|_| !publish) {
+            let viewers = self
+                .peers
+                .iter()
+                .filter(|p| p.room == room && p.side == Side::Subscriber)
+                .count();
+            if viewers >= max {
+                return Err(SfuError::RoomFull(room.to_string(), max));
+            }
+        }
+        Ok(())
+    }
+
+    fn peer_config(&self, publish: bool) -> RtcConfig {
+        let config = RtcConfig::new()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .set_rtp_mode(true)
+            .set_ice_lite(true)
+            .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime);
+        // Without RTX the NACKs asking for resends are read off the raw RTCP.
+        config
+            .enable_h264(true)
+            .enable_raw_packets(!publish && self.quirks.retransmit_without_rtx)
     }
 
     pub fn leave(&mut self, id: u64) -> Result<(), SfuError> {
@@ -256,45 +293,76 @@ impl Sfu {
                 self.request_keyframe(&room);
             }
             Event::RtpPacket(packet) if self.peers[index].side == Side::Publisher => {
-                let Some(codec) = codec_of(&self.peers[index].rtc, packet.header.payload_type)
-                else {
-                    return;
-                };
-                let room = self.peers[index].room.clone();
-                let ext = ExtensionValues {
-                    abs_capture_time: packet.header.ext_vals.abs_capture_time,
-                    ..Default::default()
-                };
-                for sub in self
-                    .peers
-                    .iter_mut()
-                    .filter(|p| p.side == Side::Subscriber && p.room == room)
-                {
-                    let target = if codec == Codec::H264 {
-                        sub.video_mid.zip(sub.video_pt)
-                    } else {
-                        sub.audio_mid.zip(sub.audio_pt)
-                    };
-                    let Some((mid, pt)) = target else { continue };
-                    let mut api = sub.rtc.direct_api();
-                    let Some(stream) = api.stream_tx_by_mid(mid, None) else {
-                        continue;
-                    };
-                    stream.write_rtp(
-                        RtpWrite::new(
-                            pt,
-                            packet.seq_no,
-                            packet.header.timestamp,
-                            packet.timestamp,
-                            packet.payload.to_vec(),
-                        )
-                        .marker(packet.header.marker)
-                        .ext_vals(ext.clone())
-                        .nackable(true),
-                    );
+                self.forward(index, &packet)
+            }
+            Event::RawPacket(raw) => {
+                if let RawPacket::RtcpRx(Rtcp::Nack(nack)) = *raw {
+                    self.resend(index, &nack);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Sends a publisher's packet to every subscriber of its room, untouched unless a quirk
+    /// says otherwise.
+    fn forward(&mut self, publisher: usize, packet: &RtpPacket) {
+        let Some(codec) = codec_of(&self.peers[publisher].rtc, packet.header.payload_type) else {
+            return;
+        };
+        let is_video = codec == Codec::H264;
+        if !is_video && self.quirks.drop_audio {
+            return;
+        }
+        let room = self.peers[publisher].room.clone();
+        let ext = ExtensionValues {
+            abs_capture_time: packet.header.ext_vals.abs_capture_time,
+            ..Default::default()
+        };
+        let (timestamp, ext) = if is_video {
+            (packet.header.timestamp, ext)
+        } else {
+            (
+                self.quirks.audio_timestamp(packet.header.timestamp),
+                self.quirks.audio_extensions(&ext),
+            )
+        };
+        for sub in self
+            .peers
+            .iter_mut()
+            .filter(|p| p.side == Side::Subscriber && p.room == room)
+        {
+            let target = if is_video {
+                sub.video_mid.zip(sub.video_pt)
+            } else {
+                sub.audio_mid.zip(sub.audio_pt)
+            };
+            let Some((mid, pt)) = target else { continue };
+            let sent = Forwarded {
+                pt,
+                seq_no: packet.seq_no,
+                rtp_time: timestamp,
+                wallclock: packet.timestamp,
+                marker: packet.header.marker,
+                payload: packet.payload.to_vec(),
+                ext: ext.clone(),
+            };
+            if let Some(cache) = sub.resend.as_mut().filter(|_| is_video) {
+                cache.remember(sent.clone());
+            }
+            let str0m_resends = sub.resend.is_none();
+            write(&mut sub.rtc, mid, sent, str0m_resends);
+        }
+    }
+
+    /// Sends again, on the main SSRC, the packets a subscriber's NACK asks for.
+    fn resend(&mut self, index: usize, nack: &str0m::rtp::rtcp::Nack) {
+        let peer = &mut self.peers[index];
+        let (Some(cache), Some(mid)) = (peer.resend.as_ref(), peer.video_mid) else {
+            return;
+        };
+        for packet in cache.wanted(nack) {
+            write(&mut peer.rtc, mid, packet, false);
         }
     }
 
@@ -314,4 +382,23 @@ impl Sfu {
             rx.request_keyframe(KeyframeRequestKind::Pli);
         }
     }
+}
+
+fn write(rtc: &mut Rtc, mid: Mid, packet: Forwarded, nackable: bool) {
+    let mut api = rtc.direct_api();
+    let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+        return;
+    };
+    stream.write_rtp(
+        RtpWrite::new(
+            packet.pt,
+            packet.seq_no,
+            packet.rtp_time,
+            packet.wallclock,
+            packet.payload,
+        )
+        .marker(packet.marker)
+        .ext_vals(packet.ext)
+        .nackable(nackable),
+    );
 }

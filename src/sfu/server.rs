@@ -44,6 +44,8 @@ pub struct ServerOptions {
     pub ice_servers: Vec<AdvertisedIceServer>,
     /// Refuse (503) viewers beyond this many in a room, as a provider's room cap would.
     pub max_viewers_per_room: Option<usize>,
+    /// Ways to behave as other servers do, for tests (all off by default).
+    pub quirks: super::quirks::Quirks,
 }
 
 #[derive(Clone)]
@@ -115,7 +117,9 @@ pub async fn start_with(
     let udp = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
     let media_addr = udp.local_addr()?;
     let (commands, rx) = mpsc::channel(256);
-    let sfu = Sfu::new(media_addr).with_max_viewers(options.max_viewers_per_room);
+    let sfu = Sfu::new(media_addr)
+        .with_max_viewers(options.max_viewers_per_room)
+        .with_quirks(options.quirks);
     let faults = FaultSchedule::default();
     let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts()));
     let app = Router::new()
@@ -271,6 +275,9 @@ async fn join(
         }
         Ok(Err(e @ SfuError::RoomTaken(_))) => {
             (StatusCode::CONFLICT, e.to_string()).into_response()
+        }
+        Ok(Err(e @ SfuError::NotPublished(_))) => {
+            (StatusCode::NOT_FOUND, e.to_string()).into_response()
         }
         Ok(Err(e @ SfuError::RoomFull(..))) => {
             (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()

@@ -28,6 +28,7 @@ mod results_schema;
 mod scenario_errors;
 mod scoring;
 mod sfu_overhead;
+mod server_quirks;
 mod sidecar;
 mod turn_relay;
 mod webrtc_loopback;
