@@ -256,7 +256,22 @@ impl NativePeer {
         }
         self.state = PeerState::Connecting;
         self.allow_nacks();
+        if matches!(self.role, Role::Subscribe(_)) {
+            self.drop_send_streams();
+        }
         Ok(())
+    }
+
+    /// str0m declares send streams for the SSRCs it pre-allocates in every offer, receive-only
+    /// ones too, and then sends RTCP sender reports for SSRCs nothing is ever sent on (Medooze
+    /// logs each one); a viewer sends receiver reports only.
+    fn drop_send_streams(&mut self) {
+        let mut api = self.rtc.direct_api();
+        for mid in [self.video_mid, self.audio_mid].into_iter().flatten() {
+            while let Some(ssrc) = api.stream_tx_by_mid(mid, None).map(|s| s.ssrc()) {
+                api.remove_stream_tx(ssrc);
+            }
+        }
     }
 
     /// str0m sends no NACK for a stream whose remote declared no RTX; browsers do whenever
@@ -578,3 +593,7 @@ impl NativePeer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "native_tests.rs"]
+mod tests;
