@@ -470,6 +470,10 @@ impl NativePeer {
             Event::Connected => {
                 self.state = PeerState::Connected;
                 self.connected_at = Some(Instant::now());
+                let now = self.clock.now();
+                if let Role::Subscribe(r) = &mut self.role {
+                    r.on_connected(now);
+                }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
                 self.state = PeerState::Closed;

@@ -464,6 +464,18 @@ async fn watch_natively(
     finish(ctx, w, s, &mut receiver, whep_at, connections.join_failure)
 }
 
+/// A negotiated track that carried nothing fails the session: its loss, gaps and freezes
+/// would otherwise read as perfect.
+fn silent_track_failure(silent: &[String]) -> Option<SessionFailure> {
+    (!silent.is_empty()).then(|| {
+        Step::Media.failed(format!(
+            "{} track negotiated but no packet arrived in {} s of being connected",
+            silent.join(" and "),
+            crate::media::receiver::silence::SILENT_TRACK_AFTER_US / 1_000_000
+        ))
+    })
+}
+
 /// Records a viewer's remaining samples and connect time, and settles whether it joined.
 fn finish(
     ctx: &Ctx,
@@ -498,6 +510,13 @@ fn finish(
             s.joined_within_5s = false;
         }
         s.failure = Some(f);
+    } else if let Some(silent) = silent_track_failure(&s.silent_tracks) {
+        if s.joined {
+            ctx.live.failure(&ctx.group);
+        }
+        s.joined = false;
+        s.joined_within_5s = false;
+        s.failure = Some(silent);
     } else if !s.joined {
         s.failure = Some(Step::Connect.failed("connected but no video frame was rendered"));
     }

@@ -203,4 +203,7 @@ pub struct GroupTotals {
     /// Source frames never shown, over all viewers.
     #[serde(default)]
     pub frames_lost: u64,
+    /// Sessions with a negotiated track that carried no packet (counted among the failed).
+    #[serde(default)]
+    pub silent_track_sessions: u64,
 }

@@ -120,12 +120,16 @@ pub struct ReceiverSummary {
     /// that failed.
     #[serde(flatten)]
     pub reconnects: Reconnects,
+    /// Negotiated tracks (`audio`, `video`) that brought no packet in a session connected for
+    /// at least 3 s; any makes the session a failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silent_tracks: Vec<String>,
 }
 
 /// Why a session did not join: the step that failed and what was said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionFailure {
-    /// The step that failed: `offer`, `status`, `answer`, `connect`, `trickle`, `leave`, or a
+    /// The step that failed: `offer`, `status`, `answer`, `connect`, `trickle`, `leave`, `media`, or a
     /// sidecar's step.
     pub step: String,
     /// What was said (the provider's words, with secrets blanked).

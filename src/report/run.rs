@@ -62,8 +62,28 @@ fn warnings(r: &RunResults) -> Vec<String> {
         out.push("This run was stopped early; figures cover the part that ran.".to_string());
     }
     out.extend(r.failures.iter().map(|f| format!("Failure: {f}")));
+    out.extend(r.groups.iter().filter_map(silent_tracks_warning));
     out.extend(saturation_warning(r));
     out
+}
+
+/// A group whose sessions negotiated a track that carried nothing: the provider forwarded no
+/// audio (or video), which its loss and gap figures alone would hide.
+fn silent_tracks_warning(g: &crate::record::GroupResult) -> Option<String> {
+    let silent: Vec<_> = g
+        .sessions
+        .iter()
+        .filter(|s| !s.silent_tracks.is_empty())
+        .collect();
+    let first = silent.first()?;
+    Some(format!(
+        "{}: {} of {} sessions had a negotiated track that carried no packet ({} in {}); they count as failed.",
+        g.name,
+        silent.len(),
+        g.sessions.len(),
+        first.silent_tracks.join(" and "),
+        first.id
+    ))
 }
 
 fn gates(r: &RunResults) -> Option<Table> {

@@ -9,10 +9,11 @@ packets_malformed,packets_duplicated,packets_reordered,jitter_ms,audio_jitter_ms
 rendered_ms,frames_undecodable,keyframe_requests,fps,bitrate_kbps,\
 freeze_w3c_count,freeze_w3c_ms,freeze_200ms_count,freeze_200ms_ms,freeze_500ms_count,freeze_500ms_ms,freeze_time_pct,\
 e2e_latency_p50_ms,e2e_latency_p95_ms,audio_latency_p50_ms,audio_gaps,audio_gap_ms,audio_decode_errors,psnr_db,ssim,\
-marker_read_pct,video_decode_errors,frames_lost,drops,rejoins,rejoin_failures,recoveries,recovery_max_ms,unrecovered";
+marker_read_pct,video_decode_errors,frames_lost,drops,rejoins,rejoin_failures,recoveries,recovery_max_ms,unrecovered,\
+silent_tracks";
 
 /// Each row is an array of exactly this many columns, checked by the compiler.
-const COLUMNS: usize = 44;
+const COLUMNS: usize = 45;
 
 fn num(v: Option<f64>) -> String {
     v.filter(|v| v.is_finite())
@@ -81,6 +82,7 @@ fn row(s: &ReceiverSummary) -> Vec<String> {
         s.recovery_ms.len().to_string(),
         num(s.recovery_ms.iter().copied().reduce(f64::max)),
         s.unrecovered.to_string(),
+        s.silent_tracks.join("+"),
     ];
     cols.to_vec()
 }

@@ -45,6 +45,9 @@ pub fn observe_window(
         "failed_sessions" => {
             return Some(joined_in().filter(|s| s.failure.is_some()).count() as f64)
         }
+        "silent_track_sessions" => {
+            return Some(joined_in().filter(|s| !s.silent_tracks.is_empty()).count() as f64)
+        }
         _ => {}
     }
     let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;
@@ -69,6 +72,7 @@ fn observe(g: &GateSpec, group: &GroupResult) -> Option<f64> {
         "drops" => return Some((t.reconnects.drops + group.publisher_reconnects.drops) as f64),
         "unrecovered" => return Some(t.unrecovered as f64),
         "reconnect_success_pct" => return t.reconnect_success_pct,
+        "silent_track_sessions" => return Some(t.silent_track_sessions as f64),
         _ => {}
     }
     let metric = Metric::ALL.into_iter().find(|m| m.name() == g.metric)?;

@@ -107,6 +107,7 @@ impl GroupTotals {
             t.reconnects.add(&s.reconnects);
             t.unrecovered += s.unrecovered;
             t.frames_lost += s.frames_lost;
+            t.silent_track_sessions += u64::from(!s.silent_tracks.is_empty());
             freeze_us += s.freeze_w3c.total_us as f64;
             span_us += s.rendered_ms * 1000.0;
             if let Some(p) = s.marker_read_pct {

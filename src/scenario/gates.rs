@@ -4,7 +4,7 @@ use super::GateSpec;
 use crate::metrics::Metric;
 
 /// Group totals a gate can name, besides the measured metrics.
-pub const TOTALS: [&str; 8] = [
+pub const TOTALS: [&str; 9] = [
     "join_success_pct",
     "join_within_5s_pct",
     "packet_loss_pct_total",
@@ -13,6 +13,7 @@ pub const TOTALS: [&str; 8] = [
     "drops",
     "unrecovered",
     "reconnect_success_pct",
+    "silent_track_sessions",
 ];
 /// Statistics of a measured metric.
 pub const STATS: [&str; 7] = ["p50", "p90", "p95", "p99", "mean", "min", "max"];

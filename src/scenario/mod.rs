@@ -125,7 +125,12 @@ fn refine_field(path: &str, message: &str) -> String {
 pub type Problem = (Option<Range<usize>>, String, String);
 
 /// Gates a capacity search can judge on one step's window.
-const WINDOWED_TOTALS: [&str; 3] = ["join_success_pct", "join_within_5s_pct", "failed_sessions"];
+const WINDOWED_TOTALS: [&str; 4] = [
+    "join_success_pct",
+    "join_within_5s_pct",
+    "failed_sessions",
+    "silent_track_sessions",
+];
 
 fn validate_capacity(s: &Scenario, c: &toml::Spanned<CapacitySpec>) -> Result<(), Problem> {
     let span = Some(c.span());

@@ -62,9 +62,11 @@ pub enum Source {
     FpsDeliveredPct,
     /// ITU-T G.107 E-model MOS from the session's audio delay, jitter and gaps.
     Mos,
+    /// Sessions with a negotiated track that carried no packet.
+    SilentTrackPct,
 }
 
-pub const SOURCES: [Source; 11] = [
+pub const SOURCES: [Source; 12] = [
     Source::E2eLatencyMs,
     Source::ConnectMs,
     Source::FirstFrameMs,
@@ -76,6 +78,7 @@ pub const SOURCES: [Source; 11] = [
     Source::Fps,
     Source::FpsDeliveredPct,
     Source::Mos,
+    Source::SilentTrackPct,
 ];
 
 impl Source {
@@ -92,6 +95,7 @@ impl Source {
             Source::Fps => "fps",
             Source::FpsDeliveredPct => "fps_delivered_pct",
             Source::Mos => "mos",
+            Source::SilentTrackPct => "silent_track_pct",
         }
     }
 
@@ -104,7 +108,10 @@ impl Source {
     pub fn is_share(self) -> bool {
         matches!(
             self,
-            Source::JoinSuccessPct | Source::FreezeTimePct | Source::DropPct
+            Source::JoinSuccessPct
+                | Source::FreezeTimePct
+                | Source::DropPct
+                | Source::SilentTrackPct
         )
     }
 
@@ -251,6 +258,7 @@ fn session_units(s: &ReceiverSummary, fps: Option<f64>) -> Vec<Option<Unit>> {
                 .filter(|_| joined && s.frames_rendered > 1)
                 .map(|target| (s.fps / target * 100.0).min(100.0))),
             Source::Mos => one(emodel::session_mos(s)),
+            Source::SilentTrackPct => share(!s.silent_tracks.is_empty()),
         })
         .collect()
 }

@@ -69,3 +69,38 @@ network = "loss5"
     assert!(after < before / 2.0, "repair did nothing: {after} of {before}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_negotiated_track_that_carries_nothing_fails_the_session() {
+    let _heavy = common::heavy().await;
+    let quirks = Quirks {
+        drop_audio: true,
+        ..Default::default()
+    };
+    let tail = r#"
+[[group]]
+name = "room"
+receivers = 2
+
+[[gate]]
+metric = "silent_track_sessions"
+below = 1
+"#;
+    let (r, dir) = run_against("quirk-no-audio", quirks, tail, 12).await;
+    let g = r.group("room").expect("the room's group");
+    for s in &g.sessions {
+        assert_eq!(s.silent_tracks, vec!["audio".to_string()], "{}", s.id);
+        assert!(!s.joined, "{} joined with a silent track", s.id);
+        let failure = s.failure.as_ref().expect("a failure");
+        assert_eq!(failure.step, "media", "{failure:?}");
+        assert!(failure.reason.contains("audio track"), "{failure:?}");
+        // Video still played: the failure is the audio's alone.
+        assert!(s.frames_rendered > 100, "{}: {} frames", s.id, s.frames_rendered);
+    }
+    assert_eq!(g.totals.silent_track_sessions, 2);
+    assert_eq!(g.totals.join_success_pct, 0.0);
+    assert_eq!(r.broken_gates(), 1, "{:?}", r.gates);
+    let csv = std::fs::read_to_string(dir.join("out").join("sessions.csv")).unwrap_or_default();
+    assert!(csv.lines().next().unwrap_or("").ends_with(",silent_tracks"), "{csv}");
+    std::fs::remove_dir_all(&dir).ok();
+}

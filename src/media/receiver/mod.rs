@@ -6,11 +6,13 @@ pub mod audio;
 pub mod freeze;
 pub mod recovery;
 pub mod rtp_stats;
+pub mod silence;
 pub mod video;
 
 pub use audio::{AudioReceiver, SenderClock};
 pub use freeze::{FreezeDetector, FreezeTally};
 pub use recovery::{Reconnects, RecoveryWatch};
+pub use silence::SilenceWatch;
 pub use video::{QualityProbe, VideoReceiver};
 
 use crate::base::Micros;
@@ -23,6 +25,7 @@ pub struct Receiver {
     pub video: VideoReceiver,
     pub audio: AudioReceiver,
     subscribed_at: Micros,
+    silence: SilenceWatch,
     malformed: u64,
     interval_expected: u64,
     interval_received: u64,
@@ -43,6 +46,7 @@ impl Receiver {
             video,
             audio,
             subscribed_at,
+            silence: SilenceWatch::default(),
             malformed: 0,
             interval_expected: 0,
             interval_received: 0,
@@ -60,19 +64,26 @@ impl Receiver {
 
     pub fn on_packet(&mut self, packet: RtpPacket, now: Micros) {
         match packet.payload_type {
-            VIDEO_PAYLOAD_TYPE => self.video.on_packet(packet, now),
-            AUDIO_PAYLOAD_TYPE => self.audio.on_packet(&packet, now),
+            VIDEO_PAYLOAD_TYPE => self.on_video_packet(packet, now),
+            AUDIO_PAYLOAD_TYPE => self.on_audio_packet(&packet, now),
             _ => self.malformed += 1,
         }
     }
 
     /// A video packet from a transport that already knows the media kind (negotiated PTs vary).
     pub fn on_video_packet(&mut self, packet: RtpPacket, now: Micros) {
+        self.silence.on_video();
         self.video.on_packet(packet, now);
     }
 
     pub fn on_audio_packet(&mut self, packet: &RtpPacket, now: Micros) {
+        self.silence.on_audio();
         self.audio.on_packet(packet, now);
+    }
+
+    /// The transport came up; from here its negotiated tracks are expected to carry media.
+    pub fn on_connected(&mut self, now: Micros) {
+        self.silence.on_connected(now);
     }
 
     fn packets_expected(&self) -> u64 {
@@ -199,6 +210,7 @@ impl Receiver {
                 .collect(),
             unrecovered: v.recovery.unrecovered(end),
             reconnects: Reconnects::default(),
+            silent_tracks: self.silence.silent_tracks(end),
         }
     }
 }

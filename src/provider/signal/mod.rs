@@ -20,6 +20,8 @@ pub enum Step {
     /// Candidates gathered from the server's ICE servers could not be sent.
     Trickle,
     Leave,
+    /// Connected, but a negotiated track carried no media.
+    Media,
 }
 
 impl std::fmt::Display for Step {
@@ -31,6 +33,7 @@ impl std::fmt::Display for Step {
             Step::Connect => "connect",
             Step::Trickle => "trickle",
             Step::Leave => "leave",
+            Step::Media => "media",
         })
     }
 }
