@@ -5,8 +5,8 @@
 use super::ice_servers::{
     candidate_ips, IceServerAgent, IceServerEvent, Received, ResolvedIceServer,
 };
-use super::sdp::{nack_negotiated, trickle_fragment};
 pub use super::sdp::{codec_of, negotiated_pt, udp_input};
+use super::sdp::{nack_negotiated, trickle_fragment};
 use crate::base::clock::WallClock;
 use crate::client::link::Scheme;
 use crate::media::receiver::Receiver;

@@ -60,7 +60,9 @@ fn run(viewer: &mut NativePeer, remote: &mut Rtc, start: Instant, span: Duration
                 remote.handle_input(input).expect("remote reads");
             }
         }
-        remote.handle_input(Input::Timeout(now)).expect("remote runs");
+        remote
+            .handle_input(Input::Timeout(now))
+            .expect("remote runs");
         while let Ok(out) = remote.poll_output() {
             match out {
                 Output::Transmit(t) => {

@@ -5,8 +5,9 @@
 //! frame of the call is `switch_ms`. Host↔host links and the call are measured as their own
 //! group (`NAME/hosts`), apart from the audience.
 
+use super::published::Published;
 use super::room::GroupOutcome;
-use super::session::{publish, subscribe, Watch};
+use super::session::{publish, subscribe, Publication, Watch};
 use super::webrtc::{gather, Ctx, Publishing, Watching};
 use crate::base::Micros;
 use crate::media::receiver::Role;
@@ -46,6 +47,8 @@ struct Cohosting<'a> {
     c: &'a CohostPlan,
     t0: Micros,
     switch_at: Option<Micros>,
+    /// Each host's publication into its room, which its watchers wait for.
+    published: Vec<Published>,
 }
 
 impl Cohosting<'_> {
@@ -66,6 +69,13 @@ impl Cohosting<'_> {
         }
     }
 
+    /// Host k's publication, for its watchers to wait on (not when a sidecar publishes, which
+    /// reports no publication).
+    fn publisher_of(&self, k: usize) -> Option<Published> {
+        let sidecar_publishes = self.ctx.provider.sidecar().is_some_and(|s| s.publishes);
+        (!sidecar_publishes).then(|| self.published[k].clone())
+    }
+
     fn until(&self, at: Option<Micros>) -> Instant {
         at.map_or(self.ctx.until, |at| {
             self.ctx.clock.instant_of(at).min(self.ctx.until)
@@ -76,14 +86,15 @@ impl Cohosting<'_> {
     fn hosts(&self, publishers: &mut Vec<Publishing>, watchers: &mut Vec<Watching>) {
         let (plan, t0) = (self.plan, self.t0);
         for (k, sender) in self.c.hosts.iter().enumerate() {
-            publishers.push(tokio::spawn(publish(
-                self.hosts_ctx.clone(),
-                format!("{}/h{k}", plan.name),
-                sender.clone(),
-                self.room(k),
-                t0,
-                self.until(self.leaves_room(k)),
-            )));
+            let publication = Publication {
+                id: format!("{}/h{k}", plan.name),
+                config: sender.clone(),
+                room: self.room(k),
+                dial_at: t0,
+                until: self.until(self.leaves_room(k)),
+                published: Some(self.published[k].clone()),
+            };
+            publishers.push(tokio::spawn(publish(self.hosts_ctx.clone(), publication)));
             for (j, reference) in self.c.hosts.iter().enumerate().filter(|(j, _)| *j != k) {
                 // One link decodes every frame for picture quality; decoding them all would
                 // cost more than the audience does.
@@ -100,6 +111,7 @@ impl Cohosting<'_> {
                     publisher_start: Some(t0),
                     leave_at: earliest(self.leaves_room(k), self.leaves_room(j)),
                     via_sidecar: self.ctx.sidecar_plays(None),
+                    publisher: self.publisher_of(j),
                 };
                 watchers.push(tokio::spawn(subscribe(self.hosts_ctx.clone(), w)));
             }
@@ -127,6 +139,7 @@ impl Cohosting<'_> {
                     publisher_start: Some(self.t0),
                     leave_at,
                     via_sidecar: self.ctx.sidecar_plays(None),
+                    publisher: self.publisher_of(home),
                 },
             )));
             audience.extend(self.pk_rounds(r, (home + 1) % n, dial_at, leave_at));
@@ -169,6 +182,7 @@ impl Cohosting<'_> {
                     publisher_start: Some(self.t0),
                     leave_at: Some(end),
                     via_sidecar: self.ctx.sidecar_plays(None),
+                    publisher: self.publisher_of(partner),
                 },
             )));
         }
@@ -180,14 +194,18 @@ impl Cohosting<'_> {
     fn switch(&self, at: Micros, publishers: &mut Vec<Publishing>, watchers: &mut Vec<Watching>) {
         for k in 0..2 {
             let other = 1 - k;
-            publishers.push(tokio::spawn(publish(
-                self.hosts_ctx.clone(),
-                format!("{}/h{k}/call", self.plan.name),
-                self.c.hosts[k].clone(),
-                self.call_room(k),
-                at,
-                self.ctx.until,
-            )));
+            // Both sides dial at the switch and the switch time counts from it, publishing
+            // included: the call's viewers do not wait (a refusal before the other side is
+            // published is asked again).
+            let publication = Publication {
+                id: format!("{}/h{k}/call", self.plan.name),
+                config: self.c.hosts[k].clone(),
+                room: self.call_room(k),
+                dial_at: at,
+                until: self.ctx.until,
+                published: None,
+            };
+            publishers.push(tokio::spawn(publish(self.hosts_ctx.clone(), publication)));
             let role = if k == 0 { Role::Probe } else { Role::Light };
             let w = Watch {
                 plan: host_session(
@@ -201,6 +219,7 @@ impl Cohosting<'_> {
                 publisher_start: Some(at),
                 leave_at: None,
                 via_sidecar: self.ctx.sidecar_plays(None),
+                publisher: None,
             };
             let hosts = self.hosts_ctx.clone();
             watchers.push(tokio::spawn(async move {
@@ -236,6 +255,7 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
         .watch_recorder(&hosts_ctx.group, hosts_ctx.recorder.clone());
     let group = Cohosting {
         switch_at: c.switch_at_us.map(|at| t0 + at),
+        published: c.hosts.iter().map(|_| Published::new()).collect(),
         ctx,
         hosts_ctx,
         plan,

@@ -8,6 +8,7 @@ pub mod http_load;
 pub mod live;
 pub mod monitor;
 pub mod progress;
+mod published;
 pub mod room;
 mod session;
 mod sidecar;

@@ -3,6 +3,7 @@
 //! with backoff), while the same sender or receiver keeps measuring across connections and the
 //! same impairment layer stands for the client's network throughout.
 
+use super::published::Published;
 use super::webrtc::{drive, signal, Ctx, SideNetwork, Signalled};
 use crate::base::Micros;
 use crate::base::WallClock;
@@ -257,15 +258,27 @@ async fn back_off(ctx: &Ctx, tries_left: &mut u32, wait: &mut Duration, until: I
     true
 }
 
-/// Publishes `config` into `room` from `dial_at` until `until`; returns what it sent.
-pub(super) async fn publish(
-    ctx: Ctx,
-    id: String,
-    config: SenderConfig,
-    room: String,
-    dial_at: Micros,
-    until: Instant,
-) -> (SenderStats, Option<SessionFailure>) {
+/// Where and when a publisher publishes, and who waits for it.
+pub(super) struct Publication {
+    pub(super) id: String,
+    pub(super) config: SenderConfig,
+    pub(super) room: String,
+    pub(super) dial_at: Micros,
+    pub(super) until: Instant,
+    /// Marked when the provider has taken the stream (the viewers waiting on it then dial).
+    pub(super) published: Option<Published>,
+}
+
+/// Publishes `p.config` into `p.room` from `p.dial_at` until `p.until`; returns what it sent.
+pub(super) async fn publish(ctx: Ctx, p: Publication) -> (SenderStats, Option<SessionFailure>) {
+    let Publication {
+        id,
+        config,
+        room,
+        dial_at,
+        until,
+        published,
+    } = p;
     if let Some(sidecar) = ctx.provider.sidecar().filter(|s| s.publishes) {
         // The sidecar's client makes its own stream: no encoder here.
         sleep_until_micros(ctx.clock, dial_at).await;
@@ -294,8 +307,21 @@ pub(super) async fn publish(
         Err(f) => return (SenderStats::default(), Some(tag(f, &id))),
     };
     let role = PeerRole::Publish(Box::new(sender));
-    let (role, connections) =
-        run_connections(&ctx, &room, role, until, &mut network, || None, || ()).await;
+    let on_published = || {
+        if let Some(p) = &published {
+            p.mark(ctx.clock.now());
+        }
+    };
+    let (role, connections) = run_connections(
+        &ctx,
+        &room,
+        role,
+        until,
+        &mut network,
+        || None,
+        on_published,
+    )
+    .await;
     network.finish(&ctx);
     if let Ok(mut r) = ctx.publisher_reconnects.lock() {
         r.add(&connections.reconnects);
@@ -318,6 +344,23 @@ pub(super) struct Watch {
     pub(super) leave_at: Option<Micros>,
     /// Played by the provider's sidecar client instead of the native one.
     pub(super) via_sidecar: bool,
+    /// The watched publisher's publication, when ours: the viewer dials once it is published.
+    pub(super) publisher: Option<Published>,
+}
+
+/// Waits (from the planned instant, up to the provider's step timeout) for the watched
+/// publisher to be published; returns the instant the viewer's own times count from: the
+/// later of its planned instant and the publication, so the provider's publish time is not
+/// counted against the viewer (docs/measurement.md).
+async fn wait_for_publisher(ctx: &Ctx, w: &Watch) -> Micros {
+    let Some(publisher) = &w.publisher else {
+        return w.dial_at;
+    };
+    let deadline = (ctx.clock.instant_of(w.dial_at) + ctx.provider.step_timeout()).min(ctx.until);
+    match publisher.wait(deadline, ctx.stop.clone()).await {
+        Some(at) => at.max(w.dial_at),
+        None => w.dial_at,
+    }
 }
 
 /// Closes the group's measurement intervals from the next boundary after now.
@@ -355,10 +398,15 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     });
     let opus = decodes.then(OpusDecoder::new).and_then(Result::ok);
     sleep_until_micros(ctx.clock, w.dial_at).await;
-    let whep_at = record_slip(&ctx, w.dial_at);
+    let counted_from = wait_for_publisher(&ctx, &w).await;
+    let whep_at = record_slip(&ctx, counted_from);
+    let dialled = Dialled {
+        whep: whep_at,
+        counted_from,
+    };
     let probe = match probe {
         Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return blank(&ctx, &w, whep_at, Step::Offer.failed(e.to_string())),
+        Some(Err(e)) => return blank(&ctx, &w, dialled, Step::Offer.failed(e.to_string())),
         None => None,
     };
     // Our publisher's audio RTP time starts at zero at its dial instant.
@@ -377,18 +425,26 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
     match ctx.provider.sidecar().filter(|_| w.via_sidecar) {
-        Some(sidecar) => watch_in_sidecar(&ctx, &w, sidecar, receiver, whep_at, until).await,
-        None => watch_natively(&ctx, &w, receiver, whep_at, until).await,
+        Some(sidecar) => watch_in_sidecar(&ctx, &w, sidecar, receiver, dialled, until).await,
+        None => watch_natively(&ctx, &w, receiver, dialled, until).await,
     }
 }
 
+/// When a viewer dialled, and the instant its connect time counts from (its planned instant,
+/// or its publisher's publication if that came later).
+#[derive(Clone, Copy)]
+struct Dialled {
+    whep: Micros,
+    counted_from: Micros,
+}
+
 /// The summary of a viewer that never got a receiver going.
-fn blank(ctx: &Ctx, w: &Watch, whep_at: Micros, f: SessionFailure) -> ReceiverSummary {
+fn blank(ctx: &Ctx, w: &Watch, dialled: Dialled, f: SessionFailure) -> ReceiverSummary {
     let receiver = Receiver::new(
         w.plan.id.clone(),
         w.plan.role,
-        whep_at,
-        VideoReceiver::new(whep_at, None),
+        dialled.whep,
+        VideoReceiver::new(dialled.whep, None),
         AudioReceiver::new(None, None),
     );
     let mut s = receiver.summary(&ctx.group, ctx.clock.now());
@@ -405,7 +461,7 @@ async fn watch_in_sidecar(
     w: &Watch,
     sidecar: &crate::provider::SidecarUse,
     mut receiver: Receiver,
-    whep_at: Micros,
+    dialled: Dialled,
     until: Instant,
 ) -> ReceiverSummary {
     let played =
@@ -416,7 +472,7 @@ async fn watch_in_sidecar(
         super::sidecar::apply_stats(&mut s, stats);
     }
     s.reconnects.drops = played.drops;
-    finish(ctx, w, s, &mut receiver, whep_at, played.failure)
+    finish(ctx, w, s, &mut receiver, dialled, played.failure)
 }
 
 /// A viewer on our native client, through its network, rejoining as the scenario says.
@@ -424,7 +480,7 @@ async fn watch_natively(
     ctx: &Ctx,
     w: &Watch,
     mut receiver: Receiver,
-    whep_at: Micros,
+    dialled: Dialled,
     until: Instant,
 ) -> ReceiverSummary {
     let mut network = match ClientNetwork::open(ctx, &ctx.viewers, w.plan.link_seed) {
@@ -434,7 +490,7 @@ async fn watch_natively(
         }
         Err(f) => {
             ctx.live.failure(&ctx.group);
-            return blank(ctx, w, whep_at, f);
+            return blank(ctx, w, dialled, f);
         }
     };
     let role = PeerRole::Subscribe(Box::new(receiver));
@@ -457,11 +513,11 @@ async fn watch_natively(
             .join_failure
             .unwrap_or_else(|| Step::Connect.failed("no receiver"));
         ctx.live.failure(&ctx.group);
-        return blank(ctx, w, whep_at, f);
+        return blank(ctx, w, dialled, f);
     };
     let mut s = receiver.summary(&ctx.group, ctx.clock.now());
     s.reconnects = connections.reconnects;
-    finish(ctx, w, s, &mut receiver, whep_at, connections.join_failure)
+    finish(ctx, w, s, &mut receiver, dialled, connections.join_failure)
 }
 
 /// A negotiated track that carried nothing fails the session: its loss, gaps and freezes
@@ -482,7 +538,7 @@ fn finish(
     w: &Watch,
     mut s: ReceiverSummary,
     receiver: &mut Receiver,
-    whep_at: Micros,
+    dialled: Dialled,
     join_failure: Option<SessionFailure>,
 ) -> ReceiverSummary {
     let end = ctx.clock.now();
@@ -491,7 +547,7 @@ fn finish(
     s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
     s.connect_ms = s
         .first_frame_ms
-        .map(|ms| ms + whep_at.saturating_sub(w.dial_at) as f64 / 1000.0);
+        .map(|ms| ms + dialled.whep.saturating_sub(dialled.counted_from) as f64 / 1000.0);
     if let Ok(mut rec) = ctx.recorder.lock() {
         rec.record_all(samples);
         if let Some(ms) = s.connect_ms {

@@ -3,8 +3,9 @@
 //! planned instants (open model), and a failed step is recorded for that session only.
 
 use super::live::Live;
+use super::published::Published;
 use super::room::GroupOutcome;
-use super::session::{publish, subscribe, Watch};
+use super::session::{publish, subscribe, Publication, Watch};
 use crate::base::Micros;
 use crate::base::WallClock;
 use crate::client::driver::{self, Hooks, PeerExit, Ticker};
@@ -290,17 +291,21 @@ pub async fn run_group(plan: GroupPlan, run: RunShared) -> Vec<GroupOutcome> {
 fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watching>) {
     let mut publishers = Vec::new();
     let room = plan.provider_room();
+    let published = publishes_natively(ctx).then(Published::new);
     if !plan.external_publisher {
-        let host = format!("{}/host", plan.name);
-        publishers.push(tokio::spawn(publish(
-            ctx.clone(),
-            host,
-            plan.sender.clone(),
-            room.clone(),
-            t0,
-            ctx.until,
-        )));
+        let publication = Publication {
+            id: format!("{}/host", plan.name),
+            config: plan.sender.clone(),
+            room: room.clone(),
+            dial_at: t0,
+            until: ctx.until,
+            published: published.clone(),
+        };
+        publishers.push(tokio::spawn(publish(ctx.clone(), publication)));
     }
+    // Viewers wait only for a publisher of this group (another group's publication is not
+    // watched here; a refusal before it is published is asked again).
+    let published = published.filter(|_| !plan.external_publisher);
     // Our publisher's audio RTP time starts at its dial instant (a share of another group's
     // audience watches that group's publisher, which starts with it).
     let ours = !plan.external_publisher || plan.publisher_of.is_some();
@@ -318,6 +323,7 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
                 reference: plan.sender.clone(),
                 publisher_start,
                 via_sidecar: ctx.sidecar_plays(Some(i)),
+                publisher: published.clone(),
             };
             tokio::spawn(subscribe(ctx.clone(), w))
         })
@@ -325,22 +331,34 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
     (publishers, watchers)
 }
 
+/// Whether our publishers publish from this process (a sidecar's client reports no
+/// publication to wait on).
+fn publishes_natively(ctx: &Ctx) -> bool {
+    !ctx.provider.sidecar().is_some_and(|s| s.publishes)
+}
+
 /// 1v1 calls: each side publishes into its own room and watches the other's.
 fn calls(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watching>) {
     let mut publishers = Vec::new();
     let mut watchers = Vec::new();
+    let published: Vec<Option<Published>> = plan
+        .receivers
+        .iter()
+        .map(|_| publishes_natively(ctx).then(Published::new))
+        .collect();
     for (k, (r, config)) in plan.receivers.iter().zip(&plan.call_senders).enumerate() {
         let dial_at = t0 + r.join_us;
         let mine = room_name(&plan.name, &format!("-{k}"));
         let theirs = room_name(&plan.name, &format!("-{}", k ^ 1));
-        publishers.push(tokio::spawn(publish(
-            ctx.clone(),
-            r.id.clone(),
-            config.clone(),
-            mine,
+        let publication = Publication {
+            id: r.id.clone(),
+            config: config.clone(),
+            room: mine,
             dial_at,
-            ctx.until,
-        )));
+            until: ctx.until,
+            published: published[k].clone(),
+        };
+        publishers.push(tokio::spawn(publish(ctx.clone(), publication)));
         let reference = plan.call_senders[k ^ 1].clone();
         let w = Watch {
             plan: r.clone(),
@@ -350,6 +368,7 @@ fn calls(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watch
             publisher_start: Some(dial_at),
             leave_at: None,
             via_sidecar: ctx.sidecar_plays(Some(k)),
+            publisher: published.get(k ^ 1).cloned().flatten(),
         };
         watchers.push(tokio::spawn(subscribe(ctx.clone(), w)));
     }

@@ -122,14 +122,12 @@ impl WhipWhep {
             .create_offer()
             .map_err(|e| Step::Offer.failed(e.to_string()))?;
         let url = self.url(join.room, publishing);
-        let resource = whip::offer(
-            join.http,
-            &url,
-            offer,
-            self.bearer(publishing),
-            self.step_timeout(),
-        )
-        .await
+        let (bearer, timeout) = (self.bearer(publishing), self.step_timeout());
+        let resource = if publishing {
+            whip::offer(join.http, &url, offer, bearer, timeout).await
+        } else {
+            whip::play(join.http, &url, offer, bearer, timeout).await
+        }
         // A URL built from secret environment variables may be quoted in an HTTP error.
         .map_err(|e| e.step.failed(self.redact(&e.reason)))?;
         join.peer

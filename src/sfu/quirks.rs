@@ -175,7 +175,10 @@ mod tests {
             audio_rtp_shift_ms: Some(-100),
             ..Default::default()
         };
-        assert_eq!(quirks.audio_timestamp(10_000), 10_000u32.wrapping_sub(4_800));
+        assert_eq!(
+            quirks.audio_timestamp(10_000),
+            10_000u32.wrapping_sub(4_800)
+        );
         let ext = ExtensionValues {
             abs_capture_time: Some(str0m::rtp::AbsCaptureTime {
                 capture_time: std::time::UNIX_EPOCH,
@@ -190,4 +193,3 @@ mod tests {
             .is_some());
     }
 }
-

@@ -66,7 +66,10 @@ network = "loss5"
     // 5 % injected; with NACKs answered on the main SSRC most of it comes back (the embedded
     // SFU with RTX leaves about 1.4 %). Without NACKs, after equals before.
     assert!((3.5..6.5).contains(&before), "before repair {before}");
-    assert!(after < before / 2.0, "repair did nothing: {after} of {before}");
+    assert!(
+        after < before / 2.0,
+        "repair did nothing: {after} of {before}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -95,12 +98,125 @@ below = 1
         assert_eq!(failure.step, "media", "{failure:?}");
         assert!(failure.reason.contains("audio track"), "{failure:?}");
         // Video still played: the failure is the audio's alone.
-        assert!(s.frames_rendered > 100, "{}: {} frames", s.id, s.frames_rendered);
+        assert!(
+            s.frames_rendered > 100,
+            "{}: {} frames",
+            s.id,
+            s.frames_rendered
+        );
     }
     assert_eq!(g.totals.silent_track_sessions, 2);
     assert_eq!(g.totals.join_success_pct, 0.0);
     assert_eq!(r.broken_gates(), 1, "{:?}", r.gates);
     let csv = std::fs::read_to_string(dir.join("out").join("sessions.csv")).unwrap_or_default();
-    assert!(csv.lines().next().unwrap_or("").ends_with(",silent_tracks"), "{csv}");
+    assert!(
+        csv.lines().next().unwrap_or("").ends_with(",silent_tracks"),
+        "{csv}"
+    );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_planned_with_their_publisher_dial_once_it_is_published() {
+    let _heavy = common::heavy().await;
+    let quirks = Quirks {
+        no_viewers_before_publisher: true,
+        ..Default::default()
+    };
+    // Every viewer's planned instant is the publisher's (0 s), the race real servers lost.
+    let tail = r#"
+[[group]]
+name = "room"
+receivers = 4
+"#;
+    for seed in [21, 22] {
+        let (r, dir) = run_against("quirk-publisher-first", quirks, tail, seed).await;
+        let g = r.group("room").expect("the room's group");
+        assert!(
+            g.publisher_failures.is_empty(),
+            "{:?}",
+            g.publisher_failures
+        );
+        for s in &g.sessions {
+            assert!(s.joined, "{}: {:?}", s.id, s.failure);
+            assert_eq!(s.planned_join_s, Some(0.0), "{}", s.id);
+            // Counted from the publication: dial → first frame on loopback, not the 3 s timeout.
+            let connect = s.connect_ms.expect("connect time");
+            assert!(connect < 1_500.0, "{}: connect {connect} ms", s.id);
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+/// A WHEP front that answers 404 to the first `refusals` offers, then passes them to `upstream`.
+async fn refusing_front(upstream: String, refusals: usize) -> String {
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let whep =
+        move |State(seen): State<Arc<AtomicUsize>>, Path(room): Path<String>, body: String| {
+            let upstream = upstream.clone();
+            async move {
+                if seen.fetch_add(1, Ordering::SeqCst) < refusals {
+                    return (StatusCode::NOT_FOUND, "no stream is available").into_response();
+                }
+                common::forward(&reqwest::Client::new(), &upstream, "whep", &room, body).await
+            }
+        };
+    let app = axum::Router::new()
+        .route("/whep/{room}", axum::routing::post(whep))
+        .with_state(seen);
+    format!("http://{}", common::serve(app).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whep_refusal_before_publication_is_asked_again_within_the_step_timeout() {
+    let _heavy = common::heavy().await;
+    let sfu = quirky_sfu(Quirks::default()).await;
+    let base = format!("http://{}", sfu.http_addr);
+    let dir = common::temp_dir("whep-retry");
+    let tail = "[[group]]\nname = \"room\"\nreceivers = 1\n";
+    let toml = format!("{}{tail}", common::small_webrtc("whep-retry", "6s"));
+    // Three refusals: asked again after 0.1, 0.2 and 0.4 s, well inside a 3 s step timeout.
+    let front = refusing_front(base.clone(), 3).await;
+    let extra = format!("whep_url = \"{front}/whep/{{room}}\"\nstep_timeout = \"3s\"\n");
+    let provider = retry_provider(&dir, "retrying", &base, &extra);
+    let r = common::run_in_process(&dir, &toml, 31, vec![provider]).await;
+    let s = &r.group("room").expect("group").sessions[0];
+    assert!(s.joined, "{:?}", s.failure);
+    let connect = s.connect_ms.expect("connect time");
+    assert!(
+        connect >= 700.0,
+        "the retries' 0.7 s of waiting is in connect: {connect}"
+    );
+    // Refused for good: the failure names the status and how long it was asked.
+    let front = refusing_front(base.clone(), usize::MAX).await;
+    let extra = format!("whep_url = \"{front}/whep/{{room}}\"\nstep_timeout = \"2s\"\n");
+    let provider = retry_provider(&dir, "refusing", &base, &extra);
+    let r = common::run_in_process(&dir, &toml, 32, vec![provider]).await;
+    let s = &r.group("room").expect("group").sessions[0];
+    let f = s.failure.as_ref().expect("a failure");
+    assert_eq!(f.step, "status", "{f:?}");
+    assert!(f.reason.contains("HTTP 404"), "{f:?}");
+    assert!(f.reason.contains("times over"), "{f:?}");
+    drop(sfu);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A provider file publishing to `base` and playing through the URL in `extra`.
+fn retry_provider(
+    dir: &std::path::Path,
+    name: &str,
+    base: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "name = \"{name}\"\nkind = \"whip-whep\"\nwhip_url = \"{base}/whip/{{room}}\"\n{extra}"
+    );
+    std::fs::write(&path, text).expect("write provider file");
+    path
 }

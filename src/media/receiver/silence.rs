@@ -54,7 +54,10 @@ mod tests {
         let mut watch = SilenceWatch::default();
         watch.on_connected(1_000_000);
         watch.on_video();
-        assert!(watch.silent_tracks(3_999_999).is_empty(), "judged too early");
+        assert!(
+            watch.silent_tracks(3_999_999).is_empty(),
+            "judged too early"
+        );
         assert_eq!(watch.silent_tracks(4_000_000), vec!["audio".to_string()]);
         watch.on_audio();
         assert!(watch.silent_tracks(9_000_000).is_empty());

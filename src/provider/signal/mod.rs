@@ -43,6 +43,10 @@ impl std::fmt::Display for Step {
 pub struct SignalError {
     pub step: Step,
     pub reason: String,
+    /// The HTTP status the server answered with, at step `status`.
+    pub status: Option<u16>,
+    /// Whether that answer carried Retry-After (the server expects to be asked again).
+    pub retry_after: bool,
 }
 
 impl SignalError {
@@ -50,6 +54,8 @@ impl SignalError {
         Self {
             step,
             reason: reason.into(),
+            status: None,
+            retry_after: false,
         }
     }
 }

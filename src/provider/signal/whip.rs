@@ -2,7 +2,9 @@
 //! Location, DELETE that resource to leave. Works against any compliant server.
 
 use crate::client::link::{self, IceServer};
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LINK, LOCATION};
+use reqwest::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LINK, LOCATION, RETRY_AFTER,
+};
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -73,6 +75,7 @@ pub async fn offer(
         .get(ETAG)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let retry_after = response.headers().contains_key(RETRY_AFTER);
     let (ice_servers, link_errors) = link::ice_servers(
         response
             .headers()
@@ -88,10 +91,10 @@ pub async fn offer(
     })?;
     if status != StatusCode::CREATED && status != StatusCode::OK {
         let excerpt: String = body.chars().take(200).collect();
-        return Err(SignalError::new(
-            Step::Status,
-            format!("HTTP {status}: {}", excerpt.trim()),
-        ));
+        let mut e = SignalError::new(Step::Status, format!("HTTP {status}: {}", excerpt.trim()));
+        e.status = Some(status.as_u16());
+        e.retry_after = retry_after;
+        return Err(e);
     }
     if !body.trim_start().starts_with("v=0") {
         return Err(SignalError::new(
@@ -107,6 +110,60 @@ pub async fn offer(
         ice_servers,
         link_errors: link_errors.iter().map(ToString::to_string).collect(),
     })
+}
+
+/// Statuses with which WHEP servers say there is nothing to play yet: MediaMTX and SRS answer
+/// 404, Medooze's and other fronts 400 or 409. A 503 is asked again only with Retry-After (a
+/// stream still starting); without it, it is a refusal (a full room, a server down).
+const NOT_YET_PUBLISHED: [u16; 3] = [400, 404, 409];
+
+fn not_yet_published(e: &SignalError) -> bool {
+    match e.status {
+        Some(503) => e.retry_after,
+        Some(s) => NOT_YET_PUBLISHED.contains(&s),
+        None => false,
+    }
+}
+/// The first wait before asking again; it doubles up to [`RETRY_MAX`], as players back off.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+
+/// POSTs a WHEP `offer`, asking again with backoff while the server says nothing is published
+/// yet, for up to `timeout` in all (as players and SDKs do); each request has its own timeout.
+pub async fn play(
+    client: &reqwest::Client,
+    endpoint: &str,
+    sdp: String,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<Resource, SignalError> {
+    let started = std::time::Instant::now();
+    let mut wait = RETRY_FIRST;
+    let mut tries = 1u32;
+    loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        let e = match offer(client, endpoint, sdp.clone(), bearer, left).await {
+            Ok(resource) => return Ok(resource),
+            Err(e) => e,
+        };
+        if !not_yet_published(&e) || started.elapsed() + wait >= timeout {
+            return Err(retried(e, tries, started.elapsed()));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MAX);
+        tries += 1;
+    }
+}
+
+fn retried(mut e: SignalError, tries: u32, over: Duration) -> SignalError {
+    if tries > 1 {
+        e.reason = format!(
+            "{} (asked {tries} times over {:.1} s; nothing was published)",
+            e.reason,
+            over.as_secs_f64()
+        );
+    }
+    e
 }
 
 /// Sends candidates gathered after the offer (RFC 9725 section 4.3.1: PATCH with an
