@@ -99,7 +99,7 @@ fn receiver(c: &mut Criterion) {
                     Role::Light,
                     0,
                     VideoReceiver::new(0, None),
-                    AudioReceiver::new(None, None),
+                    AudioReceiver::new(None),
                 )
             },
             |mut r| {

@@ -13,7 +13,7 @@ fn viewer(addr: SocketAddr, now: Instant) -> NativePeer {
         SessionRole::Light,
         0,
         VideoReceiver::new(0, None),
-        AudioReceiver::new(None, None),
+        AudioReceiver::new(None),
     );
     NativePeer::new(
         Role::Subscribe(Box::new(receiver)),

@@ -68,7 +68,6 @@ impl Room {
     pub fn new(plan: &GroupPlan, run_start: Micros, interval_us: u64) -> Result<Self, CodecError> {
         let start = run_start + plan.start_us;
         let sender = MediaSender::new(plan.sender.clone(), start)?;
-        let audio_clock = sender.audio_clock();
         let mut legs = Vec::with_capacity(plan.receivers.len());
         for r in &plan.receivers {
             let probe = match r.role {
@@ -96,7 +95,7 @@ impl Room {
                     r.role,
                     start,
                     VideoReceiver::new(start, probe),
-                    AudioReceiver::new(Some(audio_clock), opus),
+                    AudioReceiver::new(opus),
                 ),
             });
         }

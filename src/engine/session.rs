@@ -11,8 +11,8 @@ use crate::client::driver::{PeerExit, Ticker};
 use crate::client::native::{NativePeer, Role as PeerRole};
 use crate::media::codec::OpusDecoder;
 use crate::media::receiver::{
-    AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Reconnects, Role, SenderClock,
-    SessionFailure, VideoReceiver,
+    AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Reconnects, Role, SessionFailure,
+    VideoReceiver,
 };
 use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
 use crate::media::source::VideoSource;
@@ -338,8 +338,6 @@ pub(super) struct Watch {
     pub(super) room: String,
     pub(super) dial_at: Micros,
     pub(super) reference: SenderConfig,
-    /// When the watched publisher started (its audio RTP time counts from there), if ours.
-    pub(super) publisher_start: Option<Micros>,
     /// When this viewer leaves, if before the end of the run.
     pub(super) leave_at: Option<Micros>,
     /// Played by the provider's sidecar client instead of the native one.
@@ -409,17 +407,12 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         Some(Err(e)) => return blank(&ctx, &w, dialled, Step::Offer.failed(e.to_string())),
         None => None,
     };
-    // Our publisher's audio RTP time starts at zero at its dial instant.
-    let audio_clock = w.publisher_start.map(|capture_us| SenderClock {
-        rtp_timestamp: 0,
-        capture_us,
-    });
     let receiver = Receiver::new(
         w.plan.id.clone(),
         w.plan.role,
         whep_at,
         VideoReceiver::new(whep_at, probe),
-        AudioReceiver::new(audio_clock, opus),
+        AudioReceiver::new(opus),
     );
     let until = w
         .leave_at
@@ -445,7 +438,7 @@ fn blank(ctx: &Ctx, w: &Watch, dialled: Dialled, f: SessionFailure) -> ReceiverS
         w.plan.role,
         dialled.whep,
         VideoReceiver::new(dialled.whep, None),
-        AudioReceiver::new(None, None),
+        AudioReceiver::new(None),
     );
     let mut s = receiver.summary(&ctx.group, ctx.clock.now());
     s.joined = false;

@@ -306,10 +306,6 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
     // Viewers wait only for a publisher of this group (another group's publication is not
     // watched here; a refusal before it is published is asked again).
     let published = published.filter(|_| !plan.external_publisher);
-    // Our publisher's audio RTP time starts at its dial instant (a share of another group's
-    // audience watches that group's publisher, which starts with it).
-    let ours = !plan.external_publisher || plan.publisher_of.is_some();
-    let publisher_start = ours.then_some(t0);
     let watchers = plan
         .receivers
         .iter()
@@ -321,7 +317,6 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
                 dial_at: t0 + r.join_us,
                 leave_at: r.leave_us.map(|l| t0 + l),
                 reference: plan.sender.clone(),
-                publisher_start,
                 via_sidecar: ctx.sidecar_plays(Some(i)),
                 publisher: published.clone(),
             };
@@ -365,7 +360,6 @@ fn calls(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watch
             room: theirs,
             dial_at,
             reference,
-            publisher_start: Some(dial_at),
             leave_at: None,
             via_sidecar: ctx.sidecar_plays(Some(k)),
             publisher: published.get(k ^ 1).cloned().flatten(),

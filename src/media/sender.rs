@@ -3,7 +3,6 @@
 
 use super::codec::{CodecError, OpusEncoder, VideoEncoder};
 use super::marker::{draw_pixel_marker, FrameMarker};
-use super::receiver::SenderClock;
 use super::rtp::{
     RtpPacket, AUDIO_CLOCK_RATE, AUDIO_PAYLOAD_TYPE, VIDEO_CLOCK_RATE, VIDEO_PAYLOAD_TYPE,
 };
@@ -84,14 +83,6 @@ impl MediaSender {
 
     pub fn config(&self) -> &SenderConfig {
         &self.config
-    }
-
-    /// The RTP-to-capture-clock mapping receivers use when abs-capture-time is absent.
-    pub fn audio_clock(&self) -> SenderClock {
-        SenderClock {
-            rtp_timestamp: 0,
-            capture_us: self.start,
-        }
     }
 
     /// Withholds every frame captured within `[from, to)`.
@@ -225,6 +216,8 @@ impl MediaSender {
             .packetize(RTP_PAYLOAD_MTU, &payload)
             .map_err(|e| CodecError::Opus(format!("packetize: {e}")))?;
         let timestamp = (n * AUDIO_FRAME_SAMPLES as u64) as u32;
+        let capture =
+            self.start + n * 1_000_000 * AUDIO_FRAME_SAMPLES as u64 / AUDIO_CLOCK_RATE as u64;
         debug_assert_eq!(AUDIO_CLOCK_RATE as usize / 50, AUDIO_FRAME_SAMPLES);
         for payload in payloads {
             self.stats.audio_packets += 1;
@@ -234,8 +227,8 @@ impl MediaSender {
                 sequence: self.audio_seq,
                 timestamp,
                 ssrc: self.config.audio_ssrc,
-                // Audio capture time travels as RTP time plus the sender's clock mapping.
-                abs_capture_us: None,
+                // On every packet: audio latency is measured from it alone.
+                abs_capture_us: Some(capture),
                 payload,
             });
             self.audio_seq = self.audio_seq.wrapping_add(1);

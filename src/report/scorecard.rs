@@ -526,7 +526,7 @@ fn thresholds(a: &Assessment) -> Table {
     Table {
         title: "Method: thresholds and weights".into(),
         note: Some(format!(
-            "Scoring from {sources}. Sessions are the unit of resampling: a session's frames are not independent of each other. Audio MOS is the ITU-T G.107 E-model with fixed codec terms: its delay is the session's marker-timed latency p50 plus an audio jitter buffer (audio's own RTP-time latency is not used: servers such as Janus re-base RTP time per subscriber), its loss the session's audio gaps. A metric's win needs its interval clear of zero and of the tie margin, 3 sessions a side, and a Mann–Whitney p under 0.05 (Holm-adjusted with more than two providers)."
+            "Scoring from {sources}. Sessions are the unit of resampling: a session's frames are not independent of each other. Audio MOS is the ITU-T G.107 E-model with fixed codec terms: its delay is the session's marker-timed video latency p50 (or, without video, the audio's own latency from the capture time on its packets; never one derived from RTP time, which servers re-base per subscriber) plus an audio jitter buffer, its loss the session's audio gaps. A metric's win needs its interval clear of zero and of the tie margin, 3 sessions a side, and a Mann–Whitney p under 0.05 (Holm-adjusted with more than two providers)."
         )),
         headers: [
             "dimension",

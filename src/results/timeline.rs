@@ -97,7 +97,7 @@ mod tests {
             Role::Light,
             0,
             VideoReceiver::new(0, None),
-            AudioReceiver::new(None, None),
+            AudioReceiver::new(None),
         );
         let mut s = r.summary("g", 0);
         s.planned_join_s = Some(planned_s);

@@ -128,7 +128,7 @@ pub fn default_metrics() -> Vec<ScoredMetric> {
             (Source::Mos, Stat::Mean, all()),
             (Higher, 4.0, 3.6, 3.1),
             0.1,
-            "ITU-T G.107: MOS 4.0 (R 80) users satisfied, 3.6 (R 70) some dissatisfied, 3.1 (R 60) many dissatisfied. Delay: the session's marker-timed latency p50 plus a jitter buffer; loss: its audio gaps; codec terms fixed.",
+            "ITU-T G.107: MOS 4.0 (R 80) users satisfied, 3.6 (R 70) some dissatisfied, 3.1 (R 60) many dissatisfied. Delay: the session's marker-timed video latency p50 (the audio's own, from abs-capture-time, without video) plus a jitter buffer; loss: its audio gaps; codec terms fixed.",
         ),
         metric(
             "join_success_pct",

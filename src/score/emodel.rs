@@ -45,8 +45,9 @@ pub fn mos(r: f64) -> f64 {
 
 /// A session's MOS: its one-way delay plus an audio jitter buffer, and the share of its time
 /// with audio gaps as the loss. The delay is the marker-timed video latency p50 (audio and video
-/// share the path): audio's own figure rests on RTP time, which servers such as Janus re-base
-/// per subscriber, so it is used only without video. `None` without either.
+/// share the path, and every session with video has it); audio's own latency, from the capture
+/// time on its packets, only where no video latency was measured. `None` without either: an
+/// audio delay is never derived from RTP time, which servers re-base per subscriber.
 pub fn session_mos(s: &ReceiverSummary) -> Option<f64> {
     let delay = s.e2e_latency_p50_ms.or(s.audio_latency_p50_ms)?;
     if !s.joined || s.rendered_ms <= 0.0 {

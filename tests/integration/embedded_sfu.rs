@@ -49,7 +49,6 @@ async fn whip_publish_and_whep_playback_through_the_embedded_sfu() {
 
     let pub_socket = bind(LOOPBACK).await.expect("bind");
     let sender = MediaSender::new(sender_config(31), start).expect("sender");
-    let audio_clock = sender.audio_clock();
     let mut publisher = NativePeer::new(
         Role::Publish(Box::new(sender)),
         pub_socket.local_addr().unwrap(),
@@ -76,7 +75,7 @@ async fn whip_publish_and_whep_playback_through_the_embedded_sfu() {
         ReceiverRole::Probe,
         start,
         VideoReceiver::new(start, Some(probe)),
-        AudioReceiver::new(Some(audio_clock), None),
+        AudioReceiver::new(None),
     );
     let mut subscriber = NativePeer::new(
         Role::Subscribe(Box::new(receiver)),

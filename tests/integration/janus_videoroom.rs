@@ -68,7 +68,7 @@ async fn publish_and_subscribe_through_janus_videoroom() {
         ReceiverRole::Light,
         clock.now(),
         VideoReceiver::new(clock.now(), None),
-        AudioReceiver::new(None, None),
+        AudioReceiver::new(None),
     );
     let mut subscriber = NativePeer::new(
         Role::Subscribe(Box::new(receiver)),

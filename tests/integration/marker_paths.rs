@@ -63,7 +63,7 @@ fn receive(role: Role, packets: &[(u64, RtpPacket)]) -> (Receiver, Recorder) {
         role,
         0,
         VideoReceiver::new(0, probe),
-        AudioReceiver::new(None, None),
+        AudioReceiver::new(None),
     );
     let mut rec = Recorder::new(0, 1_000_000);
     for (at, p) in packets {

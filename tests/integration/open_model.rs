@@ -107,7 +107,7 @@ async fn closed_loop_join_times(front: &str, window: Duration) -> Vec<f64> {
             ReceiverRole::Light,
             clock.now(),
             VideoReceiver::new(clock.now(), None),
-            AudioReceiver::new(None, None),
+            AudioReceiver::new(None),
         );
         let mut peer = NativePeer::new(
             Role::Subscribe(Box::new(receiver)),

@@ -220,3 +220,36 @@ fn retry_provider(
     std::fs::write(&path, text).expect("write provider file");
     path
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_latency_is_not_measured_when_the_server_rewrites_audio_time() {
+    let _heavy = common::heavy().await;
+    let tail = "[[group]]\nname = \"room\"\nreceivers = 2\n";
+    let audio_p50 = |r: &RunResults| {
+        r.group("room")
+            .and_then(|g| g.metric(rtcbench::metrics::Metric::AudioLatencyMs))
+            .map(|m| m.summary.p50)
+    };
+    // Untouched, the capture time on every audio packet gives the loopback latency.
+    let (r, dir) = run_against("audio-time-kept", Quirks::default(), tail, 41).await;
+    let kept = audio_p50(&r).expect("audio latency through an SFU that keeps it");
+    eprintln!("audio latency p50 through the embedded SFU: {kept:.1} ms");
+    assert!(kept < 50.0, "{kept}");
+    std::fs::remove_dir_all(&dir).ok();
+    // Shifted by -100 ms and the extension stripped (as Pion did): an RTP-time mapping read
+    // 102.4 ms here; with nothing to measure from, the figure is absent, not plausible.
+    let quirks = Quirks {
+        audio_rtp_shift_ms: Some(-100),
+        ..Default::default()
+    };
+    let (r, dir) = run_against("audio-time-shifted", quirks, tail, 42).await;
+    let g = r.group("room").expect("group");
+    assert!(g.sessions.iter().all(|s| s.joined), "{:?}", g.sessions);
+    assert_eq!(audio_p50(&r), None);
+    assert!(g.sessions.iter().all(|s| s.audio_latency_p50_ms.is_none()));
+    assert!(
+        g.sessions.iter().all(|s| s.silent_tracks.is_empty()),
+        "audio still arrived"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

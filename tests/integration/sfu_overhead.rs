@@ -60,7 +60,7 @@ async fn viewer(name: &str, start: Micros, clock: WallClock) -> (NativePeer, Udp
         ReceiverRole::Probe,
         start,
         VideoReceiver::new(start, Some(probe)),
-        AudioReceiver::new(None, None),
+        AudioReceiver::new(None),
     );
     peer(Role::Subscribe(Box::new(receiver)), clock).await
 }

@@ -48,7 +48,7 @@ async fn publisher_to_subscriber_over_real_webrtc() {
         ReceiverRole::Probe,
         start,
         VideoReceiver::new(start, Some(probe)),
-        AudioReceiver::new(Some(sender.audio_clock()), None),
+        AudioReceiver::new(None),
     );
     let mut publisher = NativePeer::new(
         Role::Publish(Box::new(sender)),
@@ -123,7 +123,7 @@ async fn a_peer_that_cannot_connect_fails_at_its_limit_not_at_the_end_of_the_run
         ReceiverRole::Light,
         clock.now(),
         VideoReceiver::new(clock.now(), None),
-        AudioReceiver::new(None, None),
+        AudioReceiver::new(None),
     );
     // The publisher answers but is never driven, and its socket is closed: nothing will connect.
     let mut publisher = NativePeer::new(

@@ -267,7 +267,7 @@ fn a_provider_whose_media_never_answers_fails_each_session_at_connect() {
                 R::Light,
                 0,
                 VideoReceiver::new(0, None),
-                AudioReceiver::new(None, None),
+                AudioReceiver::new(None),
             );
             let mut peer = NativePeer::new(
                 Role::Subscribe(Box::new(receiver)),

@@ -1,4 +1,8 @@
-//! The audio half of a receiver: RTP stats, capture-time recovery, latency and gaps.
+//! The audio half of a receiver: RTP stats, latency and gaps. Latency is measured only from the
+//! capture time our publisher puts on every audio packet (abs-capture-time): a server may rebase
+//! RTP time per subscriber (Medooze) or shift it (Pion), and an RTP-time mapping would then
+//! report each viewer's join delay or the shift as latency. Without the extension the figure
+//! is not measured.
 
 use super::rtp_stats::{Arrival, RtpStats};
 use crate::base::Micros;
@@ -8,27 +12,9 @@ use crate::metrics::{Metric, Sample};
 
 /// A silence longer than this between audio packets is an audible gap.
 pub const AUDIO_GAP_US: u64 = 200_000;
-/// Above this, an RTP-time mapping is taken to be wrong rather than the network that slow.
-const BELIEVABLE_LATENCY_US: u64 = 5_000_000;
-
-/// The sender's mapping from RTP time to its capture clock, as an RTCP sender report gives it;
-/// used when abs-capture-time is not negotiated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SenderClock {
-    pub rtp_timestamp: u32,
-    pub capture_us: Micros,
-}
-
-impl SenderClock {
-    pub fn capture_of(&self, rtp_timestamp: u32) -> Micros {
-        let delta = rtp_timestamp.wrapping_sub(self.rtp_timestamp) as i32 as i64;
-        (self.capture_us as i64 + delta * 1_000_000 / AUDIO_CLOCK_RATE as i64).max(0) as u64
-    }
-}
 
 pub struct AudioReceiver {
     pub stats: RtpStats,
-    sender_clock: Option<SenderClock>,
     decoder: Option<OpusDecoder>,
     last_arrival: Option<Micros>,
     pub gaps: u64,
@@ -39,10 +25,9 @@ pub struct AudioReceiver {
 }
 
 impl AudioReceiver {
-    pub fn new(sender_clock: Option<SenderClock>, decoder: Option<OpusDecoder>) -> Self {
+    pub fn new(decoder: Option<OpusDecoder>) -> Self {
         Self {
             stats: RtpStats::new(AUDIO_CLOCK_RATE),
-            sender_clock,
             decoder,
             last_arrival: None,
             gaps: 0,
@@ -73,10 +58,7 @@ impl AudioReceiver {
                 self.decode_errors += 1;
             }
         }
-        let capture = packet
-            .abs_capture_us
-            .or_else(|| self.capture_from_rtp_time(packet.timestamp, now));
-        if let Some(capture) = capture {
+        if let Some(capture) = packet.abs_capture_us {
             let latency = now.saturating_sub(capture);
             let _ = self.latency.record(latency);
             self.samples.push(Sample {
@@ -85,18 +67,6 @@ impl AudioReceiver {
                 value: latency as f64 / 1000.0,
             });
         }
-    }
-
-    /// The capture time from the RTP timestamp, while that mapping is believable: a server that
-    /// re-encodes or re-stamps audio starts its own RTP time, and the first packet then lands
-    /// far outside any real latency; from then on the stream has no latency figure.
-    fn capture_from_rtp_time(&mut self, rtp_timestamp: u32, now: Micros) -> Option<Micros> {
-        let capture = self.sender_clock?.capture_of(rtp_timestamp);
-        if capture > now || now - capture > BELIEVABLE_LATENCY_US {
-            self.sender_clock = None;
-            return None;
-        }
-        Some(capture)
     }
 
     /// The stream comes again on a new connection; the silence between counts as a gap.
@@ -137,34 +107,28 @@ mod tests {
 
     const START: Micros = 1_700_000_000_000_000;
 
-    /// 50 packets of 20 ms (960 samples) whose RTP time starts at `first_rtp`, each arriving
-    /// 35 ms after capture, to a receiver that maps RTP time 1000 to `START`.
-    fn received_from(first_rtp: u32) -> AudioReceiver {
-        let clock = SenderClock {
-            rtp_timestamp: 1000,
-            capture_us: START,
-        };
-        let mut audio = AudioReceiver::new(Some(clock), None);
+    /// 50 packets of 20 ms, each arriving 35 ms after capture, with capture times or without.
+    fn received(with_capture_time: bool) -> AudioReceiver {
+        let mut audio = AudioReceiver::new(None);
         for n in 0..50u32 {
-            audio.on_packet(
-                &packet(n as u16, first_rtp + 960 * n),
-                START + 20_000 * n as u64 + 35_000,
-            );
+            let capture = START + 20_000 * n as u64;
+            let mut p = packet(n as u16, 960 * n);
+            p.abs_capture_us = with_capture_time.then_some(capture);
+            audio.on_packet(&p, capture + 35_000);
         }
         audio
     }
 
     #[test]
-    fn rtp_time_gives_latency_when_the_server_keeps_it() {
-        let audio = received_from(1000);
+    fn capture_time_on_each_packet_gives_latency() {
+        let audio = received(true);
         assert_eq!(audio.latency.len(), 50);
         assert_eq!(audio.latency.value_at_quantile(0.5) / 1000, 35);
     }
 
     #[test]
-    fn rtp_time_restarted_by_a_transcoder_gives_no_latency() {
-        // The server's own RTP time starts about 11 minutes from ours.
-        let audio = received_from(31_415_926);
+    fn without_capture_time_latency_is_not_measured() {
+        let audio = received(false);
         assert_eq!(audio.latency.len(), 0);
         assert_eq!(audio.stats.received(), 50);
     }

@@ -9,7 +9,7 @@ pub mod rtp_stats;
 pub mod silence;
 pub mod video;
 
-pub use audio::{AudioReceiver, SenderClock};
+pub use audio::AudioReceiver;
 pub use freeze::{FreezeDetector, FreezeTally};
 pub use recovery::{Reconnects, RecoveryWatch};
 pub use silence::SilenceWatch;
