@@ -280,7 +280,7 @@ fn print_figures(r: &rtcbench::results::RunResults) {
                 .unwrap_or_else(|| "–".into())
         };
         println!(
-            "  {:<16} e2e p50 {} ms p95 {} ms | loss {:.2}% | fps {} | freezes {} ({:.2}% time) | PSNR {} dB",
+            "  {:<16} e2e p50 {} ms p95 {} ms | loss {:.2}% | fps {} | freezes {} ({:.2}% time) | <15 fps {:.1}% time | PSNR {} dB",
             g.name,
             p(Metric::E2eLatencyMs, |s| s.p50),
             p(Metric::E2eLatencyMs, |s| s.p95),
@@ -288,6 +288,7 @@ fn print_figures(r: &rtcbench::results::RunResults) {
             p(Metric::Fps, |s| s.mean),
             g.totals.freeze_w3c.count,
             g.totals.freeze_time_pct,
+            g.totals.low_fps_time_pct,
             p(Metric::PsnrDb, |s| s.mean),
         );
     }

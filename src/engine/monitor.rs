@@ -1,7 +1,7 @@
 //! The generator watching itself: how late the runtime wakes a timer. A saturated generator
 //! shows here before anywhere else, and its lateness would otherwise be read as the provider's.
 
-use crate::base::cpu::process_cpu_s;
+use crate::base::cpu::generator_cpu_s;
 use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -48,7 +48,7 @@ pub async fn watch_generator(
 ) -> GeneratorSeries {
     let mut series = GeneratorSeries::default();
     tokio::time::sleep_until(start.into()).await;
-    let mut cpu_at_boundary = process_cpu_s().unwrap_or(0.0);
+    let mut cpu_at_boundary = generator_cpu_s().unwrap_or(0.0);
     let mut next = start + TICK;
     while next < until {
         tokio::select! {
@@ -60,7 +60,7 @@ pub async fn watch_generator(
         let index = (now.duration_since(start).as_nanos() / interval.as_nanos()) as usize;
         while series.intervals.len() <= index {
             // Crossing into a new interval closes the CPU reading of the one before.
-            let cpu = process_cpu_s().unwrap_or(cpu_at_boundary);
+            let cpu = generator_cpu_s().unwrap_or(cpu_at_boundary);
             if let Some(last) = series.intervals.last_mut() {
                 last.cpu_s = cpu - cpu_at_boundary;
             }
@@ -75,7 +75,7 @@ pub async fn watch_generator(
         // After a long stall, one late sample says it; do not replay the missed ticks.
         next = (next + TICK).max(now);
     }
-    if let (Some(last), Some(cpu)) = (series.intervals.last_mut(), process_cpu_s()) {
+    if let (Some(last), Some(cpu)) = (series.intervals.last_mut(), generator_cpu_s()) {
         last.cpu_s = cpu - cpu_at_boundary;
     }
     series

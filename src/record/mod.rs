@@ -175,6 +175,9 @@ pub struct GroupTotals {
     pub freeze_500ms: FreezeTally,
     /// W3C freeze time over rendered time, all receivers together.
     pub freeze_time_pct: f64,
+    /// Rendered time below 15 frames a second, all receivers together.
+    #[serde(default)]
+    pub low_fps_time_pct: f64,
     /// Audio gaps over 200 ms.
     pub audio_gaps: u64,
     /// Key-frame requests (PLI) viewers sent.

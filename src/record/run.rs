@@ -31,7 +31,8 @@ pub struct Environment {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SelfCost {
-    /// CPU seconds (user + system) the process spent while the sessions ran.
+    /// CPU seconds (user + system) rtcbench spent while the sessions ran: the process and every
+    /// process it started (sidecars, their browsers and those browsers' children).
     pub cpu_s: f64,
     /// Wall-clock seconds the sessions ran.
     pub wall_s: f64,

@@ -69,6 +69,10 @@ pub struct ReceiverSummary {
     pub freeze_500ms: FreezeTally,
     /// W3C freeze time over rendered time.
     pub freeze_time_pct: f64,
+    /// Rendered time when fewer than 15 frames were shown in the second before: a steady low
+    /// frame rate that no freeze rule sees.
+    #[serde(default)]
+    pub low_fps_time_pct: f64,
     /// Capture → frame complete, median over the session's frames.
     pub e2e_latency_p50_ms: Option<f64>,
     /// The same, p95.

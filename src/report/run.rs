@@ -126,13 +126,13 @@ fn key_figures(r: &RunResults) -> Table {
     Table {
         title: "Key figures per stream group".into(),
         note: Some(
-            "e2e latency: capture at the publisher to frame complete and decodable at the receiver. Freezes: W3C rule / >200 ms / >500 ms render gaps. PSNR and SSIM from quality probes only."
+            "e2e latency: capture at the publisher to frame complete and decodable at the receiver. Freezes: W3C rule / >200 ms / >500 ms render gaps; below 15 fps: rendered time with fewer than 15 frames in the second before, which a steady low frame rate reaches without any freeze. PSNR and SSIM from quality probes only."
                 .into(),
         ),
         headers: [
             "group", "network", "receivers (probes)", "joined % (within 5 s)", "connect p50 ms", "first frame p50 ms",
             "e2e p50 ms", "e2e p95 ms", "e2e p99 ms",
-            "loss %", "jitter p95 ms", "fps mean", "kbps mean", "freezes W3C/200/500", "freeze time %", "PSNR dB", "SSIM",
+            "loss %", "jitter p95 ms", "fps mean", "kbps mean", "freezes W3C/200/500", "freeze time %", "below 15 fps %", "PSNR dB", "SSIM",
             "marker read %",
         ]
         .map(String::from)
@@ -158,6 +158,7 @@ fn key_figures(r: &RunResults) -> Table {
                     metric_stat(g, Metric::BitrateKbps, |s| s.mean, 0),
                     format!("{}/{}/{}", t.freeze_w3c.count, t.freeze_200ms.count, t.freeze_500ms.count),
                     fmt(t.freeze_time_pct, 2),
+                    fmt(t.low_fps_time_pct, 1),
                     metric_stat(g, Metric::PsnrDb, |s| s.mean, 2),
                     metric_stat(g, Metric::Ssim, |s| s.mean, 4),
                     opt(t.marker_read_pct, 1),

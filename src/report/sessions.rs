@@ -7,13 +7,13 @@ use crate::record::{ReceiverSummary, RunResults};
 const HEADER: &str = "session,group,role,first_frame_ms,packets_expected,packets_received,packets_lost,packet_loss_pct,\
 packets_malformed,packets_duplicated,packets_reordered,jitter_ms,audio_jitter_ms,frames_complete,frames_rendered,\
 rendered_ms,frames_undecodable,keyframe_requests,fps,bitrate_kbps,\
-freeze_w3c_count,freeze_w3c_ms,freeze_200ms_count,freeze_200ms_ms,freeze_500ms_count,freeze_500ms_ms,freeze_time_pct,\
+freeze_w3c_count,freeze_w3c_ms,freeze_200ms_count,freeze_200ms_ms,freeze_500ms_count,freeze_500ms_ms,freeze_time_pct,low_fps_time_pct,\
 e2e_latency_p50_ms,e2e_latency_p95_ms,audio_latency_p50_ms,audio_gaps,audio_gap_ms,audio_decode_errors,psnr_db,ssim,\
 marker_read_pct,video_decode_errors,frames_lost,drops,rejoins,rejoin_failures,recoveries,recovery_max_ms,unrecovered,\
 silent_tracks";
 
 /// Each row is an array of exactly this many columns, checked by the compiler.
-const COLUMNS: usize = 45;
+const COLUMNS: usize = 46;
 
 fn num(v: Option<f64>) -> String {
     v.filter(|v| v.is_finite())
@@ -65,6 +65,7 @@ fn row(s: &ReceiverSummary) -> Vec<String> {
         s.freeze_500ms.count.to_string(),
         num(Some(s.freeze_500ms.total_us as f64 / 1000.0)),
         num(Some(s.freeze_time_pct)),
+        num(Some(s.low_fps_time_pct)),
         num(s.e2e_latency_p50_ms),
         num(s.e2e_latency_p95_ms),
         num(s.audio_latency_p50_ms),

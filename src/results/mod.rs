@@ -84,7 +84,7 @@ impl GroupTotals {
             link_delay_ms: link.mean_delay_ms(),
             ..Default::default()
         };
-        let (mut freeze_us, mut span_us) = (0.0, 0.0);
+        let (mut freeze_us, mut span_us, mut low_fps_us) = (0.0, 0.0, 0.0);
         let (mut marker_weight, mut marker_sum) = (0.0, 0.0);
         let mut late = 0u64;
         for s in sessions {
@@ -109,6 +109,7 @@ impl GroupTotals {
             t.frames_lost += s.frames_lost;
             t.silent_track_sessions += u64::from(!s.silent_tracks.is_empty());
             freeze_us += s.freeze_w3c.total_us as f64;
+            low_fps_us += s.low_fps_time_pct / 100.0 * s.rendered_ms * 1000.0;
             span_us += s.rendered_ms * 1000.0;
             if let Some(p) = s.marker_read_pct {
                 marker_weight += s.frames_rendered as f64;
@@ -129,6 +130,7 @@ impl GroupTotals {
         }
         if span_us > 0.0 {
             t.freeze_time_pct = freeze_us * 100.0 / span_us;
+            t.low_fps_time_pct = low_fps_us * 100.0 / span_us;
         }
         let r = t.reconnects;
         if r.drops > 0 {

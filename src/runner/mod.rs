@@ -1,6 +1,6 @@
 //! One run end to end: scenario → plan → engine → results → report.
 
-use crate::base::cpu::process_cpu_s;
+use crate::base::cpu::generator_cpu_s;
 use crate::engine;
 use crate::engine::live::Live;
 use crate::media::source::VideoSource;
@@ -289,7 +289,7 @@ async fn drive(
     show_progress: bool,
 ) -> record::Ran {
     let in_process = provider.as_ref().is_some_and(|p| p.abilities().in_process);
-    let cpu_before = process_cpu_s();
+    let cpu_before = generator_cpu_s();
     let live = Arc::new(Live::default());
     let (done_tx, done_rx) = watch::channel(false);
     let progress = show_progress.then(|| {
@@ -311,7 +311,7 @@ async fn drive(
     if let Some(p) = progress {
         let _ = p.await;
     }
-    let cpu_s = process_cpu_s()
+    let cpu_s = generator_cpu_s()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
     record::Ran {

@@ -22,9 +22,17 @@ pub struct FreezeDetector {
     pub gap_200ms: FreezeTally,
     pub gap_500ms: FreezeTally,
     frames: u64,
+    /// Render instants of the last second, for the frame-rate floor.
+    last_second: VecDeque<Micros>,
+    /// Rendered time spent below [`LOW_FPS_FLOOR`].
+    pub low_fps_us: u64,
 }
 
 const W3C_WINDOW: usize = 30;
+/// Below this many frames in a second, motion judders even when no gap is long enough to be
+/// a freeze: a steady 6 fps passes every freeze rule (the W3C threshold is then ~480 ms).
+pub const LOW_FPS_FLOOR: usize = 15;
+const SECOND_US: u64 = 1_000_000;
 
 impl FreezeDetector {
     /// Feeds a render instant; returns the gap when it was a freeze by the W3C rule.
@@ -47,12 +55,40 @@ impl FreezeDetector {
         if gap > 500_000 {
             self.gap_500ms.add(gap);
         }
+        self.count_low_frame_rate(at, gap);
         self.recent_intervals.push_back(gap);
         self.interval_sum += gap;
         if self.recent_intervals.len() > W3C_WINDOW {
             self.interval_sum -= self.recent_intervals.pop_front().unwrap_or(0);
         }
         w3c_freeze
+    }
+
+    /// Adds `gap` to the time below the floor when fewer than [`LOW_FPS_FLOOR`] frames were
+    /// shown in the second up to `at` (judged from one second after the first frame).
+    fn count_low_frame_rate(&mut self, at: Micros, gap: u64) {
+        self.last_second.push_back(at);
+        while self
+            .last_second
+            .front()
+            .is_some_and(|&t| t + SECOND_US <= at)
+        {
+            self.last_second.pop_front();
+        }
+        let judged = self
+            .first_render
+            .is_some_and(|first| at >= first + SECOND_US);
+        if judged && self.last_second.len() < LOW_FPS_FLOOR {
+            self.low_fps_us += gap;
+        }
+    }
+
+    /// Share of the rendered span spent below the frame-rate floor.
+    pub fn low_fps_time_pct(&self) -> f64 {
+        match self.rendered_span_us() {
+            0 => 0.0,
+            span => self.low_fps_us as f64 * 100.0 / span as f64,
+        }
     }
 
     pub fn frames(&self) -> u64 {
@@ -77,5 +113,33 @@ impl FreezeDetector {
             0 => 0.0,
             span => self.w3c.total_us as f64 * 100.0 / span as f64,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered_at(fps: u64, seconds: u64) -> FreezeDetector {
+        let mut d = FreezeDetector::default();
+        for n in 0..fps * seconds {
+            d.on_render(n * SECOND_US / fps);
+        }
+        d
+    }
+
+    #[test]
+    fn a_steady_6_fps_is_below_the_floor_without_a_freeze() {
+        let d = rendered_at(6, 10);
+        assert_eq!(d.w3c.count, 0);
+        assert_eq!(d.gap_200ms.count, 0);
+        // Judged from the first second on: 9 of the 9.83 s rendered.
+        let pct = d.low_fps_time_pct();
+        assert!((89.0..93.0).contains(&pct), "{pct}");
+    }
+
+    #[test]
+    fn a_steady_30_fps_is_never_below_the_floor() {
+        assert_eq!(rendered_at(30, 10).low_fps_us, 0);
     }
 }

@@ -179,6 +179,7 @@ impl Receiver {
             freeze_200ms: f.gap_200ms,
             freeze_500ms: f.gap_500ms,
             freeze_time_pct: f.freeze_time_pct(),
+            low_fps_time_pct: f.low_fps_time_pct(),
             e2e_latency_p50_ms: pct(&v.latency, 0.5),
             e2e_latency_p95_ms: pct(&v.latency, 0.95),
             e2e_latency_us: (!v.latency.is_empty())
