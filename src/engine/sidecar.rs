@@ -304,4 +304,6 @@ pub(super) fn apply_stats(s: &mut crate::media::receiver::ReceiverSummary, stats
     if let Some(j) = stats.jitter_ms {
         s.jitter_ms = j;
     }
+    s.client_frames_decoded = stats.frames_decoded;
+    s.client_frames_dropped = stats.frames_dropped;
 }

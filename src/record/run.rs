@@ -31,6 +31,10 @@ pub struct Environment {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SelfCost {
+    /// Of the frames sidecar clients decoded, the share they dropped instead of showing (the
+    /// client falling behind its frame rate); `None` without sidecar clients that report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_dropped_pct: Option<f64>,
     /// CPU seconds (user + system) rtcbench spent while the sessions ran: the process and every
     /// process it started (sidecars, their browsers and those browsers' children).
     pub cpu_s: f64,

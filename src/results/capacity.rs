@@ -80,7 +80,7 @@ fn judge_step(
         generator_cores: cores,
         timer_lag_p99_ms: lag,
         schedule_slip_p95_ms: slip,
-        generator_saturated: !saturation_reasons(cores, cpus, lag, lag, slip).is_empty(),
+        generator_saturated: !saturation_reasons(cores, cpus, lag, lag, slip, None).is_empty(),
     }
 }
 

@@ -288,6 +288,8 @@ impl RunResults {
                 schedule_slip_p95_ms: max_of(a.schedule_slip_p95_ms, b.schedule_slip_p95_ms),
                 schedule_slip_max_ms: max_of(a.schedule_slip_max_ms, b.schedule_slip_max_ms),
                 cpu_count: a.cpu_count.max(b.cpu_count),
+                // Worst of the shards: any machine whose clients fell behind is unreliable.
+                client_dropped_pct: max_of(a.client_dropped_pct, b.client_dropped_pct),
                 saturation: a.saturation.into_iter().chain(b.saturation).collect(),
                 // Per-interval load belongs to one process; merged runs keep the first's.
                 intervals: a.intervals,

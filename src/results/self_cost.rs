@@ -9,6 +9,9 @@ pub use crate::record::{GeneratorInterval, SelfCost};
 pub const SATURATED_CORE_SHARE: f64 = 0.85;
 pub const SATURATED_RUNTIME_LAG_P99_MS: f64 = 50.0;
 pub const SATURATED_SLIP_P95_MS: f64 = 100.0;
+/// Browsers drop a frame they decoded when they cannot present it in time; past this share
+/// the client, not the provider, set the frame rate.
+pub const SATURATED_CLIENT_DROPPED_PCT: f64 = 5.0;
 
 /// Why rtcbench's own load was enough to be mistaken for the provider's; empty when it kept up.
 pub fn saturation_reasons(
@@ -17,6 +20,7 @@ pub fn saturation_reasons(
     lag_p99_ms: f64,
     lag_max_ms: f64,
     slip_p95_ms: Option<f64>,
+    client_dropped_pct: Option<f64>,
 ) -> Vec<String> {
     let mut reasons = Vec::new();
     if cpu_count > 0 && cores >= SATURATED_CORE_SHARE * cpu_count as f64 {
@@ -31,6 +35,11 @@ pub fn saturation_reasons(
     }
     if let Some(slip) = slip_p95_ms.filter(|&s| s > SATURATED_SLIP_P95_MS) {
         reasons.push(format!("planned joins started {slip:.0} ms late (p95)"));
+    }
+    if let Some(dropped) = client_dropped_pct.filter(|&d| d > SATURATED_CLIENT_DROPPED_PCT) {
+        reasons.push(format!(
+            "sidecar clients dropped {dropped:.0} % of the frames they decoded (they could not present them in time)"
+        ));
     }
     reasons
 }
@@ -86,6 +95,7 @@ impl SelfCost {
             self.runtime_lag_p99_ms,
             self.runtime_lag_max_ms,
             self.schedule_slip_p95_ms,
+            self.client_dropped_pct,
         );
     }
 
@@ -98,7 +108,18 @@ impl SelfCost {
             .map(|s| s.rendered_ms / 1000.0 * tracks)
             .sum();
         self.publishers = publishers;
+        self.client_dropped_pct = client_dropped_pct(groups.iter().flat_map(|g| &g.sessions));
     }
+}
+
+/// Of the frames the sessions' own clients decoded, the share they dropped.
+fn client_dropped_pct<'a>(
+    sessions: impl Iterator<Item = &'a crate::record::ReceiverSummary>,
+) -> Option<f64> {
+    let (decoded, dropped) = sessions
+        .filter_map(|s| Some((s.client_frames_decoded?, s.client_frames_dropped?)))
+        .fold((0u64, 0u64), |(a, b), (d, x)| (a + d, b + x));
+    (decoded > 0).then(|| dropped as f64 * 100.0 / decoded as f64)
 }
 
 #[cfg(test)]
@@ -139,5 +160,37 @@ mod saturation_tests {
         assert!(c.saturation[0].contains("1.80 of 2 cores"));
         assert!(c.saturation[1].contains("80 ms late"));
         assert!(c.saturation[2].contains("250 ms late"));
+    }
+
+    #[test]
+    fn sidecar_clients_that_drop_decoded_frames_make_the_run_unreliable() {
+        let session = |decoded, dropped| crate::record::ReceiverSummary {
+            client_frames_decoded: Some(decoded),
+            client_frames_dropped: Some(dropped),
+            ..crate::media::receiver::Receiver::new(
+                "g/r000".into(),
+                crate::record::Role::Light,
+                0,
+                crate::media::receiver::VideoReceiver::new(0, None),
+                crate::media::receiver::AudioReceiver::new(None),
+            )
+            .summary("g", 1)
+        };
+        let mut c = cost();
+        c.client_dropped_pct = client_dropped_pct([session(900, 20), session(100, 0)].iter());
+        c.judge_saturation();
+        assert_eq!(c.client_dropped_pct, Some(2.0));
+        assert!(
+            c.saturation.is_empty(),
+            "2 % dropped is within {SATURATED_CLIENT_DROPPED_PCT} %"
+        );
+        c.client_dropped_pct = client_dropped_pct([session(300, 120), session(100, 0)].iter());
+        c.judge_saturation();
+        assert_eq!(c.client_dropped_pct, Some(30.0));
+        assert!(
+            c.saturation[0].contains("dropped 30 %"),
+            "{:?}",
+            c.saturation
+        );
     }
 }

@@ -212,6 +212,8 @@ impl Receiver {
             unrecovered: v.recovery.unrecovered(end),
             reconnects: Reconnects::default(),
             silent_tracks: self.silence.silent_tracks(end),
+            client_frames_decoded: None,
+            client_frames_dropped: None,
         }
     }
 }
