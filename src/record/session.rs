@@ -124,10 +124,11 @@ pub struct ReceiverSummary {
     /// that failed.
     #[serde(flatten)]
     pub reconnects: Reconnects,
-    /// Frames a sidecar's client decoded, and of them those it dropped instead of showing
-    /// (its own framesDropped: the client falling behind, not the provider).
+    /// Frames a sidecar's client decoded (its framesDecoded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_frames_decoded: Option<u64>,
+    /// Of them, those it dropped instead of showing (its framesDropped: the client falling
+    /// behind its frame rate, not the provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_frames_dropped: Option<u64>,
     /// Negotiated tracks (`audio`, `video`) that brought no packet in a session connected for
