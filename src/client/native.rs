@@ -34,21 +34,7 @@ const BWE_PROBE_HEADROOM: u64 = 8;
 /// The encoder is never asked for less than this, however low the estimate.
 const MIN_VIDEO_KBPS: u64 = 100;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("WebRTC: {0}")]
-    Rtc(#[from] str0m::RtcError),
-    #[error("SDP answer is not valid: {0}")]
-    BadAnswer(String),
-    #[error("SDP answer does not accept our {0}")]
-    Rejected(&'static str),
-    #[error("local candidate {0} refused")]
-    Candidate(String),
-    #[error("media: {0}")]
-    Media(#[from] crate::media::codec::CodecError),
-    #[error("ICE/DTLS did not connect within {0:?}")]
-    ConnectTimeout(std::time::Duration),
-}
+pub use super::error::ClientError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerState {
