@@ -97,12 +97,22 @@ pub fn whip_whep_provider(
     base: &str,
     extra: &str,
 ) -> std::path::PathBuf {
+    publish_and_play_provider(dir, name, (base, base), extra)
+}
+
+/// As [`whip_whep_provider`], publishing to `whip_base` and playing from `whep_base`.
+pub fn publish_and_play_provider(
+    dir: &std::path::Path,
+    name: &str,
+    (whip_base, whep_base): (&str, &str),
+    extra: &str,
+) -> std::path::PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
         format!(
-            "name = \"{name}\"\nkind = \"whip-whep\"\nwhip_url = \"{base}/whip/{{room}}\"\n\
-             whep_url = \"{base}/whep/{{room}}\"\n{extra}"
+            "name = \"{name}\"\nkind = \"whip-whep\"\nwhip_url = \"{whip_base}/whip/{{room}}\"\n\
+             whep_url = \"{whep_base}/whep/{{room}}\"\n{extra}"
         ),
     )
     .expect("write provider file");

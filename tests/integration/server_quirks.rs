@@ -182,8 +182,12 @@ async fn a_whep_refusal_before_publication_is_asked_again_within_the_step_timeou
     let toml = format!("{}{tail}", common::small_webrtc("whep-retry", "6s"));
     // Three refusals: asked again after 0.1, 0.2 and 0.4 s, well inside a 3 s step timeout.
     let front = refusing_front(base.clone(), 3).await;
-    let extra = format!("whep_url = \"{front}/whep/{{room}}\"\nstep_timeout = \"3s\"\n");
-    let provider = retry_provider(&dir, "retrying", &base, &extra);
+    let provider = common::publish_and_play_provider(
+        &dir,
+        "retrying",
+        (&base, &front),
+        "step_timeout = \"3s\"\n",
+    );
     let r = common::run_in_process(&dir, &toml, 31, vec![provider]).await;
     let s = &r.group("room").expect("group").sessions[0];
     assert!(s.joined, "{:?}", s.failure);
@@ -194,8 +198,12 @@ async fn a_whep_refusal_before_publication_is_asked_again_within_the_step_timeou
     );
     // Refused for good: the failure names the status and how long it was asked.
     let front = refusing_front(base.clone(), usize::MAX).await;
-    let extra = format!("whep_url = \"{front}/whep/{{room}}\"\nstep_timeout = \"2s\"\n");
-    let provider = retry_provider(&dir, "refusing", &base, &extra);
+    let provider = common::publish_and_play_provider(
+        &dir,
+        "refusing",
+        (&base, &front),
+        "step_timeout = \"2s\"\n",
+    );
     let r = common::run_in_process(&dir, &toml, 32, vec![provider]).await;
     let s = &r.group("room").expect("group").sessions[0];
     let f = s.failure.as_ref().expect("a failure");
@@ -204,21 +212,6 @@ async fn a_whep_refusal_before_publication_is_asked_again_within_the_step_timeou
     assert!(f.reason.contains("times over"), "{f:?}");
     drop(sfu);
     std::fs::remove_dir_all(&dir).ok();
-}
-
-/// A provider file publishing to `base` and playing through the URL in `extra`.
-fn retry_provider(
-    dir: &std::path::Path,
-    name: &str,
-    base: &str,
-    extra: &str,
-) -> std::path::PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    let text = format!(
-        "name = \"{name}\"\nkind = \"whip-whep\"\nwhip_url = \"{base}/whip/{{room}}\"\n{extra}"
-    );
-    std::fs::write(&path, text).expect("write provider file");
-    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
