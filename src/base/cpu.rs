@@ -4,9 +4,18 @@
 
 /// CPU seconds this process has used so far (user + system).
 pub fn process_cpu_s() -> Option<f64> {
+    rusage_cpu_s(libc::RUSAGE_SELF)
+}
+
+/// CPU seconds of this process's children that have exited and been reaped.
+fn children_cpu_s() -> Option<f64> {
+    rusage_cpu_s(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage_cpu_s(who: libc::c_int) -> Option<f64> {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage writes a whole rusage into the pointer it is given and nothing else.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    let rc = unsafe { libc::getrusage(who, usage.as_mut_ptr()) };
     if rc != 0 {
         return None;
     }
@@ -17,8 +26,8 @@ pub fn process_cpu_s() -> Option<f64> {
 }
 
 /// CPU seconds used so far by the processes this one started and are still running, with
-/// their own reaped children (Linux `/proc`; 0 elsewhere). Added to [`process_cpu_s`], which
-/// counts children once they are reaped, it never goes back as descendants exit.
+/// their own reaped children (Linux `/proc`; 0 elsewhere). With the reaped children's usage
+/// added ([`generator_cpu_s`]), the sum never goes back as descendants exit.
 pub fn descendants_cpu_s() -> f64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0.0;
@@ -72,20 +81,6 @@ fn parse_stat(stat: &str) -> Option<(u32, u64)> {
 /// This process and everything it started: the generator's whole cost.
 pub fn generator_cpu_s() -> Option<f64> {
     Some(process_cpu_s()? + children_cpu_s()? + descendants_cpu_s())
-}
-
-/// CPU seconds of this process's children that have exited and been reaped.
-fn children_cpu_s() -> Option<f64> {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: as in process_cpu_s.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: rc == 0 means the kernel filled the struct.
-    let usage = unsafe { usage.assume_init() };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Some(secs(usage.ru_utime) + secs(usage.ru_stime))
 }
 
 #[cfg(test)]

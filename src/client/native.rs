@@ -84,8 +84,9 @@ pub struct NativePeer {
     video_seq: Option<u64>,
     audio_seq: Option<u64>,
     pub connected_at: Option<Instant>,
-    /// Whether the video receive stream has been told to send NACKs (see [`Self::allow_nacks`]).
-    nacks_allowed: bool,
+    /// Whether NACKs are settled for the video receive stream: allowed on it, or not negotiated
+    /// (see [`Self::allow_nacks`]).
+    nacks_settled: bool,
     /// (deadline, limit) for ICE and DTLS to connect, once set.
     connect_deadline: Option<(Instant, std::time::Duration)>,
 }
@@ -164,7 +165,7 @@ impl NativePeer {
             video_seq: None,
             audio_seq: None,
             connected_at: None,
-            nacks_allowed: false,
+            nacks_settled: false,
             connect_deadline: None,
         })
     }
@@ -265,15 +266,21 @@ impl NativePeer {
     /// (RFC 4585). The stream may exist from the answer's a=ssrc lines or only from its first
     /// packet, so this runs on both.
     fn allow_nacks(&mut self) {
-        if self.nacks_allowed || !matches!(self.role, Role::Subscribe(_)) {
+        if self.nacks_settled || !matches!(self.role, Role::Subscribe(_)) {
             return;
         }
-        let Some(mid) = self.video_mid.filter(|m| nack_negotiated(&self.rtc, *m)) else {
+        let Some(mid) = self.video_mid else {
             return;
         };
+        // What was negotiated does not change: without `nack` there is nothing to look up
+        // on later packets.
+        if !nack_negotiated(&self.rtc, mid) {
+            self.nacks_settled = true;
+            return;
+        }
         if let Some(rx) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
             rx.suppress_nack(false);
-            self.nacks_allowed = true;
+            self.nacks_settled = true;
         }
     }
 

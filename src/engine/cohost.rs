@@ -8,7 +8,7 @@
 use super::published::Published;
 use super::room::GroupOutcome;
 use super::session::{publish, subscribe, Publication, Watch};
-use super::webrtc::{gather, Ctx, Publishing, Watching};
+use super::webrtc::{gather, publishes_natively, Ctx, Publishing, Watching};
 use crate::base::Micros;
 use crate::media::receiver::Role;
 use crate::metrics::{Metric, Recorder, Sample};
@@ -72,8 +72,7 @@ impl Cohosting<'_> {
     /// Host k's publication, for its watchers to wait on (not when a sidecar publishes, which
     /// reports no publication).
     fn publisher_of(&self, k: usize) -> Option<Published> {
-        let sidecar_publishes = self.ctx.provider.sidecar().is_some_and(|s| s.publishes);
-        (!sidecar_publishes).then(|| self.published[k].clone())
+        publishes_natively(&self.ctx).then(|| self.published[k].clone())
     }
 
     fn until(&self, at: Option<Micros>) -> Instant {

@@ -291,7 +291,9 @@ pub async fn run_group(plan: GroupPlan, run: RunShared) -> Vec<GroupOutcome> {
 fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watching>) {
     let mut publishers = Vec::new();
     let room = plan.provider_room();
-    let published = publishes_natively(ctx).then(Published::new);
+    // Viewers wait only for a publisher of this group (another group's publication is not
+    // watched here; a refusal before it is published is asked again).
+    let published = (publishes_natively(ctx) && !plan.external_publisher).then(Published::new);
     if !plan.external_publisher {
         let publication = Publication {
             id: format!("{}/host", plan.name),
@@ -303,9 +305,6 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
         };
         publishers.push(tokio::spawn(publish(ctx.clone(), publication)));
     }
-    // Viewers wait only for a publisher of this group (another group's publication is not
-    // watched here; a refusal before it is published is asked again).
-    let published = published.filter(|_| !plan.external_publisher);
     let watchers = plan
         .receivers
         .iter()
@@ -328,7 +327,7 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
 
 /// Whether our publishers publish from this process (a sidecar's client reports no
 /// publication to wait on).
-fn publishes_natively(ctx: &Ctx) -> bool {
+pub(super) fn publishes_natively(ctx: &Ctx) -> bool {
     !ctx.provider.sidecar().is_some_and(|s| s.publishes)
 }
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
-use str0m::rtp::rtcp::Rtcp;
+use str0m::rtp::rtcp::{Nack, Rtcp};
 use str0m::rtp::{ExtensionValues, RawPacket, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -181,15 +181,14 @@ impl Sfu {
     }
 
     fn peer_config(&self, publish: bool) -> RtcConfig {
-        let config = RtcConfig::new()
+        RtcConfig::new()
             .clear_codecs()
+            .enable_h264(true)
             .enable_opus(true, false)
             .set_rtp_mode(true)
             .set_ice_lite(true)
-            .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime);
-        // Without RTX the NACKs asking for resends are read off the raw RTCP.
-        config
-            .enable_h264(true)
+            .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime)
+            // Without RTX the NACKs asking for resends are read off the raw RTCP.
             .enable_raw_packets(!publish && self.quirks.retransmit_without_rtx)
     }
 
@@ -356,7 +355,7 @@ impl Sfu {
     }
 
     /// Sends again, on the main SSRC, the packets a subscriber's NACK asks for.
-    fn resend(&mut self, index: usize, nack: &str0m::rtp::rtcp::Nack) {
+    fn resend(&mut self, index: usize, nack: &Nack) {
         let peer = &mut self.peers[index];
         let (Some(cache), Some(mid)) = (peer.resend.as_ref(), peer.video_mid) else {
             return;
