@@ -2,6 +2,7 @@
 //! one over a UDP socket on the tokio runtime (a task per peer, never a thread per peer).
 
 pub mod driver;
+pub mod dtls;
 pub mod error;
 pub mod ice_servers;
 pub mod link;

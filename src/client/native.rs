@@ -127,6 +127,7 @@ impl NativePeer {
         policy: IcePolicy,
     ) -> Result<Self, ClientError> {
         let mut config = RtcConfig::new()
+            .set_crypto_provider(super::dtls::browser_like_provider())
             .clear_codecs()
             .enable_h264(true)
             .enable_opus(true, false)

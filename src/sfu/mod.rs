@@ -33,6 +33,8 @@ pub enum SfuError {
     RoomFull(String, usize),
     #[error("candidate \"{0}\" does not parse")]
     BadCandidate(String),
+    #[error("cannot make the server's RSA certificate: {0}")]
+    Certificate(String),
     #[error("no stream is published in room \"{0}\" yet")]
     NotPublished(String),
 }
@@ -64,6 +66,8 @@ pub struct Sfu {
     /// Viewers a room takes before refusing more, as providers cap rooms.
     max_viewers: Option<usize>,
     quirks: Quirks,
+    /// The RSA certificate `quirks.rsa_certificate` asks for, made once per server.
+    rsa_certificate: Option<str0m::crypto::dtls::DtlsCert>,
 }
 
 pub struct Transmit {
@@ -79,6 +83,7 @@ impl Sfu {
             next_id: 1,
             max_viewers: None,
             quirks: Quirks::default(),
+            rsa_certificate: None,
         }
     }
 
@@ -91,13 +96,19 @@ impl Sfu {
             next_id: self.next_id,
             max_viewers: self.max_viewers,
             quirks: self.quirks,
+            rsa_certificate: self.rsa_certificate.clone(),
         }
     }
 
     /// Behaves as another server would in the ways `quirks` names (for tests).
-    pub fn with_quirks(mut self, quirks: Quirks) -> Self {
+    pub fn with_quirks(mut self, quirks: Quirks) -> Result<Self, SfuError> {
         self.quirks = quirks;
-        self
+        if quirks.rsa_certificate {
+            let cert = crate::client::dtls::rsa_certificate()
+                .map_err(|e| SfuError::Certificate(e.to_string()))?;
+            self.rsa_certificate = Some(cert);
+        }
+        Ok(self)
     }
 
     /// Refuses viewers beyond `max` in any one room.
@@ -181,7 +192,14 @@ impl Sfu {
     }
 
     fn peer_config(&self, publish: bool) -> RtcConfig {
-        RtcConfig::new()
+        let config = match &self.rsa_certificate {
+            // str0m's own DTLS cannot sign with RSA; OpenSSL's can, as Medooze's does.
+            Some(cert) => RtcConfig::new()
+                .set_crypto_provider(crate::client::dtls::browser_like_provider())
+                .set_dtls_cert(cert.clone()),
+            None => RtcConfig::new(),
+        };
+        config
             .clear_codecs()
             .enable_h264(true)
             .enable_opus(true, false)

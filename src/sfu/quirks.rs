@@ -1,7 +1,8 @@
 //! Behaviours of other media servers that the embedded SFU can take on, so the tests can show
 //! rtcbench coping with each without the server that showed it: an answer without RTX (Pion),
 //! audio RTP time rebased per subscriber (Medooze), no audio forwarded, and viewers refused
-//! while nothing is published (MediaMTX, SRS, Medooze's fronts). All are off by default.
+//! while nothing is published (MediaMTX, SRS, Medooze's fronts), and an RSA DTLS certificate
+//! (Medooze). All are off by default.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -24,6 +25,8 @@ pub struct Quirks {
     pub drop_audio: bool,
     /// Answer a viewer 404 while its room has no publisher.
     pub no_viewers_before_publisher: bool,
+    /// Present a self-signed RSA-2048 certificate in DTLS, as Medooze does by default.
+    pub rsa_certificate: bool,
 }
 
 impl Quirks {

@@ -119,7 +119,8 @@ pub async fn start_with(
     let (commands, rx) = mpsc::channel(256);
     let sfu = Sfu::new(media_addr)
         .with_max_viewers(options.max_viewers_per_room)
-        .with_quirks(options.quirks);
+        .with_quirks(options.quirks)
+        .map_err(std::io::Error::other)?;
     let faults = FaultSchedule::default();
     let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts()));
     let app = Router::new()
