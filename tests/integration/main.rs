@@ -22,6 +22,7 @@ mod kernel_path;
 mod layers;
 mod load_profile;
 mod marker_paths;
+mod medooze;
 mod open_model;
 mod results_merge;
 mod results_schema;
