@@ -25,6 +25,9 @@ pub struct Quirks {
     pub drop_audio: bool,
     /// Answer a viewer 404 while its room has no publisher.
     pub no_viewers_before_publisher: bool,
+    /// Take a publisher's offer only after this many milliseconds, as a server slow to set up
+    /// ingest is (transport set-up, an auth call).
+    pub publish_delay_ms: Option<u64>,
     /// Present a self-signed RSA-2048 certificate in DTLS, as Medooze does by default.
     pub rsa_certificate: bool,
 }

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
@@ -36,6 +38,10 @@ struct AppState {
     commands: mpsc::Sender<Command>,
     /// `Link` header values naming ICE servers, sent with every answer.
     links: Vec<String>,
+    /// How long a publisher's offer waits before it is taken (`Quirks::publish_delay_ms`).
+    publish_delay: Duration,
+    /// Viewers answered 404 because their room had nothing published yet.
+    refused_viewers: Arc<AtomicU64>,
 }
 
 /// ICE servers the SFU hands to its clients (RFC 9725 section 4.6).
@@ -77,6 +83,7 @@ pub struct ReferenceServer {
     pub media_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     faults: FaultSchedule,
+    refused_viewers: Arc<AtomicU64>,
 }
 
 impl ReferenceServer {
@@ -86,6 +93,11 @@ impl ReferenceServer {
     }
     pub fn whep_url(&self, room: &str) -> String {
         format!("http://{}/whep/{room}", self.http_addr)
+    }
+
+    /// How many viewers were answered 404 because nothing was published in their room yet.
+    pub fn refused_viewers(&self) -> u64 {
+        self.refused_viewers.load(Ordering::Relaxed)
     }
 
     /// Where this server's faults are scheduled.
@@ -122,6 +134,8 @@ pub async fn start_with(
         .with_quirks(options.quirks)
         .map_err(std::io::Error::other)?;
     let faults = FaultSchedule::default();
+    let refused_viewers = Arc::new(AtomicU64::new(0));
+    let publish_delay = Duration::from_millis(options.quirks.publish_delay_ms.unwrap_or(0));
     let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts()));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
@@ -131,6 +145,8 @@ pub async fn start_with(
         .with_state(AppState {
             commands,
             links: options.ice_servers.iter().map(|s| s.link()).collect(),
+            publish_delay,
+            refused_viewers: refused_viewers.clone(),
         })
         .layer(axum::middleware::from_fn_with_state(
             faults.clone(),
@@ -145,6 +161,7 @@ pub async fn start_with(
         media_addr,
         tasks: vec![media, web],
         faults,
+        refused_viewers,
     })
 }
 
@@ -237,6 +254,9 @@ async fn join(
         )
             .into_response();
     }
+    if publish {
+        tokio::time::sleep(state.publish_delay).await;
+    }
     let (reply, answer) = oneshot::channel();
     if state
         .commands
@@ -278,6 +298,7 @@ async fn join(
             (StatusCode::CONFLICT, e.to_string()).into_response()
         }
         Ok(Err(e @ SfuError::NotPublished(_))) => {
+            state.refused_viewers.fetch_add(1, Ordering::Relaxed);
             (StatusCode::NOT_FOUND, e.to_string()).into_response()
         }
         Ok(Err(e @ SfuError::RoomFull(..))) => {

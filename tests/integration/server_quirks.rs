@@ -151,8 +151,12 @@ below = 1
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viewers_planned_with_their_publisher_dial_once_it_is_published() {
     let _heavy = common::heavy().await;
+    // A server slow to take its publisher (400 ms) and refusing viewers until then: a viewer
+    // that dialled at its planned instant would be refused and its connect time would hold
+    // the provider's publish time.
     let quirks = Quirks {
         no_viewers_before_publisher: true,
+        publish_delay_ms: Some(400),
         ..Default::default()
     };
     // Every viewer's planned instant is the publisher's (0 s), the race real servers lost.
@@ -162,20 +166,35 @@ name = "room"
 receivers = 4
 "#;
     for seed in [21, 22] {
-        let (r, dir) = run_against("quirk-publisher-first", quirks, tail, seed).await;
+        let sfu = quirky_sfu(quirks).await;
+        let dir = common::temp_dir("quirk-publisher-first");
+        let base = format!("http://{}", sfu.http_addr);
+        let provider = common::whip_whep_provider(&dir, "quirk-publisher-first", &base, "");
+        let toml = format!(
+            "{}{tail}",
+            common::small_webrtc("quirk-publisher-first", "10s")
+        );
+        let r = common::run_in_process(&dir, &toml, seed, vec![provider]).await;
         let g = r.group("room").expect("the room's group");
         assert!(
             g.publisher_failures.is_empty(),
             "{:?}",
             g.publisher_failures
         );
+        assert_eq!(
+            sfu.refused_viewers(),
+            0,
+            "a viewer dialled before its publisher"
+        );
         for s in &g.sessions {
             assert!(s.joined, "{}: {:?}", s.id, s.failure);
             assert_eq!(s.planned_join_s, Some(0.0), "{}", s.id);
-            // Counted from the publication: dial → first frame on loopback, not the 3 s timeout.
+            // Counted from the publication: dial → first frame on loopback, not the 400 ms the
+            // server took to publish, nor the 3 s timeout.
             let connect = s.connect_ms.expect("connect time");
-            assert!(connect < 1_500.0, "{}: connect {connect} ms", s.id);
+            assert!(connect < 300.0, "{}: connect {connect} ms", s.id);
         }
+        drop(sfu);
         std::fs::remove_dir_all(&dir).ok();
     }
 }
