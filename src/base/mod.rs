@@ -1,9 +1,10 @@
 //! The ground floor: what every layer shares and which imports nothing of the crate. Time in
 //! microseconds and the wall clock, the one seeded generator, and values as people write them
-//! (durations, bit rates, percentages).
+//! (durations, bit rates, percentages), and blanking secrets out of text.
 
 pub mod clock;
 pub mod cpu;
+pub mod redact;
 pub mod rng;
 pub mod units;
 

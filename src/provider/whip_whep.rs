@@ -6,6 +6,7 @@ use super::file::ProviderFile;
 use super::signal::ice::{self, Notes};
 use super::signal::whip::{self, Resource};
 use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError, Step};
+use crate::base::redact::Redactor;
 use crate::client::native::{IcePolicy, IceServerOutcome};
 use crate::media::receiver::SessionFailure;
 use std::collections::BTreeMap;
@@ -21,8 +22,9 @@ pub struct WhipWhep {
     whep: Option<String>,
     whip_bearer: Option<String>,
     whep_bearer: Option<String>,
-    /// Values taken from the environment (tokens, URL parts), blanked out of error texts.
-    secrets: Vec<String>,
+    /// Values taken from the environment (tokens, URL parts), blanked out of error texts in
+    /// every form they may come back in.
+    secrets: Redactor,
 }
 
 impl std::fmt::Debug for WhipWhep {
@@ -68,7 +70,7 @@ impl WhipWhep {
             whep,
             whip_bearer,
             whep_bearer,
-            secrets,
+            secrets: Redactor::new(secrets),
         })
     }
 
@@ -84,7 +86,7 @@ impl WhipWhep {
             whep: Some(whep),
             whip_bearer: None,
             whep_bearer: None,
-            secrets: Vec::new(),
+            secrets: Redactor::default(),
         }
     }
 
@@ -109,10 +111,7 @@ impl WhipWhep {
 
     /// `text` with every value taken from the environment blanked out.
     pub fn redact(&self, text: &str) -> String {
-        self.secrets
-            .iter()
-            .filter(|s| !s.is_empty())
-            .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
+        self.secrets.redact(text)
     }
 
     async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {

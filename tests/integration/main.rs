@@ -14,6 +14,7 @@ mod cohost;
 mod docs_examples;
 mod embedded_sfu;
 mod flash_sale;
+mod hostile_provider;
 mod http_load;
 mod impairment;
 mod interop_aiortc;

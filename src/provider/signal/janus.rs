@@ -2,6 +2,7 @@
 //! destroy), a handle attached to the VideoRoom plugin per peer, rooms made on demand, and the
 //! publisher and subscriber flows. Janus's error answers become failures that carry its code.
 
+use super::body::{read_limited, MAX_SIGNAL_BODY};
 use super::{SignalError, Step};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -126,9 +127,10 @@ impl Janus {
                 format!("{url} answered {}", response.status()),
             ));
         }
-        response
-            .json()
+        let body = read_limited(response, MAX_SIGNAL_BODY)
             .await
+            .map_err(|e| fail(Step::Answer, format!("{url}: {e}")))?;
+        serde_json::from_slice(&body)
             .map_err(|e| fail(Step::Answer, format!("{url}: not JSON: {e}")))
     }
 

@@ -1,6 +1,7 @@
 //! Signalling protocols, as HTTP clients: WHIP/WHEP, Janus's VideoRoom API, and the I/O around
 //! the ICE servers a provider names. The kinds (one file each, one floor up) are built on them.
 
+pub mod body;
 pub mod ice;
 pub mod janus;
 pub mod whip;

@@ -8,6 +8,7 @@ use reqwest::header::{
 use reqwest::StatusCode;
 use std::time::Duration;
 
+use super::body::{read_limited, MAX_SIGNAL_BODY};
 use super::{SignalError, Step};
 
 /// A created WHIP/WHEP session.
@@ -83,19 +84,25 @@ pub async fn offer(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
-    let body = response.text().await.map_err(|e| {
-        SignalError::new(
-            Step::Offer,
-            format!("reading the answer: {}", error_chain(&e)),
-        )
-    })?;
+    let body = read_limited(response, MAX_SIGNAL_BODY).await;
     if status != StatusCode::CREATED && status != StatusCode::OK {
-        let excerpt: String = body.chars().take(200).collect();
+        let excerpt: String = match &body {
+            Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(800)])
+                .chars()
+                .take(200)
+                .collect(),
+            Err(e) => e.to_string(),
+        };
         let mut e = SignalError::new(Step::Status, format!("HTTP {status}: {}", excerpt.trim()));
         e.status = Some(status.as_u16());
         e.retry_after = retry_after;
         return Err(e);
     }
+    let body = body.map_err(|e| SignalError::new(Step::Answer, format!("the answer: {e}")))?;
+    let body = String::from_utf8(body).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        SignalError::new(Step::Answer, format!("the answer is not UTF-8 (byte {at})"))
+    })?;
     if !body.trim_start().starts_with("v=0") {
         return Err(SignalError::new(
             Step::Answer,
@@ -227,7 +234,7 @@ fn absolute(endpoint: &str, location: &str) -> String {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
