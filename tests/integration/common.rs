@@ -164,6 +164,29 @@ pub fn small_webrtc(name: &str, duration: &str) -> String {
     )
 }
 
+/// `toml` written to `dir/scenario.toml` and loaded as a run reads it.
+pub fn scenario_file(dir: &std::path::Path, toml: &str) -> rtcbench::scenario::Scenario {
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, toml).expect("write scenario");
+    rtcbench::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A run's options: `seed`, the report under `dir/out`, `providers` in turn.
+pub fn run_options(
+    dir: &std::path::Path,
+    seed: u64,
+    providers: Vec<std::path::PathBuf>,
+) -> rtcbench::runner::RunOptions {
+    rtcbench::runner::RunOptions {
+        seed: Some(seed),
+        duration_us: None,
+        out: Some(dir.join("out")),
+        providers,
+        progress: false,
+        ..Default::default()
+    }
+}
+
 /// Runs a scenario in this process (writing its report under `dir`) and returns its results.
 pub async fn run_in_process(
     dir: &std::path::Path,
@@ -171,22 +194,27 @@ pub async fn run_in_process(
     seed: u64,
     providers: Vec<std::path::PathBuf>,
 ) -> rtcbench::results::RunResults {
-    let path = dir.join("scenario.toml");
-    std::fs::write(&path, toml).expect("write scenario");
-    let scenario = rtcbench::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let options = rtcbench::runner::RunOptions {
-        seed: Some(seed),
-        duration_us: None,
-        out: Some(dir.join("out")),
-        providers,
-        progress: false,
-        ..Default::default()
-    };
+    let scenario = scenario_file(dir, toml);
     let (_tx, stop) = tokio::sync::watch::channel(false);
-    rtcbench::runner::run(&scenario, &options, stop)
+    rtcbench::runner::run(&scenario, &run_options(dir, seed, providers), stop)
         .await
         .expect("run")
         .results
+}
+
+/// A 10 s WebRTC scenario ending in `tail`, run through the WHIP/WHEP server at `base`
+/// (`extra`: more provider-file lines); its results and the folder they are in.
+pub async fn run_whip_whep(
+    tag: &str,
+    base: &str,
+    extra: &str,
+    tail: &str,
+    seed: u64,
+) -> (rtcbench::results::RunResults, std::path::PathBuf) {
+    let dir = temp_dir(tag);
+    let provider = whip_whep_provider(&dir, tag, base, extra);
+    let toml = format!("{}{tail}", small_webrtc(tag, "10s"));
+    (run_in_process(&dir, &toml, seed, vec![provider]).await, dir)
 }
 
 /// Serves `app` on an ephemeral loopback port for the rest of the test; returns its address.

@@ -103,18 +103,7 @@ async fn janus_is_up() -> bool {
 }
 
 fn options(dir: &std::path::Path, seed: u64, providers: &[&str]) -> RunOptions {
-    RunOptions {
-        seed: Some(seed),
-        out: Some(dir.join("out")),
-        providers: providers.iter().map(PathBuf::from).collect(),
-        ..Default::default()
-    }
-}
-
-fn scenario(dir: &std::path::Path, toml: &str) -> rtcbench::scenario::Scenario {
-    let path = dir.join("scenario.toml");
-    std::fs::write(&path, toml).expect("write scenario");
-    rtcbench::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    common::run_options(dir, seed, providers.iter().map(PathBuf::from).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,9 +121,13 @@ async fn a_call_and_a_room_against_janus_and_the_embedded_provider_compare_side_
     );
     let providers = ["providers/embedded.toml", "providers/janus-local.toml"];
     let (_tx, stop) = watch::channel(false);
-    let c = run_each(&scenario(&dir, &toml), &options(&dir, 8, &providers), stop)
-        .await
-        .expect("comparison");
+    let c = run_each(
+        &common::scenario_file(&dir, &toml),
+        &options(&dir, 8, &providers),
+        stop,
+    )
+    .await
+    .expect("comparison");
     assert!(
         c.missing.is_empty(),
         "{:?}",
@@ -251,7 +244,7 @@ async fn janus_killed_mid_run_shows_as_drops_and_failed_rejoins_and_the_run_stil
         "[[group]]\nname = \"room\"\nreceivers = 3\n\
          [reconnect]\nafter = \"2s\"\nattempts = 20\nbackoff = \"250ms\"\n"
     );
-    let scenario = scenario(&dir, &toml);
+    let scenario = common::scenario_file(&dir, &toml);
     let options = options(&dir, 5, &["providers/janus-local.toml"]);
     let (_tx, stop) = watch::channel(false);
     let run = tokio::spawn(async move { rtcbench::runner::run(&scenario, &options, stop).await });

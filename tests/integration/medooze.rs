@@ -69,22 +69,17 @@ async fn front(env: &[(&str, &str)]) -> Option<Front> {
 }
 
 async fn run_through(front: &Front, tag: &str, tail: &str, seed: u64) -> (RunResults, PathBuf) {
-    let dir = common::temp_dir(tag);
-    let provider = common::whip_whep_provider(&dir, tag, &front.base, "step_timeout = \"10s\"\n");
-    let toml = format!("{}{tail}", common::small_webrtc(tag, "10s"));
-    (
-        common::run_in_process(&dir, &toml, seed, vec![provider]).await,
-        dir,
-    )
+    common::run_whip_whep(tag, &front.base, "step_timeout = \"10s\"\n", tail, seed).await
 }
 
-fn failures(r: &RunResults, group: &str) -> Vec<String> {
-    let g = r.group(group).expect("the group");
+/// No failed viewer or publisher in the room of `r` (`label` names the run in the message).
+fn assert_no_failures(r: &RunResults, label: &str) {
+    let g = r.group("room").expect("the room");
     let viewers = g.sessions.iter().filter_map(|s| s.failure.as_ref());
     let viewers = viewers.map(|f| format!("{}: {}", f.step, f.reason));
-    viewers
-        .chain(g.publisher_failures.iter().map(|f| format!("{f:?}")))
-        .collect()
+    let publishers = g.publisher_failures.iter().map(|f| format!("{f:?}"));
+    let failures: Vec<String> = viewers.chain(publishers).collect();
+    assert!(failures.is_empty(), "{label}: {failures:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,11 +94,7 @@ async fn a_room_through_medooze_joins_with_its_rsa_certificate_and_its_404_befor
     let tail = "[[group]]\nname = \"room\"\nreceivers = 3\nprobes = 1\n";
     let (r, dir) = run_through(&medooze, "medooze-room", tail, 51).await;
     let g = r.group("room").expect("the room");
-    assert!(
-        failures(&r, "room").is_empty(),
-        "{:?}",
-        failures(&r, "room")
-    );
+    assert_no_failures(&r, "medooze");
     assert_eq!(g.totals.join_success_pct, 100.0);
     for s in &g.sessions {
         assert_eq!(s.planned_join_s, Some(0.0), "{}", s.id);
@@ -160,11 +151,7 @@ async fn audio_latency_through_medooze_is_the_path_or_not_measured_never_the_joi
     let tail = "[[group]]\nname = \"room\"\nreceivers = 3\nstagger = \"700ms\"\n";
     let (r, dir) = run_through(&medooze, "medooze-audio-time", tail, 53).await;
     let g = r.group("room").expect("the room");
-    assert!(
-        failures(&r, "room").is_empty(),
-        "{:?}",
-        failures(&r, "room")
-    );
+    assert_no_failures(&r, "medooze");
     let latencies: Vec<Option<f64>> = g.sessions.iter().map(|s| s.audio_latency_p50_ms).collect();
     eprintln!("medooze: audio latency p50 per viewer {latencies:?} ms");
     for (s, latency) in g.sessions.iter().zip(&latencies) {
@@ -229,19 +216,12 @@ async fn embedded_janus_and_medooze_compare_in_one_report() {
         "{}[[group]]\nname = \"room\"\nreceivers = 3\nprobes = 1\n",
         common::small_webrtc("three-sfus", "12s")
     );
-    let path = dir.join("scenario.toml");
-    std::fs::write(&path, &toml).expect("write scenario");
-    let scenario = rtcbench::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let names = ["embedded", "janus-local", "medooze-local"];
-    let options = rtcbench::runner::RunOptions {
-        seed: Some(54),
-        out: Some(dir.join("out")),
-        providers: names
-            .iter()
-            .map(|n| PathBuf::from(format!("providers/{n}.toml")))
-            .collect(),
-        ..Default::default()
-    };
+    let providers = names
+        .iter()
+        .map(|n| PathBuf::from(format!("providers/{n}.toml")));
+    let scenario = common::scenario_file(&dir, &toml);
+    let options = common::run_options(&dir, 54, providers.collect());
     let (_tx, stop) = tokio::sync::watch::channel(false);
     let c = rtcbench::runner::providers::run_each(&scenario, &options, stop)
         .await
@@ -265,11 +245,7 @@ async fn embedded_janus_and_medooze_compare_in_one_report() {
             stat(Metric::FirstFrameMs).map(|s| s.p90),
             stat(Metric::PsnrDb).map(|s| s.mean),
         );
-        assert!(
-            failures(r, "room").is_empty(),
-            "{name}: {:?}",
-            failures(r, "room")
-        );
+        assert_no_failures(r, name);
         assert!(stat(Metric::E2eLatencyMs).is_some_and(|s| s.count > 100 && s.p50 < 100.0));
         assert!(
             stat(Metric::PsnrDb).is_some_and(|s| s.mean > 30.0),

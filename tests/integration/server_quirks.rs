@@ -27,13 +27,8 @@ async fn run_against(
     seed: u64,
 ) -> (RunResults, std::path::PathBuf) {
     let sfu = quirky_sfu(quirks).await;
-    let dir = common::temp_dir(tag);
     let base = format!("http://{}", sfu.http_addr);
-    let provider = common::whip_whep_provider(&dir, tag, &base, "");
-    let toml = format!("{}{scenario_tail}", common::small_webrtc(tag, "10s"));
-    let r = common::run_in_process(&dir, &toml, seed, vec![provider]).await;
-    drop(sfu);
-    (r, dir)
+    common::run_whip_whep(tag, &base, "", scenario_tail, seed).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,14 +162,8 @@ receivers = 4
 "#;
     for seed in [21, 22] {
         let sfu = quirky_sfu(quirks).await;
-        let dir = common::temp_dir("quirk-publisher-first");
         let base = format!("http://{}", sfu.http_addr);
-        let provider = common::whip_whep_provider(&dir, "quirk-publisher-first", &base, "");
-        let toml = format!(
-            "{}{tail}",
-            common::small_webrtc("quirk-publisher-first", "10s")
-        );
-        let r = common::run_in_process(&dir, &toml, seed, vec![provider]).await;
+        let (r, dir) = common::run_whip_whep("quirk-publisher-first", &base, "", tail, seed).await;
         let g = r.group("room").expect("the room's group");
         assert!(
             g.publisher_failures.is_empty(),

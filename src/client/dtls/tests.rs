@@ -148,30 +148,19 @@ fn our_client_connects_to_a_server_with_an_rsa_certificate() {
 
 #[test]
 fn our_server_role_serves_an_rsa_client_and_str0ms_dtls_both_ways() {
-    let mut rsa_client = Side::new(ours(&rsa_certificate().expect("RSA")), true);
-    let mut server = Side::new(ours(&ecdsa_certificate()), false);
-    handshake(&mut rsa_client, &mut server, false, Duration::from_secs(5));
-    assert_agreed(&rsa_client, &server);
-
-    let mut client = Side::new(ours(&ecdsa_certificate()), true);
-    let mut dimpl_server = Side::new(dimpl(&ecdsa_certificate()), false);
-    handshake(
-        &mut client,
-        &mut dimpl_server,
-        false,
-        Duration::from_secs(5),
-    );
-    assert_agreed(&client, &dimpl_server);
-
-    let mut dimpl_client = Side::new(dimpl(&ecdsa_certificate()), true);
-    let mut our_server = Side::new(ours(&ecdsa_certificate()), false);
-    handshake(
-        &mut dimpl_client,
-        &mut our_server,
-        false,
-        Duration::from_secs(5),
-    );
-    assert_agreed(&dimpl_client, &our_server);
+    let pairs = [
+        (
+            ours(&rsa_certificate().expect("RSA")),
+            ours(&ecdsa_certificate()),
+        ),
+        (ours(&ecdsa_certificate()), dimpl(&ecdsa_certificate())),
+        (dimpl(&ecdsa_certificate()), ours(&ecdsa_certificate())),
+    ];
+    for (client, server) in pairs {
+        let (mut client, mut server) = (Side::new(client, true), Side::new(server, false));
+        handshake(&mut client, &mut server, false, Duration::from_secs(5));
+        assert_agreed(&client, &server);
+    }
 }
 
 #[test]

@@ -31,7 +31,7 @@ pub async fn read_limited(
         let chunk = response
             .chunk()
             .await
-            .map_err(|e| BodyError::Read(super::whip::error_chain(&e)))?;
+            .map_err(|e| BodyError::Read(super::error_chain(&e)))?;
         let Some(chunk) = chunk else {
             return Ok(body);
         };

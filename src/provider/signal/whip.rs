@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use std::time::Duration;
 
 use super::body::{read_limited, MAX_SIGNAL_BODY};
-use super::{SignalError, Step};
+use super::{error_chain, SignalError, Step};
 
 /// A created WHIP/WHEP session.
 #[derive(Clone)]
@@ -232,15 +232,4 @@ fn absolute(endpoint: &str, location: &str) -> String {
         Ok(url) => url.to_string(),
         Err(_) => location.to_string(),
     }
-}
-
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
