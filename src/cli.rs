@@ -33,6 +33,10 @@ pub enum Command {
         /// Override the scenario's duration, e.g. "10s".
         #[arg(long, value_parser = parse_duration)]
         duration: Option<std::time::Duration>,
+        /// Write into an --out folder that holds an earlier run, replacing its files (without
+        /// it, such a folder is refused).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         score: ScoreArgs,
     },
@@ -45,6 +49,9 @@ pub enum Command {
         /// Output folder (default: results/<UTC time>-compare/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write into an --out folder that holds an earlier comparison, replacing its files.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         score: ScoreArgs,
     },

@@ -9,6 +9,9 @@ use std::process::ExitCode;
 const SESSIONS_FAILED: u8 = 3;
 /// Exit status of a run in which an SLO gate broke (it takes precedence over failed sessions).
 const GATE_BROKEN: u8 = 4;
+/// Exit status of a run stopped early by SIGINT or SIGTERM, its results written; it takes
+/// precedence over gates and joins, which judged only part of the plan.
+const INTERRUPTED: u8 = 5;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +33,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             providers,
             duration,
+            force,
             score,
         } => {
             let options = RunOptions {
@@ -37,6 +41,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 duration_us: duration.map(|d| d.as_micros() as u64),
                 out,
                 providers,
+                force,
                 progress: true,
                 score: score.options(),
             };
@@ -69,8 +74,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Compare {
             run_dirs,
             out,
+            force,
             score,
-        } => compare(&run_dirs, out, &score.options()),
+        } => compare(&run_dirs, out, force, &score.options()),
         Command::Report { run_dir, format } => {
             let formats = format
                 .split(',')
@@ -108,37 +114,66 @@ fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
     }
 }
 
-/// Runs a scenario against one provider, or each in turn; Ctrl-C stops it and keeps what was
-/// measured.
+/// Runs a scenario against one provider, or each in turn. SIGINT or SIGTERM stops it and keeps
+/// what was measured (exit status 5); a second signal exits at once.
 fn run(path: &std::path::Path, options: RunOptions) -> Result<ExitCode> {
     let scenario = rtcbench::runner::load::scenario_file(path)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopping: writing what was measured so far");
-                let _ = stop_tx.send(true);
-            }
-        });
+        let signalled = listen_for_signals(stop_tx)?;
         eprintln!(
             "running {} ({} groups) ...",
             scenario.name,
             scenario.groups.len()
         );
-        if options.providers.len() > 1 {
+        let code = if options.providers.len() > 1 {
             let c = runner::providers::run_each(&scenario, &options, stop_rx).await?;
-            Ok(comparison_status(&c))
+            comparison_status(&c)
         } else {
             let artifacts = runner::run(&scenario, &options, stop_rx).await?;
             print_summary(&artifacts);
-            Ok(ExitCode::from(exit_status(&artifacts.results)))
+            exit_status(&artifacts.results)
+        };
+        match signalled.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Ok(ExitCode::from(INTERRUPTED)),
+            false => Ok(ExitCode::from(code)),
         }
     })
 }
 
+/// Turns the first SIGINT or SIGTERM into a graceful stop (what Kubernetes sends a pod before
+/// killing it); a second one exits at once with 128 + its number, as a shell reports it.
+fn listen_for_signals(
+    stop: tokio::sync::watch::Sender<bool>,
+) -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let signalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = signalled.clone();
+    tokio::spawn(async move {
+        let first = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        eprintln!(
+            "{first}: stopping, writing what was measured so far (a second signal exits at once)"
+        );
+        let _ = stop.send(true);
+        let code = tokio::select! {
+            _ = interrupt.recv() => 128 + libc::SIGINT,
+            _ = terminate.recv() => 128 + libc::SIGTERM,
+        };
+        eprintln!("second signal: exiting now; results not yet written are lost");
+        std::process::exit(code);
+    });
+    Ok(signalled)
+}
+
 /// Prints each provider's summary; the worst of the runs' exit statuses (1 when one did not run).
-fn comparison_status(c: &runner::providers::ComparisonArtifacts) -> ExitCode {
+fn comparison_status(c: &runner::providers::ComparisonArtifacts) -> u8 {
     for a in &c.runs {
         print_summary(a);
     }
@@ -158,8 +193,8 @@ fn comparison_status(c: &runner::providers::ComparisonArtifacts) -> ExitCode {
         .map(|a| exit_status(&a.results))
         .max_by_key(rank);
     match c.missing.is_empty() {
-        true => ExitCode::from(worst.unwrap_or(0)),
-        false => ExitCode::from(1),
+        true => worst.unwrap_or(0),
+        false => 1,
     }
 }
 
@@ -190,12 +225,12 @@ fn serve_reference(
 fn compare(
     run_dirs: &[std::path::PathBuf],
     out: Option<std::path::PathBuf>,
+    force: bool,
     score: &rtcbench::score::ScoreOptions,
 ) -> Result<ExitCode> {
-    let out = out.unwrap_or_else(|| {
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        std::path::PathBuf::from("results").join(format!("{stamp}-compare"))
-    });
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let default = std::path::PathBuf::from("results").join(format!("{stamp}-compare"));
+    let out = runner::out_dir::prepare(out.as_deref(), default, force)?;
     let written =
         runner::providers::compare_dirs(run_dirs, &out, score, &rtcbench::report::ALL_FORMATS)?;
     for path in written

@@ -136,6 +136,49 @@ impl Serialize for Bitrate {
     }
 }
 
+/// A size in bytes ("1MiB", "512KiB", "64kB", "4096B").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let hint = "write e.g. \"1MiB\", \"512KiB\" or \"4096B\"";
+    let units: [(&str, u64); 7] = [
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("GB", 1_000_000_000),
+        ("MB", 1_000_000),
+        ("kB", 1_000),
+        ("B", 1),
+    ];
+    let Some((number, multiplier)) = units
+        .iter()
+        .find_map(|(unit, m)| compact.strip_suffix(unit).map(|n| (n, *m)))
+    else {
+        return Err(format!("\"{text}\" is not a size with a unit; {hint}"));
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a whole number of bytes; {hint}"))?;
+    value
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("\"{text}\" is too large"))
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_bytes(&text).map(ByteSize).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}B", self.0))
+    }
+}
+
 /// A percentage from 0 to 100, written "5%" or as a bare number.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Percent(pub f64);
@@ -263,5 +306,17 @@ mod tests {
         assert_eq!(toml::from_str::<T>("p = 12.5").unwrap().p.0, 12.5);
         assert!(toml::from_str::<T>("p = \"120%\"").is_err());
         assert!(toml::from_str::<T>("p = -1").is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units_and_refuse_bare_numbers() {
+        assert_eq!(parse_bytes("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_bytes("64 kB"), Ok(64_000));
+        assert_eq!(parse_bytes("4096B"), Ok(4096));
+        assert!(parse_bytes("4096").unwrap_err().contains("with a unit"));
+        assert!(parse_bytes("1.5MiB").unwrap_err().contains("whole number"));
+        assert!(parse_bytes("99999999999GiB")
+            .unwrap_err()
+            .contains("too large"));
     }
 }

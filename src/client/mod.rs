@@ -5,6 +5,7 @@ pub mod driver;
 pub mod dtls;
 pub mod error;
 pub mod ice_servers;
+pub mod lines;
 pub mod link;
 pub mod native;
 pub mod sdp;

@@ -3,12 +3,13 @@
 //! Messages are plain serde types; `Sidecar` runs the process and routes its events to the
 //! session each names.
 
+use super::lines::{next_line, Line, MAX_LINE};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin};
 use tokio::sync::{mpsc, oneshot};
 
@@ -232,8 +233,12 @@ impl Sidecar {
         if let Some(err) = child.stderr.take() {
             let keep = stderr_lines.clone();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(err).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
+                let mut err = BufReader::new(err);
+                while let Ok(Some(line)) = next_line(&mut err, MAX_LINE).await {
+                    let line = match line {
+                        Line::Text(text) => text,
+                        Line::TooLong => format!("(a line over {MAX_LINE} bytes, dropped)"),
+                    };
                     if let Ok(mut k) = keep.lock() {
                         if k.len() == STDERR_LINES {
                             k.pop_front();
@@ -284,7 +289,12 @@ impl Sidecar {
     pub fn open(&self, id: &str) -> mpsc::UnboundedReceiver<Event> {
         let (tx, rx) = mpsc::unbounded_channel();
         if let Ok(mut r) = self.routes.lock() {
-            r.insert(id.to_string(), tx);
+            // The reader marks the sidecar gone before it clears the routes: a session opened
+            // after that gets a closed channel, not one nobody will ever close.
+            let gone = self.gone.lock().map(|g| g.is_some()).unwrap_or(true);
+            if !gone {
+                r.insert(id.to_string(), tx);
+            }
         }
         rx
     }
@@ -353,11 +363,15 @@ async fn read_events(
     ready: oneshot::Sender<Result<Identity, u32>>,
 ) {
     let mut ready = Some(ready);
-    let mut lines = BufReader::new(stdout).lines();
+    let mut stdout = BufReader::new(stdout);
     let mut why = "it exited".to_string();
     loop {
-        let line = match lines.next_line().await {
-            Ok(Some(line)) => line,
+        let line = match next_line(&mut stdout, MAX_LINE).await {
+            Ok(Some(Line::Text(line))) => line,
+            Ok(Some(Line::TooLong)) => {
+                why = format!("it wrote a line over the {MAX_LINE}-byte limit");
+                break;
+            }
             Ok(None) => break,
             Err(e) => {
                 why = format!("reading its output: {e}");

@@ -1,7 +1,7 @@
 //! HdrHistograms in run.json: V2 compressed encoding in base64, exact to merge.
 
 use base64::Engine;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -62,9 +62,8 @@ impl<'de> Deserialize<'de> for SerHistogram {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
             .map_err(|e| serde::de::Error::custom(format!("histogram is not base64: {e}")))?;
-        let mut h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| serde::de::Error::custom(format!("histogram does not decode: {e:?}")))?;
+        let mut h = super::histogram_bytes::decode(&bytes)
+            .map_err(|e| serde::de::Error::custom(format!("histogram {e}")))?;
         h.auto(true);
         Ok(SerHistogram(h))
     }

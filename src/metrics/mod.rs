@@ -1,6 +1,7 @@
 //! Measured values: named metrics with units, samples, and interval histograms.
 
 pub mod histogram;
+pub mod histogram_bytes;
 pub mod recorder;
 pub mod summary;
 

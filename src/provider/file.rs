@@ -1,7 +1,7 @@
 //! A provider file: the kind, the endpoints and the names of the environment variables that
 //! hold secrets (never the secrets themselves), checked with file, line and field.
 
-use crate::base::units::HumanDuration;
+use crate::base::units::{ByteSize, HumanDuration};
 use crate::client::native::IcePolicy;
 use crate::scenario::{self, Problem, ScenarioError};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,10 @@ pub struct ProviderFile {
     /// Limit for each signalling request and for ICE/DTLS to connect.
     #[serde(default = "default_step_timeout")]
     pub step_timeout: HumanDuration,
+    /// The most a signalling answer (an SDP answer, a Janus reply) may hold; a larger one fails
+    /// its step before it is read into memory.
+    #[serde(default = "default_max_signal_body")]
+    pub max_signal_body: ByteSize,
     /// "relay" offers only candidates relayed by the TURN servers the provider names (as a
     /// browser's iceTransportPolicy does), to measure the TURN path.
     #[serde(default)]
@@ -55,6 +59,10 @@ pub struct ProviderFile {
     /// Play (and for kind "sidecar", publish) through a sidecar client.
     #[serde(default)]
     pub sidecar: Option<SidecarSpec>,
+}
+
+fn default_max_signal_body() -> ByteSize {
+    ByteSize(crate::provider::signal::body::MAX_SIGNAL_BODY as u64)
 }
 
 fn default_step_timeout() -> HumanDuration {
@@ -72,6 +80,7 @@ impl ProviderFile {
             token_env: None,
             whep_token_env: None,
             step_timeout: default_step_timeout(),
+            max_signal_body: default_max_signal_body(),
             ice_transport_policy: IcePolicy::All,
             sidecar: None,
         }

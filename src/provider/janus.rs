@@ -24,7 +24,9 @@ impl JanusRoom {
     }
 
     fn api(&self, http: &reqwest::Client) -> Janus {
-        Janus::new(http.clone(), &self.base, self.basics.step_timeout).recording(&self.rooms)
+        Janus::new(http.clone(), &self.base, self.basics.step_timeout)
+            .limiting_replies_to(self.basics.max_body)
+            .recording(&self.rooms)
     }
 
     async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {

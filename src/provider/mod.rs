@@ -70,6 +70,8 @@ pub struct Basics {
     pub name: String,
     /// Limit for each signalling request and for ICE/DTLS to connect.
     pub step_timeout: Duration,
+    /// The most a signalling answer may hold.
+    pub max_body: usize,
     pub ice_policy: IcePolicy,
 }
 
@@ -78,6 +80,7 @@ impl Basics {
         Self {
             name: p.name.clone(),
             step_timeout: p.step_timeout.0,
+            max_body: usize::try_from(p.max_signal_body.0).unwrap_or(usize::MAX),
             ice_policy: p.ice_transport_policy,
         }
     }

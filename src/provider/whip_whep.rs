@@ -5,6 +5,7 @@
 use super::file::ProviderFile;
 use super::signal::ice::{self, Notes};
 use super::signal::whip::{self, Resource};
+use super::signal::SignalError;
 use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError, Step};
 use crate::base::redact::Redactor;
 use crate::client::native::{IcePolicy, IceServerOutcome};
@@ -80,6 +81,7 @@ impl WhipWhep {
             basics: Basics {
                 name: name.to_string(),
                 step_timeout,
+                max_body: crate::provider::signal::body::MAX_SIGNAL_BODY,
                 ice_policy: IcePolicy::All,
             },
             whip,
@@ -122,23 +124,27 @@ impl WhipWhep {
             .map_err(|e| Step::Offer.failed(e.to_string()))?;
         let url = self.url(join.room, publishing);
         let (bearer, timeout) = (self.bearer(publishing), self.step_timeout());
+        let limit = self.basics.max_body;
         let resource = if publishing {
-            whip::offer(join.http, &url, offer, bearer, timeout).await
+            whip::offer_within(join.http, &url, offer, bearer, timeout, limit).await
         } else {
-            whip::play(join.http, &url, offer, bearer, timeout).await
+            whip::play(join.http, &url, offer, bearer, timeout, limit).await
         }
         // A URL built from secret environment variables may be quoted in an HTTP error.
         .map_err(|e| e.step.failed(self.redact(&e.reason)))?;
-        join.peer
-            .accept_answer(&resource.answer)
-            .map_err(|e| Step::Answer.failed(e.to_string()))?;
+        if let Err(e) = join.peer.accept_answer(&resource.answer) {
+            let failure = SignalError::new(Step::Answer, e.to_string());
+            return Err(self.discard(join.http, &resource, failure).await);
+        }
         let servers = ice::resolve(&resource, self.step_timeout(), join.notes).await;
         if self.ice_policy() == IcePolicy::Relay
             && !servers.iter().any(|s| s.server.credential.is_some())
         {
-            return Err(Step::Connect.failed(
+            let failure = SignalError::new(
+                Step::Connect,
                 "ice_transport_policy is \"relay\" but the provider named no TURN server",
-            ));
+            );
+            return Err(self.discard(join.http, &resource, failure).await);
         }
         join.peer.use_ice_servers(servers, &resource.answer);
         Ok(Box::new(Held {
@@ -148,6 +154,19 @@ impl WhipWhep {
             step_timeout: self.step_timeout(),
             trickling: None,
         }))
+    }
+}
+
+impl WhipWhep {
+    /// Deletes a session the server made before a later step failed; the failure, redacted.
+    async fn discard(
+        &self,
+        http: &reqwest::Client,
+        resource: &Resource,
+        failure: SignalError,
+    ) -> SessionFailure {
+        let e = whip::discard(http, resource, self.step_timeout(), failure).await;
+        e.step.failed(self.redact(&e.reason))
     }
 }
 

@@ -14,12 +14,16 @@ pub mod timeline;
 pub use environment::Environment;
 pub use self_cost::SelfCost;
 
+use crate::base::files::read_to_string_limited;
 use crate::engine::GroupOutcome;
 use crate::media::receiver::{ReceiverSummary, Role};
 pub use crate::metrics::Summary;
 use crate::metrics::{Metric, MetricSeries};
 use crate::net::LinkStats;
 use std::path::Path;
+
+/// The largest run.json read back: a 30-minute run of hundreds of sessions is a few tens of MB.
+pub const MAX_RUN_JSON: u64 = 512 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
@@ -302,22 +306,24 @@ impl RunResults {
         Ok(())
     }
 
+    /// Writes run.json whole or not at all (a full disk leaves the previous file), streamed
+    /// rather than built in memory first.
     pub fn write(&self, path: &Path) -> Result<(), ResultsError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| ResultsError::Format {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        std::fs::write(path, json).map_err(|source| ResultsError::Io {
+        crate::base::files::write_atomic_with(path, |out| {
+            serde_json::to_writer_pretty(out, self).map_err(std::io::Error::other)
+        })
+        .map_err(|source| ResultsError::Io {
             path: path.display().to_string(),
             source,
         })
     }
 
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text =
+            read_to_string_limited(path, MAX_RUN_JSON).map_err(|source| ResultsError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
         let probe: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| ResultsError::Format {
                 path: path.display().to_string(),

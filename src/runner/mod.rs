@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub mod load;
+pub mod out_dir;
 mod record;
 pub use record::to_results;
 pub mod providers;
@@ -32,6 +33,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Provider files for WebRTC scenarios; none means the embedded provider.
     pub providers: Vec<PathBuf>,
+    /// Write into an output folder that holds an earlier run, replacing its files.
+    pub force: bool,
     /// Draw a live progress line (on a terminal).
     pub progress: bool,
     /// Scoring, dossiers and claims for a comparison of several providers.
@@ -77,6 +80,8 @@ pub enum RunError {
     KernelPathNeedsEmbedded(String),
     #[error("no group \"{group}\" in the scenario (it has: {})", known.join(", "))]
     NoSuchGroup { group: String, known: Vec<String> },
+    #[error("{}: holds an earlier run ({} exists); choose another --out, or pass --force to replace its files", path.display(), found.display())]
+    OutputHoldsResults { path: PathBuf, found: PathBuf },
     #[error("{}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -255,14 +260,11 @@ async fn run_with(
     warm_up();
     let seed = run_seed(scenario, options.seed);
     let plan = plan::build(scenario, seed, options.duration_us);
-    let dir = options
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(scenario));
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    let dir = out_dir::prepare(
+        options.out.as_deref(),
+        default_out_dir(scenario),
+        options.force,
+    )?;
     let kernel = match scenario.transport == Transport::Webrtc && uses_kernel_path(&plan) {
         true => Some(Arc::new(KernelNet::open()?)),
         false => None,

@@ -84,14 +84,11 @@ pub async fn run_each(
         .collect::<Result<Vec<_>, _>>()?;
     let labels = labels(&files.iter().map(|f| f.name.clone()).collect::<Vec<_>>());
     let score = ScoreFiles::read(&options.score)?;
-    let dir = options
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(scenario));
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    let dir = super::out_dir::prepare(
+        options.out.as_deref(),
+        default_out_dir(scenario),
+        options.force,
+    )?;
     let mut runs = Vec::new();
     let mut compared = Vec::new();
     let mut missing = Vec::new();
@@ -157,7 +154,8 @@ pub async fn run_each(
 fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), RunError> {
     let path = dir.join(MANIFEST);
     let json = serde_json::to_string_pretty(manifest).unwrap_or_default();
-    std::fs::write(&path, json).map_err(|source| RunError::Write { path, source })
+    crate::base::files::write_atomic(&path, json.as_bytes())
+        .map_err(|source| RunError::Write { path, source })
 }
 
 /// Scores the runs and writes the comparison report.

@@ -172,18 +172,15 @@ fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<std::pro
     None
 }
 
-#[test]
-fn ctrl_c_flushes_what_was_measured() {
-    let _heavy = common::heavy_blocking();
-    let dir = temp_dir("sigint");
+/// Starts a 60 s run of `TWO_GROUPS` into `out`; its stderr is piped.
+fn start_long_run(dir: &Path, out: &Path) -> std::process::Child {
     let scenario = dir.join("long.toml");
     std::fs::write(
         &scenario,
         TWO_GROUPS.replace("duration = \"4s\"", "duration = \"60s\""),
     )
     .expect("write");
-    let out = dir.join("out");
-    let mut child = bin()
+    bin()
         .args([
             "run",
             scenario.to_str().unwrap(),
@@ -191,28 +188,137 @@ fn ctrl_c_flushes_what_was_measured() {
             out.to_str().unwrap(),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_secs(3));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .expect("spawn")
+}
+
+fn send(signal: &str, child: &std::process::Child) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .expect("kill");
-    assert!(killed.success());
-    let status =
-        wait_for(&mut child, Duration::from_secs(30)).expect("rtcbench did not stop on Ctrl-C");
-    assert!(status.success(), "{status}");
-    let r = RunResults::read(&out.join("run.json")).expect("partial run.json");
-    assert!(!r.completed, "a stopped run is marked incomplete");
-    assert!(r.duration_s < 10.0, "stopped after {} s", r.duration_s);
+    assert!(sent.success());
+}
+
+/// Ctrl-C and what Kubernetes sends a pod alike: the run stops, writes what it measured, and
+/// exits 5 (stopped early), not 0.
+#[test]
+fn sigint_and_sigterm_flush_what_was_measured_and_exit_5() {
+    let _heavy = common::heavy_blocking();
+    for signal in ["INT", "TERM"] {
+        let dir = temp_dir(&format!("sig{signal}"));
+        let out = dir.join("out");
+        let mut child = start_long_run(&dir, &out);
+        std::thread::sleep(Duration::from_secs(3));
+        send(signal, &child);
+        let status = wait_for(&mut child, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("rtcbench did not stop on SIG{signal}"));
+        assert_eq!(status.code(), Some(5), "SIG{signal}: {status}");
+        let r = RunResults::read(&out.join("run.json")).expect("partial run.json");
+        assert!(!r.completed, "a stopped run is marked incomplete");
+        assert!(r.duration_s < 10.0, "stopped after {} s", r.duration_s);
+        assert!(
+            r.group("near")
+                .map(|g| g.totals.frames_rendered > 0)
+                .unwrap_or(false),
+            "what ran was kept"
+        );
+        assert!(Path::new(&out.join("report.html")).is_file());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+/// A second signal does not wait for the graceful stop: here the stop is slow because the
+/// provider holds a join's offer unanswered (the step timeout is 20 s), yet the process is gone
+/// at once, with the status a shell gives a process killed by SIGTERM.
+#[test]
+fn a_second_signal_exits_at_once() {
+    let _heavy = common::heavy_blocking();
+    let dir = temp_dir("second-signal");
+    // A WHIP server that takes connections and never answers them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(64).collect();
+        drop(held);
+    });
+    let provider = dir.join("silent.toml");
+    std::fs::write(
+        &provider,
+        format!(
+            "name = \"silent\"\nkind = \"whip-whep\"\nwhip_url = \"http://{addr}/whip/{{room}}\"\n\
+             whep_url = \"http://{addr}/whep/{{room}}\"\nstep_timeout = \"20s\"\n"
+        ),
+    )
+    .expect("write");
+    let scenario = dir.join("room.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"slow-stop\"\nduration = \"60s\"\ntransport = \"webrtc\"\n\
+         [video]\nwidth = 320\nheight = 180\n[[group]]\nname = \"room\"\nreceivers = 1\n",
+    )
+    .expect("write");
+    let mut child = bin()
+        .args(["run", scenario.to_str().unwrap(), "--provider"])
+        .arg(&provider)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_secs(2));
+    send("TERM", &child);
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(
-        r.group("near")
-            .map(|g| g.totals.frames_rendered > 0)
-            .unwrap_or(false),
-        "what ran was kept"
+        child.try_wait().expect("wait").is_none(),
+        "the graceful stop was not slow, so this test shows nothing"
     );
-    assert!(Path::new(&out.join("report.html")).is_file());
+    send("TERM", &child);
+    let status =
+        wait_for(&mut child, Duration::from_secs(3)).expect("still running after two signals");
+    assert_eq!(status.code(), Some(143), "{status}");
+    let mut said = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut said).ok();
+    assert!(said.contains("SIGTERM: stopping"), "{said}");
+    assert!(said.contains("second signal: exiting now"), "{said}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// An earlier run is never replaced without a word: `--out` at a run folder is refused (the
+/// old run.json untouched) unless `--force` is given.
+#[test]
+fn out_at_an_earlier_run_is_refused_without_force() {
+    let dir = temp_dir("out-taken");
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"taken\"\nduration = \"1s\"\ntransport = \"simulated\"\n[[group]]\nname = \"g\"\nreceivers = 1\n",
+    )
+    .expect("write");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::write(out.join("run.json"), "the earlier run").expect("write");
+    let o = run_to(&scenario, &out);
+    assert_eq!(o.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("holds an earlier run") && said.contains("--force"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("run.json")).expect("read"),
+        "the earlier run"
+    );
+    let o = bin()
+        .args(["run", scenario.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .arg("--force")
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    RunResults::read(&out.join("run.json")).expect("replaced by a whole run.json");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -329,6 +435,8 @@ fn a_broken_gate_exits_4_and_a_held_one_0() {
     let dir = temp_dir("gates");
     let run = |gate: &str| {
         let scenario = dir.join("g.toml");
+        // A folder per run: an earlier run's folder is refused.
+        let out = dir.join(format!("out-{}", gate.len()));
         std::fs::write(
             &scenario,
             format!(
@@ -338,7 +446,6 @@ fn a_broken_gate_exits_4_and_a_held_one_0() {
             ),
         )
         .unwrap();
-        let out = dir.join("out");
         let o = run_to(&scenario, &out);
         let results = rtcbench::results::RunResults::read(&out.join("run.json")).unwrap();
         (

@@ -193,3 +193,51 @@ async fn secrets_echoed_back_encoded_reach_no_result_file() {
     assert!(files >= 3, "{files} result files read");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A server that creates a session (201 and a Location) but answers with no SDP; counts the
+/// DELETEs that reach that Location.
+async fn garbage_answer_server() -> (String, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/whip/room", listener.local_addr().expect("addr"));
+    let deletes = Arc::new(AtomicU64::new(0));
+    let counter = deletes.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0; 16 * 1024];
+                let n = socket.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..n]).to_string();
+                let reply = if head.starts_with("DELETE /whip/room/session-1 ") {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_string()
+                } else {
+                    let body = "<html>upstream busy</html>";
+                    format!(
+                        "HTTP/1.1 201 Created\r\nLocation: /whip/room/session-1\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, deletes)
+}
+
+/// A session the server created is deleted when its answer turns out to be unusable; before,
+/// it stayed open on the provider.
+#[tokio::test]
+async fn a_session_created_with_an_unusable_answer_is_deleted() {
+    let (url, deletes) = garbage_answer_server().await;
+    let http = reqwest::Client::new();
+    let e = whip::offer(&http, &url, "v=0\r\n".into(), None, Duration::from_secs(5))
+        .await
+        .expect_err("no SDP in the answer");
+    assert_eq!(e.step, Step::Answer, "{e}");
+    assert!(
+        e.reason.contains("not an SDP answer") && e.reason.contains("was deleted"),
+        "{e}"
+    );
+    assert_eq!(deletes.load(Ordering::Relaxed), 1);
+}

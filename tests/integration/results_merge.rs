@@ -103,3 +103,100 @@ fn a_file_of_another_schema_is_refused_clearly() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Replaces every histogram string in `json` with `histogram` (base64).
+fn with_every_histogram(json: &str, histogram: &str) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(json).expect("json");
+    fn walk(v: &mut serde_json::Value, replacement: &str, count: &mut usize) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (key, field) in map.iter_mut() {
+                    match (key.as_str(), field.is_string()) {
+                        ("histogram", true) => {
+                            *field = replacement.into();
+                            *count += 1;
+                        }
+                        _ => walk(field, replacement, count),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter_mut().for_each(|i| walk(i, replacement, count))
+            }
+            _ => {}
+        }
+    }
+    let mut count = 0;
+    walk(&mut value, histogram, &mut count);
+    assert!(count > 0, "no histogram in the run");
+    value.to_string()
+}
+
+/// A hostile run.json: a 56-character histogram that declares a 4 GB payload, and small zlib
+/// bombs, are refused with the reason (before: an abort on a 4 GB allocation, and 33 s).
+#[test]
+fn run_json_histograms_that_declare_or_inflate_too_much_are_refused() {
+    use base64::Engine;
+    let dir = common::temp_dir("hostile-histograms");
+    let json = serde_json::to_string(&run_with(1..100)).expect("json");
+    let mut declared = 0x1c84_9313u32.to_be_bytes().to_vec();
+    declared.extend_from_slice(&u32::MAX.to_be_bytes());
+    declared.extend_from_slice(&[0; 32]);
+    let mut bomb = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut bomb, &0x1c84_9313u32.to_be_bytes()).expect("cookie");
+    std::io::Write::write_all(&mut bomb, &vec![0u8; 256 << 20]).expect("zeros");
+    let bomb = bomb.finish().expect("bomb");
+    let mut bombed = 0x1c84_9314u32.to_be_bytes().to_vec();
+    bombed.extend_from_slice(&(bomb.len() as u32).to_be_bytes());
+    bombed.extend_from_slice(&bomb);
+    for (name, bytes, said) in [
+        ("declared", declared, "declares 4294967295 payload bytes"),
+        ("bomb", bombed, "inflates past"),
+    ] {
+        let path = dir.join(format!("{name}.json"));
+        let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        std::fs::write(&path, with_every_histogram(&json, &text)).expect("write");
+        let started = std::time::Instant::now();
+        let e = RunResults::read(&path).expect_err(name).to_string();
+        assert!(e.contains(said), "{name}: {e}");
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "{name}: {:?}",
+            started.elapsed()
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A full disk while run.json is written leaves the earlier run.json whole (it is written
+/// beside and renamed). Needs root to mount a 64 KiB tmpfs; says so and passes otherwise.
+#[test]
+fn a_full_disk_keeps_the_earlier_run_json() {
+    let dir = common::temp_dir("full-disk");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    let path = dir.join("run.json");
+    let small = run_with(1..10);
+    small.write(&path).expect("a small run fits");
+    let before = std::fs::read(&path).expect("read");
+    // Thousands of distinct values: far over 64 KiB of JSON.
+    let big = run_with((1..20_000).map(|v| v * 7));
+    let e = big.write(&path).expect_err("the disk is full");
+    let after = std::fs::read(&path).expect("read");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let _ = std::process::Command::new("umount").arg(&dir).status();
+    assert!(e.to_string().contains("run.json"), "{e}");
+    assert_eq!(before, after, "the earlier run.json changed");
+    assert_eq!(leftovers, ["run.json"], "a partial file was left");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -271,3 +271,23 @@ async fn vendor_pages_load_their_sdks_and_fail_with_cannot_reach_the_vendor() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A sidecar that writes a line without end is cut off at the line limit with that reason,
+/// instead of its output growing in rtcbench's memory.
+#[tokio::test]
+async fn a_sidecar_line_over_the_limit_ends_the_sidecar_with_the_reason() {
+    let script = "import sys\n\
+        sys.stdout.write('{\"event\":\"ready\",\"protocol\":1,\"client\":\"endless\",\"version\":\"0\",\"pages\":[]}\\n')\n\
+        sys.stdout.flush()\n\
+        sys.stdout.write('x' * (8 << 20))\n\
+        sys.stdout.flush()\n\
+        import time; time.sleep(10)\n";
+    let command: Vec<String> = ["python3", "-c", script].map(String::from).to_vec();
+    let sidecar = Sidecar::start(&command).await.expect("ready");
+    let mut events = sidecar.open("s1");
+    let closed = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+    assert!(matches!(closed, Ok(None)), "the session's channel closes");
+    let e = sidecar.broken("unused".into()).to_string();
+    assert!(e.contains("a line over the 1048576-byte limit"), "{e}");
+    sidecar.shutdown(Duration::from_millis(100)).await;
+}

@@ -19,6 +19,8 @@ pub struct Janus {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    /// The most one reply may hold.
+    max_body: usize,
     /// Rooms this run made, to destroy when it ends.
     made: Rooms,
 }
@@ -70,8 +72,15 @@ impl Janus {
             http,
             base: base.trim_end_matches('/').to_string(),
             timeout,
+            max_body: MAX_SIGNAL_BODY,
             made: Rooms::default(),
         }
+    }
+
+    /// Refuses replies over `max_body` bytes (the provider file's `max_signal_body`).
+    pub fn limiting_replies_to(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self
     }
 
     /// Records the rooms this client makes in `rooms` (shared by a run's clients).
@@ -127,7 +136,7 @@ impl Janus {
                 format!("{url} answered {}", response.status()),
             ));
         }
-        let body = read_limited(response, MAX_SIGNAL_BODY)
+        let body = read_limited(response, self.max_body)
             .await
             .map_err(|e| fail(Step::Answer, format!("{url}: {e}")))?;
         serde_json::from_slice(&body)

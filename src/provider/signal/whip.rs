@@ -38,12 +38,25 @@ impl std::fmt::Debug for Resource {
 }
 
 /// POSTs `offer` to `endpoint`; a bearer token, when given, goes in the Authorization header.
+/// An answer over [`MAX_SIGNAL_BODY`] bytes fails before it is read.
 pub async fn offer(
     client: &reqwest::Client,
     endpoint: &str,
     offer: String,
     bearer: Option<&str>,
     timeout: Duration,
+) -> Result<Resource, SignalError> {
+    offer_within(client, endpoint, offer, bearer, timeout, MAX_SIGNAL_BODY).await
+}
+
+/// `offer`, with an answer over `max_body` bytes failing before it is read.
+pub async fn offer_within(
+    client: &reqwest::Client,
+    endpoint: &str,
+    offer: String,
+    bearer: Option<&str>,
+    timeout: Duration,
+    max_body: usize,
 ) -> Result<Resource, SignalError> {
     let mut request = client
         .post(endpoint)
@@ -84,7 +97,7 @@ pub async fn offer(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
-    let body = read_limited(response, MAX_SIGNAL_BODY).await;
+    let body = read_limited(response, max_body).await;
     if status != StatusCode::CREATED && status != StatusCode::OK {
         let excerpt: String = match &body {
             Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(800)])
@@ -98,6 +111,24 @@ pub async fn offer(
         e.retry_after = retry_after;
         return Err(e);
     }
+    let answer = match sdp_answer(body) {
+        Ok(answer) => answer,
+        // The server made a session even though its answer is unusable: delete it, or it
+        // stays open on the provider.
+        Err(e) => return Err(abandon(client, url.as_deref(), bearer, timeout, e).await),
+    };
+    Ok(Resource {
+        bearer: bearer.map(str::to_string),
+        url,
+        etag,
+        answer,
+        ice_servers,
+        link_errors: link_errors.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// The SDP answer in a successful response's body.
+fn sdp_answer(body: Result<Vec<u8>, super::body::BodyError>) -> Result<String, SignalError> {
     let body = body.map_err(|e| SignalError::new(Step::Answer, format!("the answer: {e}")))?;
     let body = String::from_utf8(body).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -109,14 +140,41 @@ pub async fn offer(
             "the response body is not an SDP answer",
         ));
     }
-    Ok(Resource {
-        bearer: bearer.map(str::to_string),
-        url,
-        etag,
-        answer: body,
-        ice_servers,
-        link_errors: link_errors.iter().map(ToString::to_string).collect(),
-    })
+    Ok(body)
+}
+
+/// Deletes the resource at `url` (if the server named one) after `failure`, and says so in it.
+async fn abandon(
+    client: &reqwest::Client,
+    url: Option<&str>,
+    bearer: Option<&str>,
+    timeout: Duration,
+    mut failure: SignalError,
+) -> SignalError {
+    if let Some(url) = url {
+        match leave(client, url, bearer, timeout).await {
+            Ok(()) => failure
+                .reason
+                .push_str("; the session it created was deleted"),
+            Err(e) => failure.reason.push_str(&format!(
+                "; deleting the session it created failed too: {}",
+                e.reason
+            )),
+        }
+    }
+    failure
+}
+
+/// Deletes `resource` after a later step failed (its answer did not apply, ICE could not be
+/// set up): `failure` with what became of the session.
+pub async fn discard(
+    client: &reqwest::Client,
+    resource: &Resource,
+    timeout: Duration,
+    failure: SignalError,
+) -> SignalError {
+    let bearer = resource.bearer.as_deref();
+    abandon(client, resource.url.as_deref(), bearer, timeout, failure).await
 }
 
 /// Statuses with which WHEP servers say there is nothing to play yet: MediaMTX and SRS answer
@@ -143,13 +201,14 @@ pub async fn play(
     sdp: String,
     bearer: Option<&str>,
     timeout: Duration,
+    max_body: usize,
 ) -> Result<Resource, SignalError> {
     let started = std::time::Instant::now();
     let mut wait = RETRY_FIRST;
     let mut tries = 1u32;
     loop {
         let left = timeout.saturating_sub(started.elapsed());
-        let e = match offer(client, endpoint, sdp.clone(), bearer, left).await {
+        let e = match offer_within(client, endpoint, sdp.clone(), bearer, left, max_body).await {
             Ok(resource) => return Ok(resource),
             Err(e) => e,
         };

@@ -34,7 +34,7 @@ fn files(doc: &Document, format: Format) -> Vec<(String, Vec<u8>)> {
 pub fn write(doc: &Document, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
     let mut put = |path: PathBuf, bytes: &[u8]| -> Result<(), ReportError> {
-        std::fs::write(&path, bytes).map_err(io(&path))?;
+        crate::base::files::write_atomic(&path, bytes).map_err(io(&path))?;
         written.push(path);
         Ok(())
     };
