@@ -90,21 +90,40 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Checks scenario and provider files; 1 when any is wrong.
+/// Checks scenario and provider files, printing every problem of each; 1 when any is wrong.
+/// Environment variables a file names that are unset now are warnings: CI may set them later.
 fn validate(paths: &[std::path::PathBuf]) -> ExitCode {
     let mut bad = 0;
+    let is_set = |var: &str| std::env::var_os(var).is_some();
     for path in paths {
         let checked = match rtcbench::provider::is_provider_file(path) {
-            true => rtcbench::provider::load(path)
-                .map(|p| format!("provider \"{}\", kind {:?}", p.name, p.kind)),
-            false => rtcbench::runner::load::scenario_file(path)
-                .map(|s| format!("{} groups", s.groups.len())),
+            true => rtcbench::provider::load(path).map(|p| {
+                let unset = rtcbench::provider::file::unset_env(&p, &is_set);
+                (format!("provider \"{}\", kind {:?}", p.name, p.kind), unset)
+            }),
+            false => rtcbench::runner::load::scenario_file(path).map(|s| {
+                let mut unset = rtcbench::scenario::http::env_vars(&s);
+                unset.retain(|(_, var)| !is_set(var));
+                (format!("{} groups", s.groups.len()), unset)
+            }),
         };
         match checked {
-            Ok(what) => println!("ok: {} ({what})", path.display()),
+            Ok((what, unset)) => {
+                println!("ok: {} ({what})", path.display());
+                for (field, var) in unset {
+                    let (line, column) =
+                        rtcbench::scenario::field_position(path, &field).unwrap_or((1, 1));
+                    eprintln!(
+                        "warning: {}:{line}:{column}: field `{field}`: environment variable {var} is not set; a run needs it",
+                        path.display()
+                    );
+                }
+            }
             Err(e) => {
                 bad += 1;
-                eprintln!("error: {e}");
+                for line in e.to_string().lines() {
+                    eprintln!("error: {line}");
+                }
             }
         }
     }

@@ -193,7 +193,20 @@ fn spawn_groups(
         let name = group.name.clone();
         match (group.transport, &provider) {
             (Transport::Webrtc, Some(p)) => {
+                // Built here, where a failure (no file descriptor left for the TLS roots, say)
+                // is the group's failure rather than a panic.
+                let http = match reqwest::Client::builder().build() {
+                    Ok(http) => http,
+                    Err(e) => {
+                        failures.push(EngineError::Task {
+                            group: name,
+                            reason: format!("cannot make an HTTP client: {e}"),
+                        });
+                        continue;
+                    }
+                };
                 let run = webrtc::RunShared {
+                    http,
                     provider: p.clone(),
                     kernel: kernel.clone(),
                     run_start: at.run_start,

@@ -240,6 +240,8 @@ fn on_run_clock(run_start: Micros, windows: &[(u64, u64)]) -> Vec<(Micros, Micro
 #[derive(Clone)]
 pub struct RunShared {
     pub provider: Arc<dyn Provider>,
+    /// The group's signalling client.
+    pub http: reqwest::Client,
     /// The namespaces of clients on the kernel network path.
     pub kernel: Option<Arc<KernelNet>>,
     pub run_start: Micros,
@@ -253,7 +255,7 @@ fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
     let run_start = run.run_start;
     Ctx {
         provider: run.provider,
-        http: reqwest::Client::new(),
+        http: run.http,
         clock: run.clock,
         until: run.clock.instant_of(run_start + plan.end_us),
         stop: run.stop,

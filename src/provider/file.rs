@@ -3,7 +3,7 @@
 
 use crate::base::units::{ByteSize, HumanDuration};
 use crate::client::native::IcePolicy;
-use crate::scenario::{self, Problem, ScenarioError};
+use crate::scenario::{self, Problem, Problems, ScenarioError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,86 +95,182 @@ pub fn parse(source: &str, file: &str) -> Result<ProviderFile, ScenarioError> {
     scenario::parse_toml(source, file, validate)
 }
 
-fn validate(p: &ProviderFile) -> Result<(), Problem> {
-    match (&p.sidecar, p.kind) {
+/// Every problem of a provider file, each at its field.
+fn validate(p: &ProviderFile) -> Problems {
+    let mut problems = sidecar_problems(p);
+    problems.extend(url_problems(p));
+    problems.extend(limit_problems(p));
+    problems
+}
+
+fn problem(field: &str, message: impl Into<String>) -> Problem {
+    (None, field.to_string(), message.into())
+}
+
+fn sidecar_problems(p: &ProviderFile) -> Problems {
+    let spec = match (&p.sidecar, p.kind) {
         (None, ProviderKind::Sidecar) => {
-            return Err((
-                None,
-                "sidecar".into(),
-                "a sidecar provider needs a [sidecar] table (command and page)".into(),
-            ))
+            return vec![problem(
+                "sidecar",
+                "a sidecar provider needs a [sidecar] table (command and page)",
+            )]
         }
         (Some(_), ProviderKind::Janus) => {
-            return Err((
-                None,
-                "sidecar".into(),
-                "a janus provider plays through the native client only".into(),
-            ))
+            return vec![problem(
+                "sidecar",
+                "a janus provider plays through the native client only",
+            )]
         }
-        (Some(spec), _) => {
-            let field = |f: &str| format!("sidecar.{f}");
-            if spec.command.first().is_none_or(|c| c.is_empty()) {
-                return Err((None, field("command"), "name the program to run".into()));
-            }
-            if spec.page.is_empty() {
-                return Err((
-                    None,
-                    field("page"),
-                    "name the page, e.g. \"whip-whep\"".into(),
-                ));
-            }
-            if spec.every == 0 {
-                return Err((None, field("every"), "must be 1 or more".into()));
-            }
-            if p.kind == ProviderKind::Sidecar && spec.every != 1 {
-                return Err((
-                    None,
-                    field("every"),
-                    "a sidecar provider plays every viewer in the sidecar".into(),
-                ));
-            }
-        }
-        (None, _) => {}
+        (Some(spec), _) => spec,
+        (None, _) => return Vec::new(),
+    };
+    let mut problems = Vec::new();
+    if spec.command.first().is_none_or(|c| c.is_empty()) {
+        problems.push(problem("sidecar.command", "name the program to run"));
     }
-    if p.kind == ProviderKind::Janus {
-        match &p.janus_url {
-            None => return Err((
-                None,
-                "janus_url".into(),
-                "a janus provider needs janus_url (its HTTP API, e.g. http://10.99.0.2:8088/janus)"
-                    .into(),
-            )),
-            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
-                return Err((
-                    None,
-                    "janus_url".into(),
-                    format!("\"{u}\" is not an http(s) URL"),
-                ))
-            }
-            _ => {}
+    if spec.page.is_empty() {
+        problems.push(problem("sidecar.page", "name the page, e.g. \"whip-whep\""));
+    }
+    if spec.every == 0 {
+        problems.push(problem("sidecar.every", "must be 1 or more"));
+    } else if p.kind == ProviderKind::Sidecar && spec.every != 1 {
+        problems.push(problem(
+            "sidecar.every",
+            "a sidecar provider plays every viewer in the sidecar",
+        ));
+    }
+    problems
+}
+
+/// The endpoints a kind needs, each a URL that parses (scheme, host, port, IPv6 brackets).
+fn url_problems(p: &ProviderFile) -> Problems {
+    let mut problems = Vec::new();
+    let needed = match p.kind {
+        ProviderKind::Janus => Some((
+            "janus_url",
+            &p.janus_url,
+            "a janus provider needs janus_url (its HTTP API, e.g. http://10.99.0.2:8088/janus)",
+        )),
+        ProviderKind::WhipWhep => Some((
+            "whip_url",
+            &p.whip_url,
+            "a whip-whep provider needs whip_url (whep_url too, to play streams back)",
+        )),
+        _ => None,
+    };
+    if let Some((field, None, why)) = needed {
+        problems.push(problem(field, why));
+    }
+    let urls = [
+        ("whip_url", &p.whip_url),
+        ("whep_url", &p.whep_url),
+        ("janus_url", &p.janus_url),
+    ];
+    for (field, url) in urls {
+        if let Some(Err(why)) = url.as_deref().map(check_url) {
+            problems.push(problem(field, why));
         }
     }
-    if p.kind == ProviderKind::WhipWhep {
-        if p.whip_url.is_none() {
-            return Err((
-                None,
-                "whip_url".into(),
-                "a whip-whep provider needs whip_url (whep_url too, to play streams back)".into(),
-            ));
-        }
-        for (field, url) in [("whip_url", &p.whip_url), ("whep_url", &p.whep_url)] {
-            if let Some(u) = url {
-                // A whole URL may come from the environment when it carries a key.
-                let http = u.starts_with("http://") || u.starts_with("https://");
-                if !http && !u.starts_with("{env:") {
-                    return Err((None, field.into(), format!("\"{u}\" is not an http(s) URL")));
-                }
-                check_placeholders(u).map_err(|why| (None, field.into(), why))?;
-            }
-        }
+    problems
+}
+
+/// A URL as a run will use it, with its placeholders filled in as any value would.
+fn check_url(url: &str) -> Result<(), String> {
+    check_placeholders(url)?;
+    // A whole URL may come from the environment when it carries a key.
+    if url.starts_with("{env:") {
+        return Ok(());
+    }
+    let filled = fill_placeholders(url);
+    let parsed =
+        reqwest::Url::parse(&filled).map_err(|e| format!("\"{url}\" is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("\"{url}\" is not an http(s) URL"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("\"{url}\" names no host"));
     }
     Ok(())
 }
+
+/// `url` with `{room}` and `{env:NAME}` replaced by plain words.
+fn fill_placeholders(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
+        out.push('x');
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The step timeout and the signalling body limit, within what a run can use.
+fn limit_problems(p: &ProviderFile) -> Problems {
+    let mut problems = Vec::new();
+    let timeout = p.step_timeout.0;
+    if timeout < MIN_STEP_TIMEOUT || timeout > MAX_STEP_TIMEOUT {
+        problems.push(problem(
+            "step_timeout",
+            format!(
+                "{} is outside {} to {}: every signalling request and ICE/DTLS must fit in it",
+                humantime::format_duration(timeout),
+                humantime::format_duration(MIN_STEP_TIMEOUT),
+                humantime::format_duration(MAX_STEP_TIMEOUT)
+            ),
+        ));
+    }
+    if p.max_signal_body.0 < MIN_SIGNAL_BODY {
+        problems.push(problem(
+            "max_signal_body",
+            format!(
+                "{} bytes cannot hold an SDP answer; give {MIN_SIGNAL_BODY} bytes or more (the default is 1MiB)",
+                p.max_signal_body.0
+            ),
+        ));
+    }
+    problems
+}
+
+/// The environment variables a provider file names, by field, that are not set now: a run
+/// would fail on them at its start, but CI may set them later, so `validate` only warns.
+pub fn unset_env(p: &ProviderFile, lookup: &impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut named: Vec<(String, String)> = Vec::new();
+    for (field, var) in [
+        ("token_env", &p.token_env),
+        ("whep_token_env", &p.whep_token_env),
+    ] {
+        named.extend(var.iter().map(|v| (field.to_string(), v.clone())));
+    }
+    for (field, url) in [("whip_url", &p.whip_url), ("whep_url", &p.whep_url)] {
+        for var in url.as_deref().map(env_placeholders).unwrap_or_default() {
+            named.push((field.to_string(), var));
+        }
+    }
+    if let Some(spec) = &p.sidecar {
+        for (key, var) in &spec.credentials_env {
+            named.push((format!("sidecar.credentials_env.{key}"), var.clone()));
+        }
+    }
+    named.retain(|(_, var)| !lookup(var));
+    named
+}
+
+fn env_placeholders(url: &str) -> Vec<String> {
+    url.split("{env:")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(var, _)| var.to_string()))
+        .collect()
+}
+
+/// A step timeout shorter than a loopback round trip plus a DTLS handshake fails every join;
+/// one longer than this holds a stopping run (and a Kubernetes pod's grace period) hostage.
+const MIN_STEP_TIMEOUT: Duration = Duration::from_millis(100);
+const MAX_STEP_TIMEOUT: Duration = Duration::from_secs(600);
+/// The smallest SDP answers are about 1 kB; Janus replies are JSON of a few hundred bytes.
+const MIN_SIGNAL_BODY: u64 = 4096;
 
 /// A URL's placeholders: `{room}`, and `{env:NAME}` for a part kept in the environment (a
 /// stream key in the path, say) so that it stays out of files, results and reports.

@@ -72,8 +72,16 @@ impl Provider for JanusRoom {
 
     fn shut_down(&self) -> Pending<'_, Vec<String>> {
         Box::pin(async move {
+            let http = match reqwest::Client::builder().build() {
+                Ok(http) => http,
+                Err(e) => {
+                    return vec![format!(
+                        "cannot destroy the rooms this run made in Janus: {e}"
+                    )]
+                }
+            };
             // One Janus refuses to destroy is worth a line.
-            self.api(&reqwest::Client::new())
+            self.api(&http)
                 .destroy_rooms(&self.rooms)
                 .await
                 .into_iter()

@@ -2,12 +2,13 @@
 //! (scenario layer), then the `[scoring]` overrides against the catalogue of scored metrics
 //! (score layer), each reported at the file's line and field.
 
-use crate::scenario::{self, Problem, Scenario, ScenarioError};
+use crate::scenario::{self, Problems, Scenario, ScenarioError};
 use std::path::Path;
 
-fn check(s: &Scenario) -> Result<(), Problem> {
-    scenario::validate(s)?;
-    crate::score::config::check_overrides(s)
+fn check(s: &Scenario) -> Problems {
+    let mut problems = scenario::validate(s);
+    problems.extend(crate::score::config::check_overrides(s).err());
+    problems
 }
 
 pub fn scenario_file(path: &Path) -> Result<Scenario, ScenarioError> {

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 pub mod load;
 pub mod out_dir;
+pub mod preflight;
 mod record;
 pub use record::to_results;
 pub mod providers;
@@ -82,6 +83,8 @@ pub enum RunError {
     NoSuchGroup { group: String, known: Vec<String> },
     #[error("{}: holds an earlier run ({} exists); choose another --out, or pass --force to replace its files", path.display(), found.display())]
     OutputHoldsResults { path: PathBuf, found: PathBuf },
+    #[error(transparent)]
+    Preflight(#[from] preflight::PreflightError),
     #[error("{}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -238,7 +241,7 @@ fn warm_up() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         crate::client::init_crypto();
-        drop(reqwest::Client::new());
+        drop(reqwest::Client::builder().build());
         drop(
             str0m::RtcConfig::new()
                 .enable_h264(true)
@@ -257,9 +260,11 @@ async fn run_with(
     file: Option<ProviderFile>,
     stop: watch::Receiver<bool>,
 ) -> Result<RunArtifacts, RunError> {
-    warm_up();
     let seed = run_seed(scenario, options.seed);
     let plan = plan::build(scenario, seed, options.duration_us);
+    // Before anything opens a file: at a tiny `ulimit -n` the TLS roots cannot be read.
+    preflight::check(&preflight::needs(&plan), &preflight::this_machine())?;
+    warm_up();
     let dir = out_dir::prepare(
         options.out.as_deref(),
         default_out_dir(scenario),

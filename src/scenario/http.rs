@@ -231,3 +231,38 @@ fn check_request(
     }
     Ok(())
 }
+
+/// The environment variables the scenario's HTTP loads read, by field (`http[0].headers.x`,
+/// `http[0].request[1].body`); templates that do not parse are left to `validate`.
+pub fn env_vars(s: &Scenario) -> Vec<(String, String)> {
+    let mut named = Vec::new();
+    let mut read = |field: String, text: &str| {
+        if let Ok(t) = Template::parse(text) {
+            named.extend(t.env_vars().map(|v| (field.clone(), v.to_string())));
+        }
+    };
+    for (i, load) in s.http.iter().enumerate() {
+        let l = load.get_ref();
+        for (name, value) in &l.headers {
+            read(format!("http[{i}].headers.{name}"), value);
+        }
+        let requests = l
+            .setup
+            .iter()
+            .enumerate()
+            .map(|(k, r)| (format!("setup[{k}]"), r))
+            .chain(
+                l.requests
+                    .iter()
+                    .enumerate()
+                    .map(|(k, r)| (format!("request[{k}]"), r)),
+            );
+        for (field, r) in requests {
+            read(format!("http[{i}].{field}.path"), &r.path);
+            if let Some(body) = &r.body {
+                read(format!("http[{i}].{field}.body"), body);
+            }
+        }
+    }
+    named
+}

@@ -9,6 +9,7 @@ pub mod profiles;
 pub mod schema;
 pub mod scoring;
 pub mod template;
+mod toml_file;
 pub use crate::base::units;
 
 pub use schema::{
@@ -18,6 +19,7 @@ pub use schema::{
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+pub use toml_file::{field_position, load_toml, parse_toml};
 
 /// Network profiles every scenario can name without defining them.
 pub fn builtin_network(name: &str) -> Option<NetworkProfile> {
@@ -39,13 +41,26 @@ pub enum ScenarioError {
         field: String,
         message: String,
     },
+    /// Several problems of one file, each on its own line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ScenarioError>),
 }
 
 impl ScenarioError {
+    /// The field of the (first) problem.
     pub fn field(&self) -> Option<&str> {
         match self {
             ScenarioError::Invalid { field, .. } => Some(field),
+            ScenarioError::Several(all) => all.first().and_then(|e| e.field()),
             ScenarioError::Read { .. } => None,
+        }
+    }
+
+    /// One problem as itself, several as `Several`.
+    fn gather(mut problems: Vec<ScenarioError>) -> Self {
+        match problems.len() {
+            1 => problems.remove(0),
+            _ => ScenarioError::Several(problems),
         }
     }
 }
@@ -57,46 +72,6 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and validates a scenario; `file` names the source in error messages.
 pub fn parse(source: &str, file: &str) -> Result<Scenario, ScenarioError> {
     parse_toml(source, file, validate)
-}
-
-/// Reads any of our TOML files (scenarios, providers) with the same precise errors.
-pub fn load_toml<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    check: impl FnOnce(&T) -> Result<(), Problem>,
-) -> Result<T, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_toml(&source, &path.display().to_string(), check)
-}
-
-/// Deserializes `source` into `T`, then runs `check`; every problem names line, column and field.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(
-    source: &str,
-    file: &str,
-    check: impl FnOnce(&T) -> Result<(), Problem>,
-) -> Result<T, ScenarioError> {
-    let locate = |span: Option<Range<usize>>, field: String, message: String| {
-        let (line, column) = line_column(source, span.map(|s| s.start).unwrap_or(0));
-        ScenarioError::Invalid {
-            file: file.to_string(),
-            line,
-            column,
-            field,
-            message,
-        }
-    };
-    let deserializer = toml::Deserializer::parse(source)
-        .map_err(|e| locate(e.span(), "(syntax)".into(), e.message().trim().to_string()))?;
-    let value: T = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let field = refine_field(&field, inner.message());
-        locate(inner.span(), field, inner.message().trim().to_string())
-    })?;
-    check(&value).map_err(|(span, field, message)| locate(span, field, message))?;
-    Ok(value)
 }
 
 /// Names the field a deserialization error is about, as the user wrote it.
@@ -123,6 +98,9 @@ fn refine_field(path: &str, message: &str) -> String {
 
 /// Where a problem is (a byte span when known), which field, and what is wrong.
 pub type Problem = (Option<Range<usize>>, String, String);
+
+/// Every problem a check found in a file.
+pub type Problems = Vec<Problem>;
 
 /// Gates a capacity search can judge on one step's window.
 const WINDOWED_TOTALS: [&str; 4] = [
@@ -298,70 +276,74 @@ fn stage_by_rate(st: &schema::StageSpec) -> Result<Option<bool>, (&'static str, 
 
 /// The schema's own checks. Its `[scoring]` overrides are checked against the catalogue of
 /// scored metrics one floor up, by `score::config::check_overrides` (docs/architecture.md).
-pub fn validate(s: &Scenario) -> Result<(), Problem> {
-    faults::validate(s)?;
-    validate_gates(s)?;
+/// Every problem of a scenario: each section, gate, HTTP load and group is checked on its own,
+/// so one mistake does not hide the next.
+pub fn validate(s: &Scenario) -> Problems {
+    let mut problems: Problems = Vec::new();
+    let mut note = |checked: Result<(), Problem>| problems.extend(checked.err());
+    note(faults::validate(s));
+    for (i, gate) in s.gates.iter().enumerate() {
+        note(validate_gate(s, i, gate));
+    }
     if s.groups.is_empty() {
-        return Err((
+        note(Err((
             None,
             "group".into(),
             "a scenario needs at least one [[group]]".into(),
-        ));
-    }
-    if let Some(c) = &s.capacity {
-        validate_capacity(s, c)?;
-    }
-    for (i, load) in s.http.iter().enumerate() {
-        http::validate(s, i, load)?;
+        )));
     }
     if s.duration.0.is_zero() {
-        return Err((
+        note(Err((
             None,
             "duration".into(),
             "duration must be greater than zero".into(),
-        ));
+        )));
+    }
+    if let Some(c) = &s.capacity {
+        note(validate_capacity(s, c));
+    }
+    for (i, load) in s.http.iter().enumerate() {
+        note(http::validate(s, i, load));
     }
     let mut seen = std::collections::BTreeSet::new();
     for (i, g) in s.groups.iter().enumerate() {
-        validate_group(s, i, g, &mut seen)?;
+        note(validate_group(s, i, g, &mut seen));
     }
-    profiles::validate(s)?;
-    Ok(())
+    note(profiles::validate(s));
+    problems
 }
 
-fn validate_gates(s: &Scenario) -> Result<(), Problem> {
-    for (i, gate) in s.gates.iter().enumerate() {
-        if let Err((field, message)) = gates::check(gate.get_ref()) {
-            return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));
-        }
-        if gate.get_ref().abort_on_fail && s.transport != Transport::Webrtc {
-            return Err((
-                Some(gate.span()),
-                format!("gate[{i}].abort_on_fail"),
-                "gates are judged during the run for transport = \"webrtc\" only".into(),
-            ));
-        }
-        if let Some(name) = &gate.get_ref().group {
-            // A co-hosting group reports its host↔host links as "NAME/hosts", and a share of a
-            // room's viewers on another network as "NAME@PROFILE".
-            let known = |g: &GroupSpec| {
-                g.name.get_ref() == name
-                    || (g.kind == GroupKind::Cohost
-                        && format!("{}/hosts", g.name.get_ref()) == *name)
-                    || g.networks.iter().any(|n| {
-                        profiles::share_group_name(g.name.get_ref(), &n.get_ref().profile) == *name
-                    })
-            };
-            if !s.groups.iter().any(known) {
-                return Err((
-                    Some(gate.span()),
-                    format!("gate[{i}].group"),
-                    format!("no group \"{name}\" in this scenario"),
-                ));
-            }
-        }
+fn validate_gate(s: &Scenario, i: usize, gate: &toml::Spanned<GateSpec>) -> Result<(), Problem> {
+    if let Err((field, message)) = gates::check(gate.get_ref()) {
+        return Err((Some(gate.span()), format!("gate[{i}].{field}"), message));
     }
-    Ok(())
+    if gate.get_ref().abort_on_fail && s.transport != Transport::Webrtc {
+        return Err((
+            Some(gate.span()),
+            format!("gate[{i}].abort_on_fail"),
+            "gates are judged during the run for transport = \"webrtc\" only".into(),
+        ));
+    }
+    let Some(name) = &gate.get_ref().group else {
+        return Ok(());
+    };
+    // A co-hosting group reports its host↔host links as "NAME/hosts", and a share of a room's
+    // viewers on another network as "NAME@PROFILE".
+    let known = |g: &GroupSpec| {
+        g.name.get_ref() == name
+            || (g.kind == GroupKind::Cohost && format!("{}/hosts", g.name.get_ref()) == *name)
+            || g.networks.iter().any(|n| {
+                profiles::share_group_name(g.name.get_ref(), &n.get_ref().profile) == *name
+            })
+    };
+    match s.groups.iter().any(known) {
+        true => Ok(()),
+        false => Err((
+            Some(gate.span()),
+            format!("gate[{i}].group"),
+            format!("no group \"{name}\" in this scenario"),
+        )),
+    }
 }
 
 /// One group's checks; `seen` holds the names of the groups before it.
@@ -538,17 +520,4 @@ fn known_network(s: &Scenario, name: &toml::Spanned<String>, field: &str) -> Res
 /// Resolves a group's network profile (validation guarantees it exists).
 pub fn network_for(s: &Scenario, name: &str) -> NetworkProfile {
     profiles::resolve(s, name).unwrap_or_default()
-}
-
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, column)
 }

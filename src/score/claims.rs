@@ -202,7 +202,7 @@ pub fn parse_check(check: &str) -> Result<(Measure, Op, f64), String> {
 
 pub fn read(path: &Path) -> Result<Vec<Claim>, ClaimsError> {
     let p = path.display().to_string();
-    let file: ClaimsFile = crate::scenario::load_toml(path, |_| Ok(()))?;
+    let file: ClaimsFile = crate::scenario::load_toml(path, |_| Vec::new())?;
     file.claims
         .into_iter()
         .enumerate()

@@ -298,7 +298,7 @@ impl Scoring {
 
     /// Reads a scoring file (the same tables as a scenario's `[scoring]`).
     pub fn read_spec(path: &Path) -> Result<ScoringSpec, ConfigError> {
-        Ok(crate::scenario::load_toml(path, |_| Ok(()))?)
+        Ok(crate::scenario::load_toml(path, |_| Vec::new())?)
     }
 
     /// The scoring for runs of `scenario` (as recorded in run.json), then a scoring file's

@@ -71,7 +71,7 @@ pub struct DossierScore {
 
 /// Reads a dossier; mistakes name the file, line and field.
 pub fn read(path: &Path) -> Result<Dossier, crate::scenario::ScenarioError> {
-    crate::scenario::load_toml(path, |_| Ok(()))
+    crate::scenario::load_toml(path, |_| Vec::new())
 }
 
 const fn t(better: Better, excellent: f64, acceptable: f64, unacceptable: f64) -> Thresholds {

@@ -1,16 +1,12 @@
 //! The command line as a user drives it, in real time.
 
-use crate::common;
+use crate::common::{self, bin, run_to, wait_for};
 
 use rtcbench::metrics::Metric;
 use rtcbench::results::RunResults;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rtcbench"))
-}
 
 fn temp_dir(tag: &str) -> PathBuf {
     common::temp_dir(&format!("cli-{tag}"))
@@ -160,165 +156,49 @@ fn validate_names_the_problem_and_fails() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    None
-}
-
-/// Starts a 60 s run of `TWO_GROUPS` into `out`; its stderr is piped.
-fn start_long_run(dir: &Path, out: &Path) -> std::process::Child {
-    let scenario = dir.join("long.toml");
-    std::fs::write(
-        &scenario,
-        TWO_GROUPS.replace("duration = \"4s\"", "duration = \"60s\""),
-    )
-    .expect("write");
-    bin()
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn")
-}
-
-fn send(signal: &str, child: &std::process::Child) {
-    let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
-}
-
-/// Ctrl-C and what Kubernetes sends a pod alike: the run stops, writes what it measured, and
-/// exits 5 (stopped early), not 0.
+/// `validate` reports every problem of a provider file at its own line (not the first at 1:1),
+/// checks URLs and timeouts as a run would meet them, and warns of unset variables.
 #[test]
-fn sigint_and_sigterm_flush_what_was_measured_and_exit_5() {
-    let _heavy = common::heavy_blocking();
-    for signal in ["INT", "TERM"] {
-        let dir = temp_dir(&format!("sig{signal}"));
-        let out = dir.join("out");
-        let mut child = start_long_run(&dir, &out);
-        std::thread::sleep(Duration::from_secs(3));
-        send(signal, &child);
-        let status = wait_for(&mut child, Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("rtcbench did not stop on SIG{signal}"));
-        assert_eq!(status.code(), Some(5), "SIG{signal}: {status}");
-        let r = RunResults::read(&out.join("run.json")).expect("partial run.json");
-        assert!(!r.completed, "a stopped run is marked incomplete");
-        assert!(r.duration_s < 10.0, "stopped after {} s", r.duration_s);
-        assert!(
-            r.group("near")
-                .map(|g| g.totals.frames_rendered > 0)
-                .unwrap_or(false),
-            "what ran was kept"
-        );
-        assert!(Path::new(&out.join("report.html")).is_file());
-        std::fs::remove_dir_all(&dir).ok();
-    }
-}
-
-/// A second signal does not wait for the graceful stop: here the stop is slow because the
-/// provider holds a join's offer unanswered (the step timeout is 20 s), yet the process is gone
-/// at once, with the status a shell gives a process killed by SIGTERM.
-#[test]
-fn a_second_signal_exits_at_once() {
-    let _heavy = common::heavy_blocking();
-    let dir = temp_dir("second-signal");
-    // A WHIP server that takes connections and never answers them.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = silent.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let held: Vec<_> = silent.incoming().take(64).collect();
-        drop(held);
-    });
-    let provider = dir.join("silent.toml");
+fn validate_reports_every_problem_of_a_file_at_its_line_and_warns_of_unset_variables() {
+    let dir = temp_dir("validate-all");
+    let bad = dir.join("bad-provider.toml");
     std::fs::write(
-        &provider,
-        format!(
-            "name = \"silent\"\nkind = \"whip-whep\"\nwhip_url = \"http://{addr}/whip/{{room}}\"\n\
-             whep_url = \"http://{addr}/whep/{{room}}\"\nstep_timeout = \"20s\"\n"
-        ),
+        &bad,
+        "name = \"bad\"\nkind = \"whip-whep\"\n\
+         whip_url = \"http://127.0.0.1:99999/whip/{room}\"\n\
+         whep_url = \"http://[::1/whep/{room}\"\n\
+         step_timeout = \"0s\"\n",
     )
     .expect("write");
-    let scenario = dir.join("room.toml");
+    let unset = dir.join("unset-token.toml");
     std::fs::write(
-        &scenario,
-        "name = \"slow-stop\"\nduration = \"60s\"\ntransport = \"webrtc\"\n\
-         [video]\nwidth = 320\nheight = 180\n[[group]]\nname = \"room\"\nreceivers = 1\n",
+        &unset,
+        "name = \"ok\"\nkind = \"whip-whep\"\n\
+         whip_url = \"https://h/whip/{room}\"\nwhep_url = \"https://h/whep/{room}\"\n\
+         token_env = \"RTCBENCH_TEST_NEVER_SET\"\n",
     )
     .expect("write");
-    let mut child = bin()
-        .args(["run", scenario.to_str().unwrap(), "--provider"])
-        .arg(&provider)
-        .arg("--out")
-        .arg(dir.join("out"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_secs(2));
-    send("TERM", &child);
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        child.try_wait().expect("wait").is_none(),
-        "the graceful stop was not slow, so this test shows nothing"
-    );
-    send("TERM", &child);
-    let status =
-        wait_for(&mut child, Duration::from_secs(3)).expect("still running after two signals");
-    assert_eq!(status.code(), Some(143), "{status}");
-    let mut said = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut said).ok();
-    assert!(said.contains("SIGTERM: stopping"), "{said}");
-    assert!(said.contains("second signal: exiting now"), "{said}");
-    std::fs::remove_dir_all(&dir).ok();
-}
-
-/// An earlier run is never replaced without a word: `--out` at a run folder is refused (the
-/// old run.json untouched) unless `--force` is given.
-#[test]
-fn out_at_an_earlier_run_is_refused_without_force() {
-    let dir = temp_dir("out-taken");
-    let scenario = dir.join("s.toml");
-    std::fs::write(
-        &scenario,
-        "name = \"taken\"\nduration = \"1s\"\ntransport = \"simulated\"\n[[group]]\nname = \"g\"\nreceivers = 1\n",
-    )
-    .expect("write");
-    let out = dir.join("out");
-    std::fs::create_dir_all(&out).expect("mkdir");
-    std::fs::write(out.join("run.json"), "the earlier run").expect("write");
-    let o = run_to(&scenario, &out);
-    assert_eq!(o.status.code(), Some(1));
-    let said = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        said.contains("holds an earlier run") && said.contains("--force"),
-        "{said}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(out.join("run.json")).expect("read"),
-        "the earlier run"
-    );
-    let o = bin()
-        .args(["run", scenario.to_str().unwrap(), "--out"])
-        .arg(&out)
-        .arg("--force")
+    let latin1 = dir.join("latin1.toml");
+    std::fs::write(&latin1, b"name = \"caf\xe9\"\n").expect("write");
+    let out = bin()
+        .arg("validate")
+        .args([&bad, &unset, &latin1])
+        .env_remove("RTCBENCH_TEST_NEVER_SET")
         .output()
-        .expect("runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    RunResults::read(&out.join("run.json")).expect("replaced by a whole run.json");
+        .expect("validate");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "bad-provider.toml:3:12: field `whip_url`: \"http://127.0.0.1:99999/whip/{room}\" is not a URL: invalid port number",
+        "bad-provider.toml:4:12: field `whep_url`: \"http://[::1/whep/{room}\" is not a URL: invalid IPv6 address",
+        "bad-provider.toml:5:16: field `step_timeout`: 0s is outside",
+        "warning: ",
+        "unset-token.toml:5:13: field `token_env`: environment variable RTCBENCH_TEST_NEVER_SET is not set",
+        "latin1.toml:1:12: field `(encoding)`: invalid UTF-8 (byte 0xe9)",
+    ] {
+        assert!(said.contains(expected), "{expected}\nnot in:\n{said}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: "));
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -414,19 +294,6 @@ fn export_clip_writes_the_group_clip_and_names_known_groups_on_a_typo() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).ok();
-}
-
-/// `rtcbench run SCENARIO --out OUT`.
-fn run_to(scenario: &std::path::Path, out: &std::path::Path) -> std::process::Output {
-    bin()
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .expect("runs")
 }
 
 #[test]

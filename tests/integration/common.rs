@@ -183,6 +183,8 @@ pub fn run_options(
         out: Some(dir.join("out")),
         providers,
         progress: false,
+        // Tests run several times into one folder; a user's earlier run is refused instead.
+        force: true,
         ..Default::default()
     }
 }
@@ -295,4 +297,38 @@ pub fn render_report(html: &std::path::Path, png: &std::path::Path) -> Option<(u
         seen["svgs"].as_u64().unwrap_or(0),
         seen["tables"].as_u64().unwrap_or(0),
     ))
+}
+
+/// The rtcbench binary cargo built for these tests.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rtcbench"))
+}
+
+/// The child's exit status within `limit`; killed and None past it.
+pub fn wait_for(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// `rtcbench run SCENARIO --out OUT`.
+pub fn run_to(scenario: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    bin()
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .expect("runs")
 }

@@ -27,6 +27,7 @@ mod medooze;
 mod open_model;
 mod results_merge;
 mod results_schema;
+mod run_guards;
 mod scenario_errors;
 mod scoring;
 mod server_quirks;

@@ -228,7 +228,7 @@ fn gate_with_an_unknown_metric_lists_the_known_ones() {
         "name = \"x\"\nduration = \"5s\"\n{GROUP}[[gate]]\nmetric = \"e2e_latncy_ms\"\nstat = \"p95\"\nbelow = 50\n"
     ));
     assert_eq!(field, "gate[0].metric");
-    assert_eq!(line, 6);
+    assert_eq!(line, 7);
     assert!(
         message.contains("e2e_latency_ms") && message.contains("join_success_pct"),
         "{message}"
@@ -257,7 +257,7 @@ fn http_load_typos_name_the_request_and_field() {
     ));
     assert_eq!(
         (line, field.as_str()),
-        (7, "http[0].request[0].path"),
+        (12, "http[0].request[0].path"),
         "{message}"
     );
     assert!(message.contains("unknown placeholder {{rom}}"), "{message}");
@@ -355,7 +355,8 @@ fn faults_and_reconnect_are_checked() {
     let (line, _, field, message) = error_of(&fault(
         "kind = \"blackhole\"\nstart = \"10s\"\nend = \"5s\"",
     ));
-    assert_eq!((line, field.as_str()), (7, "fault[0].end"), "{message}");
+    // The field's own line, not its table's.
+    assert_eq!((line, field.as_str()), (10, "fault[0].end"), "{message}");
     assert!(message.contains("ends after it starts"), "{message}");
     let (_, _, field, message) = error_of(&fault(
         "kind = \"blackhole\"\nstart = \"1s\"\nend = \"2s\"\ngroups = [\"b\"]",
@@ -450,15 +451,15 @@ fn scoring_overrides_name_the_unknown_metric_and_backwards_thresholds() {
         &format!(
             "name = \"x\"\nduration = \"10s\"\n{GROUP}[scoring.metric.e2e_p95]\nexcellent = 1\n"
         ),
-        1,
-        1,
+        6,
+        2,
         "scoring",
         "metric.e2e_p95: no such scored metric",
     );
     check(
         &format!("name = \"x\"\nduration = \"10s\"\n{GROUP}[scoring.metric.freeze_time_pct]\nexcellent = 9\n"),
-        1,
-        1,
+        6,
+        2,
         "scoring",
         "metric.freeze_time_pct: thresholds must run",
     );
@@ -469,5 +470,32 @@ fn scoring_overrides_name_the_unknown_metric_and_backwards_thresholds() {
         1,
         "scoring.weights",
         "latncy",
+    );
+}
+
+/// One mistake does not hide the next: every check's problem is reported, in file order, each
+/// at its own line.
+#[test]
+fn every_problem_of_a_scenario_is_reported_at_its_line() {
+    let src = "name = \"x\"\nduration = \"0s\"\n[[group]]\nname = \"g\"\nreceivers = 1\nprobes = 5\n\
+               [[gate]]\nmetric = \"e2e_latency_ms\"\nstat = \"p95\"\nbelow = 40\ngroup = \"nope\"\n";
+    let e = rtcbench::runner::load::scenario_text(src, "bad.toml").expect_err("three problems");
+    let ScenarioError::Several(all) = &e else {
+        panic!("one problem reported: {e}")
+    };
+    let places: Vec<(usize, String)> = all
+        .iter()
+        .map(|p| match p {
+            ScenarioError::Invalid { line, field, .. } => (*line, field.clone()),
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (2, "duration".to_string()),
+            (6, "group[0].probes".to_string()),
+            (11, "gate[0].group".to_string()),
+        ]
     );
 }
