@@ -83,6 +83,15 @@ pub fn generator_cpu_s() -> Option<f64> {
     Some(process_cpu_s()? + children_cpu_s()? + descendants_cpu_s())
 }
 
+/// This process's resident memory now, in bytes (Linux `/proc/self/statm`; None elsewhere).
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf reads a constant of the system and has no other effect.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

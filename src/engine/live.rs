@@ -97,12 +97,8 @@ impl Live {
         let recorders = self.recorders.lock().ok()?;
         for (_, r) in recorders.iter() {
             let r = r.lock().ok()?;
-            if let Some(h) = r
-                .series
-                .get(&metric)
-                .and_then(|s| s.intervals.get(interval))
-            {
-                merged.add(&h.0).ok()?;
+            if let Some(s) = r.series.get(&metric) {
+                merged.add(s.interval(interval)).ok()?;
             }
         }
         (!merged.is_empty()).then(|| merged.value_at_quantile(0.95) as f64 / metric.scale())

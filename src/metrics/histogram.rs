@@ -68,3 +68,88 @@ impl<'de> Deserialize<'de> for SerHistogram {
         Ok(SerHistogram(h))
     }
 }
+
+/// A histogram kept as its V2-deflate encoding: what a closed interval's samples cost in
+/// memory (tens of bytes, where a live HdrHistogram holds 16 to 60 kB of counters however few
+/// samples it has). Serialized exactly as [`SerHistogram`] is.
+#[derive(Debug, Clone)]
+pub struct PackedHistogram {
+    bytes: Vec<u8>,
+    /// How many samples it holds, without unpacking.
+    count: u64,
+}
+
+impl PackedHistogram {
+    pub fn pack(h: &Histogram<u64>) -> Self {
+        let mut bytes = Vec::new();
+        // Encoding into memory fails only for a histogram no recorder makes; it packs empty.
+        if V2DeflateSerializer::new().serialize(h, &mut bytes).is_err() {
+            return Self::default();
+        }
+        bytes.shrink_to_fit();
+        Self {
+            bytes,
+            count: h.len(),
+        }
+    }
+
+    /// The histogram, auto-resizing again.
+    pub fn unpack(&self) -> Histogram<u64> {
+        match super::histogram_bytes::decode(&self.bytes) {
+            Ok(mut h) => {
+                h.auto(true);
+                h
+            }
+            Err(_) => new_histogram(),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// What it takes in memory.
+    pub fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// Equal when they hold the same samples, however each was encoded.
+impl PartialEq for PackedHistogram {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && SerHistogram(self.unpack()) == SerHistogram(other.unpack())
+    }
+}
+
+impl Default for PackedHistogram {
+    fn default() -> Self {
+        Self::pack(&new_histogram())
+    }
+}
+
+impl schemars::JsonSchema for PackedHistogram {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        SerHistogram::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        SerHistogram::json_schema(generator)
+    }
+}
+
+impl Serialize for PackedHistogram {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for PackedHistogram {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Decoded once, with its lengths checked, then packed again in our own encoding.
+        let SerHistogram(h) = SerHistogram::deserialize(d)?;
+        Ok(Self::pack(&h))
+    }
+}

@@ -5,7 +5,7 @@ pub mod histogram_bytes;
 pub mod recorder;
 pub mod summary;
 
-pub use histogram::SerHistogram;
+pub use histogram::{PackedHistogram, SerHistogram};
 pub use recorder::{MetricSeries, Recorder};
 pub use summary::Summary;
 

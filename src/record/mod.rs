@@ -16,7 +16,7 @@ pub use run::{
 pub(crate) use session::native_client;
 pub use session::{FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure};
 
-use crate::metrics::{Metric, SerHistogram};
+use crate::metrics::{Metric, PackedHistogram, SerHistogram};
 use crate::scenario::NetworkProfile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -131,7 +131,7 @@ pub struct IntervalResult {
     /// Percentiles of the interval's samples.
     pub summary: Summary,
     /// The interval's samples.
-    pub histogram: SerHistogram,
+    pub histogram: PackedHistogram,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -81,6 +81,10 @@ pub struct GeneratorInterval {
     pub timer_lag_p99_ms: f64,
     /// The worst lateness in the interval.
     pub timer_lag_max_ms: f64,
+    /// rtcbench's resident memory as the interval closed, in MB (10^6 bytes); a long run's
+    /// should stay flat once its sessions are up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_mb: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

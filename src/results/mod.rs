@@ -47,13 +47,13 @@ impl MetricResult {
             summary: Summary::of(&series.total.0, scale),
             histogram: series.total.clone(),
             intervals: series
-                .intervals
-                .iter()
+                .packed_intervals()
+                .into_iter()
                 .enumerate()
-                .map(|(i, h)| IntervalResult {
+                .map(|(i, packed)| IntervalResult {
                     start_s: i as f64 * interval_ms as f64 / 1000.0,
-                    summary: Summary::of(&h.0, scale),
-                    histogram: h.clone(),
+                    summary: Summary::of(&packed.unpack(), scale),
+                    histogram: packed,
                 })
                 .collect(),
         }
@@ -68,16 +68,16 @@ impl MetricResult {
             .filter(|i| i.start_s >= from_s - 1e-9 && i.start_s < to_s - 1e-9)
         {
             // Both grow as needed, so adding cannot run out of range.
-            let _ = merged.add(&i.histogram.0);
+            let _ = merged.add(i.histogram.unpack());
         }
         Summary::of(&merged, self.scale)
     }
 
     pub fn to_series(&self) -> MetricSeries {
-        MetricSeries {
-            total: self.histogram.clone(),
-            intervals: self.intervals.iter().map(|i| i.histogram.clone()).collect(),
-        }
+        MetricSeries::from_parts(
+            self.histogram.clone(),
+            self.intervals.iter().map(|i| i.histogram.clone()).collect(),
+        )
     }
 }
 
@@ -324,21 +324,24 @@ impl RunResults {
                 path: path.display().to_string(),
                 source,
             })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// A run.json's text; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<Self, ResultsError> {
+        let format = |reason: String| ResultsError::Format {
+            path: path.to_string(),
+            reason,
+        };
         let probe: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ResultsError::Format {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            serde_json::from_str(text).map_err(|e| format(e.to_string()))?;
         if probe.get("schema").and_then(|s| s.as_str()) != Some(SCHEMA) {
-            return Err(ResultsError::Format {
-                path: path.display().to_string(),
-                reason: format!("schema is {:?}, expected {SCHEMA}", probe.get("schema")),
-            });
+            return Err(format(format!(
+                "schema is {:?}, expected {SCHEMA}",
+                probe.get("schema")
+            )));
         }
-        serde_json::from_value(probe).map_err(|e| ResultsError::Format {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        serde_json::from_value(probe).map_err(|e| format(e.to_string()))
     }
 }
 

@@ -74,8 +74,9 @@ fn generator_intervals(outcome: &RunOutcome, interval_us: u64) -> Vec<GeneratorI
         .map(|(i, g)| GeneratorInterval {
             start_s: i as f64 * interval_s,
             cores: g.cpu_s / interval_s,
-            timer_lag_p99_ms: g.lag_us.value_at_quantile(0.99) as f64 / 1000.0,
-            timer_lag_max_ms: g.lag_us.max() as f64 / 1000.0,
+            timer_lag_p99_ms: g.lag_p99_us as f64 / 1000.0,
+            timer_lag_max_ms: g.lag_max_us as f64 / 1000.0,
+            rss_mb: g.rss_bytes.map(|b| b as f64 / 1e6),
         })
         .collect()
 }

@@ -221,3 +221,37 @@ fn out_at_an_earlier_run_is_refused_without_force() {
     RunResults::read(&out.join("run.json")).expect("replaced by a whole run.json");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// rtcbench samples its own memory every interval into run.json, and once the sessions are up
+/// it stays flat: per-interval data is packed as each interval closes. Before, the same two
+/// rooms grew 0.7 MB a second (per-interval histograms of 16-60 kB each, kept live).
+#[test]
+fn memory_is_sampled_each_interval_and_stays_flat_once_sessions_are_up() {
+    let _heavy = common::heavy_blocking();
+    let dir = temp_dir("memory");
+    let scenario = dir.join("rooms.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"memory\"\nduration = \"20s\"\n[video]\nwidth = 320\nheight = 180\n\
+         [[group]]\nname = \"a\"\nreceivers = 20\nprobes = 1\n[[group]]\nname = \"b\"\nreceivers = 20\n",
+    )
+    .expect("write");
+    let out = dir.join("out");
+    let o = run_to(&scenario, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = RunResults::read(&out.join("run.json")).expect("run.json");
+    let rss: Vec<f64> = r
+        .self_cost
+        .as_ref()
+        .expect("self-measurement")
+        .intervals
+        .iter()
+        .map(|i| i.rss_mb.expect("every interval has its RSS"))
+        .collect();
+    assert!(rss.len() >= 19, "{rss:?}");
+    assert!(rss.iter().all(|&mb| mb > 5.0), "{rss:?}");
+    // From 5 s in (sessions up) to the end: at the old rate this was about 10 MB.
+    let growth = rss[rss.len() - 1] - rss[5];
+    assert!(growth < 2.5, "grew {growth:.1} MB over 15 s: {rss:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
