@@ -40,27 +40,32 @@ pub fn write_atomic_with(
     written
 }
 
-/// Reads at most `limit` bytes of `path` as UTF-8: a larger file is refused before it is read.
-pub fn read_to_string_limited(path: &Path, limit: u64) -> std::io::Result<String> {
+/// The bytes of `path`, at most `limit` of them: a larger file is refused before it is read,
+/// and one that grows while it is read is cut at the limit and refused.
+pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
+    let too_large = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{size} bytes, over the {limit}-byte limit for this file"),
-        ));
+        return Err(too_large(format!(
+            "{size} bytes, over the {limit}-byte limit for this file"
+        )));
     }
-    let mut text = String::new();
-    // A file that grows after the size was read is still cut at the limit.
-    file.take(limit + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("grew past the {limit}-byte limit while it was read"),
-        ));
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(format!(
+            "grew past the {limit}-byte limit while it was read"
+        )));
     }
-    Ok(text)
+    Ok(bytes)
+}
+
+/// [`read_limited`] as UTF-8 text.
+pub fn read_to_string_limited(path: &Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_limited(path, limit)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 #[cfg(test)]

@@ -301,7 +301,7 @@ fn check_placeholders(url: &str) -> Result<(), String> {
 /// Whether a TOML file is a provider file (a top-level `kind`, no groups) rather than a
 /// scenario; a file that does not parse is left to the scenario reader to report.
 pub fn is_provider_file(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::base::files::read_to_string_limited(path, scenario::MAX_FILE)
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
         .is_some_and(|t| t.contains_key("kind") && !t.contains_key("group"))

@@ -19,7 +19,7 @@ pub use schema::{
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-pub use toml_file::{field_position, load_toml, parse_toml};
+pub use toml_file::{field_position, load_toml, parse_toml, MAX_FILE};
 
 /// Network profiles every scenario can name without defining them.
 pub fn builtin_network(name: &str) -> Option<NetworkProfile> {

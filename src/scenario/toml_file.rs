@@ -3,6 +3,7 @@
 //! UTF-8 at its first bad byte, and a problem a check could not place found by its field path.
 
 use super::{Problem, Problems, ScenarioError};
+use crate::base::files::read_limited;
 use std::ops::Range;
 use std::path::Path;
 use toml::de::{DeTable, DeValue};
@@ -19,7 +20,7 @@ pub fn load_toml<T: serde::de::DeserializeOwned>(
         path: path.to_path_buf(),
         source,
     };
-    let bytes = read_limited(path).map_err(read_error)?;
+    let bytes = read_limited(path, MAX_FILE).map_err(read_error)?;
     let file = path.display().to_string();
     let source = String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
@@ -38,20 +39,6 @@ pub fn load_toml<T: serde::de::DeserializeOwned>(
         }
     })?;
     parse_toml(&source, &file, check)
-}
-
-fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("over {MAX_FILE} bytes; this is not a scenario or provider file"),
-        ));
-    }
-    Ok(bytes)
 }
 
 /// Deserializes `source` into `T`, then runs `check`. Every syntax error is reported, else the
@@ -113,7 +100,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
 /// The line and column of `field`'s value in the file at `path`, for notes about a file that
 /// parsed (a warning, say); None when the file or the field cannot be found.
 pub fn field_position(path: &Path, field: &str) -> Option<(usize, usize)> {
-    let bytes = read_limited(path).ok()?;
+    let bytes = read_limited(path, MAX_FILE).ok()?;
     let source = std::str::from_utf8(&bytes).ok()?;
     let document = DeTable::parse(source).ok()?;
     let (span, _) = field_span(document.get_ref(), field)?;
