@@ -38,6 +38,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
         #[command(flatten)]
+        shard: ShardArgs,
+        #[command(flatten)]
         score: ScoreArgs,
     },
     /// Compare runs made before (different providers, or repeats): scores with intervals,
@@ -103,6 +105,31 @@ pub enum Command {
         #[arg(long, default_value = "html,md,csv")]
         format: String,
     },
+}
+
+/// One shard of a run spread over several processes or machines (docs/shards.md).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShardArgs {
+    /// Run shard I of N (from 0): its slice of the plan. In a Kubernetes Indexed Job,
+    /// JOB_COMPLETION_INDEX gives I and --shards (or RTCBENCH_SHARDS) N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// The number of shards, with the index from JOB_COMPLETION_INDEX.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Shard 0's HOST:PORT: it serves the start barrier and the reference clock there (and on
+    /// the embedded provider, the SFU). Default: RTCBENCH_COORDINATOR.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub coordinator: Option<String>,
+    /// Start every shard at this instant (RFC 3339) instead of at the barrier's.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// A label for where this shard runs (a region, a vantage point). Default: RTCBENCH_REGION.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// How long shard 0 waits for the others before starting with those that came.
+    #[arg(long, value_parser = parse_duration, default_value = "120s")]
+    pub barrier_timeout: std::time::Duration,
 }
 
 /// How a comparison is scored.

@@ -34,9 +34,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             providers,
             duration,
             force,
+            shard,
             score,
         } => {
+            let shard = shard_options(shard)?;
             let options = RunOptions {
+                shard,
                 seed,
                 duration_us: duration.map(|d| d.as_micros() as u64),
                 out,
@@ -88,6 +91,30 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The shard options of `run`, from its flags and the environment a Job gives its pods.
+fn shard_options(a: rtcbench::cli::ShardArgs) -> Result<Option<runner::shards::ShardOptions>> {
+    use runner::shards;
+    let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let Some(shard) = shards::shard_from(a.shard.as_deref(), a.shards, &env)? else {
+        if a.coordinator.is_some() || a.start_at.is_some() {
+            anyhow::bail!("--coordinator and --start-at are for a sharded run: give --shard I/N");
+        }
+        return Ok(None);
+    };
+    let start_at_us = a
+        .start_at
+        .as_deref()
+        .map(shards::parse_start_at)
+        .transpose()?;
+    Ok(Some(shards::ShardOptions {
+        shard,
+        coordinator: a.coordinator.or_else(|| env(shards::COORDINATOR_VAR)),
+        start_at_us,
+        region: a.region.or_else(|| env(shards::REGION_VAR)),
+        barrier_timeout: a.barrier_timeout,
+    }))
 }
 
 /// Checks scenario and provider files, printing every problem of each; 1 when any is wrong.

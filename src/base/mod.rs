@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod cpu;
 pub mod files;
+pub mod offset;
 pub mod redact;
 pub mod rng;
 pub mod units;

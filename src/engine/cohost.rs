@@ -28,6 +28,7 @@ fn host_session(id: String, join_us: u64, role: Role) -> ReceiverPlan {
         link_seed: 0,
         join_us,
         leave_us: None,
+        elsewhere: false,
     }
 }
 
@@ -53,11 +54,11 @@ struct Cohosting<'a> {
 
 impl Cohosting<'_> {
     fn room(&self, k: usize) -> String {
-        room_name(&self.plan.name, &format!("-h{k}"))
+        room_name(&self.plan.room_tag, &self.plan.name, &format!("-h{k}"))
     }
 
     fn call_room(&self, k: usize) -> String {
-        room_name(&self.plan.name, &format!("-call{k}"))
+        room_name(&self.plan.room_tag, &self.plan.name, &format!("-call{k}"))
     }
 
     /// When host k stops being live in the room: at the switch for the pair that leaves.
@@ -72,7 +73,8 @@ impl Cohosting<'_> {
     /// Host k's publication, for its watchers to wait on (not when a sidecar publishes, which
     /// reports no publication).
     fn publisher_of(&self, k: usize) -> Option<Published> {
-        publishes_natively(&self.ctx).then(|| self.published[k].clone())
+        (publishes_natively(&self.ctx) && !self.plan.publisher_elsewhere)
+            .then(|| self.published[k].clone())
     }
 
     fn until(&self, at: Option<Micros>) -> Instant {
@@ -121,6 +123,9 @@ impl Cohosting<'_> {
         let mut audience = Vec::new();
         let n = self.c.hosts.len();
         for (i, r) in self.plan.receivers.iter().enumerate() {
+            if r.elsewhere {
+                continue;
+            }
             let home = i % n;
             let dial_at = self.t0 + r.join_us;
             let leave_at = earliest(r.leave_us.map(|l| self.t0 + l), self.leaves_room(home));
@@ -259,9 +264,12 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
     };
     let mut host_publishers = Vec::new();
     let mut host_watchers = Vec::new();
-    group.hosts(&mut host_publishers, &mut host_watchers);
+    if !plan.publisher_elsewhere {
+        group.hosts(&mut host_publishers, &mut host_watchers);
+    }
     let audience = group.audience();
-    if let Some(at) = group.switch_at.filter(|_| c.hosts.len() >= 2) {
+    let hosts_here = !plan.publisher_elsewhere && c.hosts.len() >= 2;
+    if let Some(at) = group.switch_at.filter(|_| hosts_here) {
         group.switch(at, &mut host_publishers, &mut host_watchers);
     }
     let audience = gather(&group.ctx, plan, Vec::new(), audience).await;

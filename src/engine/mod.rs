@@ -58,6 +58,24 @@ struct Setting<'a> {
     stop: watch::Receiver<bool>,
 }
 
+/// The clock a run reads and when it starts on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub clock: WallClock,
+    /// An agreed start (the shards of one run); `None`: a little after now.
+    pub start_at: Option<Micros>,
+}
+
+impl Timing {
+    /// This machine's clock, starting as soon as set-up allows.
+    pub fn now() -> Self {
+        Self {
+            clock: WallClock::start(),
+            start_at: None,
+        }
+    }
+}
+
 /// Runs every group of `plan` in real time; `stop` ends all of them early. WebRTC groups signal
 /// through `provider`, their clients on the kernel path in `kernel`'s namespaces.
 pub async fn run(
@@ -66,10 +84,11 @@ pub async fn run(
     kernel: Option<Arc<KernelNet>>,
     outer_stop: watch::Receiver<bool>,
     live: Arc<Live>,
+    timing: Timing,
 ) -> RunOutcome {
-    let clock = WallClock::start();
-    // Start on a whole interval a little ahead, so set-up cost is not measured as latency.
-    let run_start = clock.now() + 200_000;
+    let clock = timing.clock;
+    // A little ahead, so set-up cost is not measured as latency.
+    let run_start = timing.start_at.unwrap_or_else(|| clock.now() + 200_000);
     // Everything stops on Ctrl-C (`outer_stop`) or when an aborting gate breaks.
     let (stop_tx, stop) = watch::channel(false);
     let forward = forward_stop(outer_stop.clone(), stop_tx.clone());

@@ -69,7 +69,7 @@ impl Room {
         let start = run_start + plan.start_us;
         let sender = MediaSender::new(plan.sender.clone(), start)?;
         let mut legs = Vec::with_capacity(plan.receivers.len());
-        for r in &plan.receivers {
+        for r in plan.receivers.iter().filter(|r| !r.elsewhere) {
             let probe = match r.role {
                 Role::Probe => Some(QualityProbe::new(VideoSource::new(
                     plan.sender.seed,

@@ -295,8 +295,9 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
     let room = plan.provider_room();
     // Viewers wait only for a publisher of this group (another group's publication is not
     // watched here; a refusal before it is published is asked again).
-    let published = (publishes_natively(ctx) && !plan.external_publisher).then(Published::new);
-    if !plan.external_publisher {
+    let ours_here = !plan.external_publisher && !plan.publisher_elsewhere;
+    let published = (publishes_natively(ctx) && ours_here).then(Published::new);
+    if ours_here {
         let publication = Publication {
             id: format!("{}/host", plan.name),
             config: plan.sender.clone(),
@@ -311,6 +312,7 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
         .receivers
         .iter()
         .enumerate()
+        .filter(|(_, r)| !r.elsewhere)
         .map(|(i, r)| {
             let w = Watch {
                 plan: r.clone(),
@@ -340,12 +342,15 @@ fn calls(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watch
     let published: Vec<Option<Published>> = plan
         .receivers
         .iter()
-        .map(|_| publishes_natively(ctx).then(Published::new))
+        .map(|r| (publishes_natively(ctx) && !r.elsewhere).then(Published::new))
         .collect();
     for (k, (r, config)) in plan.receivers.iter().zip(&plan.call_senders).enumerate() {
+        if r.elsewhere {
+            continue;
+        }
         let dial_at = t0 + r.join_us;
-        let mine = room_name(&plan.name, &format!("-{k}"));
-        let theirs = room_name(&plan.name, &format!("-{}", k ^ 1));
+        let mine = room_name(&plan.room_tag, &plan.name, &format!("-{k}"));
+        let theirs = room_name(&plan.room_tag, &plan.name, &format!("-{}", k ^ 1));
         let publication = Publication {
             id: r.id.clone(),
             config: config.clone(),

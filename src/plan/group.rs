@@ -16,6 +16,8 @@ pub(super) struct Within<'a> {
     pub(super) seed: u64,
     pub(super) duration_us: u64,
     pub(super) faults: &'a [faults::FaultPlan],
+    /// Names the rooms rtcbench makes up.
+    pub(super) room_tag: &'a str,
 }
 
 /// A group's receivers before roles: ids, join and leave instants, and (calls) each side's
@@ -58,6 +60,8 @@ impl Within<'_> {
             external_publisher: *g.publisher.get_ref() == scenario::Publisher::External,
             publisher_of: None,
             room: g.room.as_ref().map(|r| r.get_ref().clone()),
+            room_tag: self.room_tag.to_string(),
+            publisher_elsewhere: false,
             receivers: self.receivers(g, ids, sessions),
             cohost: (g.kind == GroupKind::Cohost).then(|| self.cohost(g)),
             faults: self
@@ -195,6 +199,7 @@ impl Within<'_> {
                 link_seed: derive(self.seed, &[100 + ri as u64]),
                 join_us: session.join_us,
                 leave_us: session.leave_us,
+                elsewhere: false,
             })
             .collect()
     }

@@ -5,6 +5,7 @@ pub mod faults;
 mod group;
 pub mod http;
 pub mod profile;
+pub mod shard;
 pub mod shares;
 
 use profile::{Stage, Target};
@@ -212,6 +213,11 @@ pub struct GroupPlan {
     pub publisher_of: Option<String>,
     /// The provider's room name, when the scenario fixes it.
     pub room: Option<String>,
+    /// What names the rooms rtcbench makes up for this run (see [`room_name`]).
+    pub room_tag: String,
+    /// The group's publishers (a room's host, a co-hosting group's hosts) run on another shard
+    /// of the run: viewers here watch them through the provider.
+    pub publisher_elsewhere: bool,
     pub receivers: Vec<ReceiverPlan>,
     /// Hosts, PK rounds and the switch of a co-hosting group.
     pub cohost: Option<CohostPlan>,
@@ -240,6 +246,10 @@ pub struct ReceiverPlan {
     pub join_us: u64,
     /// When it leaves, from the group's start; `None`: at the end of the run.
     pub leave_us: Option<u64>,
+    /// The session runs on another shard of the run (its place in the group is kept: a call's
+    /// side and a co-host viewer's host follow from it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub elsewhere: bool,
 }
 
 pub(crate) fn derive(seed: u64, parts: &[u64]) -> u64 {
@@ -247,6 +257,21 @@ pub(crate) fn derive(seed: u64, parts: &[u64]) -> u64 {
 }
 
 pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan {
+    build_tagged(s, seed, duration_override_us, &process_room_tag())
+}
+
+/// The room tag of a run that is one process: its process id, so runs side by side differ.
+pub fn process_room_tag() -> String {
+    std::process::id().to_string()
+}
+
+/// [`build`] with the rooms rtcbench names tagged `room_tag` (the shards of one run share one).
+pub fn build_tagged(
+    s: &Scenario,
+    seed: u64,
+    duration_override_us: Option<u64>,
+    room_tag: &str,
+) -> Plan {
     let duration_us = duration_override_us.unwrap_or_else(|| s.duration.as_micros());
     let all_faults: Vec<faults::FaultPlan> = s
         .faults
@@ -265,6 +290,7 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
                 seed: derive(seed, &[gi as u64]),
                 duration_us,
                 faults: &all_faults,
+                room_tag,
             };
             within.plan(g)
         })
@@ -313,8 +339,9 @@ pub fn build(s: &Scenario, seed: u64, duration_override_us: Option<u64>) -> Plan
     }
 }
 
-/// The room name rtcbench makes up for a group (unique per process, so runs do not collide).
-pub fn room_name(group: &str, suffix: &str) -> String {
+/// The room name rtcbench makes up for a group, tagged with the run's `tag` (unique per run, so
+/// runs do not collide; the same on every shard of one run).
+pub fn room_name(tag: &str, group: &str, suffix: &str) -> String {
     let safe: String = group
         .chars()
         .map(|c| {
@@ -325,7 +352,7 @@ pub fn room_name(group: &str, suffix: &str) -> String {
             }
         })
         .collect();
-    format!("rtcbench-{}-{safe}{suffix}", std::process::id())
+    format!("rtcbench-{tag}-{safe}{suffix}")
 }
 
 impl GroupPlan {
@@ -333,7 +360,7 @@ impl GroupPlan {
     pub fn provider_room(&self) -> String {
         self.room
             .clone()
-            .unwrap_or_else(|| room_name(&self.name, ""))
+            .unwrap_or_else(|| room_name(&self.room_tag, &self.name, ""))
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod embedded;
 pub mod file;
 pub mod janus;
+pub mod shared_embedded;
 pub mod sidecar;
 pub mod signal;
 pub mod whip_whep;

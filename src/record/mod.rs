@@ -6,6 +6,7 @@
 mod link;
 mod run;
 mod session;
+mod shard;
 
 pub use crate::metrics::Summary;
 pub use link::{LinkStats, NetworkPhase, SenderStats};
@@ -15,6 +16,7 @@ pub use run::{
 };
 pub(crate) use session::native_client;
 pub use session::{FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure};
+pub use shard::{ClockOffset, MergedShard, ShardRecord};
 
 use crate::metrics::{Metric, PackedHistogram, SerHistogram};
 use crate::scenario::NetworkProfile;
@@ -80,6 +82,15 @@ pub struct RunResults {
     /// The gate with `abort_on_fail` that stopped the run early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted_by: Option<Abort>,
+    /// The shard this run was, when it was one of several (`run --shard I/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+    /// A merged run's shards (`rtcbench merge`), in index order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<MergedShard>,
+    /// Shards of a merged run that were missing (`merge --allow-partial`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

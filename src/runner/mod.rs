@@ -22,6 +22,8 @@ pub mod preflight;
 mod record;
 pub use record::to_results;
 pub mod providers;
+mod sharded;
+pub mod shards;
 
 /// Seed used when neither the command line nor the scenario gives one.
 pub const DEFAULT_SEED: u64 = 1;
@@ -40,6 +42,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Scoring, dossiers and claims for a comparison of several providers.
     pub score: crate::score::ScoreOptions,
+    /// This run is one shard of several.
+    pub shard: Option<shards::ShardOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +89,8 @@ pub enum RunError {
     OutputHoldsResults { path: PathBuf, found: PathBuf },
     #[error(transparent)]
     Preflight(#[from] preflight::PreflightError),
+    #[error("sharded run: {0}")]
+    Shard(String),
     #[error("{}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -194,9 +200,20 @@ async fn open_provider(
     plan: &crate::plan::Plan,
     kernel: Option<&KernelNet>,
 ) -> Result<Arc<dyn Provider>, RunError> {
+    open_provider_at(file, plan, kernel, None).await
+}
+
+/// `open_provider` with our own server listening on `host` when given (where other shards
+/// reach it), else where the kernel path's namespaces reach it, else on 127.0.0.1.
+async fn open_provider_at(
+    file: Option<ProviderFile>,
+    plan: &crate::plan::Plan,
+    kernel: Option<&KernelNet>,
+    host: Option<std::net::IpAddr>,
+) -> Result<Arc<dyn Provider>, RunError> {
     crate::client::init_crypto();
     let file = file.unwrap_or_else(ProviderFile::embedded);
-    let host = kernel.map(|k| k.host_ip().into());
+    let host = host.or_else(|| kernel.map(|k| k.host_ip().into()));
     let provider: Arc<dyn Provider> = crate::provider::open(&file, host).await?.into();
     if let Err(e) = check_fit(provider.as_ref(), plan, kernel.is_some()) {
         for left in provider.shut_down().await {
@@ -261,7 +278,10 @@ async fn run_with(
     stop: watch::Receiver<bool>,
 ) -> Result<RunArtifacts, RunError> {
     let seed = run_seed(scenario, options.seed);
-    let plan = plan::build(scenario, seed, options.duration_us);
+    let mut plan = plan::build(scenario, seed, options.duration_us);
+    if let Some(o) = &options.shard {
+        plan::shard::slice(&mut plan, o.shard);
+    }
     // Before anything opens a file: at a tiny `ulimit -n` the TLS roots cannot be read.
     preflight::check(&preflight::needs(&plan), &preflight::this_machine())?;
     warm_up();
@@ -274,12 +294,45 @@ async fn run_with(
         true => Some(Arc::new(KernelNet::open()?)),
         false => None,
     };
-    let provider = match scenario.transport {
-        Transport::Webrtc => Some(open_provider(file, &plan, kernel.as_deref()).await?),
-        _ => None,
+    let (provider, lined) = match (&options.shard, scenario.transport) {
+        (Some(o), Transport::Webrtc) => {
+            let identity = sharded::identity(scenario, seed, &plan, o.shard.count);
+            let (p, lined) =
+                sharded::open_and_line_up(o, identity, &plan, file, stop.clone()).await?;
+            (Some(p), Some(lined))
+        }
+        (Some(o), _) => {
+            let identity = sharded::identity(scenario, seed, &plan, o.shard.count);
+            let lined =
+                shards::line_up(o, identity, first_shard(o), crate::base::WallClock::start())
+                    .await?;
+            (None, Some(lined))
+        }
+        (None, Transport::Webrtc) => (
+            Some(open_provider(file, &plan, kernel.as_deref()).await?),
+            None,
+        ),
+        (None, _) => (None, None),
     };
-    let ran = drive(&plan, provider, kernel, stop, options.progress).await;
-    let results = record::results(scenario, seed, &plan, ran);
+    let timing = match &lined {
+        Some(l) => {
+            plan = sharded::slice(scenario, seed, options.duration_us, l);
+            engine::Timing {
+                clock: l.clock(crate::base::WallClock::start()),
+                start_at: Some(l.start.start_at_us),
+            }
+        }
+        None => engine::Timing::now(),
+    };
+    let (synced_tx, synced_rx) = watch::channel(false);
+    let keeping = lined.as_ref().and_then(|l| l.keep_synced(synced_rx));
+    let ran = drive(&plan, provider, kernel, stop, options.progress, timing).await;
+    let _ = synced_tx.send(true);
+    if let Some(k) = keeping {
+        let _ = k.await;
+    }
+    let mut results = record::results(scenario, seed, &plan, ran);
+    results.shard = lined.as_ref().map(shards::Lined::record);
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;
@@ -294,6 +347,7 @@ async fn drive(
     kernel: Option<Arc<KernelNet>>,
     stop: watch::Receiver<bool>,
     show_progress: bool,
+    timing: engine::Timing,
 ) -> record::Ran {
     let in_process = provider.as_ref().is_some_and(|p| p.abilities().in_process);
     let cpu_before = generator_cpu_s();
@@ -308,7 +362,7 @@ async fn drive(
         ))
     });
     let provider_name = provider.as_ref().map(|p| p.name().to_string());
-    let outcome = engine::run(plan, provider.clone(), kernel, stop, live).await;
+    let outcome = engine::run(plan, provider.clone(), kernel, stop, live, timing).await;
     if let Some(p) = provider {
         for left in p.shut_down().await {
             eprintln!("{left}");
@@ -356,6 +410,14 @@ pub fn rerender(run_dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunE
         written.push(pdf);
     }
     Ok(written)
+}
+
+/// What shard 0 of a run without a provider (simulated links) brings to the barrier.
+fn first_shard(o: &shards::ShardOptions) -> Option<shards::FirstShard> {
+    o.shard.is_first().then(|| shards::FirstShard {
+        embedded: None,
+        room_tag: format!("{}", std::process::id()),
+    })
 }
 
 fn run_seed(scenario: &Scenario, seed: Option<u64>) -> u64 {

@@ -92,14 +92,16 @@ pub fn needs(plan: &Plan) -> Needs {
     let mut webrtc = false;
     for g in &plan.groups {
         webrtc |= g.transport == Transport::Webrtc;
-        let own_publisher = !g.external_publisher && g.publisher_of.is_none();
+        let own_publisher =
+            !g.external_publisher && g.publisher_of.is_none() && !g.publisher_elsewhere;
         publishers += match g.kind {
             GroupKind::Room => u64::from(own_publisher),
             GroupKind::Call => 0,
+            GroupKind::Cohost if g.publisher_elsewhere => 0,
             GroupKind::Cohost => g.cohost.as_ref().map_or(0, |c| c.hosts.len() as u64),
         };
         let publishes = g.kind == GroupKind::Call;
-        for r in &g.receivers {
+        for r in g.receivers.iter().filter(|r| !r.elsewhere) {
             let leave = r.leave_us.map_or(g.end_us, |l| g.start_us + l);
             changes.push((g.start_us + r.join_us, 1, r.role, publishes));
             changes.push((leave.max(g.start_us + r.join_us), -1, r.role, publishes));

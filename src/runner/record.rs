@@ -86,8 +86,9 @@ fn publishers(plan: &Plan) -> u64 {
     plan.groups
         .iter()
         .map(|g| match g.kind {
-            GroupKind::Call => g.call_senders.len() as u64,
-            GroupKind::Room => u64::from(!g.external_publisher),
+            GroupKind::Call => g.receivers.iter().filter(|r| !r.elsewhere).count() as u64,
+            GroupKind::Room => u64::from(!g.external_publisher && !g.publisher_elsewhere),
+            _ if g.publisher_elsewhere => 0,
             // Two of them publish again in their private call after the switch.
             GroupKind::Cohost => g.cohost.as_ref().map_or(0, |c| {
                 c.hosts.len() as u64 + 2 * u64::from(c.switch_at_us.is_some())
@@ -171,6 +172,9 @@ pub fn to_results(
         timeline: None,
         faults: Vec::new(),
         aborted_by: None,
+        shard: None,
+        shards: Vec::new(),
+        missing_shards: Vec::new(),
         groups: outcome
             .groups
             .into_iter()

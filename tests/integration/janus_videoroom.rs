@@ -198,7 +198,11 @@ async fn a_call_and_a_room_against_janus_and_the_embedded_provider_compare_side_
     let session = janus.create_session().await.expect("session");
     let handle = session.attach().await.expect("handle");
     for (group, suffix) in [("room", ""), ("call", "-0"), ("call", "-1")] {
-        let room = room_id(&rtcbench::plan::room_name(group, suffix));
+        let room = room_id(&rtcbench::plan::room_name(
+            &rtcbench::plan::process_room_tag(),
+            group,
+            suffix,
+        ));
         assert!(
             !session.room_exists(handle, room).await.expect("exists"),
             "{group}{suffix}"

@@ -1,0 +1,53 @@
+//! The embedded SFU of another shard's process (shard 0 of a sharded run serves it), reached
+//! over WHIP/WHEP from this one. Shard 0 schedules the SFU's faults; here they are its business.
+
+use super::whip_whep::WhipWhep;
+use super::{Abilities, Basics, Join, Joined, Pending, Provider};
+use crate::media::receiver::SessionFailure;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub struct SharedEmbedded {
+    signalling: WhipWhep,
+    api: String,
+}
+
+impl SharedEmbedded {
+    /// `whip` and `whep` are URL templates with `{room}`; `api` the live-room API's base URL.
+    pub fn at(whip: String, whep: String, api: String, step_timeout: Duration) -> Self {
+        Self {
+            signalling: WhipWhep::at("embedded", whip, whep, step_timeout),
+            api,
+        }
+    }
+}
+
+impl Provider for SharedEmbedded {
+    fn basics(&self) -> &Basics {
+        self.signalling.basics()
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            // Shard 0 has the SFU in its process and schedules its faults for every shard.
+            server_faults: true,
+            ..self.signalling.abilities()
+        }
+    }
+
+    fn signalling_url(&self, room: &str, publishing: bool) -> String {
+        self.signalling.url(room, publishing)
+    }
+
+    fn join<'a>(&'a self, join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
+        self.signalling.join(join)
+    }
+
+    fn page_endpoints(&self, room: &str) -> BTreeMap<String, String> {
+        self.signalling.page_endpoints(room)
+    }
+
+    fn live_room_api(&self) -> Option<String> {
+        Some(self.api.clone())
+    }
+}
