@@ -57,6 +57,22 @@ pub enum Command {
         #[command(flatten)]
         score: ScoreArgs,
     },
+    /// Merge the run.jsons of a sharded run's shards into one run, exactly (histograms added),
+    /// and write its report.
+    Merge {
+        /// The shards' run folders.
+        #[arg(required = true)]
+        shard_dirs: Vec<PathBuf>,
+        /// Output folder (default: results/<UTC time>-<scenario>-merged/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write into an --out folder that holds an earlier run, replacing its files.
+        #[arg(long)]
+        force: bool,
+        /// Merge the shards given even when some are missing; the report names them.
+        #[arg(long)]
+        allow_partial: bool,
+    },
     /// Check scenario and provider files and report every problem with file, line and field.
     Validate {
         /// Scenario or provider files (a provider file has a top-level `kind`).

@@ -80,6 +80,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             force,
             score,
         } => compare(&run_dirs, out, force, &score.options()),
+        Command::Merge {
+            shard_dirs,
+            out,
+            force,
+            allow_partial,
+        } => {
+            let merged =
+                runner::merged::merge_dirs(&shard_dirs, out.as_deref(), force, allow_partial)?;
+            print_summary(&merged);
+            Ok(ExitCode::from(exit_status(&merged.results)))
+        }
         Command::Report { run_dir, format } => {
             let formats = format
                 .split(',')

@@ -16,6 +16,7 @@ mod score_charts;
 pub mod scorecard;
 mod sessions;
 mod shapes;
+mod shards;
 mod timeline;
 
 pub use document::{Document, Table};

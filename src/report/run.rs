@@ -34,6 +34,7 @@ pub(super) fn document(r: &RunResults, with_charts: bool) -> Result<Document, Re
         http::table(r),
         schedule::table(r),
         recovery::table(r),
+        super::shards::table(r),
         notes(r),
         Some(method(r)),
     ];
@@ -64,6 +65,7 @@ fn warnings(r: &RunResults) -> Vec<String> {
     out.extend(r.failures.iter().map(|f| format!("Failure: {f}")));
     out.extend(r.groups.iter().filter_map(silent_tracks_warning));
     out.extend(saturation_warning(r));
+    out.extend(super::shards::warnings(r));
     out
 }
 

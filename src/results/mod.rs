@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod environment;
 pub mod gates;
 pub mod http;
+pub mod merge;
 pub mod self_cost;
 pub mod timeline;
 

@@ -23,6 +23,7 @@ mod record;
 pub use record::to_results;
 pub mod providers;
 mod sharded;
+pub mod merged;
 pub mod shards;
 
 /// Seed used when neither the command line nor the scenario gives one.
