@@ -73,6 +73,27 @@ pub enum Command {
         #[arg(long)]
         allow_partial: bool,
     },
+    /// Print what each shard of a run will carry and need (sessions, peak tracks, cores,
+    /// memory) from rtcbench's measured costs, and how many shards a target audience needs.
+    Plan {
+        scenario: PathBuf,
+        /// Shards to split the run into.
+        #[arg(long, default_value_t = 1)]
+        shards: u32,
+        /// Cores of one shard's machine or pod.
+        #[arg(long, default_value_t = 2.0)]
+        cores: f64,
+        /// Also say how many shards this many viewers need.
+        #[arg(long)]
+        viewers: Option<u64>,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Write the manifests that run a scenario as shards of a Kubernetes Indexed Job.
+    Deploy {
+        #[command(subcommand)]
+        target: DeployTarget,
+    },
     /// Check scenario and provider files and report every problem with file, line and field.
     Validate {
         /// Scenario or provider files (a provider file has a top-level `kind`).
@@ -120,6 +141,36 @@ pub enum Command {
         /// Comma-separated: html, md, csv, pdf (pdf prints the HTML with headless Chromium).
         #[arg(long, default_value = "html,md,csv")]
         format: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployTarget {
+    /// An Indexed Job of N shards, its headless Service, a ConfigMap with the files, a results
+    /// volume and the merge Job after it (docs/kubernetes.md).
+    Kubernetes {
+        scenario: PathBuf,
+        #[arg(long)]
+        shards: u32,
+        /// The container image (built from the Dockerfile).
+        #[arg(long, default_value = "rtcbench:latest")]
+        image: String,
+        /// Provider file to carry in the ConfigMap (its token variables are read from a Secret).
+        #[arg(long)]
+        provider: Option<PathBuf>,
+        /// The Job's name (default: rtcbench-<scenario>).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Label every shard with this vantage point (one Job per region for several).
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Folder to write the manifests into.
+        #[arg(long, default_value = "deploy/kubernetes")]
+        out: PathBuf,
     },
 }
 

@@ -6,6 +6,7 @@
 pub mod base;
 pub mod cli;
 pub mod client;
+pub mod deploy;
 pub mod engine;
 pub mod media;
 pub mod metrics;

@@ -91,6 +91,23 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print_summary(&merged);
             Ok(ExitCode::from(exit_status(&merged.results)))
         }
+        Command::Plan {
+            scenario,
+            shards,
+            cores,
+            viewers,
+            seed,
+        } => {
+            let s = rtcbench::runner::load::scenario_file(&scenario)?;
+            let count = rtcbench::plan::shard::Shard::new(0, shards)?.count;
+            let plan = rtcbench::plan::build(&s, seed.or(s.seed).unwrap_or(1), None);
+            print!(
+                "{}",
+                runner::sizing::describe(&s, &plan, count, cores, viewers)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deploy { target } => deploy(target),
         Command::Report { run_dir, format } => {
             let formats = format
                 .split(',')
@@ -102,6 +119,36 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn deploy(target: rtcbench::cli::DeployTarget) -> Result<ExitCode> {
+    let rtcbench::cli::DeployTarget::Kubernetes {
+        scenario,
+        shards,
+        image,
+        provider,
+        name,
+        namespace,
+        region,
+        seed,
+        out,
+    } = target;
+    let spec = rtcbench::deploy::kubernetes_job(rtcbench::deploy::Request {
+        scenario: &scenario,
+        provider: provider.as_deref(),
+        shards,
+        image,
+        name,
+        namespace,
+        region,
+        seed,
+    })?;
+    let written = rtcbench::deploy::kubernetes::write(&spec, &out)
+        .with_context(|| format!("writing the manifests into {}", out.display()))?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The shard options of `run`, from its flags and the environment a Job gives its pods.

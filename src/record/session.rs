@@ -26,6 +26,10 @@ pub struct ReceiverSummary {
     /// Which client played the stream: "native", or the sidecar's client (e.g. "browser").
     #[serde(default = "native_client")]
     pub client: String,
+    /// Where the session's client ran, when its shard was labelled (`run --region`): a real
+    /// vantage point, scored for coverage as network profiles are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<String>,
     /// Subscription (the WHEP request) → first rendered frame.
     pub first_frame_ms: Option<f64>,
     /// RTP packets expected (RFC 3550).

@@ -39,12 +39,36 @@ fn check_same_run(files: &[ShardFile]) -> Result<(), ResultsError> {
         let shard = shard_of(f)?;
         let (a, b) = (&first.results, &f.results);
         let differs = [
-            ("scenario_name", a.scenario_name != b.scenario_name, format!("{:?} vs {:?}", b.scenario_name, a.scenario_name)),
-            ("scenario", a.scenario != b.scenario, "the scenario's contents differ".into()),
-            ("seed", a.seed != b.seed, format!("{} vs {}", b.seed, a.seed)),
-            ("rtcbench_version", a.rtcbench_version != b.rtcbench_version, format!("{} vs {}", b.rtcbench_version, a.rtcbench_version)),
-            ("interval_ms", a.interval_ms != b.interval_ms, format!("{} vs {}", b.interval_ms, a.interval_ms)),
-            ("shard.count", shard.count != first_shard.count, format!("{} vs {}", shard.count, first_shard.count)),
+            (
+                "scenario_name",
+                a.scenario_name != b.scenario_name,
+                format!("{:?} vs {:?}", b.scenario_name, a.scenario_name),
+            ),
+            (
+                "scenario",
+                a.scenario != b.scenario,
+                "the scenario's contents differ".into(),
+            ),
+            (
+                "seed",
+                a.seed != b.seed,
+                format!("{} vs {}", b.seed, a.seed),
+            ),
+            (
+                "rtcbench_version",
+                a.rtcbench_version != b.rtcbench_version,
+                format!("{} vs {}", b.rtcbench_version, a.rtcbench_version),
+            ),
+            (
+                "interval_ms",
+                a.interval_ms != b.interval_ms,
+                format!("{} vs {}", b.interval_ms, a.interval_ms),
+            ),
+            (
+                "shard.count",
+                shard.count != first_shard.count,
+                format!("{} vs {}", shard.count, first_shard.count),
+            ),
         ];
         if let Some((field, _, why)) = differs.into_iter().find(|(_, d, _)| *d) {
             return Err(refuse(
@@ -198,7 +222,11 @@ pub fn merge_shards(
     let missing = check_indexes(&files, allow_partial)?;
     files.sort_by_key(|f| f.results.shard.as_ref().map_or(0, |s| s.index));
     let shards: Vec<MergedShard> = files.iter().filter_map(summary_of).collect();
-    let earliest = shards.iter().map(|s| s.shard.start_at_us).min().unwrap_or(0);
+    let earliest = shards
+        .iter()
+        .map(|s| s.shard.start_at_us)
+        .min()
+        .unwrap_or(0);
     let interval_us = files[0].results.interval_ms * 1000;
     let mut merged: Option<RunResults> = None;
     for mut f in files {

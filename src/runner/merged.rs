@@ -33,7 +33,9 @@ pub fn read_shards(dirs: &[PathBuf]) -> Result<Vec<ShardFile>, RunError> {
             return Err(ResultsError::Merge(format!("{}: not a folder", dir.display())).into());
         }
         if !path.is_file() {
-            return Err(ResultsError::Merge(format!("{}: {}", dir.display(), no_run_json(dir))).into());
+            return Err(
+                ResultsError::Merge(format!("{}: {}", dir.display(), no_run_json(dir))).into(),
+            );
         }
         files.push(ShardFile {
             source: path.display().to_string(),

@@ -21,10 +21,11 @@ pub mod out_dir;
 pub mod preflight;
 mod record;
 pub use record::to_results;
+pub mod merged;
 pub mod providers;
 mod sharded;
-pub mod merged;
 pub mod shards;
+pub mod sizing;
 
 /// Seed used when neither the command line nor the scenario gives one.
 pub const DEFAULT_SEED: u64 = 1;
@@ -334,6 +335,15 @@ async fn run_with(
     }
     let mut results = record::results(scenario, seed, &plan, ran);
     results.shard = lined.as_ref().map(shards::Lined::record);
+    if let Some(region) = lined.as_ref().and_then(|l| l.region.clone()) {
+        for s in results
+            .groups
+            .iter_mut()
+            .flat_map(|g| g.sessions.iter_mut())
+        {
+            s.vantage = Some(region.clone());
+        }
+    }
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;

@@ -59,7 +59,7 @@ pub(super) fn prepare<'a>(scoring: &Scoring, p: &'a ProviderInput) -> PreparedPr
         .iter()
         .flat_map(|c| c.audience.iter())
         .map(|(region, weight)| {
-            let here = |r: &Row| r.profile == *region;
+            let here = |r: &Row| r.at(region);
             PreparedRegion {
                 name: region.clone(),
                 weight: *weight,

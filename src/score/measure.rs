@@ -165,6 +165,8 @@ pub struct Row {
     pub group: String,
     /// The network profile the session's client ran on.
     pub profile: String,
+    /// The vantage point (a shard's `--region`) it ran from, if labelled.
+    pub vantage: Option<String>,
     units: Vec<Option<Unit>>,
 }
 
@@ -175,8 +177,14 @@ impl Row {
             role,
             group: group.to_string(),
             profile: profile.to_string(),
+            vantage: None,
             units: vec![None; SOURCES.len()],
         }
+    }
+
+    /// Whether the session ran at `place`: on that network profile, or from that vantage point.
+    pub fn at(&self, place: &str) -> bool {
+        self.profile == place || self.vantage.as_deref() == Some(place)
     }
 
     pub fn with(mut self, source: Source, unit: Unit) -> Self {
@@ -276,21 +284,22 @@ pub fn rows(results: &RunResults) -> Vec<Row> {
 
 fn group_rows(results: &RunResults, g: &GroupResult, fps: Option<f64>) -> Vec<Row> {
     let role = group_role(results, &g.name);
-    let row = |units| Row {
+    let row = |units, vantage: Option<&String>| Row {
         role,
         group: g.name.clone(),
         profile: g.network_name.clone(),
+        vantage: vantage.cloned(),
         units,
     };
     let mut out: Vec<Row> = g
         .sessions
         .iter()
-        .map(|s| row(session_units(s, fps)))
+        .map(|s| row(session_units(s, fps), s.vantage.as_ref()))
         .collect();
     for _ in &g.publisher_failures {
         let mut units = vec![None; SOURCES.len()];
         units[Source::JoinSuccessPct.index()] = share(false);
-        out.push(row(units));
+        out.push(row(units, None));
     }
     out
 }
@@ -326,7 +335,7 @@ impl Filter {
                 .group
                 .as_ref()
                 .is_none_or(|g| &r.group == g || r.group.split('@').next() == Some(g.as_str()))
-            && self.profile.as_ref().is_none_or(|p| &r.profile == p)
+            && self.profile.as_ref().is_none_or(|p| r.at(p))
     }
 
     /// `role=cohost, profile=loss-70`, or "all sessions".
@@ -418,6 +427,7 @@ mod tests {
             role,
             group: "g".into(),
             profile: profile.into(),
+            vantage: None,
             units,
         }
     }

@@ -147,6 +147,7 @@ impl Receiver {
             group: group.to_string(),
             role: self.role,
             client: crate::record::native_client(),
+            vantage: None,
             first_frame_ms: v.first_frame_ms,
             packets_expected: self.packets_expected(),
             packets_received: self.packets_received(),
