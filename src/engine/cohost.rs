@@ -49,7 +49,7 @@ struct Cohosting<'a> {
     t0: Micros,
     switch_at: Option<Micros>,
     /// Each host's publication into its room, which its watchers wait for.
-    published: Vec<Published>,
+    published: Vec<Option<Published>>,
 }
 
 impl Cohosting<'_> {
@@ -71,10 +71,9 @@ impl Cohosting<'_> {
     }
 
     /// Host k's publication, for its watchers to wait on (not when a sidecar publishes, which
-    /// reports no publication).
+    /// reports no publication; announced by another shard when the hosts run there).
     fn publisher_of(&self, k: usize) -> Option<Published> {
-        (publishes_natively(&self.ctx) && !self.plan.publisher_elsewhere)
-            .then(|| self.published[k].clone())
+        self.published[k].clone()
     }
 
     fn until(&self, at: Option<Micros>) -> Instant {
@@ -93,7 +92,7 @@ impl Cohosting<'_> {
                 room: self.room(k),
                 dial_at: t0,
                 until: self.until(self.leaves_room(k)),
-                published: Some(self.published[k].clone()),
+                published: self.published[k].clone(),
             };
             publishers.push(tokio::spawn(publish(self.hosts_ctx.clone(), publication)));
             for (j, reference) in self.c.hosts.iter().enumerate().filter(|(j, _)| *j != k) {
@@ -253,9 +252,20 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
     };
     ctx.live
         .watch_recorder(&hosts_ctx.group, hosts_ctx.recorder.clone());
+    let rooms: Vec<String> = (0..c.hosts.len())
+        .map(|k| room_name(&plan.room_tag, &plan.name, &format!("-h{k}")))
+        .collect();
+    let published = rooms
+        .iter()
+        .map(|room| match (publishes_natively(&ctx), plan.publisher_elsewhere) {
+            (false, _) => None,
+            (true, false) => Some(Published::here(&ctx.relay, room)),
+            (true, true) => Published::there(&ctx.relay, room),
+        })
+        .collect();
     let group = Cohosting {
         switch_at: c.switch_at_us.map(|at| t0 + at),
-        published: c.hosts.iter().map(|_| Published::new()).collect(),
+        published,
         ctx,
         hosts_ctx,
         plan,

@@ -8,7 +8,7 @@ pub mod http_load;
 pub mod live;
 pub mod monitor;
 pub mod progress;
-mod published;
+pub mod published;
 pub mod room;
 mod session;
 mod sidecar;
@@ -59,11 +59,13 @@ struct Setting<'a> {
 }
 
 /// The clock a run reads and when it starts on it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Timing {
     pub clock: WallClock,
     /// An agreed start (the shards of one run); `None`: a little after now.
     pub start_at: Option<Micros>,
+    /// Publications shared with the other shards of the run, when it is sharded.
+    pub relay: published::Relay,
 }
 
 impl Timing {
@@ -72,6 +74,7 @@ impl Timing {
         Self {
             clock: WallClock::start(),
             start_at: None,
+            relay: None,
         }
     }
 }
@@ -87,6 +90,7 @@ pub async fn run(
     timing: Timing,
 ) -> RunOutcome {
     let clock = timing.clock;
+    let relay = timing.relay.clone();
     // A little ahead, so set-up cost is not measured as latency.
     let run_start = timing.start_at.unwrap_or_else(|| clock.now() + 200_000);
     // Everything stops on Ctrl-C (`outer_stop`) or when an aborting gate breaks.
@@ -121,7 +125,7 @@ pub async fn run(
     ));
     let http_loads = spawn_http_loads(&at, provider.as_deref());
     let mut failures = Vec::new();
-    let (simulated, webrtc) = spawn_groups(&at, provider, kernel, &live, &mut failures);
+    let (simulated, webrtc) = spawn_groups(&at, provider, kernel, &live, &mut failures, &relay);
     let mut gathered = Gathered {
         groups: Vec::new(),
         failures,
@@ -205,6 +209,7 @@ fn spawn_groups(
     kernel: Option<Arc<KernelNet>>,
     live: &Arc<Live>,
     failures: &mut Vec<EngineError>,
+    relay: &published::Relay,
 ) -> (Vec<SimulatedTask>, Vec<WebrtcTask>) {
     let mut simulated = Vec::new();
     let mut webrtc = Vec::new();
@@ -233,6 +238,7 @@ fn spawn_groups(
                     clock: at.clock,
                     stop: at.stop.clone(),
                     live: live.clone(),
+                    relay: relay.clone(),
                 };
                 let task = webrtc::run_group(group.clone(), run);
                 webrtc.push((name, tokio::spawn(task)));

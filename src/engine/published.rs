@@ -2,34 +2,97 @@
 //! as an app only shows a stream that is live. Otherwise a viewer whose planned instant is the
 //! publisher's can reach the server first and be refused (MediaMTX, SRS and Medooze's fronts
 //! answer 404 or 400), which measures the race, not the provider.
+//!
+//! In a sharded run the publisher may run on another shard: its publication is announced to
+//! the others through [`Elsewhere`] (shard 0's coordinator), and viewers here wait on that.
 
 use crate::base::Micros;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
 
+/// Publications shared with the other shards of a run (their clocks are all corrected to the
+/// reference clock, so instants compare).
+pub trait Elsewhere: Send + Sync {
+    /// Tells the other shards that `room` was published at `at`.
+    fn announce(&self, room: &str, at: Micros);
+    /// When `room` was published on some shard; `None` if not by `deadline`.
+    fn wait(
+        &self,
+        room: String,
+        deadline: Instant,
+    ) -> Pin<Box<dyn Future<Output = Option<Micros>> + Send + 'static>>;
+}
+
+/// The shared publications of a run, if it is sharded.
+pub type Relay = Option<Arc<dyn Elsewhere>>;
+
+#[derive(Clone)]
+enum Source {
+    /// Published from this process (and announced to the other shards, if any).
+    Here {
+        at: Arc<watch::Sender<Option<Micros>>>,
+        announce: Option<(Arc<dyn Elsewhere>, String)>,
+    },
+    /// Published on another shard.
+    There { relay: Arc<dyn Elsewhere>, room: String },
+}
+
 /// When a room's publisher was published (its WHIP or join answered), once it was.
 #[derive(Clone)]
 pub(super) struct Published {
-    at: Arc<watch::Sender<Option<Micros>>>,
+    source: Source,
 }
 
 impl Published {
-    pub(super) fn new() -> Self {
+    /// A publication made here, in a run of one process.
+    #[cfg(test)]
+    fn new() -> Self {
         Self {
-            at: Arc::new(watch::Sender::new(None)),
+            source: Source::Here {
+                at: Arc::new(watch::Sender::new(None)),
+                announce: None,
+            },
         }
+    }
+
+    /// A publication made here into `room`, announced to the other shards through `relay`.
+    pub(super) fn here(relay: &Relay, room: &str) -> Self {
+        Self {
+            source: Source::Here {
+                at: Arc::new(watch::Sender::new(None)),
+                announce: relay.clone().map(|r| (r, room.to_string())),
+            },
+        }
+    }
+
+    /// The publication into `room` another shard makes, when the run is sharded.
+    pub(super) fn there(relay: &Relay, room: &str) -> Option<Self> {
+        relay.clone().map(|relay| Self {
+            source: Source::There {
+                relay,
+                room: room.to_string(),
+            },
+        })
     }
 
     /// The first publication counts; a publisher that rejoins was already live.
     pub(super) fn mark(&self, at: Micros) {
-        self.at.send_if_modified(|current| {
+        let Source::Here { at: sender, announce } = &self.source else {
+            return;
+        };
+        let first = sender.send_if_modified(|current| {
             let first = current.is_none();
             if first {
                 *current = Some(at);
             }
             first
         });
+        if let (true, Some((relay, room))) = (first, announce) {
+            relay.announce(room, at);
+        }
     }
 
     /// Waits until the publisher is published, `deadline` passes or the run stops; returns the
@@ -39,8 +102,14 @@ impl Published {
         deadline: Instant,
         mut stop: watch::Receiver<bool>,
     ) -> Option<Micros> {
-        let mut at = self.at.subscribe();
-        let published = async { at.wait_for(Option::is_some).await.ok().and_then(|v| *v) };
+        let published: Pin<Box<dyn Future<Output = Option<Micros>> + Send>> = match &self.source
+        {
+            Source::Here { at, .. } => {
+                let mut at = at.subscribe();
+                Box::pin(async move { at.wait_for(Option::is_some).await.ok().and_then(|v| *v) })
+            }
+            Source::There { relay, room } => relay.wait(room.clone(), deadline),
+        };
         tokio::select! {
             v = published => v,
             _ = tokio::time::sleep_until(deadline.into()) => None,
@@ -52,6 +121,8 @@ impl Published {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
     use std::time::Duration;
 
     #[tokio::test]
@@ -74,5 +145,49 @@ mod tests {
         let deadline = Instant::now() + Duration::from_millis(30);
         let published = Published::new();
         assert_eq!(published.wait(deadline, stop).await, None);
+    }
+
+    /// Shards sharing one table of publications, as the coordinator keeps it.
+    #[derive(Default)]
+    struct Board(Mutex<HashMap<String, watch::Sender<Option<Micros>>>>);
+
+    impl Board {
+        fn slot(&self, room: &str) -> watch::Sender<Option<Micros>> {
+            let mut rooms = self.0.lock().unwrap();
+            rooms
+                .entry(room.to_string())
+                .or_insert_with(|| watch::Sender::new(None))
+                .clone()
+        }
+    }
+
+    impl Elsewhere for Board {
+        fn announce(&self, room: &str, at: Micros) {
+            self.slot(room).send_replace(Some(at));
+        }
+        fn wait(
+            &self,
+            room: String,
+            _deadline: Instant,
+        ) -> Pin<Box<dyn Future<Output = Option<Micros>> + Send + 'static>> {
+            let mut rx = self.slot(&room).subscribe();
+            Box::pin(async move { rx.wait_for(Option::is_some).await.ok().and_then(|v| *v) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_viewer_on_another_shard_waits_for_the_announced_publication() {
+        let relay: Relay = Some(Arc::new(Board::default()));
+        let (_tx, stop) = watch::channel(false);
+        let there = Published::there(&relay, "room-a").unwrap();
+        let here = Published::here(&relay, "room-a");
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            here.mark(7_000);
+            here.mark(9_000);
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(there.wait(deadline, stop).await, Some(7_000));
+        assert!(Published::there(&None, "room-a").is_none());
     }
 }

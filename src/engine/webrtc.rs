@@ -55,6 +55,8 @@ pub(super) struct Ctx {
     pub(super) network_origin: Micros,
     /// The namespaces of clients on the kernel network path.
     pub(super) kernel: Option<Arc<KernelNet>>,
+    /// Publications shared with the other shards, in a sharded run.
+    pub(super) relay: super::published::Relay,
 }
 
 impl Ctx {
@@ -249,6 +251,7 @@ pub struct RunShared {
     pub clock: WallClock,
     pub stop: watch::Receiver<bool>,
     pub live: Arc<Live>,
+    pub relay: super::published::Relay,
 }
 
 fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
@@ -273,6 +276,7 @@ fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
         media_stops: on_run_clock(run_start, &faults::media_stops(&plan.faults)),
         network_origin: run_start + plan.start_us,
         kernel: run.kernel,
+        relay: run.relay,
     }
 }
 
@@ -296,7 +300,12 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
     // Viewers wait only for a publisher of this group (another group's publication is not
     // watched here; a refusal before it is published is asked again).
     let ours_here = !plan.external_publisher && !plan.publisher_elsewhere;
-    let published = (publishes_natively(ctx) && ours_here).then(Published::new);
+    let published = match (publishes_natively(ctx), ours_here) {
+        (false, _) => None,
+        (true, true) => Some(Published::here(&ctx.relay, &room)),
+        (true, false) if plan.publisher_elsewhere => Published::there(&ctx.relay, &room),
+        (true, false) => None,
+    };
     if ours_here {
         let publication = Publication {
             id: format!("{}/host", plan.name),
@@ -339,18 +348,26 @@ pub(super) fn publishes_natively(ctx: &Ctx) -> bool {
 fn calls(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watching>) {
     let mut publishers = Vec::new();
     let mut watchers = Vec::new();
+    let rooms: Vec<String> = (0..plan.receivers.len())
+        .map(|k| room_name(&plan.room_tag, &plan.name, &format!("-{k}")))
+        .collect();
     let published: Vec<Option<Published>> = plan
         .receivers
         .iter()
-        .map(|r| (publishes_natively(ctx) && !r.elsewhere).then(Published::new))
+        .zip(&rooms)
+        .map(|(r, room)| match (publishes_natively(ctx), r.elsewhere) {
+            (false, _) => None,
+            (true, false) => Some(Published::here(&ctx.relay, room)),
+            (true, true) => Published::there(&ctx.relay, room),
+        })
         .collect();
     for (k, (r, config)) in plan.receivers.iter().zip(&plan.call_senders).enumerate() {
         if r.elsewhere {
             continue;
         }
         let dial_at = t0 + r.join_us;
-        let mine = room_name(&plan.room_tag, &plan.name, &format!("-{k}"));
-        let theirs = room_name(&plan.room_tag, &plan.name, &format!("-{}", k ^ 1));
+        let mine = rooms[k].clone();
+        let theirs = rooms.get(k ^ 1).cloned().unwrap_or_default();
         let publication = Publication {
             id: r.id.clone(),
             config: config.clone(),

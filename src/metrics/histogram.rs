@@ -148,8 +148,17 @@ impl Serialize for PackedHistogram {
 
 impl<'de> Deserialize<'de> for PackedHistogram {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Decoded once, with its lengths checked, then packed again in our own encoding.
-        let SerHistogram(h) = SerHistogram::deserialize(d)?;
-        Ok(Self::pack(&h))
+        // Decoded once, with its lengths checked; the bytes that passed are kept as they are
+        // (packing them again cost most of a 64-shard merge's time).
+        let text = String::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("histogram is not base64: {e}")))?;
+        let h = super::histogram_bytes::decode(&bytes)
+            .map_err(|e| serde::de::Error::custom(format!("histogram {e}")))?;
+        Ok(Self {
+            bytes,
+            count: h.len(),
+        })
     }
 }

@@ -130,6 +130,26 @@ impl MetricSeries {
         }
     }
 
+    /// Several series added into one, each interval unpacked once per series and packed once:
+    /// merging N shards costs N unpacks, not N repacks of the growing sum.
+    pub fn merge_all(all: &[MetricSeries]) -> MetricSeries {
+        let mut total = new_histogram();
+        for s in all {
+            add(&mut total, &s.total.0);
+        }
+        let count = all.iter().map(MetricSeries::interval_count).max().unwrap_or(0);
+        let packed = (0..count)
+            .map(|i| {
+                let mut sum = new_histogram();
+                for s in all.iter().filter(|s| i < s.interval_count()) {
+                    add(&mut sum, &s.interval(i));
+                }
+                PackedHistogram::pack(&sum)
+            })
+            .collect();
+        MetricSeries::from_parts(SerHistogram(total), packed)
+    }
+
     /// Adds another series exactly (histogram addition, never averaging).
     pub fn merge(&mut self, other: &MetricSeries) {
         add(&mut self.total.0, &other.total.0);

@@ -5,8 +5,8 @@
 
 use super::{ResultsError, RunResults};
 use crate::metrics::histogram::new_histogram;
-use crate::metrics::{PackedHistogram, Summary};
-use crate::record::{IntervalResult, MergedShard, ShardRecord};
+use crate::metrics::{Metric, MetricSeries, PackedHistogram, Summary};
+use crate::record::{IntervalResult, MergedShard, MetricResult, ShardRecord};
 use crate::scenario::{CapacitySpec, GateSpec};
 use std::collections::BTreeMap;
 
@@ -229,16 +229,34 @@ pub fn merge_shards(
         .unwrap_or(0);
     let interval_us = files[0].results.interval_ms * 1000;
     let mut merged: Option<RunResults> = None;
+    let mut series: BTreeMap<(String, Metric), Vec<MetricSeries>> = BTreeMap::new();
     for mut f in files {
         let start = f.results.shard.as_ref().map_or(earliest, |s| s.start_at_us);
         let late = (start - earliest + interval_us / 2) / interval_us.max(1);
         shift(&mut f.results, late as usize);
+        // Metrics are added all at once below: pairwise, each shard would repack the sum.
+        for g in &mut f.results.groups {
+            for (metric, m) in std::mem::take(&mut g.metrics) {
+                series
+                    .entry((g.name.clone(), metric))
+                    .or_default()
+                    .push(m.to_series());
+            }
+        }
         match &mut merged {
             None => merged = Some(f.results),
             Some(m) => m.merge(&f.results)?,
         }
     }
     let mut merged = merged.ok_or_else(|| ResultsError::Merge("no shard given".into()))?;
+    let interval_ms = merged.interval_ms;
+    for ((group, metric), all) in series {
+        if let Some(g) = merged.groups.iter_mut().find(|g| g.name == group) {
+            let sum = MetricSeries::merge_all(&all);
+            g.metrics
+                .insert(metric, MetricResult::from_series(metric, &sum, interval_ms));
+        }
+    }
     renumber_intervals(&mut merged);
     merged.shard = None;
     merged.shards = shards;

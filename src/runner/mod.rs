@@ -322,6 +322,7 @@ async fn run_with(
             engine::Timing {
                 clock: l.clock(crate::base::WallClock::start()),
                 start_at: Some(l.start.start_at_us),
+                relay: l.relay(),
             }
         }
         None => engine::Timing::now(),

@@ -434,4 +434,42 @@ mod tests {
         // cn meets (60) of the measured cn + eu (100); sea is not measured.
         assert!((coverage.estimate - 60.0).abs() < 1e-9, "{coverage:?}");
     }
+
+    #[test]
+    fn coverage_counts_sessions_from_a_labelled_vantage_point_as_that_region() {
+        let scoring = Scoring {
+            coverage: Some(crate::score::config::CoverageSpec {
+                audience: [("shanghai", 50.0), ("frankfurt", 50.0)]
+                    .map(|(r, w)| (r.to_string(), w))
+                    .into(),
+            }),
+            ..Scoring::default()
+        };
+        // Every session on the clean profile: only the shards' labels tell them apart.
+        let mut rows: Vec<Row> = Vec::new();
+        for k in 0..5 {
+            let mut near = session(20.0, k);
+            near.vantage = Some("shanghai".into());
+            rows.push(near);
+            let mut far = session(500.0, k);
+            far.vantage = Some("frankfurt".into());
+            rows.push(far);
+        }
+        let p = ProviderInput {
+            label: "p".into(),
+            rows,
+            dossier: None,
+        };
+        let card = compute(&scoring, &[p], &quick());
+        let region = |r: &str| {
+            card.providers[0]
+                .coverage
+                .iter()
+                .find(|x| x.region == r)
+                .unwrap()
+                .meets_slo
+        };
+        assert_eq!(region("shanghai"), Some(true));
+        assert_eq!(region("frankfurt"), Some(false));
+    }
 }

@@ -2,7 +2,8 @@
 //! estimates its clock's offset to the reference clock, joins, waits for the start, and keeps
 //! estimating through the run so that drift is followed.
 
-use super::protocol::{JoinRequest, Start, TimeReply, JOIN_PATH, MAX_REPLY, START_PATH, TIME_PATH};
+use super::protocol::{JoinRequest, Publication, Start, TimeReply, JOIN_PATH, MAX_REPLY};
+use super::protocol::{PUBLISHED_PATH, PUBLISHED_WAIT_PATH, START_PATH, TIME_PATH};
 use super::ShardError;
 use crate::base::clock::Correction;
 use crate::base::offset::{Estimate, Exchange, OffsetEstimator};
@@ -215,4 +216,77 @@ impl Synced {
             }
         })
     }
+}
+
+/// Publications shared through the coordinator: a publisher's shard announces its room, the
+/// viewers' shards wait for it.
+pub struct ShardRelay {
+    link: Link,
+}
+
+impl ShardRelay {
+    pub fn new(link: Link) -> Self {
+        Self { link }
+    }
+}
+
+impl crate::engine::published::Elsewhere for ShardRelay {
+    fn announce(&self, room: &str, at: crate::base::Micros) {
+        let (link, body) = (self.link.clone(), publication(room, Some(at)));
+        tokio::spawn(async move {
+            for _ in 0..3 {
+                let sent = link
+                    .http
+                    .post(format!("{}{PUBLISHED_PATH}", link.base))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if sent.is_ok_and(|r| r.status().is_success()) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+
+    fn wait(
+        &self,
+        room: String,
+        deadline: Instant,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<crate::base::Micros>> + Send>>
+    {
+        let link = self.link.clone();
+        Box::pin(async move {
+            let body = publication(&room, None);
+            while Instant::now() < deadline {
+                let asked = link
+                    .http
+                    .post(format!("{}{PUBLISHED_WAIT_PATH}", link.base))
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .timeout(Duration::from_secs(30))
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match asked {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        let bytes = link.body(r, "published").await.ok()?;
+                        let p: Publication = serde_json::from_slice(&bytes).ok()?;
+                        return p.at_us;
+                    }
+                    Ok(r) if r.status() == StatusCode::NO_CONTENT => {}
+                    _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+            None
+        })
+    }
+}
+
+fn publication(room: &str, at_us: Option<u64>) -> Vec<u8> {
+    serde_json::to_vec(&Publication {
+        room: room.to_string(),
+        at_us,
+    })
+    .unwrap_or_default()
 }

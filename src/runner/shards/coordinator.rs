@@ -2,15 +2,15 @@
 //! takes the other shards' joins (refusing one of another run or an index already taken), and
 //! announces one start once all have joined or the barrier's deadline has passed.
 
-use super::protocol::{Identity, JoinRequest, SharedEmbedded, Start, TimeReply};
-use super::protocol::{JOIN_PATH, START_PATH, TIME_PATH};
+use super::protocol::{Identity, JoinRequest, Publication, SharedEmbedded, Start, TimeReply};
+use super::protocol::{JOIN_PATH, PUBLISHED_PATH, PUBLISHED_WAIT_PATH, START_PATH, TIME_PATH};
 use crate::base::WallClock;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,11 +29,33 @@ struct Barrier {
     embedded: Option<SharedEmbedded>,
 }
 
+/// Rooms the run's publishers have published, by name: when each was.
+type Publications = Arc<Mutex<HashMap<String, watch::Sender<Option<u64>>>>>;
+/// The most rooms the table keeps (a run names a few per group).
+const MAX_ROOMS: usize = 100_000;
+
 #[derive(Clone)]
 struct Shared {
     barrier: Arc<Mutex<Barrier>>,
     start: watch::Sender<Option<Start>>,
     clock: WallClock,
+    publications: Publications,
+}
+
+impl Shared {
+    /// The slot of `room`, made on first use; `None` once the table is full.
+    fn slot(&self, room: &str) -> Option<watch::Sender<Option<u64>>> {
+        let mut rooms = self.publications.lock().ok()?;
+        if !rooms.contains_key(room) && rooms.len() >= MAX_ROOMS {
+            return None;
+        }
+        Some(
+            rooms
+                .entry(room.to_string())
+                .or_insert_with(|| watch::Sender::new(None))
+                .clone(),
+        )
+    }
 }
 
 /// The running coordinator; it stops when dropped.
@@ -78,12 +100,15 @@ impl Coordinator {
             })),
             start: start_tx,
             clock: o.clock,
+            publications: Arc::default(),
         };
         decide_if_complete(&shared);
         let app = Router::new()
             .route(TIME_PATH, get(time))
             .route(JOIN_PATH, post(join))
             .route(START_PATH, get(start_poll))
+            .route(PUBLISHED_PATH, post(published))
+            .route(PUBLISHED_WAIT_PATH, post(published_wait))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -170,6 +195,41 @@ async fn start_poll(State(s): State<Shared>) -> Response {
             None => StatusCode::NO_CONTENT.into_response(),
         },
         _ => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// A shard's publisher was published: the first instant per room counts.
+async fn published(State(s): State<Shared>, Json(p): Json<Publication>) -> StatusCode {
+    let (Some(slot), Some(at)) = (s.slot(&p.room), p.at_us) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    slot.send_if_modified(|current| {
+        let first = current.is_none();
+        if first {
+            *current = Some(at);
+        }
+        first
+    });
+    StatusCode::NO_CONTENT
+}
+
+/// Held until the room is published (answered with the instant) or `POLL_HOLD` passes.
+async fn published_wait(State(s): State<Shared>, Json(p): Json<Publication>) -> Response {
+    let Some(slot) = s.slot(&p.room) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut rx = slot.subscribe();
+    let at = match tokio::time::timeout(POLL_HOLD, rx.wait_for(Option::is_some)).await {
+        Ok(Ok(at)) => *at,
+        _ => None,
+    };
+    match at {
+        Some(at) => Json(Publication {
+            room: p.room,
+            at_us: Some(at),
+        })
+        .into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
     }
 }
 

@@ -154,6 +154,12 @@ impl Lined {
         self.synced.as_ref().map_or(uncorrected, Synced::clock)
     }
 
+    /// Publications shared with the other shards through the coordinator.
+    pub fn relay(&self) -> crate::engine::published::Relay {
+        let link = self.link.clone()?;
+        Some(std::sync::Arc::new(client::ShardRelay::new(link)))
+    }
+
     /// Keeps the clock estimate fresh until `stop`.
     pub fn keep_synced(&self, stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
         let (synced, link) = (self.synced.as_ref()?, self.link.clone()?);

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 pub const TIME_PATH: &str = "/rtcbench/time";
 pub const JOIN_PATH: &str = "/rtcbench/join";
 pub const START_PATH: &str = "/rtcbench/start";
+/// A publication made on one shard (POST), and the wait for one (POST, held until it is made).
+pub const PUBLISHED_PATH: &str = "/rtcbench/published";
+pub const PUBLISHED_WAIT_PATH: &str = "/rtcbench/published/wait";
 /// The most any answer of the coordinator may hold.
 pub const MAX_REPLY: usize = 64 * 1024;
 
@@ -89,4 +92,11 @@ pub struct Start {
     /// Shards that joined before the start, and those that did not.
     pub joined: Vec<u32>,
     pub missing: Vec<u32>,
+}
+
+/// A room published on some shard, at an instant on the reference clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Publication {
+    pub room: String,
+    pub at_us: Option<u64>,
 }
