@@ -257,11 +257,13 @@ pub(super) async fn run(ctx: Ctx, plan: &GroupPlan, t0: Micros) -> Vec<GroupOutc
         .collect();
     let published = rooms
         .iter()
-        .map(|room| match (publishes_natively(&ctx), plan.publisher_elsewhere) {
-            (false, _) => None,
-            (true, false) => Some(Published::here(&ctx.relay, room)),
-            (true, true) => Published::there(&ctx.relay, room),
-        })
+        .map(
+            |room| match (publishes_natively(&ctx), plan.publisher_elsewhere) {
+                (false, _) => None,
+                (true, false) => Some(Published::here(&ctx.relay, room)),
+                (true, true) => Published::there(&ctx.relay, room),
+            },
+        )
         .collect();
     let group = Cohosting {
         switch_at: c.switch_at_us.map(|at| t0 + at),

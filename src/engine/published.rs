@@ -37,7 +37,10 @@ enum Source {
         announce: Option<(Arc<dyn Elsewhere>, String)>,
     },
     /// Published on another shard.
-    There { relay: Arc<dyn Elsewhere>, room: String },
+    There {
+        relay: Arc<dyn Elsewhere>,
+        room: String,
+    },
 }
 
 /// When a room's publisher was published (its WHIP or join answered), once it was.
@@ -80,7 +83,11 @@ impl Published {
 
     /// The first publication counts; a publisher that rejoins was already live.
     pub(super) fn mark(&self, at: Micros) {
-        let Source::Here { at: sender, announce } = &self.source else {
+        let Source::Here {
+            at: sender,
+            announce,
+        } = &self.source
+        else {
             return;
         };
         let first = sender.send_if_modified(|current| {
@@ -102,8 +109,7 @@ impl Published {
         deadline: Instant,
         mut stop: watch::Receiver<bool>,
     ) -> Option<Micros> {
-        let published: Pin<Box<dyn Future<Output = Option<Micros>> + Send>> = match &self.source
-        {
+        let published: Pin<Box<dyn Future<Output = Option<Micros>> + Send>> = match &self.source {
             Source::Here { at, .. } => {
                 let mut at = at.subscribe();
                 Box::pin(async move { at.wait_for(Option::is_some).await.ok().and_then(|v| *v) })

@@ -137,7 +137,11 @@ impl MetricSeries {
         for s in all {
             add(&mut total, &s.total.0);
         }
-        let count = all.iter().map(MetricSeries::interval_count).max().unwrap_or(0);
+        let count = all
+            .iter()
+            .map(MetricSeries::interval_count)
+            .max()
+            .unwrap_or(0);
         let packed = (0..count)
             .map(|i| {
                 let mut sum = new_histogram();

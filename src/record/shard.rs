@@ -24,9 +24,10 @@ pub struct ShardRecord {
     /// This machine's clock against the reference clock; `null` when it was not measured (a
     /// start given by `--start-at` with no coordinator).
     pub clock: Option<ClockOffset>,
-    /// Shards that had joined when the start was announced, and those that had not.
+    /// Shards that had joined when the start was announced.
     #[serde(default)]
     pub joined: Vec<u32>,
+    /// Shards that had not joined by the barrier's deadline (the run started without them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_at_start: Vec<u32>,
 }
@@ -53,19 +54,22 @@ pub struct ClockOffset {
 /// One shard of a merged run, as its own run.json told it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MergedShard {
+    /// The shard's own record (index, host, region, clock).
     pub shard: ShardRecord,
     /// The folder its run.json was read from.
     pub source: String,
     /// Whether it ran to the end.
     pub completed: bool,
-    /// Viewer sessions it ran, and of them how many failed to join.
+    /// Viewer sessions it ran.
     pub sessions: u64,
+    /// Of them, those that failed to join.
     pub failed_sessions: u64,
     /// Why rtcbench itself was the limit on that shard; empty when it kept up. A saturated
     /// shard makes the merged result unreliable.
     #[serde(default)]
     pub saturation: Vec<String>,
-    /// CPU seconds it spent and the cores it had.
+    /// CPU seconds it spent.
     pub cpu_s: Option<f64>,
+    /// The cores it had.
     pub cpu_count: usize,
 }
