@@ -92,8 +92,9 @@ pub fn needs(plan: &Plan) -> Needs {
     let mut webrtc = false;
     for g in &plan.groups {
         webrtc |= g.transport == Transport::Webrtc;
-        let own_publisher =
-            !g.external_publisher && g.publisher_of.is_none() && !g.publisher_elsewhere;
+        // A simulated room encodes its own sender on every shard.
+        let here = !g.publisher_elsewhere || g.transport == Transport::Simulated;
+        let own_publisher = !g.external_publisher && g.publisher_of.is_none() && here;
         publishers += match g.kind {
             GroupKind::Room => u64::from(own_publisher),
             GroupKind::Call => 0,

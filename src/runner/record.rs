@@ -87,7 +87,11 @@ fn publishers(plan: &Plan) -> u64 {
         .iter()
         .map(|g| match g.kind {
             GroupKind::Call => g.receivers.iter().filter(|r| !r.elsewhere).count() as u64,
-            GroupKind::Room => u64::from(!g.external_publisher && !g.publisher_elsewhere),
+            // A simulated room encodes its own sender on every shard.
+            GroupKind::Room => u64::from(
+                !g.external_publisher
+                    && (!g.publisher_elsewhere || g.transport == Transport::Simulated),
+            ),
             _ if g.publisher_elsewhere => 0,
             // Two of them publish again in their private call after the switch.
             GroupKind::Cohost => g.cohost.as_ref().map_or(0, |c| {
