@@ -82,9 +82,11 @@ pub fn kubernetes_job(r: Request) -> Result<kubernetes::JobSpec, DeployError> {
     let busiest = |f: fn(&sizing::ShardSize) -> f64| sizes.iter().map(f).fold(0.0, f64::max);
     let cores = busiest(|s| s.cores) / sizing::TARGET_UTILISATION;
     let memory = busiest(|s| s.needs.memory_bytes as f64) * 1.25;
+    let mut step_timeout = crate::provider::ProviderFile::embedded().step_timeout.0;
     let (provider, secret_vars) = match r.provider {
         Some(path) => {
             let file = crate::provider::load(path)?;
+            step_timeout = file.step_timeout.0;
             let vars = crate::provider::file::unset_env(&file, &|_| false)
                 .into_iter()
                 .map(|(_, var)| var)
@@ -103,7 +105,6 @@ pub fn kubernetes_job(r: Request) -> Result<kubernetes::JobSpec, DeployError> {
             secret_vars.push(var);
         }
     }
-    let step_timeout_s = 20;
     Ok(kubernetes::JobSpec {
         secret: format!("{name}-secrets"),
         namespace: r.namespace,
@@ -118,7 +119,7 @@ pub fn kubernetes_job(r: Request) -> Result<kubernetes::JobSpec, DeployError> {
         cores,
         memory_bytes: memory as u64,
         // A stopping shard waits up to a step timeout for sessions mid-signalling, then writes.
-        grace_seconds: 2 * step_timeout_s + 30,
+        grace_seconds: 2 * step_timeout.as_secs().max(1) + 30,
         barrier_seconds: 300,
         region: r.region,
         results_storage: "5Gi".into(),

@@ -56,14 +56,22 @@ impl Serialize for SerHistogram {
     }
 }
 
+/// A serialised histogram's bytes and the histogram they hold, its lengths checked.
+fn decode_field<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<(Vec<u8>, Histogram<u64>), D::Error> {
+    let text = String::deserialize(d)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map_err(|e| serde::de::Error::custom(format!("histogram is not base64: {e}")))?;
+    let h = super::histogram_bytes::decode(&bytes)
+        .map_err(|e| serde::de::Error::custom(format!("histogram {e}")))?;
+    Ok((bytes, h))
+}
+
 impl<'de> Deserialize<'de> for SerHistogram {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text.as_bytes())
-            .map_err(|e| serde::de::Error::custom(format!("histogram is not base64: {e}")))?;
-        let mut h = super::histogram_bytes::decode(&bytes)
-            .map_err(|e| serde::de::Error::custom(format!("histogram {e}")))?;
+        let (_, mut h) = decode_field(d)?;
         h.auto(true);
         Ok(SerHistogram(h))
     }
@@ -150,12 +158,7 @@ impl<'de> Deserialize<'de> for PackedHistogram {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Decoded once, with its lengths checked; the bytes that passed are kept as they are
         // (packing them again cost most of a 64-shard merge's time).
-        let text = String::deserialize(d)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text.as_bytes())
-            .map_err(|e| serde::de::Error::custom(format!("histogram is not base64: {e}")))?;
-        let h = super::histogram_bytes::decode(&bytes)
-            .map_err(|e| serde::de::Error::custom(format!("histogram {e}")))?;
+        let (bytes, h) = decode_field(d)?;
         Ok(Self {
             bytes,
             count: h.len(),

@@ -10,9 +10,11 @@
 //! - HTTP side-load `j` (in scenario order) runs whole on shard `j mod N`.
 //!
 //! A publisher runs once, on its shard; viewers on other shards watch it through the provider.
+//! (A simulated-link room has no provider between sender and viewers: every shard runs its own
+//! sender for its viewers, and the sender is not a numbered session.)
 
 use super::Plan;
-use crate::scenario::GroupKind;
+use crate::scenario::{GroupKind, Transport};
 use std::fmt;
 use std::str::FromStr;
 
@@ -99,11 +101,12 @@ pub fn slice(plan: &mut Plan, shard: Shard) -> SliceCount {
         mine
     };
     for g in &mut plan.groups {
-        let own_publisher = match g.kind {
-            GroupKind::Room => !g.external_publisher && g.publisher_of.is_none(),
-            GroupKind::Cohost => true,
-            GroupKind::Call => false,
-        };
+        let own_publisher = g.transport == Transport::Webrtc
+            && match g.kind {
+                GroupKind::Room => !g.external_publisher && g.publisher_of.is_none(),
+                GroupKind::Cohost => true,
+                GroupKind::Call => false,
+            };
         if own_publisher {
             let mine = take(&mut count);
             g.publisher_elsewhere = !mine;

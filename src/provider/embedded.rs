@@ -2,7 +2,7 @@
 //! reached over WHIP/WHEP like any other server. Being ours, it can be told to have faults.
 
 use super::file::ProviderFile;
-use super::whip_whep::WhipWhep;
+use super::shared_embedded::SharedEmbedded;
 use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError};
 use crate::base::{Micros, WallClock};
 use crate::media::receiver::SessionFailure;
@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 /// The running reference SFU and its WHIP/WHEP endpoints; the server lives as long as this.
 pub struct Embedded {
     server: ReferenceServer,
-    signalling: WhipWhep,
+    reached: SharedEmbedded,
 }
 
 impl Embedded {
@@ -30,13 +30,14 @@ impl Embedded {
                     provider: p.name.clone(),
                     reason: e.to_string(),
                 })?;
-        let signalling = WhipWhep::at(
+        let reached = SharedEmbedded::at(
             &p.name,
             server.whip_url("{room}"),
             server.whep_url("{room}"),
+            format!("http://{}", server.http_addr),
             p.step_timeout.0,
         );
-        Ok(Self { server, signalling })
+        Ok(Self { server, reached })
     }
 }
 
@@ -64,32 +65,31 @@ fn server_faults(faults: &[FaultPlan], clock: WallClock, run_start: Micros) -> V
 
 impl Provider for Embedded {
     fn basics(&self) -> &Basics {
-        self.signalling.basics()
+        self.reached.basics()
     }
 
     fn abilities(&self) -> Abilities {
         Abilities {
-            server_faults: true,
             kernel_path: true,
             in_process: true,
-            ..self.signalling.abilities()
+            ..self.reached.abilities()
         }
     }
 
     fn signalling_url(&self, room: &str, publishing: bool) -> String {
-        self.signalling.url(room, publishing)
+        self.reached.signalling_url(room, publishing)
     }
 
     fn join<'a>(&'a self, join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>> {
-        self.signalling.join(join)
+        self.reached.join(join)
     }
 
     fn page_endpoints(&self, room: &str) -> BTreeMap<String, String> {
-        self.signalling.page_endpoints(room)
+        self.reached.page_endpoints(room)
     }
 
     fn live_room_api(&self) -> Option<String> {
-        Some(format!("http://{}", self.server.http_addr))
+        self.reached.live_room_api()
     }
 
     fn schedule_faults(&self, faults: &[FaultPlan], clock: WallClock, run_start: Micros) {

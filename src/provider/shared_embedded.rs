@@ -1,5 +1,6 @@
-//! The embedded SFU of another shard's process (shard 0 of a sharded run serves it), reached
-//! over WHIP/WHEP from this one. Shard 0 schedules the SFU's faults; here they are its business.
+//! The reference SFU reached over WHIP/WHEP and its live-room API: from another shard's process
+//! (shard 0 of a sharded run serves it; it schedules the SFU's faults), and by the `embedded`
+//! kind in its own process, which adds the server and its faults around it.
 
 use super::whip_whep::WhipWhep;
 use super::{Abilities, Basics, Join, Joined, Pending, Provider};
@@ -14,9 +15,9 @@ pub struct SharedEmbedded {
 
 impl SharedEmbedded {
     /// `whip` and `whep` are URL templates with `{room}`; `api` the live-room API's base URL.
-    pub fn at(whip: String, whep: String, api: String, step_timeout: Duration) -> Self {
+    pub fn at(name: &str, whip: String, whep: String, api: String, step_timeout: Duration) -> Self {
         Self {
-            signalling: WhipWhep::at("embedded", whip, whep, step_timeout),
+            signalling: WhipWhep::at(name, whip, whep, step_timeout),
             api,
         }
     }

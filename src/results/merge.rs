@@ -157,23 +157,23 @@ fn summary_of(f: &ShardFile) -> Option<MergedShard> {
     })
 }
 
-/// The scenario's gates and capacity search, as run.json keeps the scenario.
-fn judged_by(r: &RunResults) -> (Vec<GateSpec>, Option<CapacitySpec>) {
-    let gates = r
-        .scenario
-        .get("gate")
-        .and_then(|g| serde_json::from_value(g.clone()).ok())
-        .unwrap_or_default();
-    let capacity = r
-        .scenario
-        .get("capacity")
-        .and_then(|c| serde_json::from_value(c.clone()).ok());
-    (gates, capacity)
+/// `field` of the scenario as run.json keeps it; absent is `None`, unreadable an error (gates
+/// are never dropped silently).
+fn scenario_field<T: serde::de::DeserializeOwned>(
+    r: &RunResults,
+    field: &str,
+) -> Result<Option<T>, ResultsError> {
+    r.scenario
+        .get(field)
+        .map(|v| serde_json::from_value(v.clone()))
+        .transpose()
+        .map_err(|e| ResultsError::Merge(format!("field `scenario.{field}`: {e}")))
 }
 
 /// Gates, the capacity search and the timeline judged again on the merged record.
-fn judge_again(r: &mut RunResults) {
-    let (gates, capacity) = judged_by(r);
+fn judge_again(r: &mut RunResults) -> Result<(), ResultsError> {
+    let gates: Vec<GateSpec> = scenario_field(r, "gate")?.unwrap_or_default();
+    let capacity: Option<CapacitySpec> = scenario_field(r, "capacity")?;
     let searched = capacity.as_ref().map(|c| c.group.clone());
     r.gates = super::gates::evaluate_except(&gates, r, searched.as_deref());
     if let (Some(found), Some(_)) = (r.capacity.clone(), capacity) {
@@ -208,6 +208,7 @@ fn judge_again(r: &mut RunResults) {
             r.interval_ms,
         ));
     }
+    Ok(())
 }
 
 /// Merges the shards of one run; `allow_partial` merges them with some missing.
@@ -266,6 +267,6 @@ pub fn merge_shards(
             .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .unwrap_or_else(|| first.shard.start_at_us.to_string());
     }
-    judge_again(&mut merged);
+    judge_again(&mut merged)?;
     Ok(merged)
 }

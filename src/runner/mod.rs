@@ -305,9 +305,7 @@ async fn run_with(
         }
         (Some(o), _) => {
             let identity = sharded::identity(scenario, seed, &plan, o.shard.count);
-            let lined =
-                shards::line_up(o, identity, first_shard(o), crate::base::WallClock::start())
-                    .await?;
+            let lined = sharded::line_up(o, identity, None, stop.clone()).await?;
             (None, Some(lined))
         }
         (None, Transport::Webrtc) => (
@@ -422,14 +420,6 @@ pub fn rerender(run_dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, RunE
         written.push(pdf);
     }
     Ok(written)
-}
-
-/// What shard 0 of a run without a provider (simulated links) brings to the barrier.
-fn first_shard(o: &shards::ShardOptions) -> Option<shards::FirstShard> {
-    o.shard.is_first().then(|| shards::FirstShard {
-        embedded: None,
-        room_tag: format!("{}", std::process::id()),
-    })
 }
 
 fn run_seed(scenario: &Scenario, seed: Option<u64>) -> u64 {

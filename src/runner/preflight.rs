@@ -92,9 +92,8 @@ pub fn needs(plan: &Plan) -> Needs {
     let mut webrtc = false;
     for g in &plan.groups {
         webrtc |= g.transport == Transport::Webrtc;
-        // A simulated room encodes its own sender on every shard.
-        let here = !g.publisher_elsewhere || g.transport == Transport::Simulated;
-        let own_publisher = !g.external_publisher && g.publisher_of.is_none() && here;
+        let own_publisher =
+            !g.external_publisher && g.publisher_of.is_none() && !g.publisher_elsewhere;
         publishers += match g.kind {
             GroupKind::Room => u64::from(own_publisher),
             GroupKind::Call => 0,

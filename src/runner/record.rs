@@ -87,11 +87,7 @@ fn publishers(plan: &Plan) -> u64 {
         .iter()
         .map(|g| match g.kind {
             GroupKind::Call => g.receivers.iter().filter(|r| !r.elsewhere).count() as u64,
-            // A simulated room encodes its own sender on every shard.
-            GroupKind::Room => u64::from(
-                !g.external_publisher
-                    && (!g.publisher_elsewhere || g.transport == Transport::Simulated),
-            ),
+            GroupKind::Room => u64::from(!g.external_publisher && !g.publisher_elsewhere),
             _ if g.publisher_elsewhere => 0,
             // Two of them publish again in their private call after the switch.
             GroupKind::Cohost => g.cohost.as_ref().map_or(0, |c| {

@@ -47,6 +47,25 @@ fn fresh_room_tag(clock: WallClock) -> String {
     )
 }
 
+/// Lines this shard up with the others; shard 0 brings the run's room tag and `embedded`, the
+/// SFU it serves (if any). `stop` (Ctrl-C, SIGTERM) ends the wait at the barrier.
+pub async fn line_up(
+    o: &ShardOptions,
+    identity: Identity,
+    embedded: Option<SharedEmbedded>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Lined, RunError> {
+    let raw = WallClock::start();
+    let first = o.shard.is_first().then(|| FirstShard {
+        embedded,
+        room_tag: fresh_room_tag(raw),
+    });
+    tokio::select! {
+        lined = shards::line_up(o, identity, first, raw) => Ok(lined?),
+        _ = stop.wait_for(|s| *s) => Err(RunError::Shard("stopped while waiting at the start barrier".into())),
+    }
+}
+
 fn is_embedded(file: &Option<ProviderFile>) -> bool {
     file.as_ref()
         .is_none_or(|f| f.kind == ProviderKind::Embedded && f.sidecar.is_none())
@@ -54,21 +73,21 @@ fn is_embedded(file: &Option<ProviderFile>) -> bool {
 
 /// Opens this shard's provider and lines up with the other shards. Shard 0 on the embedded
 /// provider starts the SFU where the others reach it and announces it; the others open it
-/// once the start is announced. `stop` (Ctrl-C, SIGTERM) ends the wait at the barrier.
+/// once the start is announced.
 pub async fn open_and_line_up(
     o: &ShardOptions,
     identity: Identity,
     draft: &Plan,
     file: Option<ProviderFile>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<(Arc<dyn Provider>, Lined), RunError> {
-    let raw = WallClock::start();
     let embedded = is_embedded(&file);
     if embedded && o.coordinator.is_none() {
         return Err(ShardError::EmbeddedNeedsCoordinator(o.shard).into());
     }
     let mut provider = None;
-    let mut first = None;
+    // What shard 0 announces: the SFU it serves, when it serves one.
+    let mut first: Option<Option<SharedEmbedded>> = None;
     if o.shard.is_first() || !embedded {
         let host = match (&o.coordinator, embedded) {
             (Some(c), true) => Some(shards::reachable_ip(c)?),
@@ -76,22 +95,17 @@ pub async fn open_and_line_up(
         };
         let p = super::open_provider_at(file.clone(), draft, None, host).await?;
         if o.shard.is_first() {
-            first = Some(FirstShard {
-                embedded: embedded.then(|| shared_embedded(p.as_ref())).flatten(),
-                room_tag: fresh_room_tag(raw),
-            });
+            first = Some(embedded.then(|| shared_embedded(p.as_ref())).flatten());
         }
         provider = Some(p);
     }
-    let lined = tokio::select! {
-        lined = shards::line_up(o, identity, first, raw) => lined?,
-        _ = stop.wait_for(|s| *s) => return Err(RunError::Shard("stopped while waiting at the start barrier".into())),
-    };
+    let lined = line_up(o, identity, first.flatten(), stop).await?;
     let provider = match (provider, &lined.start.embedded) {
         (Some(p), _) => p,
         (None, Some(e)) => {
             let timeout = ProviderFile::embedded().step_timeout.0;
             let p: Arc<dyn Provider> = Arc::new(crate::provider::shared_embedded::SharedEmbedded::at(
+                "embedded",
                 e.whip_url.clone(),
                 e.whep_url.clone(),
                 e.api_url.clone(),

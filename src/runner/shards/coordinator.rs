@@ -124,18 +124,12 @@ impl Coordinator {
         })
     }
 
-    /// Waits for the announced start (all joined, or the deadline).
-    pub async fn announced(&self) -> Start {
+    /// Waits for the announced start (all joined, or the deadline); `None` if the server has
+    /// gone without announcing one.
+    pub async fn announced(&self) -> Option<Start> {
         let mut start = self.start.clone();
-        loop {
-            if let Some(s) = start.borrow_and_update().clone() {
-                return s;
-            }
-            if start.changed().await.is_err() {
-                // The sender lives in the server's state, which outlives this borrow.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        let announced = start.wait_for(Option::is_some).await.ok()?;
+        announced.clone()
     }
 }
 

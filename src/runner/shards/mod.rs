@@ -145,7 +145,7 @@ pub struct Lined {
     pub host: String,
     synced: Option<Synced>,
     link: Option<Link>,
-    _coordinator: Option<Coordinator>,
+    coordinator: Option<Coordinator>,
 }
 
 impl Lined {
@@ -168,7 +168,7 @@ impl Lined {
 
     /// What run.json says of this shard.
     pub fn record(&self) -> ShardRecord {
-        let reference = self.shard.is_first() && self._coordinator.is_some();
+        let reference = self.shard.is_first() && self.coordinator.is_some();
         let clock = match (&self.synced, reference) {
             (_, true) => Some(ClockOffset {
                 ahead_ms: 0.0,
@@ -234,7 +234,7 @@ pub async fn line_up(
             host,
             synced: None,
             link: None,
-            _coordinator: None,
+            coordinator: None,
         });
     };
     let request = JoinRequest {
@@ -266,7 +266,13 @@ pub async fn line_up(
     };
     let link = Link::new(coordinator)?;
     let (start, synced) = match &served {
-        Some(c) => (c.announced().await, None),
+        Some(c) => {
+            let start = c.announced().await.ok_or(ShardError::Coordinator {
+                step: "start",
+                reason: "the coordinator stopped before announcing a start".into(),
+            })?;
+            (start, None)
+        }
         None => {
             let synced = Synced::new(raw.uncorrected());
             synced.first(&link).await?;
@@ -296,6 +302,6 @@ pub async fn line_up(
         host,
         synced,
         link: Some(link),
-        _coordinator: served,
+        coordinator: served,
     })
 }
