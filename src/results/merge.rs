@@ -157,14 +157,15 @@ fn summary_of(f: &ShardFile) -> Option<MergedShard> {
     })
 }
 
-/// `field` of the scenario as run.json keeps it; absent is `None`, unreadable an error (gates
-/// are never dropped silently).
+/// `field` of the scenario as run.json keeps it; absent (or null) is `None`, unreadable an
+/// error (gates are never dropped silently).
 fn scenario_field<T: serde::de::DeserializeOwned>(
     r: &RunResults,
     field: &str,
 ) -> Result<Option<T>, ResultsError> {
     r.scenario
         .get(field)
+        .filter(|v| !v.is_null())
         .map(|v| serde_json::from_value(v.clone()))
         .transpose()
         .map_err(|e| ResultsError::Merge(format!("field `scenario.{field}`: {e}")))
