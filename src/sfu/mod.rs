@@ -6,10 +6,12 @@ pub mod api;
 pub mod faults;
 pub mod live_room;
 pub mod quirks;
+mod sequence;
 pub mod server;
 
 use crate::client::native::{codec_of, negotiated_pt, udp_input};
 use quirks::{Forwarded, Quirks, ResendCache};
+use sequence::SubscriberSequence;
 use std::net::SocketAddr;
 use std::time::Instant;
 use str0m::change::SdpOffer;
@@ -57,6 +59,8 @@ struct SfuPeer {
     audio_pt: Option<Pt>,
     /// What was forwarded, to resend on the main SSRC (only under `retransmit_without_rtx`).
     resend: Option<ResendCache>,
+    video_sequence: SubscriberSequence,
+    audio_sequence: SubscriberSequence,
 }
 
 pub struct Sfu {
@@ -158,6 +162,8 @@ impl Sfu {
             video_pt: None,
             audio_pt: None,
             resend,
+            video_sequence: SubscriberSequence::default(),
+            audio_sequence: SubscriberSequence::default(),
         });
         if !publish {
             self.request_keyframe(room);
@@ -349,15 +355,18 @@ impl Sfu {
             .iter_mut()
             .filter(|p| p.side == Side::Subscriber && p.room == room)
         {
-            let target = if is_video {
-                sub.video_mid.zip(sub.video_pt)
+            let (target, numbering) = if is_video {
+                (sub.video_mid.zip(sub.video_pt), &mut sub.video_sequence)
             } else {
-                sub.audio_mid.zip(sub.audio_pt)
+                (sub.audio_mid.zip(sub.audio_pt), &mut sub.audio_sequence)
             };
             let Some((mid, pt)) = target else { continue };
+            let Some(seq_no) = numbering.number(packet.seq_no) else {
+                continue;
+            };
             let sent = Forwarded {
                 pt,
-                seq_no: packet.seq_no,
+                seq_no,
                 rtp_time: timestamp,
                 wallclock: packet.timestamp,
                 marker: packet.header.marker,

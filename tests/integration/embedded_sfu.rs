@@ -299,3 +299,77 @@ async fn scheduled_signalling_faults_answer_as_asked_and_end_on_time() {
     let ok = whip_whep::offer(&http, &sfu.whep_url("f"), an_offer().await, None, TIMEOUT).await;
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
+
+/// A viewer's SRTP starts at rollover count 0 with its first packet: a viewer who joins after
+/// the publisher's sequence numbers wrapped must still decrypt audio and video. Seed 65535 starts
+/// audio at sequence 65523 and video at 65529, so both wrap within 300 ms, long before the viewer
+/// joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_who_joins_after_the_sequence_numbers_wrapped_gets_audio_and_video() {
+    let _heavy = common::heavy().await;
+    rtcbench::client::init_crypto();
+    let sfu = server::start(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("sfu");
+    let http = reqwest::Client::new();
+    let clock = WallClock::start();
+    let start = clock.now();
+    let pub_socket = bind(LOOPBACK).await.expect("bind");
+    let sender = MediaSender::new(sender_config(65_535), start).expect("sender");
+    let mut publisher = NativePeer::new(
+        Role::Publish(Box::new(sender)),
+        pub_socket.local_addr().unwrap(),
+        clock,
+        Instant::now(),
+    )
+    .unwrap();
+    let offer = publisher.create_offer().unwrap();
+    let published = whip_whep::offer(&http, &sfu.whip_url("wrap"), offer, None, TIMEOUT)
+        .await
+        .expect("WHIP");
+    publisher.accept_answer(&published.answer).unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    let (_stop_tx, stop) = watch::channel(false);
+    let p = tokio::spawn(run(publisher, pub_socket, until, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let sub_socket = bind(LOOPBACK).await.expect("bind");
+    let joined = clock.now();
+    let receiver = Receiver::new(
+        "late".into(),
+        ReceiverRole::Light,
+        joined,
+        VideoReceiver::new(joined, None),
+        AudioReceiver::new(None),
+    );
+    let mut subscriber = NativePeer::new(
+        Role::Subscribe(Box::new(receiver)),
+        sub_socket.local_addr().unwrap(),
+        clock,
+        Instant::now(),
+    )
+    .unwrap();
+    let offer = subscriber.create_offer().unwrap();
+    let played = whip_whep::offer(&http, &sfu.whep_url("wrap"), offer, None, TIMEOUT)
+        .await
+        .expect("WHEP");
+    subscriber.accept_answer(&played.answer).unwrap();
+    let (subscriber, exit) = run(subscriber, sub_socket, until, stop).await;
+    assert!(matches!(exit, PeerExit::Finished), "{exit:?}");
+    let (publisher, _) = p.await.unwrap();
+    let sent = &publisher.sender().unwrap().stats;
+    assert!(
+        sent.audio_packets > 150,
+        "{} audio packets sent",
+        sent.audio_packets
+    );
+    let receiver = subscriber.receiver().unwrap();
+    let audio_packets = receiver.audio.stats.received();
+    let s = receiver.summary("late", clock.now());
+    eprintln!(
+        "late viewer: frames {}, audio packets {audio_packets}, audio latency p50 {:?} ms",
+        s.frames_rendered, s.audio_latency_p50_ms
+    );
+    assert!(s.frames_rendered > 60, "{} frames", s.frames_rendered);
+    assert!(audio_packets > 100, "{audio_packets} audio packets arrived");
+}
