@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod frame;
+pub mod live;
 pub mod marker;
 pub mod quality;
 pub mod receiver;
