@@ -5,3 +5,5 @@
 pub mod avc;
 pub mod flv;
 pub mod playback;
+pub mod playlist;
+pub mod ts;
