@@ -5,5 +5,6 @@
 pub mod avc;
 pub mod flv;
 pub mod playback;
+pub mod player;
 pub mod playlist;
 pub mod ts;

@@ -182,13 +182,32 @@ fn read_timestamp(b: &[u8]) -> u64 {
         | (b[4] >> 1) as u64
 }
 
+/// Where a stream's tables put its H.264, remembered across segments and parts (an LL-HLS part
+/// need not repeat the tables).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pids {
+    pmt: Option<u16>,
+    video: Option<u16>,
+}
+
 /// The H.264 access units of a whole segment, in order.
 pub fn demux(segment: &[u8], max_pes_bytes: usize) -> Result<Vec<TsFrame>, TsError> {
+    demux_with(segment, max_pes_bytes, &mut Pids::default())
+}
+
+/// As [`demux`], with the tables of earlier segments of the same stream.
+pub fn demux_with(
+    segment: &[u8],
+    max_pes_bytes: usize,
+    pids: &mut Pids,
+) -> Result<Vec<TsFrame>, TsError> {
     if segment.len() % PACKET != 0 {
         return Err(TsError::Length(segment.len()));
     }
-    let mut pmt_pid = None;
-    let mut video_pid = None;
+    let Pids {
+        pmt: mut pmt_pid,
+        video: mut video_pid,
+    } = *pids;
     let mut pes: Option<(usize, Vec<u8>, bool)> = None;
     let mut frames = Vec::new();
     for (index, packet) in segment.chunks_exact(PACKET).enumerate() {
@@ -256,6 +275,10 @@ pub fn demux(segment: &[u8], max_pes_bytes: usize) -> Result<Vec<TsFrame>, TsErr
     if video_pid.is_none() && !segment.is_empty() {
         return Err(TsError::NoVideo);
     }
+    *pids = Pids {
+        pmt: pmt_pid,
+        video: video_pid,
+    };
     Ok(frames)
 }
 
