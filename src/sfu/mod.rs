@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod faults;
+pub mod live_out;
 pub mod live_room;
 pub mod quirks;
 mod sequence;
