@@ -7,6 +7,7 @@ pub mod error;
 pub mod ice_servers;
 pub mod lines;
 pub mod link;
+pub mod live_http;
 pub mod native;
 pub mod sdp;
 pub mod sidecar;

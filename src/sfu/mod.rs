@@ -11,6 +11,8 @@ mod sequence;
 pub mod server;
 
 use crate::client::native::{codec_of, negotiated_pt, udp_input};
+use live_out::ingest::VideoIngest;
+use live_out::LiveEvent;
 use quirks::{Forwarded, Quirks, ResendCache};
 use sequence::SubscriberSequence;
 use std::net::SocketAddr;
@@ -62,6 +64,8 @@ struct SfuPeer {
     resend: Option<ResendCache>,
     video_sequence: SubscriberSequence,
     audio_sequence: SubscriberSequence,
+    /// A publisher's video on its way to the CDN edge (when the edge is on).
+    ingest: Option<VideoIngest>,
 }
 
 pub struct Sfu {
@@ -73,6 +77,8 @@ pub struct Sfu {
     quirks: Quirks,
     /// The RSA certificate `quirks.rsa_certificate` asks for, made once per server.
     rsa_certificate: Option<str0m::crypto::dtls::DtlsCert>,
+    /// What the CDN edge is to package, when it is on (and the instant its times count from).
+    live: Option<(Instant, Vec<LiveEvent>)>,
 }
 
 pub struct Transmit {
@@ -89,6 +95,7 @@ impl Sfu {
             max_viewers: None,
             quirks: Quirks::default(),
             rsa_certificate: None,
+            live: None,
         }
     }
 
@@ -102,6 +109,7 @@ impl Sfu {
             max_viewers: self.max_viewers,
             quirks: self.quirks,
             rsa_certificate: self.rsa_certificate.clone(),
+            live: self.live.as_ref().map(|(epoch, _)| (*epoch, Vec::new())),
         }
     }
 
@@ -114,6 +122,26 @@ impl Sfu {
             self.rsa_certificate = Some(cert);
         }
         Ok(self)
+    }
+
+    /// Hands each publisher's video to the CDN edge ([`Self::drain_live`]).
+    pub fn with_live_out(mut self, now: Instant) -> Self {
+        self.live = Some((now, Vec::new()));
+        self
+    }
+
+    /// What the CDN edge has to package since the last call.
+    pub fn drain_live(&mut self) -> Vec<LiveEvent> {
+        self.live
+            .as_mut()
+            .map(|(_, events)| std::mem::take(events))
+            .unwrap_or_default()
+    }
+
+    fn live_event(&mut self, event: LiveEvent) {
+        if let Some((_, events)) = self.live.as_mut() {
+            events.push(event);
+        }
     }
 
     /// Refuses viewers beyond `max` in any one room.
@@ -165,7 +193,11 @@ impl Sfu {
             resend,
             video_sequence: SubscriberSequence::default(),
             audio_sequence: SubscriberSequence::default(),
+            ingest: (publish && self.live.is_some()).then(VideoIngest::default),
         });
+        if publish {
+            self.live_event(LiveEvent::Started(room.to_string()));
+        }
         if !publish {
             self.request_keyframe(room);
         }
@@ -225,6 +257,9 @@ impl Sfu {
             .ok_or(SfuError::NoSession(id))?;
         let mut peer = self.peers.remove(i);
         peer.rtc.disconnect();
+        if peer.side == Side::Publisher {
+            self.live_event(LiveEvent::Ended(peer.room));
+        }
         Ok(())
     }
 
@@ -290,6 +325,15 @@ impl Sfu {
                 self.on_event(index, event);
             }
         }
+        let gone: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|p| p.side == Side::Publisher && !p.rtc.is_alive())
+            .map(|p| p.room.clone())
+            .collect();
+        for room in gone {
+            self.live_event(LiveEvent::Ended(room));
+        }
         self.peers.retain(|p| p.rtc.is_alive());
         next
     }
@@ -339,6 +383,9 @@ impl Sfu {
             return;
         }
         let room = self.peers[publisher].room.clone();
+        if is_video {
+            self.ingest(publisher, packet);
+        }
         let ext = ExtensionValues {
             abs_capture_time: packet.header.ext_vals.abs_capture_time,
             ..Default::default()
@@ -379,6 +426,33 @@ impl Sfu {
             }
             let str0m_resends = sub.resend.is_none();
             write(&mut sub.rtc, mid, sent, str0m_resends);
+        }
+    }
+
+    /// A publisher's video packet, on its way to the CDN edge.
+    fn ingest(&mut self, publisher: usize, packet: &RtpPacket) {
+        let Some((epoch, _)) = self.live else { return };
+        let peer = &mut self.peers[publisher];
+        let Some(ingest) = peer.ingest.as_mut() else {
+            return;
+        };
+        let rtp = crate::media::rtp::RtpPacket {
+            payload_type: *packet.header.payload_type,
+            marker: packet.header.marker,
+            sequence: packet.header.sequence_number,
+            timestamp: packet.header.timestamp,
+            ssrc: *packet.header.ssrc,
+            abs_capture_us: None,
+            payload: packet.payload.to_vec(),
+        };
+        let now = packet
+            .timestamp
+            .saturating_duration_since(epoch)
+            .as_micros() as u64;
+        let frames = ingest.on_packet(*packet.seq_no, rtp, now);
+        let room = peer.room.clone();
+        for frame in frames {
+            self.live_event(LiveEvent::Frame(room.clone(), frame));
         }
     }
 

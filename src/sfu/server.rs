@@ -2,6 +2,8 @@
 //! wherever `serve-reference --listen` says).
 
 use super::faults::{FaultSchedule, Restarts};
+use super::live_out::edge::Edge;
+use super::live_out::packager::PackagerConfig;
 use super::{Sfu, SfuError, Transmit};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -94,6 +96,16 @@ impl ReferenceServer {
     pub fn whep_url(&self, room: &str) -> String {
         format!("http://{}/whep/{room}", self.http_addr)
     }
+    /// The room's published video as HTTP-FLV, HLS and LL-HLS from the built-in CDN edge.
+    pub fn flv_url(&self, room: &str) -> String {
+        format!("http://{}/live/{room}.flv", self.http_addr)
+    }
+    pub fn hls_url(&self, room: &str) -> String {
+        format!("http://{}/hls/{room}/index.m3u8", self.http_addr)
+    }
+    pub fn ll_hls_url(&self, room: &str) -> String {
+        format!("http://{}/hls/{room}/ll.m3u8", self.http_addr)
+    }
 
     /// How many viewers were answered 404 because nothing was published in their room yet.
     pub fn refused_viewers(&self) -> u64 {
@@ -130,13 +142,15 @@ pub async fn start_with(
     let media_addr = udp.local_addr()?;
     let (commands, rx) = mpsc::channel(256);
     let sfu = Sfu::new(media_addr)
+        .with_live_out(Instant::now())
         .with_max_viewers(options.max_viewers_per_room)
         .with_quirks(options.quirks)
         .map_err(std::io::Error::other)?;
     let faults = FaultSchedule::default();
     let refused_viewers = Arc::new(AtomicU64::new(0));
     let publish_delay = Duration::from_millis(options.quirks.publish_delay_ms.unwrap_or(0));
-    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts()));
+    let edge = Edge::new(PackagerConfig::default());
+    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts(), edge.clone()));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
         .route("/whep/{room}", post(whep))
@@ -152,7 +166,8 @@ pub async fn start_with(
             faults.clone(),
             super::faults::gate,
         ))
-        .merge(super::api::router());
+        .merge(super::api::router())
+        .merge(super::live_out::edge::router(edge));
     let web = tokio::spawn(async move {
         let _ = axum::serve(http, app).await;
     });
@@ -170,6 +185,7 @@ async fn media_loop(
     socket: UdpSocket,
     mut commands: mpsc::Receiver<Command>,
     mut restarts: Restarts,
+    edge: Arc<Edge>,
 ) {
     let mut buf = vec![0u8; 2048];
     let mut out: Vec<Transmit> = Vec::new();
@@ -183,6 +199,7 @@ async fn media_loop(
         }
         was_down = down;
         let next = sfu.poll(&mut out);
+        edge.apply(sfu.drain_live());
         if down {
             out.clear();
         }

@@ -332,3 +332,20 @@ pub fn run_to(scenario: &std::path::Path, out: &std::path::Path) -> std::process
         .output()
         .expect("runs")
 }
+
+/// Whether `tool` is on PATH. Without it a test says so and passes, unless `required_by` is set
+/// (CI sets it): then the missing tool fails the test.
+pub fn tool_or_required(tool: &str, required_by: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg("-version")
+        .output()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os(required_by).is_none(),
+            "{tool} is not installed and {required_by} is set"
+        );
+        eprintln!("{tool} is not installed: skipped (set {required_by} to require it)");
+    }
+    found
+}

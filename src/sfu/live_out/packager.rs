@@ -6,8 +6,8 @@ use crate::media::live::avc::{annexb_to_length_prefixed, DecoderConfig};
 use crate::media::live::flv;
 use crate::media::live::playlist::{write_media, LowLatency, MediaPlaylist, Part, Segment};
 use crate::media::live::ts::{Muxer, TsFrame};
+use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// How segments and parts are cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct LiveFrame {
 
 #[derive(Debug, Clone)]
 pub struct StoredPart {
-    pub bytes: Arc<Vec<u8>>,
+    pub bytes: Bytes,
     pub duration_us: u64,
     pub independent: bool,
 }
@@ -52,7 +52,7 @@ pub struct StoredPart {
 #[derive(Debug, Clone)]
 pub struct StoredSegment {
     pub msn: u64,
-    pub bytes: Arc<Vec<u8>>,
+    pub bytes: Bytes,
     pub duration_us: u64,
     pub discontinuity: bool,
     pub parts: Vec<StoredPart>,
@@ -81,6 +81,7 @@ pub struct Packager {
     building: Option<Building>,
     next_msn: u64,
     discontinuity: bool,
+    finished_parts: u64,
 }
 
 impl Packager {
@@ -95,7 +96,13 @@ impl Packager {
             building: None,
             next_msn: 0,
             discontinuity: false,
+            finished_parts: 0,
         }
+    }
+
+    /// Parts finished so far (each segment's last part finishes with it).
+    pub fn finished_parts(&self) -> u64 {
+        self.finished_parts
     }
 
     /// A new publisher takes over the room: what follows is a new stream after a discontinuity.
@@ -187,6 +194,7 @@ impl Packager {
         if let Some((start, _, _)) = &b.part {
             if pts.saturating_sub(*start) * 100 / 9 >= part_us {
                 close_part(b, pts);
+                self.finished_parts += 1;
             }
         }
         let ts_frame = TsFrame {
@@ -209,9 +217,10 @@ impl Packager {
             return;
         };
         close_part(&mut b, end_pts);
+        self.finished_parts += 1;
         self.segments.push_back(StoredSegment {
             msn: b.msn,
-            bytes: Arc::new(b.bytes),
+            bytes: Bytes::from(b.bytes),
             duration_us: end_pts.saturating_sub(b.start_pts) * 100 / 9,
             discontinuity: b.discontinuity,
             parts: b.parts,
@@ -221,14 +230,14 @@ impl Packager {
         }
     }
 
-    pub fn segment(&self, msn: u64) -> Option<Arc<Vec<u8>>> {
+    pub fn segment(&self, msn: u64) -> Option<Bytes> {
         self.segments
             .iter()
             .find(|s| s.msn == msn)
             .map(|s| s.bytes.clone())
     }
 
-    pub fn part(&self, msn: u64, index: usize) -> Option<Arc<Vec<u8>>> {
+    pub fn part(&self, msn: u64, index: usize) -> Option<Bytes> {
         if let Some(b) = self.building.as_ref().filter(|b| b.msn == msn) {
             return b.parts.get(index).map(|p| p.bytes.clone());
         }
@@ -307,7 +316,7 @@ impl Packager {
 fn close_part(b: &mut Building, end_pts: u64) {
     if let Some((start, bytes, independent)) = b.part.take() {
         b.parts.push(StoredPart {
-            bytes: Arc::new(bytes),
+            bytes: Bytes::from(bytes),
             duration_us: end_pts.saturating_sub(start) * 100 / 9,
             independent,
         });

@@ -1,0 +1,179 @@
+//! The embedded provider's CDN edge: a WHIP publisher on 127.0.0.1, watched at once by HLS,
+//! LL-HLS and HTTP-FLV players running over real HTTP, and its segments checked by ffprobe.
+
+use crate::common;
+
+use rtcbench::base::WallClock;
+use rtcbench::client::driver::{bind, run};
+use rtcbench::client::live_http::{run_flv, run_hls};
+use rtcbench::client::native::{NativePeer, Role};
+use rtcbench::media::live::player::flv::{FlvConfig, FlvPlayer};
+use rtcbench::media::live::player::hls::{HlsConfig, HlsPlayer};
+use rtcbench::media::live::player::LiveStats;
+use rtcbench::media::sender::{MediaSender, SenderConfig};
+use rtcbench::provider::signal::whip as whip_whep;
+use rtcbench::sfu::server;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn describe(name: &str, s: &LiveStats) -> String {
+    let ms = |us: Option<u64>| {
+        us.map(|u| format!("{:.0}", u as f64 / 1000.0))
+            .unwrap_or("-".into())
+    };
+    format!(
+        "{name}: startup {} ms, first frame {} ms, stalls {} ({} ms), latency p50 {:.0} ms (min {:.0}, max {:.0}), frames {}, errors {:?}",
+        ms(s.startup_us()),
+        ms(s.first_frame_us()),
+        s.playback.stalls,
+        s.playback.stall_time_us / 1000,
+        s.latency_us.value_at_quantile(0.5) as f64 / 1000.0,
+        s.latency_us.min() as f64 / 1000.0,
+        s.latency_us.max() as f64 / 1000.0,
+        s.playback.rendered_frames,
+        s.errors
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_ll_hls_and_http_flv_viewers_watch_a_whip_publisher_through_the_embedded_edge() {
+    let _heavy = common::heavy().await;
+    rtcbench::client::init_crypto();
+    let sfu = server::start(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("sfu");
+    let http = reqwest::Client::new();
+    let clock = WallClock::start();
+    let socket = bind(LOOPBACK).await.expect("bind");
+    let sender = MediaSender::new(
+        SenderConfig {
+            seed: 5,
+            width: 320,
+            height: 180,
+            fps: 25,
+            video_bitrate_bps: 500_000,
+            keyframe_interval_us: 1_000_000,
+            audio_bitrate_bps: None,
+            video_ssrc: 1,
+            audio_ssrc: 2,
+        },
+        clock.now(),
+    )
+    .expect("sender");
+    let mut publisher = NativePeer::new(
+        Role::Publish(Box::new(sender)),
+        socket.local_addr().unwrap(),
+        clock,
+        Instant::now(),
+    )
+    .unwrap();
+    let offer = publisher.create_offer().unwrap();
+    let timeout = Duration::from_secs(3);
+    let published = whip_whep::offer(&http, &sfu.whip_url("sale"), offer, None, timeout)
+        .await
+        .expect("WHIP");
+    publisher.accept_answer(&published.answer).unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    let publishing = tokio::spawn(run(
+        publisher,
+        socket,
+        Instant::now() + Duration::from_secs(16),
+        stop.clone(),
+    ));
+    // Four segments in the window before anyone taps play.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+
+    let tap = clock.now();
+    let until = tap + 10_000_000;
+    let hls = HlsPlayer::new(&sfu.hls_url("sale"), HlsConfig::default(), tap);
+    let ll = HlsPlayer::new(
+        &sfu.ll_hls_url("sale"),
+        HlsConfig {
+            low_latency: true,
+            ..HlsConfig::default()
+        },
+        tap,
+    );
+    let flv = FlvPlayer::new(&sfu.flv_url("sale"), FlvConfig::default(), tap);
+    let hls = tokio::spawn(run_hls(hls, http.clone(), clock, until, stop.clone()));
+    let ll = tokio::spawn(run_hls(ll, http.clone(), clock, until, stop.clone()));
+    let flv = tokio::spawn(run_flv(flv, http.clone(), clock, until, stop.clone()));
+    let (hls, ll, flv) = (hls.await.unwrap(), ll.await.unwrap(), flv.await.unwrap());
+
+    let get = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().bytes().await.unwrap() }
+    };
+    let playlist = get(sfu.hls_url("sale")).await;
+    let last = String::from_utf8_lossy(&playlist)
+        .lines()
+        .rfind(|l| l.ends_with(".ts"))
+        .expect("a segment listed")
+        .to_string();
+    let segment = get(sfu.hls_url("sale").replace("index.m3u8", &last)).await;
+    let _ = publishing.await;
+
+    for (name, stats) in [
+        ("HLS", &hls.stats),
+        ("LL-HLS", &ll.stats),
+        ("HTTP-FLV", &flv.stats),
+    ] {
+        eprintln!("{}", describe(name, stats));
+        assert!(stats.startup_us().expect("started") < 2_000_000, "{name}");
+        assert_eq!(stats.playback.stalls, 0, "{name}");
+        assert_eq!(stats.http_errors, 0, "{name}");
+        assert!(stats.playback.rendered_frames > 150, "{name}");
+        assert!(
+            stats.latency_us.len() > 150,
+            "{name}: latency from the SEI marker"
+        );
+    }
+    let p50 = |s: &LiveStats| s.latency_us.value_at_quantile(0.5);
+    // HLS starts three 1 s segments back; LL-HLS at the latest key frame; FLV at the GOP cache.
+    assert!(
+        (2_500_000..5_000_000).contains(&p50(&hls.stats)),
+        "HLS {}",
+        p50(&hls.stats)
+    );
+    assert!(p50(&ll.stats) < p50(&hls.stats));
+    assert!(p50(&flv.stats) < 2_000_000);
+    assert!(ll.stats.part_us.len() > 30, "LL-HLS fetched parts");
+    ffprobe_counts_frames(&segment, 25);
+}
+
+/// ffprobe, an independent demuxer and decoder, reads the segment as 25 frames of H.264.
+fn ffprobe_counts_frames(segment: &[u8], frames: u64) {
+    if !common::tool_or_required("ffprobe", "RTCBENCH_REQUIRE_FFMPEG") {
+        return;
+    }
+    let dir = common::temp_dir("cdn-edge");
+    let path = dir.join("segment.ts");
+    std::fs::write(&path, segment).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "ffprobe: {} {}",
+        text.trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    // It lists the stream under the program and again on its own: the same line twice.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!lines.is_empty(), "ffprobe read nothing");
+    assert!(
+        lines.iter().all(|l| *l == format!("h264,{frames}")),
+        "{text}"
+    );
+}
