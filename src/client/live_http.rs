@@ -6,25 +6,49 @@
 use crate::base::{Micros, WallClock};
 use crate::media::live::player::flv::FlvPlayer;
 use crate::media::live::player::hls::HlsPlayer;
-use crate::media::live::player::{Fetch, Fetched};
+use crate::media::live::player::{Fetch, Fetched, LiveStats};
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// Longest wait for a playlist, segment or part (a blocking reload is held up to a few seconds).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a running player's samples are handed over.
+const TICK_US: Micros = 1_000_000;
+
+/// Hands a player's stats to `each` at most once a second (and once at the end).
+pub struct Ticks<F> {
+    each: F,
+    next: Micros,
+}
+
+impl<F: FnMut(&mut LiveStats, Micros)> Ticks<F> {
+    pub fn new(each: F) -> Self {
+        Self { each, next: 0 }
+    }
+
+    fn maybe(&mut self, stats: &mut LiveStats, now: Micros) {
+        if now >= self.next {
+            self.next = now + TICK_US;
+            (self.each)(stats, now);
+        }
+    }
+}
+
 /// Plays HLS or LL-HLS until `until` (on `clock`) or until `stop` turns true.
-pub async fn run_hls(
+pub async fn run_hls<F: FnMut(&mut LiveStats, Micros)>(
     mut player: HlsPlayer,
     http: reqwest::Client,
     clock: WallClock,
-    until: Micros,
-    mut stop: watch::Receiver<bool>,
+    (until, mut stop): (Micros, watch::Receiver<bool>),
+    mut ticks: Ticks<F>,
 ) -> HlsPlayer {
     loop {
         let now = clock.now();
+        ticks.maybe(&mut player.stats, now);
         if now >= until || *stop.borrow() {
             player.advance(now.min(until));
+            (ticks.each)(&mut player.stats, now.min(until));
             return player;
         }
         if let Some(fetch) = player.poll(now) {
@@ -122,17 +146,19 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Plays an HTTP-FLV stream until `until` or `stop`, reconnecting as the player asks.
-pub async fn run_flv(
+pub async fn run_flv<F: FnMut(&mut LiveStats, Micros)>(
     mut player: FlvPlayer,
     http: reqwest::Client,
     clock: WallClock,
-    until: Micros,
-    mut stop: watch::Receiver<bool>,
+    (until, mut stop): (Micros, watch::Receiver<bool>),
+    mut ticks: Ticks<F>,
 ) -> FlvPlayer {
     loop {
         let now = clock.now();
+        ticks.maybe(&mut player.stats, now);
         if now >= until || *stop.borrow() {
             player.advance(now.min(until));
+            (ticks.each)(&mut player.stats, now.min(until));
             return player;
         }
         let Some(fetch) = player.poll(now) else {
@@ -144,7 +170,7 @@ pub async fn run_flv(
             continue;
         };
         tokio::select! {
-            _ = stream(&mut player, &http, &fetch, &clock) => {}
+            _ = stream(&mut player, &http, &fetch, &clock, &mut ticks) => {}
             _ = sleep_until(&clock, until) => {}
             _ = stopped(&mut stop) => {}
         }
@@ -152,7 +178,13 @@ pub async fn run_flv(
 }
 
 /// One HTTP-FLV response, fed to the player as it comes.
-async fn stream(player: &mut FlvPlayer, http: &reqwest::Client, fetch: &Fetch, clock: &WallClock) {
+async fn stream<F: FnMut(&mut LiveStats, Micros)>(
+    player: &mut FlvPlayer,
+    http: &reqwest::Client,
+    fetch: &Fetch,
+    clock: &WallClock,
+    ticks: &mut Ticks<F>,
+) {
     let connect = tokio::time::timeout(REQUEST_TIMEOUT, http.get(&fetch.url).send()).await;
     let mut response = match connect {
         Ok(Ok(response)) => response,
@@ -169,7 +201,11 @@ async fn stream(player: &mut FlvPlayer, http: &reqwest::Client, fetch: &Fetch, c
     loop {
         // A live stream that goes quiet for this long has stopped.
         match tokio::time::timeout(REQUEST_TIMEOUT, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => player.on_bytes(fetch.id, &chunk, clock.now()),
+            Ok(Ok(Some(chunk))) => {
+                let now = clock.now();
+                player.on_bytes(fetch.id, &chunk, now);
+                ticks.maybe(&mut player.stats, now);
+            }
             Ok(Ok(None)) => return player.on_end(fetch.id, None, clock.now()),
             Ok(Err(e)) => return player.on_end(fetch.id, Some(describe(&e)), clock.now()),
             Err(_) => {

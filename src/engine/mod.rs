@@ -1,6 +1,7 @@
 //! The engine: runs a plan's groups concurrently against the clock and gathers what they measured.
 
 pub mod abort;
+mod cdn;
 
 mod cohost;
 pub mod driver;
@@ -213,6 +214,7 @@ fn spawn_groups(
 ) -> (Vec<SimulatedTask>, Vec<WebrtcTask>) {
     let mut simulated = Vec::new();
     let mut webrtc = Vec::new();
+    let publications = published::Publications::default();
     for group in &at.plan.groups {
         let name = group.name.clone();
         match (group.transport, &provider) {
@@ -239,6 +241,7 @@ fn spawn_groups(
                     stop: at.stop.clone(),
                     live: live.clone(),
                     relay: relay.clone(),
+                    publications: publications.clone(),
                 };
                 let task = webrtc::run_group(group.clone(), run);
                 webrtc.push((name, tokio::spawn(task)));

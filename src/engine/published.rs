@@ -29,6 +29,24 @@ pub trait Elsewhere: Send + Sync {
 /// The shared publications of a run, if it is sharded.
 pub type Relay = Option<Arc<dyn Elsewhere>>;
 
+/// This process's publications by provider room, so a group that watches another group's
+/// publisher (a CDN audience) dials once it is published, as that group's own viewers do.
+#[derive(Clone, Default)]
+pub struct Publications(Arc<std::sync::Mutex<std::collections::HashMap<String, Published>>>);
+
+impl Publications {
+    /// The publication into `room` made here (the same one for every group that asks).
+    pub(super) fn here(&self, relay: &Relay, room: &str) -> Published {
+        match self.0.lock() {
+            Ok(mut all) => all
+                .entry(room.to_string())
+                .or_insert_with(|| Published::here(relay, room))
+                .clone(),
+            Err(_) => Published::here(relay, room),
+        }
+    }
+}
+
 #[derive(Clone)]
 enum Source {
     /// Published from this process (and announced to the other shards, if any).

@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 /// How long before its planned instant a session builds its encoder or decoders.
 const PREPARE_LEAD_US: Micros = 500_000;
 
-async fn sleep_until_micros(clock: WallClock, at: Micros) {
+pub(super) async fn sleep_until_micros(clock: WallClock, at: Micros) {
     tokio::time::sleep_until(clock.instant_of(at).into()).await;
 }
 
 /// Notes how late the generator started a planned join; returns the actual start.
-fn record_slip(ctx: &Ctx, planned: Micros) -> Micros {
+pub(super) fn record_slip(ctx: &Ctx, planned: Micros) -> Micros {
     let now = ctx.clock.now();
     if let Ok(mut rec) = ctx.recorder.lock() {
         rec.record(Sample {
@@ -350,7 +350,7 @@ pub(super) struct Watch {
 /// publisher to be published; returns the instant the viewer's own times count from: the
 /// later of its planned instant and the publication, so the provider's publish time is not
 /// counted against the viewer (docs/measurement.md).
-async fn wait_for_publisher(ctx: &Ctx, w: &Watch) -> Micros {
+pub(super) async fn wait_for_publisher(ctx: &Ctx, w: &Watch) -> Micros {
     let Some(publisher) = &w.publisher else {
         return w.dial_at;
     };

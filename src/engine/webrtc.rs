@@ -57,6 +57,8 @@ pub(super) struct Ctx {
     pub(super) kernel: Option<Arc<KernelNet>>,
     /// Publications shared with the other shards, in a sharded run.
     pub(super) relay: super::published::Relay,
+    /// This process's publications by room.
+    pub(super) publications: super::published::Publications,
 }
 
 impl Ctx {
@@ -252,6 +254,7 @@ pub struct RunShared {
     pub stop: watch::Receiver<bool>,
     pub live: Arc<Live>,
     pub relay: super::published::Relay,
+    pub publications: super::published::Publications,
 }
 
 fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
@@ -277,6 +280,7 @@ fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
         network_origin: run_start + plan.start_us,
         kernel: run.kernel,
         relay: run.relay,
+        publications: run.publications,
     }
 }
 
@@ -300,10 +304,12 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
     // Viewers wait only for a publisher of this group (another group's publication is not
     // watched here; a refusal before it is published is asked again).
     let ours_here = !plan.external_publisher && !plan.publisher_elsewhere;
-    let published = match (publishes_natively(ctx), ours_here) {
+    // A CDN audience watches another group's host: it waits for that publication too.
+    let ours_beside = plan.live.is_some() && plan.publisher_of.is_some();
+    let published = match (publishes_natively(ctx), ours_here || ours_beside) {
         (false, _) => None,
-        (true, true) => Some(Published::here(&ctx.relay, &room)),
-        (true, false) if plan.publisher_elsewhere => Published::there(&ctx.relay, &room),
+        (true, _) if plan.publisher_elsewhere => Published::there(&ctx.relay, &room),
+        (true, true) => Some(ctx.publications.here(&ctx.relay, &room)),
         (true, false) => None,
     };
     if ours_here {
@@ -332,7 +338,10 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
                 via_sidecar: ctx.sidecar_plays(Some(i)),
                 publisher: published.clone(),
             };
-            tokio::spawn(subscribe(ctx.clone(), w))
+            match plan.live {
+                Some(live) => tokio::spawn(super::cdn::watch(ctx.clone(), w, live)),
+                None => tokio::spawn(subscribe(ctx.clone(), w)),
+            }
         })
         .collect();
     (publishers, watchers)

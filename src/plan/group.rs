@@ -62,6 +62,7 @@ impl Within<'_> {
             room: g.room.as_ref().map(|r| r.get_ref().clone()),
             room_tag: self.room_tag.to_string(),
             publisher_elsewhere: false,
+            live: None,
             receivers: self.receivers(g, ids, sessions),
             cohost: (g.kind == GroupKind::Cohost).then(|| self.cohost(g)),
             faults: self

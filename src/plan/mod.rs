@@ -218,12 +218,21 @@ pub struct GroupPlan {
     /// The group's publishers (a room's host, a co-hosting group's hosts) run on another shard
     /// of the run: viewers here watch them through the provider.
     pub publisher_elsewhere: bool,
+    /// The group's viewers watch through the provider's CDN with this player, not over WebRTC.
+    pub live: Option<LivePlan>,
     pub receivers: Vec<ReceiverPlan>,
     /// Hosts, PK rounds and the switch of a co-hosting group.
     pub cohost: Option<CohostPlan>,
     /// The faults that hit this group, and how its clients come back from a lost connection.
     pub faults: Vec<faults::FaultPlan>,
     pub reconnect: scenario::faults::ReconnectSpec,
+}
+
+/// How a CDN audience share plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivePlan {
+    pub protocol: crate::scenario::audience::LiveProtocol,
+    pub buffer: crate::media::live::playback::BufferConfig,
 }
 
 /// A co-hosting group's schedule, in microseconds from the group's start.

@@ -1,9 +1,11 @@
-//! Shares of a room's viewers on other network profiles: each share becomes a sibling group
-//! that watches the same room and publisher, so its outcome and realised impairment are
-//! reported apart (`NAME@PROFILE`).
+//! Shares of a room's viewers watching another way: on other network profiles (`NAME@PROFILE`)
+//! or through the provider's CDN (`NAME~PROTOCOL`). Each share becomes a sibling group that
+//! watches the same room and publisher, so its outcome is reported apart.
 
-use super::{GroupPlan, ReceiverPlan};
+use super::{GroupPlan, LivePlan, ReceiverPlan};
+use crate::media::live::playback::BufferConfig;
 use crate::net::sim_link::LinkParams;
+use crate::scenario::audience::audience_group_name;
 use crate::scenario::profiles::share_group_name;
 use crate::scenario::{self, GroupSpec, Scenario};
 
@@ -13,20 +15,26 @@ const GOLDEN: f64 = 0.618_033_988_749_895;
 
 /// The room's plan with the shares' viewers moved to sibling groups, then the siblings.
 pub fn split(s: &Scenario, g: &GroupSpec, mut room: GroupPlan) -> Vec<GroupPlan> {
-    if g.networks.is_empty() {
+    let fractions: Vec<f64> = if g.audience.is_empty() {
+        g.networks
+            .iter()
+            .map(|n| n.get_ref().share.fraction())
+            .collect()
+    } else {
+        g.audience
+            .iter()
+            .map(|a| a.get_ref().share.fraction())
+            .collect()
+    };
+    if fractions.is_empty() {
         return vec![room];
     }
-    let shares: Vec<(String, f64)> = g
-        .networks
-        .iter()
-        .map(|n| (n.get_ref().profile.clone(), n.get_ref().share.fraction()))
-        .collect();
-    let mut taken: Vec<Vec<ReceiverPlan>> = vec![Vec::new(); shares.len()];
+    let mut taken: Vec<Vec<ReceiverPlan>> = vec![Vec::new(); fractions.len()];
     let mut own = Vec::new();
     for (i, r) in room.receivers.drain(..).enumerate() {
         let x = ((i as f64 + 1.0) * GOLDEN).fract();
         let mut upto = 0.0;
-        let share = shares.iter().position(|(_, f)| {
+        let share = fractions.iter().position(|f| {
             upto += f;
             x < upto
         });
@@ -36,26 +44,50 @@ pub fn split(s: &Scenario, g: &GroupSpec, mut room: GroupPlan) -> Vec<GroupPlan>
         }
     }
     room.receivers = own;
-    let provider_room = room.provider_room();
-    let siblings: Vec<GroupPlan> = shares
-        .iter()
-        .zip(taken)
-        .map(|((profile, _), receivers)| {
-            let network = scenario::network_for(s, profile);
-            GroupPlan {
-                name: share_group_name(&room.name, profile),
-                network_name: profile.clone(),
-                link: LinkParams::from(&network),
-                network,
-                publisher_network: None,
-                publisher_network_name: String::new(),
-                external_publisher: true,
-                publisher_of: Some(room.name.clone()),
-                room: Some(provider_room.clone()),
-                receivers,
-                ..room.clone()
-            }
-        })
-        .collect();
+    let sibling = |receivers: Vec<ReceiverPlan>| GroupPlan {
+        external_publisher: true,
+        publisher_of: Some(room.name.clone()),
+        room: Some(room.provider_room()),
+        receivers,
+        ..room.clone()
+    };
+    let siblings: Vec<GroupPlan> = if g.audience.is_empty() {
+        g.networks
+            .iter()
+            .zip(taken)
+            .map(|(share, receivers)| {
+                let profile = &share.get_ref().profile;
+                let network = scenario::network_for(s, profile);
+                GroupPlan {
+                    name: share_group_name(&room.name, profile),
+                    network_name: profile.clone(),
+                    link: LinkParams::from(&network),
+                    network,
+                    publisher_network: None,
+                    publisher_network_name: String::new(),
+                    ..sibling(receivers)
+                }
+            })
+            .collect()
+    } else {
+        g.audience
+            .iter()
+            .zip(taken)
+            .map(|(share, receivers)| {
+                let share = share.get_ref();
+                GroupPlan {
+                    name: audience_group_name(&room.name, share.protocol),
+                    live: Some(LivePlan {
+                        protocol: share.protocol,
+                        buffer: BufferConfig {
+                            start_us: share.start_buffer().as_micros() as u64,
+                            rebuffer_us: share.rebuffer().as_micros() as u64,
+                        },
+                    }),
+                    ..sibling(receivers)
+                }
+            })
+            .collect()
+    };
     std::iter::once(room).chain(siblings).collect()
 }

@@ -92,6 +92,14 @@ impl Provider for Embedded {
         self.reached.live_room_api()
     }
 
+    fn playback_url(
+        &self,
+        room: &str,
+        protocol: crate::scenario::audience::LiveProtocol,
+    ) -> Option<String> {
+        self.reached.playback_url(room, protocol)
+    }
+
     fn schedule_faults(&self, faults: &[FaultPlan], clock: WallClock, run_start: Micros) {
         self.server
             .faults()

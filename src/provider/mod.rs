@@ -21,6 +21,7 @@ use crate::base::{Micros, WallClock};
 use crate::client::native::{IceServerOutcome, NativePeer};
 use crate::media::receiver::SessionFailure;
 use crate::plan::faults::FaultPlan;
+use crate::scenario::audience::LiveProtocol;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::IpAddr;
@@ -130,6 +131,10 @@ pub trait Provider: Send + Sync {
     }
     /// Base URL of the live-room API (comments, likes, orders), when the provider serves one.
     fn live_room_api(&self) -> Option<String> {
+        None
+    }
+    /// Where a CDN viewer plays `room` over `protocol`, when the provider serves it.
+    fn playback_url(&self, _room: &str, _protocol: LiveProtocol) -> Option<String> {
         None
     }
     /// Schedules the plan's provider-side faults on the run's clock (kinds with

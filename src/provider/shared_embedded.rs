@@ -5,6 +5,7 @@
 use super::whip_whep::WhipWhep;
 use super::{Abilities, Basics, Join, Joined, Pending, Provider};
 use crate::media::receiver::SessionFailure;
+use crate::scenario::audience::LiveProtocol;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -50,5 +51,15 @@ impl Provider for SharedEmbedded {
 
     fn live_room_api(&self) -> Option<String> {
         Some(self.api.clone())
+    }
+
+    fn playback_url(&self, room: &str, protocol: LiveProtocol) -> Option<String> {
+        // The edge is served beside the live-room API (`sfu::live_out::edge`).
+        let base = &self.api;
+        Some(match protocol {
+            LiveProtocol::HttpFlv => format!("{base}/live/{room}.flv"),
+            LiveProtocol::Hls => format!("{base}/hls/{room}/index.m3u8"),
+            LiveProtocol::LlHls => format!("{base}/hls/{room}/ll.m3u8"),
+        })
     }
 }

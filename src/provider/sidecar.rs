@@ -162,6 +162,14 @@ impl Provider for WithSidecar {
         self.inner.live_room_api()
     }
 
+    fn playback_url(
+        &self,
+        room: &str,
+        protocol: crate::scenario::audience::LiveProtocol,
+    ) -> Option<String> {
+        self.inner.playback_url(room, protocol)
+    }
+
     fn schedule_faults(&self, faults: &[FaultPlan], clock: WallClock, run_start: Micros) {
         self.inner.schedule_faults(faults, clock, run_start);
     }

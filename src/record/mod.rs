@@ -15,7 +15,9 @@ pub use run::{
     HttpRequestResult, SelfCost, StepGate, StepResult, Timeline, TimelineMark, TimelinePoint,
 };
 pub(crate) use session::native_client;
-pub use session::{FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure};
+pub use session::{
+    CdnError, CdnPlayback, FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure,
+};
 pub use shard::{ClockOffset, MergedShard, ShardRecord};
 
 use crate::metrics::{Metric, PackedHistogram, SerHistogram};

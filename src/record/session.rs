@@ -139,6 +139,62 @@ pub struct ReceiverSummary {
     /// at least 3 s; any makes the session a failure.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub silent_tracks: Vec<String>,
+    /// What the player measured, for a viewer that watched through the CDN (HTTP-FLV, HLS,
+    /// LL-HLS). Its `first_frame_ms` is the first frame received, `connect_ms` the startup time,
+    /// its e2e latency the live latency, and its W3C freezes its stalls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdn: Option<CdnPlayback>,
+}
+
+/// A CDN viewer's playback, as the live-streaming industry reports it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CdnPlayback {
+    /// `http-flv`, `hls` or `ll-hls`.
+    pub protocol: String,
+    /// The first request (the tap) → playback starts with the start buffer filled; 秒开 is a
+    /// startup of at most 1 s.
+    pub startup_ms: Option<f64>,
+    /// Times the buffer ran dry after playback started.
+    pub stalls: u64,
+    /// Their total length (a stall under way at the end counts up to the end).
+    pub stall_ms: f64,
+    /// Stall time over time watched (卡顿时长占比).
+    pub stall_pct: f64,
+    /// Stalls per 100 s watched (百秒卡顿次数).
+    pub stalls_per_100s: f64,
+    /// From playback start to the end of the session, stalls included.
+    pub watched_s: f64,
+    /// Wall clock when a frame is shown − its capture time from the SEI marker, median.
+    pub live_latency_p50_ms: Option<f64>,
+    pub live_latency_p95_ms: Option<f64>,
+    /// Request → last byte, per segment (HLS) and per part (LL-HLS).
+    pub segment_download_p50_ms: Option<f64>,
+    pub segment_download_p95_ms: Option<f64>,
+    pub part_download_p50_ms: Option<f64>,
+    /// Media bitrate received: bytes over media time.
+    pub bitrate_kbps: Option<f64>,
+    /// The variant played, and the bandwidth its master playlist advertised.
+    pub rendition: Option<String>,
+    pub rendition_bandwidth_kbps: Option<f64>,
+    /// Failed requests and broken streams: HTTP errors, cut bodies, unparsable playlists or
+    /// segments, a playlist that stopped advancing.
+    pub http_errors: u64,
+    /// Requests made again after a failure (and reconnects of an HTTP-FLV stream).
+    pub retries: u64,
+    /// Segments or parts given up on, or that slid out of the playlist before being fetched.
+    pub skipped: u64,
+    /// The first errors, each with its URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<CdnError>,
+}
+
+/// One failure a CDN player met.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CdnError {
+    /// Seconds from the run's start.
+    pub at_s: f64,
+    pub url: String,
+    pub what: String,
 }
 
 /// Why a session did not join: the step that failed and what was said.

@@ -2,6 +2,7 @@
 //! build one report document (document.rs) of tables and charts; each format in export/ turns
 //! a document into bytes, and export::write is the one place report files are written.
 
+mod cdn;
 pub mod charts;
 mod cohost;
 pub mod compare;

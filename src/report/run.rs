@@ -19,6 +19,7 @@ pub(super) fn document(r: &RunResults, with_charts: bool) -> Result<Document, Re
         gates(r),
         r.capacity.as_ref().map(capacity),
         Some(key_figures(r)),
+        super::cdn::table(r),
     ];
     sections.extend(lead.into_iter().flatten().map(Section::Table));
     let charts = match with_charts {

@@ -67,6 +67,12 @@ pub enum RunError {
     TooManyProviders(usize),
     #[error("provider \"{0}\" has no whep_url: it takes streams in over WHIP but plays them back only through its own SDK, which rtcbench's native client cannot do, and every session of this scenario plays a stream")]
     NoPlayback(String),
+    #[error("provider \"{provider}\" serves no {protocol} playback, which group \"{group}\" watches through (the embedded provider serves HTTP-FLV, HLS and LL-HLS)")]
+    NoCdnPlayback {
+        provider: String,
+        group: String,
+        protocol: &'static str,
+    },
     #[error("provider \"{provider}\": its URLs have no {{room}}, so they serve one stream, and this scenario needs {streams} (one room group with no calls or co-hosts fits)")]
     OneStream { provider: String, streams: usize },
     #[error("provider \"{provider}\": group \"{group}\" has an impaired network or a blackhole, which rtcbench applies at its own clients' sockets; a sidecar's client has its own and would go unimpaired (use a clean network with a sidecar)")]
@@ -178,6 +184,20 @@ fn check_fit(
         return Err(RunError::OneStream {
             provider: name(),
             streams,
+        });
+    }
+    let cdn_group = plan.groups.iter().find_map(|g| {
+        let live = g.live?;
+        provider
+            .playback_url("room", live.protocol)
+            .is_none()
+            .then(|| (g.name.clone(), live.protocol.name()))
+    });
+    if let Some((group, protocol)) = cdn_group {
+        return Err(RunError::NoCdnPlayback {
+            provider: name(),
+            group,
+            protocol,
         });
     }
     if let Some(group) = impaired_group(plan, can) {

@@ -1,5 +1,6 @@
 //! Scenario files: parsing with precise error locations, and the checks that need the whole file.
 
+pub mod audience;
 pub mod cohost;
 pub mod faults;
 pub mod gates;
@@ -371,6 +372,7 @@ fn validate_group(
     validate_stages(s, g, &at)?;
     cohost::validate(s, g, &at)?;
     profiles::validate_shares(s, g, &at)?;
+    audience::validate(s, g, &at)?;
     let watchers = watchers(s, g, &at)?;
     validate_publisher_and_room(s, g, &at)?;
     if *g.probes.get_ref() > watchers {

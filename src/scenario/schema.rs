@@ -326,6 +326,10 @@ pub struct GroupSpec {
     /// reported as its own group, `NAME@PROFILE`.
     #[serde(default)]
     pub networks: Vec<Spanned<NetworkShare>>,
+    /// Shares of a room's viewers that watch through the provider's CDN (HTTP-FLV, HLS,
+    /// LL-HLS); each share is reported as its own group, `NAME~PROTOCOL`.
+    #[serde(default)]
+    pub audience: Vec<Spanned<super::audience::AudienceShare>>,
     /// The network of the publisher(s) (WebRTC): the profile applies to what they send.
     #[serde(default)]
     pub publisher_network: Option<Spanned<String>>,

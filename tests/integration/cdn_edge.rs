@@ -5,7 +5,7 @@ use crate::common;
 
 use rtcbench::base::WallClock;
 use rtcbench::client::driver::{bind, run};
-use rtcbench::client::live_http::{run_flv, run_hls};
+use rtcbench::client::live_http::{run_flv, run_hls, Ticks};
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::media::live::player::flv::{FlvConfig, FlvPlayer};
 use rtcbench::media::live::player::hls::{HlsConfig, HlsPlayer};
@@ -98,9 +98,11 @@ async fn hls_ll_hls_and_http_flv_viewers_watch_a_whip_publisher_through_the_embe
         tap,
     );
     let flv = FlvPlayer::new(&sfu.flv_url("sale"), FlvConfig::default(), tap);
-    let hls = tokio::spawn(run_hls(hls, http.clone(), clock, until, stop.clone()));
-    let ll = tokio::spawn(run_hls(ll, http.clone(), clock, until, stop.clone()));
-    let flv = tokio::spawn(run_flv(flv, http.clone(), clock, until, stop.clone()));
+    let span = || (until, stop.clone());
+    let ticks = || Ticks::new(|_: &mut LiveStats, _| {});
+    let hls = tokio::spawn(run_hls(hls, http.clone(), clock, span(), ticks()));
+    let ll = tokio::spawn(run_hls(ll, http.clone(), clock, span(), ticks()));
+    let flv = tokio::spawn(run_flv(flv, http.clone(), clock, span(), ticks()));
     let (hls, ll, flv) = (hls.await.unwrap(), ll.await.unwrap(), flv.await.unwrap());
 
     let get = |url: String| {

@@ -83,6 +83,10 @@ pub struct Playback {
     clock: Option<Micros>,
     stats: PlaybackStats,
     rendered: Vec<Rendered>,
+    /// Stalls that ended: (when, how long).
+    ended_stalls: Vec<(Micros, u64)>,
+    /// Where the stall under way began, to tell its length when it ends.
+    stall_began: Option<Micros>,
 }
 
 /// Frame interval assumed until two frames have been seen.
@@ -104,7 +108,14 @@ impl Playback {
             clock: None,
             stats: PlaybackStats::default(),
             rendered: Vec::new(),
+            ended_stalls: Vec::new(),
+            stall_began: None,
         }
+    }
+
+    /// Stalls that ended since the last call: (the instant play resumed, the stall's length).
+    pub fn drain_ended_stalls(&mut self) -> std::vec::Drain<'_, (Micros, u64)> {
+        self.ended_stalls.drain(..)
     }
 
     pub fn stats(&self) -> PlaybackStats {
@@ -186,6 +197,9 @@ impl Playback {
             State::Stalled(since) => {
                 if end.saturating_sub(self.head_us) >= self.config.rebuffer_us {
                     self.stats.stall_time_us += now.saturating_sub(since);
+                    if let Some(began) = self.stall_began.take() {
+                        self.ended_stalls.push((now, now.saturating_sub(began)));
+                    }
                     self.state = State::Playing;
                     self.render_due(now);
                 }
@@ -223,6 +237,7 @@ impl Playback {
         self.head_us = end;
         self.render_due(dry_at);
         self.stats.stalls += 1;
+        self.stall_began = Some(dry_at);
         self.stats.stall_time_us += now - dry_at;
         self.state = State::Stalled(now);
     }

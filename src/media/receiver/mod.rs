@@ -215,6 +215,7 @@ impl Receiver {
             silent_tracks: self.silence.silent_tracks(end),
             client_frames_decoded: None,
             client_frames_dropped: None,
+            cdn: None,
         }
     }
 }

@@ -5,10 +5,12 @@
 
 pub mod flv;
 pub mod hls;
+pub mod summary;
 
 use super::playback::{BufferConfig, Playback, PlaybackStats, PlayoutFrame};
 use crate::base::Micros;
 use crate::media::marker::FrameMarker;
+use crate::metrics::{Metric, Sample};
 use hdrhistogram::Histogram;
 
 /// What a player wants fetched.
@@ -73,6 +75,12 @@ pub struct LiveStats {
     pub errors: Vec<PlayerError>,
     /// The variant played (its URL) and its advertised bandwidth.
     pub rendition: Option<(String, u64)>,
+    /// Length of each stall that ended (µs).
+    pub stall_us: Histogram<u64>,
+    /// Latency per shown frame and each ended stall, for the group's interval series.
+    samples: Vec<Sample>,
+    /// (instant, frames shown, bytes) when the samples were last drained.
+    drained: Option<(Micros, u64, u64)>,
 }
 
 impl LiveStats {
@@ -92,7 +100,32 @@ impl LiveStats {
             skipped: 0,
             errors: Vec::new(),
             rendition: None,
+            stall_us: histogram(),
+            samples: Vec::new(),
+            drained: None,
         }
+    }
+
+    /// Samples since the last call: live latency per shown frame, stall lengths, and the frame
+    /// rate and bitrate over the time since the last call.
+    pub fn drain_samples(&mut self, now: Micros) -> std::vec::Drain<'_, Sample> {
+        let (frames, bytes) = (self.playback.rendered_frames, self.bytes);
+        if let Some((at, frames_then, bytes_then)) = self.drained {
+            let span_s = now.saturating_sub(at) as f64 / 1e6;
+            if span_s > 0.0 && self.playback.started_at.is_some() {
+                let fps = frames.saturating_sub(frames_then) as f64 / span_s;
+                let kbps = bytes.saturating_sub(bytes_then) as f64 * 8.0 / 1000.0 / span_s;
+                for (metric, value) in [(Metric::Fps, fps), (Metric::BitrateKbps, kbps)] {
+                    self.samples.push(Sample {
+                        metric,
+                        at: now.saturating_sub(1),
+                        value,
+                    });
+                }
+            }
+        }
+        self.drained = Some((now, frames, bytes));
+        self.samples.drain(..)
     }
 
     pub fn startup_us(&self) -> Option<u64> {
@@ -190,8 +223,22 @@ impl FrameFeed {
     fn collect(&mut self, stats: &mut LiveStats) {
         for shown in self.playback.drain_rendered() {
             if let Some(capture) = shown.capture_us {
-                let _ = stats.latency_us.record(shown.at.saturating_sub(capture));
+                let latency = shown.at.saturating_sub(capture);
+                let _ = stats.latency_us.record(latency);
+                stats.samples.push(Sample {
+                    metric: Metric::E2eLatencyMs,
+                    at: shown.at,
+                    value: latency as f64 / 1000.0,
+                });
             }
+        }
+        for (at, length) in self.playback.drain_ended_stalls() {
+            let _ = stats.stall_us.record(length.max(1));
+            stats.samples.push(Sample {
+                metric: Metric::FreezeDurationMs,
+                at,
+                value: length as f64 / 1000.0,
+            });
         }
         stats.playback = self.playback.stats();
     }

@@ -1,0 +1,103 @@
+//! A viewer of the CDN audience: it taps play at its planned instant (once the host it watches
+//! is published), plays the provider's HTTP-FLV, HLS or LL-HLS URL with the scenario's buffer,
+//! feeds the group's series every second, and reports as a viewer does (`ReceiverSummary` with
+//! its `cdn` block).
+
+use super::session::{record_slip, sleep_until_micros, wait_for_publisher, Watch};
+use super::webrtc::Ctx;
+use crate::client::live_http::{run_flv, run_hls, Ticks};
+use crate::media::live::player::flv::{FlvConfig, FlvPlayer};
+use crate::media::live::player::hls::{HlsConfig, HlsPlayer};
+use crate::media::live::player::summary::summarise;
+use crate::media::live::player::LiveStats;
+use crate::media::receiver::{AudioReceiver, Receiver, ReceiverSummary, Role, VideoReceiver};
+use crate::metrics::{Metric, Sample};
+use crate::plan::LivePlan;
+use crate::provider::Step;
+use crate::scenario::audience::LiveProtocol;
+
+pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary {
+    sleep_until_micros(ctx.clock, w.dial_at).await;
+    let counted_from = wait_for_publisher(&ctx, &w).await;
+    let tap = record_slip(&ctx, counted_from);
+    let until = w
+        .leave_at
+        .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
+    let until = ctx.clock.micros_of(until);
+    let blank = Receiver::new(
+        w.plan.id.clone(),
+        Role::Light,
+        tap,
+        VideoReceiver::new(tap, None),
+        AudioReceiver::new(None),
+    );
+    let Some(url) = ctx.provider.playback_url(&w.room, live.protocol) else {
+        let mut s = blank.summary(&ctx.group, ctx.clock.now());
+        s.joined = false;
+        s.joined_within_5s = false;
+        s.failure = Some(Step::Offer.failed(format!(
+            "the provider serves no {} playback",
+            live.protocol.name()
+        )));
+        ctx.live.failure(&ctx.group);
+        return s;
+    };
+    let recorder = ctx.recorder.clone();
+    let ticks = Ticks::new(move |stats: &mut LiveStats, now| {
+        if let Ok(mut rec) = recorder.lock() {
+            rec.record_all(stats.drain_samples(now));
+        }
+    });
+    let span = (until, ctx.stop.clone());
+    let http = ctx.http.clone();
+    ctx.live.session_up();
+    let stats = match live.protocol {
+        LiveProtocol::HttpFlv => {
+            let config = FlvConfig {
+                buffer: live.buffer,
+                ..FlvConfig::default()
+            };
+            let player = FlvPlayer::new(&url, config, tap);
+            run_flv(player, http, ctx.clock, span, ticks).await.stats
+        }
+        LiveProtocol::Hls | LiveProtocol::LlHls => {
+            let config = HlsConfig {
+                buffer: live.buffer,
+                low_latency: live.protocol == LiveProtocol::LlHls,
+                ..HlsConfig::default()
+            };
+            let player = HlsPlayer::new(&url, config, tap);
+            run_hls(player, http, ctx.clock, span, ticks).await.stats
+        }
+    };
+    ctx.live.session_down();
+    let end = ctx.clock.now();
+    let base = blank.summary(&ctx.group, end);
+    let mut s = summarise(&stats, live.protocol.name(), base, ctx.run_start);
+    s.planned_join_s = Some(w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6);
+    s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
+    // Connect time counts from the planned tap (or the publication, if later), as for WebRTC.
+    let waited_ms = tap.saturating_sub(counted_from) as f64 / 1000.0;
+    s.connect_ms = s.connect_ms.map(|ms| ms + waited_ms);
+    if let Ok(mut rec) = ctx.recorder.lock() {
+        let at = end;
+        for (metric, value) in [
+            (Metric::ConnectMs, s.connect_ms),
+            (Metric::FirstFrameMs, s.first_frame_ms),
+        ] {
+            if let Some(value) = value {
+                rec.record(Sample { metric, at, value });
+            }
+        }
+    }
+    if !s.joined {
+        ctx.live.failure(&ctx.group);
+        let why = stats
+            .errors
+            .first()
+            .map(|e| format!("{}: {}", e.url, e.what))
+            .unwrap_or_else(|| "no frame was shown".into());
+        s.failure = Some(Step::Media.failed(format!("{} playback: {why}", live.protocol.name())));
+    }
+    s
+}
