@@ -166,15 +166,19 @@ pub struct CdnPlayback {
     pub watched_s: f64,
     /// Wall clock when a frame is shown − its capture time from the SEI marker, median.
     pub live_latency_p50_ms: Option<f64>,
+    /// The same, p95.
     pub live_latency_p95_ms: Option<f64>,
     /// Request → last byte, per segment (HLS) and per part (LL-HLS).
     pub segment_download_p50_ms: Option<f64>,
+    /// The same per segment, p95.
     pub segment_download_p95_ms: Option<f64>,
+    /// The same per part, median (a preload-hinted part is held by the server until finished).
     pub part_download_p50_ms: Option<f64>,
     /// Media bitrate received: bytes over media time.
     pub bitrate_kbps: Option<f64>,
     /// The variant played, and the bandwidth its master playlist advertised.
     pub rendition: Option<String>,
+    /// The bandwidth the master playlist advertised for it.
     pub rendition_bandwidth_kbps: Option<f64>,
     /// Failed requests and broken streams: HTTP errors, cut bodies, unparsable playlists or
     /// segments, a playlist that stopped advancing.
@@ -193,7 +197,9 @@ pub struct CdnPlayback {
 pub struct CdnError {
     /// Seconds from the run's start.
     pub at_s: f64,
+    /// The URL it concerned.
     pub url: String,
+    /// What went wrong: an HTTP status, a transport error, a parse error with its place.
     pub what: String,
 }
 

@@ -179,3 +179,74 @@ fn ffprobe_counts_frames(segment: &[u8], frames: u64) {
         "{text}"
     );
 }
+
+/// `rtcbench run` with a room whose audience is split over WHEP, HTTP-FLV, HLS and LL-HLS: each
+/// protocol is its own group, every CDN viewer plays with its startup and live latency measured,
+/// and the report has the CDN audience table.
+#[test]
+fn a_run_reports_each_cdn_protocol_as_its_own_group_with_its_playback() {
+    let _heavy = common::heavy_blocking();
+    let dir = common::temp_dir("cdn-run");
+    let scenario = dir.join("cdn.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "cdn"
+duration = "14s"
+transport = "webrtc"
+[video]
+width = 320
+height = 180
+fps = 25
+bitrate = "300kbps"
+keyframe_interval = "1s"
+[[group]]
+name = "room"
+receivers = 12
+stagger = "250ms"
+start = "0s"
+audience = [
+  { protocol = "http-flv", share = "30%" },
+  { protocol = "hls", share = "30%" },
+  { protocol = "ll-hls", share = "30%" },
+]
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = common::run_to(&scenario, &out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r = rtcbench::results::RunResults::read(&out.join("run.json")).expect("run.json");
+    let median_latency = |group: &str| {
+        let g = r.group(group).unwrap_or_else(|| panic!("group {group}"));
+        assert!(!g.sessions.is_empty(), "{group} has viewers");
+        let mut latencies = Vec::new();
+        for s in &g.sessions {
+            let cdn = s.cdn.as_ref().expect("a cdn block");
+            assert!(s.joined, "{}: {:?}", s.id, cdn.errors);
+            assert!(cdn.startup_ms.is_some(), "{}", s.id);
+            assert_eq!(cdn.http_errors, 0, "{}: {:?}", s.id, cdn.errors);
+            latencies.push(cdn.live_latency_p50_ms.expect("live latency"));
+        }
+        latencies.sort_by(f64::total_cmp);
+        latencies[latencies.len() / 2]
+    };
+    let (flv, hls, ll) = (
+        median_latency("room~http-flv"),
+        median_latency("room~hls"),
+        median_latency("room~ll-hls"),
+    );
+    eprintln!("live latency medians: HTTP-FLV {flv:.0} ms, LL-HLS {ll:.0} ms, HLS {hls:.0} ms");
+    assert!(flv < ll && ll < hls, "FLV {flv} < LL-HLS {ll} < HLS {hls}");
+    assert!(r
+        .group("room")
+        .unwrap()
+        .sessions
+        .iter()
+        .all(|s| s.cdn.is_none()));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## CDN audience"));
+}

@@ -499,3 +499,42 @@ fn every_problem_of_a_scenario_is_reported_at_its_line() {
         ]
     );
 }
+
+#[test]
+fn cdn_audience_shares_are_checked_with_their_place() {
+    let room = |audience: &str| {
+        format!("name = \"x\"\nduration = \"10s\"\ntransport = \"webrtc\"\n[[group]]\nname = \"a\"\nreceivers = 4\naudience = [{audience}]\n")
+    };
+    check(
+        &room("{ protocol = \"hls\", share = \"60%\" }, { protocol = \"hls\", share = \"10%\" }"),
+        7,
+        50,
+        "group[0].audience[1]",
+        "hls is listed twice",
+    );
+    check(
+        &room(
+            "{ protocol = \"hls\", share = \"70%\" }, { protocol = \"ll-hls\", share = \"40%\" }",
+        ),
+        7,
+        50,
+        "group[0].audience[1]",
+        "together at most 100 %",
+    );
+    check(
+        &room("{ protocol = \"dash\", share = \"50%\" }"),
+        7,
+        26,
+        "group[0].audience[0].protocol",
+        "unknown variant `dash`",
+    );
+    check(
+        &format!(
+            "name = \"x\"\nduration = \"10s\"\n[[group]]\nname = \"a\"\nreceivers = 4\naudience = [{{ protocol = \"hls\", share = \"50%\" }}]\n"
+        ),
+        6,
+        13,
+        "group[0].audience[0]",
+        "transport = \"webrtc\"",
+    );
+}

@@ -286,9 +286,11 @@ fn section(payload: &[u8]) -> Option<&[u8]> {
     let pointer = *payload.first()? as usize;
     let section = payload.get(1 + pointer..)?;
     let length = (u16::from_be_bytes([*section.get(1)?, *section.get(2)?]) & 0x0FFF) as usize;
-    let whole = section.get(..3 + length)?;
-    let crc = u32::from_be_bytes(whole.get(whole.len().checked_sub(4)?..)?.try_into().ok()?);
-    (crc32_mpeg(&whole[..whole.len() - 4]) == crc).then_some(&whole[8..whole.len() - 4])
+    // The table header (8 bytes) and the CRC (4) at least.
+    let whole = section.get(..3 + length).filter(|w| w.len() >= 12)?;
+    let (body, crc) = whole.split_at(whole.len() - 4);
+    let crc = u32::from_be_bytes(crc.try_into().ok()?);
+    (crc32_mpeg(body) == crc).then_some(&body[8..])
 }
 
 fn read_pat(payload: &[u8]) -> Option<u16> {
