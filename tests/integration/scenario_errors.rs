@@ -529,9 +529,7 @@ fn cdn_audience_shares_are_checked_with_their_place() {
         "unknown variant `dash`",
     );
     check(
-        &format!(
-            "name = \"x\"\nduration = \"10s\"\n[[group]]\nname = \"a\"\nreceivers = 4\naudience = [{{ protocol = \"hls\", share = \"50%\" }}]\n"
-        ),
+        "name = \"x\"\nduration = \"10s\"\n[[group]]\nname = \"a\"\nreceivers = 4\naudience = [{ protocol = \"hls\", share = \"50%\" }]\n",
         6,
         13,
         "group[0].audience[0]",
