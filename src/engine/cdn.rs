@@ -74,6 +74,14 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
     let end = ctx.clock.now();
     let base = blank.summary(&ctx.group, end);
     let mut s = summarise(&stats, live.protocol.name(), base, ctx.run_start);
+    if let Some(cdn) = s.cdn.as_mut() {
+        // A CDN URL may carry an auth key from the environment.
+        for e in &mut cdn.errors {
+            e.url = ctx.provider.redact(&e.url);
+            e.what = ctx.provider.redact(&e.what);
+        }
+        cdn.rendition = cdn.rendition.as_deref().map(|r| ctx.provider.redact(r));
+    }
     s.planned_join_s = Some(w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6);
     s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
     // Connect time counts from the planned tap (or the publication, if later), as for WebRTC.
@@ -95,7 +103,7 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
         let why = stats
             .errors
             .first()
-            .map(|e| format!("{}: {}", e.url, e.what))
+            .map(|e| ctx.provider.redact(&format!("{}: {}", e.url, e.what)))
             .unwrap_or_else(|| "no frame was shown".into());
         s.failure = Some(Step::Media.failed(format!("{} playback: {why}", live.protocol.name())));
     }

@@ -59,6 +59,16 @@ pub struct ProviderFile {
     /// Play (and for kind "sidecar", publish) through a sidecar client.
     #[serde(default)]
     pub sidecar: Option<SidecarSpec>,
+    /// Where the provider's CDN serves a room to HTTP-FLV viewers (a whip-whep provider);
+    /// `{room}` is replaced, and `${VAR}` parts (auth keys) come from the environment.
+    #[serde(default)]
+    pub http_flv_url: Option<String>,
+    /// The same for HLS viewers (a media or master playlist).
+    #[serde(default)]
+    pub hls_url: Option<String>,
+    /// The same for LL-HLS viewers.
+    #[serde(default)]
+    pub ll_hls_url: Option<String>,
 }
 
 fn default_max_signal_body() -> ByteSize {
@@ -83,6 +93,9 @@ impl ProviderFile {
             max_signal_body: default_max_signal_body(),
             ice_transport_policy: IcePolicy::All,
             sidecar: None,
+            http_flv_url: None,
+            hls_url: None,
+            ll_hls_url: None,
         }
     }
 }
@@ -165,7 +178,17 @@ fn url_problems(p: &ProviderFile) -> Problems {
         ("whip_url", &p.whip_url),
         ("whep_url", &p.whep_url),
         ("janus_url", &p.janus_url),
+        ("http_flv_url", &p.http_flv_url),
+        ("hls_url", &p.hls_url),
+        ("ll_hls_url", &p.ll_hls_url),
     ];
+    let cdn = [&p.http_flv_url, &p.hls_url, &p.ll_hls_url];
+    if p.kind != ProviderKind::WhipWhep && cdn.iter().any(|u| u.is_some()) {
+        problems.push(problem(
+            "hls_url",
+            "CDN playback URLs are for kind = \"whip-whep\" (the embedded provider serves its own)",
+        ));
+    }
     for (field, url) in urls {
         if let Some(Err(why)) = url.as_deref().map(check_url) {
             problems.push(problem(field, why));

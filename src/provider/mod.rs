@@ -137,6 +137,11 @@ pub trait Provider: Send + Sync {
     fn playback_url(&self, _room: &str, _protocol: LiveProtocol) -> Option<String> {
         None
     }
+    /// `text` with the secrets this provider took from the environment blanked out (a CDN URL
+    /// may carry an auth key).
+    fn redact(&self, text: &str) -> String {
+        text.to_string()
+    }
     /// Schedules the plan's provider-side faults on the run's clock (kinds with
     /// `server_faults`; the runner refuses the others such a plan).
     fn schedule_faults(&self, _faults: &[FaultPlan], _clock: WallClock, _run_start: Micros) {}

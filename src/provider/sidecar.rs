@@ -162,6 +162,10 @@ impl Provider for WithSidecar {
         self.inner.live_room_api()
     }
 
+    fn redact(&self, text: &str) -> String {
+        self.inner.redact(text)
+    }
+
     fn playback_url(
         &self,
         room: &str,

@@ -10,6 +10,7 @@ use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError, S
 use crate::base::redact::Redactor;
 use crate::client::native::{IcePolicy, IceServerOutcome};
 use crate::media::receiver::SessionFailure;
+use crate::scenario::audience::LiveProtocol;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -26,6 +27,8 @@ pub struct WhipWhep {
     /// Values taken from the environment (tokens, URL parts), blanked out of error texts in
     /// every form they may come back in.
     secrets: Redactor,
+    /// The CDN's playback URL templates: HTTP-FLV, HLS, LL-HLS.
+    cdn: [Option<String>; 3],
 }
 
 impl std::fmt::Debug for WhipWhep {
@@ -65,6 +68,17 @@ impl WhipWhep {
             Some(u) => Some(resolve_env(&p.name, "whep_url", u, lookup, &mut secrets)?),
             None => None,
         };
+        let mut cdn: [Option<String>; 3] = Default::default();
+        let templates = [
+            ("http_flv_url", &p.http_flv_url),
+            ("hls_url", &p.hls_url),
+            ("ll_hls_url", &p.ll_hls_url),
+        ];
+        for (slot, (field, template)) in cdn.iter_mut().zip(templates) {
+            if let Some(t) = template {
+                *slot = Some(resolve_env(&p.name, field, t, lookup, &mut secrets)?);
+            }
+        }
         Ok(Self {
             basics: Basics::of(p),
             whip,
@@ -72,6 +86,7 @@ impl WhipWhep {
             whip_bearer,
             whep_bearer,
             secrets: Redactor::new(secrets),
+            cdn,
         })
     }
 
@@ -89,10 +104,21 @@ impl WhipWhep {
             whip_bearer: None,
             whep_bearer: None,
             secrets: Redactor::default(),
+            cdn: Default::default(),
         }
     }
 
     /// The endpoint to publish into (WHIP) or play (WHEP) `room`.
+    /// Where the CDN serves `room` over `protocol`, if the file says.
+    pub fn playback_url(&self, room: &str, protocol: LiveProtocol) -> Option<String> {
+        let slot = match protocol {
+            LiveProtocol::HttpFlv => 0,
+            LiveProtocol::Hls => 1,
+            LiveProtocol::LlHls => 2,
+        };
+        self.cdn[slot].as_ref().map(|t| t.replace("{room}", room))
+    }
+
     pub fn url(&self, room: &str, publishing: bool) -> String {
         match publishing {
             true => self.whip.replace("{room}", room),
@@ -182,6 +208,14 @@ impl Provider for WhipWhep {
                 && self.whep.as_ref().is_none_or(|w| w.contains("{room}")),
             ..Abilities::REMOTE
         }
+    }
+
+    fn playback_url(&self, room: &str, protocol: LiveProtocol) -> Option<String> {
+        WhipWhep::playback_url(self, room, protocol)
+    }
+
+    fn redact(&self, text: &str) -> String {
+        WhipWhep::redact(self, text)
     }
 
     fn signalling_url(&self, room: &str, publishing: bool) -> String {
@@ -327,6 +361,30 @@ mod tests {
             "error sending request for url (https://h/***/whip/r1): Bearer ***"
         );
         assert!(!format!("{e:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn cdn_playback_urls_take_their_auth_key_from_the_environment_and_blank_it() {
+        let p = parse(
+            "name = \"cdn\"\nkind = \"whip-whep\"\n\
+             whip_url = \"https://h/whip/{room}\"\n\
+             hls_url = \"https://play.test/live/{room}.m3u8?txSecret={env:KEY}\"\n",
+            "p.toml",
+        )
+        .expect("valid");
+        let e = WhipWhep::from_lookup(&p, &env).expect("resolved");
+        let url = e.playback_url("r1", LiveProtocol::Hls).expect("an HLS URL");
+        assert_eq!(url, "https://play.test/live/r1.m3u8?txSecret=s3cret-key");
+        assert!(e.playback_url("r1", LiveProtocol::HttpFlv).is_none());
+        assert!(!e.redact(&format!("{url}: HTTP 403")).contains("s3cret-key"));
+        let janus = parse(
+            "name = \"j\"\nkind = \"janus\"\njanus_url = \"http://h/janus\"\nhls_url = \"http://h/{room}.m3u8\"\n",
+            "p.toml",
+        );
+        assert!(janus
+            .expect_err("not for janus")
+            .to_string()
+            .contains("whip-whep"));
     }
 
     #[test]
