@@ -154,8 +154,12 @@ pub struct CdnPlayback {
     /// The first request (the tap) → playback starts with the start buffer filled; 秒开 is a
     /// startup of at most 1 s.
     pub startup_ms: Option<f64>,
-    /// Times the buffer ran dry after playback started.
+    /// Times the buffer ran dry for 250 ms or more after playback started (hls.js reports a
+    /// stall from 250 ms).
     pub stalls: u64,
+    /// Shorter underruns: the next frame came late by less than a viewer notices.
+    #[serde(default)]
+    pub underruns: u64,
     /// Their total length (a stall under way at the end counts up to the end).
     pub stall_ms: f64,
     /// Stall time over time watched (卡顿时长占比).

@@ -37,7 +37,7 @@ enum State {
     /// Not started yet: waiting for the start threshold.
     Starting,
     Playing,
-    /// Ran dry after starting, since this instant.
+    /// Ran dry after starting, at this instant.
     Stalled(Micros),
 }
 
@@ -46,9 +46,14 @@ enum State {
 pub struct PlaybackStats {
     /// When playback first started (the first picture shown).
     pub started_at: Option<Micros>,
+    /// Times the buffer ran dry for at least [`MIN_STALL_US`] (the one under way included once
+    /// it is that long).
     pub stalls: u64,
-    /// Time spent stalled, ended stalls and the one under way up to the last instant seen.
+    /// Their time, the one under way up to the last instant seen.
     pub stall_time_us: u64,
+    /// Shorter underruns: the next frame came late by less than a viewer notices, and players
+    /// do not report them (hls.js declares a stall after 250 ms).
+    pub underruns: u64,
     /// Time since playback started, stalls included: the time watched.
     pub watched_us: u64,
     pub rendered_frames: u64,
@@ -85,9 +90,11 @@ pub struct Playback {
     rendered: Vec<Rendered>,
     /// Stalls that ended: (when, how long).
     ended_stalls: Vec<(Micros, u64)>,
-    /// Where the stall under way began, to tell its length when it ends.
-    stall_began: Option<Micros>,
 }
+
+/// A buffer empty for less than this is an underrun, not a stall (hls.js's
+/// `STALL_MINIMUM_DURATION_MS`).
+pub const MIN_STALL_US: u64 = 250_000;
 
 /// Frame interval assumed until two frames have been seen.
 const DEFAULT_INTERVAL_US: u64 = 33_333;
@@ -109,7 +116,6 @@ impl Playback {
             stats: PlaybackStats::default(),
             rendered: Vec::new(),
             ended_stalls: Vec::new(),
-            stall_began: None,
         }
     }
 
@@ -118,10 +124,21 @@ impl Playback {
         self.ended_stalls.drain(..)
     }
 
+    /// What playback did up to the last instant seen, a stall under way included once it is
+    /// [`MIN_STALL_US`] long.
     pub fn stats(&self) -> PlaybackStats {
-        self.stats
+        let mut stats = self.stats;
+        if let (State::Stalled(began), Some(now)) = (self.state, self.clock) {
+            let length = now.saturating_sub(began);
+            if length >= MIN_STALL_US {
+                stats.stalls += 1;
+                stats.stall_time_us += length;
+            }
+        }
+        stats
     }
 
+    /// Whether the buffer is empty now (a stall, or an underrun yet too short to be one).
     pub fn is_stalled(&self) -> bool {
         matches!(self.state, State::Stalled(_))
     }
@@ -194,11 +211,15 @@ impl Playback {
                     self.render_due(now);
                 }
             }
-            State::Stalled(since) => {
+            State::Stalled(began) => {
                 if end.saturating_sub(self.head_us) >= self.config.rebuffer_us {
-                    self.stats.stall_time_us += now.saturating_sub(since);
-                    if let Some(began) = self.stall_began.take() {
-                        self.ended_stalls.push((now, now.saturating_sub(began)));
+                    let length = now.saturating_sub(began);
+                    if length >= MIN_STALL_US {
+                        self.stats.stalls += 1;
+                        self.stats.stall_time_us += length;
+                        self.ended_stalls.push((now, length));
+                    } else {
+                        self.stats.underruns += 1;
                     }
                     self.state = State::Playing;
                     self.render_due(now);
@@ -217,9 +238,7 @@ impl Playback {
         if self.state != State::Starting {
             self.stats.watched_us += elapsed;
         }
-        if let State::Stalled(since) = self.state {
-            self.stats.stall_time_us += now.saturating_sub(since);
-            self.state = State::Stalled(now);
+        if let State::Stalled(_) = self.state {
             return;
         }
         if self.state != State::Playing {
@@ -236,10 +255,7 @@ impl Playback {
         let dry_at = before + room;
         self.head_us = end;
         self.render_due(dry_at);
-        self.stats.stalls += 1;
-        self.stall_began = Some(dry_at);
-        self.stats.stall_time_us += now - dry_at;
-        self.state = State::Stalled(now);
+        self.state = State::Stalled(dry_at);
     }
 
     /// Shows every queued frame the play head has reached; `now` is the play head's instant.
@@ -323,6 +339,25 @@ mod tests {
         assert_eq!(stats.stall_time_us, 2 * SECOND);
         assert_eq!(stats.watched_us, 10 * SECOND);
         assert!((stats.stall_pct() - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_next_segment_a_little_late_is_an_underrun_not_a_stall() {
+        // Started on one segment, each next one 100 ms after the buffer ran dry.
+        let start_on_one = BufferConfig {
+            start_us: SECOND,
+            rebuffer_us: SECOND,
+        };
+        let playback = play(
+            start_on_one,
+            |k| (k + 1) * SECOND + k * 100_000,
+            6,
+            7_600_000,
+        );
+        let stats = playback.stats();
+        assert_eq!(stats.stalls, 0);
+        assert_eq!(stats.stall_time_us, 0);
+        assert_eq!(stats.underruns, 5);
     }
 
     #[test]

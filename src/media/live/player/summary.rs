@@ -65,6 +65,7 @@ pub fn summarise(
         protocol: protocol.to_string(),
         startup_ms: stats.startup_us().map(ms),
         stalls: p.stalls,
+        underruns: p.underruns,
         stall_ms: ms(p.stall_time_us),
         stall_pct: p.stall_pct(),
         stalls_per_100s: if watched_s > 0.0 {
