@@ -33,6 +33,48 @@ impl<F: FnMut(&mut LiveStats, Micros)> Ticks<F> {
             (self.each)(stats, now);
         }
     }
+
+    /// Hands over what is due; at the end (`until`, or `stop`) plays out up to it, hands over
+    /// the rest and says so.
+    fn or_end(
+        &mut self,
+        player: &mut impl Playing,
+        now: Micros,
+        until: Micros,
+        stop: &watch::Receiver<bool>,
+    ) -> bool {
+        self.maybe(player.stats(), now);
+        let ended = now >= until || *stop.borrow();
+        if ended {
+            player.advance(now.min(until));
+            (self.each)(player.stats(), now.min(until));
+        }
+        ended
+    }
+}
+
+/// What the drivers need of a player besides its own protocol.
+trait Playing {
+    fn advance(&mut self, now: Micros);
+    fn stats(&mut self) -> &mut LiveStats;
+}
+
+impl Playing for HlsPlayer {
+    fn advance(&mut self, now: Micros) {
+        HlsPlayer::advance(self, now);
+    }
+    fn stats(&mut self) -> &mut LiveStats {
+        &mut self.stats
+    }
+}
+
+impl Playing for FlvPlayer {
+    fn advance(&mut self, now: Micros) {
+        FlvPlayer::advance(self, now);
+    }
+    fn stats(&mut self) -> &mut LiveStats {
+        &mut self.stats
+    }
 }
 
 /// Plays HLS or LL-HLS until `until` (on `clock`) or until `stop` turns true.
@@ -45,10 +87,7 @@ pub async fn run_hls<F: FnMut(&mut LiveStats, Micros)>(
 ) -> HlsPlayer {
     loop {
         let now = clock.now();
-        ticks.maybe(&mut player.stats, now);
-        if now >= until || *stop.borrow() {
-            player.advance(now.min(until));
-            (ticks.each)(&mut player.stats, now.min(until));
+        if ticks.or_end(&mut player, now, until, &stop) {
             return player;
         }
         if let Some(fetch) = player.poll(now) {
@@ -155,10 +194,7 @@ pub async fn run_flv<F: FnMut(&mut LiveStats, Micros)>(
 ) -> FlvPlayer {
     loop {
         let now = clock.now();
-        ticks.maybe(&mut player.stats, now);
-        if now >= until || *stop.borrow() {
-            player.advance(now.min(until));
-            (ticks.each)(&mut player.stats, now.min(until));
+        if ticks.or_end(&mut player, now, until, &stop) {
             return player;
         }
         let Some(fetch) = player.poll(now) else {

@@ -4,14 +4,11 @@
 use crate::common;
 
 use rtcbench::base::WallClock;
-use rtcbench::client::driver::{bind, run};
 use rtcbench::client::live_http::{run_flv, run_hls, Ticks};
-use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::media::live::player::flv::{FlvConfig, FlvPlayer};
 use rtcbench::media::live::player::hls::{HlsConfig, HlsPlayer};
 use rtcbench::media::live::player::LiveStats;
-use rtcbench::media::sender::{MediaSender, SenderConfig};
-use rtcbench::provider::signal::whip as whip_whep;
+use rtcbench::media::sender::SenderConfig;
 use rtcbench::sfu::server;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -47,42 +44,20 @@ async fn hls_ll_hls_and_http_flv_viewers_watch_a_whip_publisher_through_the_embe
         .expect("sfu");
     let http = reqwest::Client::new();
     let clock = WallClock::start();
-    let socket = bind(LOOPBACK).await.expect("bind");
-    let sender = MediaSender::new(
-        SenderConfig {
-            seed: 5,
-            width: 320,
-            height: 180,
-            fps: 25,
-            video_bitrate_bps: 500_000,
-            keyframe_interval_us: 1_000_000,
-            audio_bitrate_bps: None,
-            video_ssrc: 1,
-            audio_ssrc: 2,
-        },
-        clock.now(),
-    )
-    .expect("sender");
-    let mut publisher = NativePeer::new(
-        Role::Publish(Box::new(sender)),
-        socket.local_addr().unwrap(),
-        clock,
-        Instant::now(),
-    )
-    .unwrap();
-    let offer = publisher.create_offer().unwrap();
-    let timeout = Duration::from_secs(3);
-    let published = whip_whep::offer(&http, &sfu.whip_url("sale"), offer, None, timeout)
-        .await
-        .expect("WHIP");
-    publisher.accept_answer(&published.answer).unwrap();
+    let config = SenderConfig {
+        seed: 5,
+        width: 320,
+        height: 180,
+        fps: 25,
+        video_bitrate_bps: 500_000,
+        keyframe_interval_us: 1_000_000,
+        audio_bitrate_bps: None,
+        video_ssrc: 1,
+        audio_ssrc: 2,
+    };
+    let until_publishing = Instant::now() + Duration::from_secs(16);
+    let publishing = common::whip_publisher(&sfu, "sale", config, clock, until_publishing).await;
     let (_stop_tx, stop) = watch::channel(false);
-    let publishing = tokio::spawn(run(
-        publisher,
-        socket,
-        Instant::now() + Duration::from_secs(16),
-        stop.clone(),
-    ));
     // Four segments in the window before anyone taps play.
     tokio::time::sleep(Duration::from_millis(4_500)).await;
 

@@ -349,3 +349,43 @@ pub fn tool_or_required(tool: &str, required_by: &str) -> bool {
     }
     found
 }
+
+/// A publisher of `config` sending into `room` of our SFU over WHIP until `until`: its task.
+pub async fn whip_publisher(
+    sfu: &rtcbench::sfu::server::ReferenceServer,
+    room: &str,
+    config: rtcbench::media::sender::SenderConfig,
+    clock: rtcbench::base::WallClock,
+    until: std::time::Instant,
+) -> tokio::task::JoinHandle<(
+    rtcbench::client::NativePeer,
+    rtcbench::client::driver::PeerExit,
+)> {
+    use rtcbench::client::native::{NativePeer, Role};
+    let socket = rtcbench::client::driver::bind(std::net::Ipv4Addr::LOCALHOST.into())
+        .await
+        .expect("bind");
+    let sender = rtcbench::media::sender::MediaSender::new(config, clock.now()).expect("sender");
+    let mut publisher = NativePeer::new(
+        Role::Publish(Box::new(sender)),
+        socket.local_addr().unwrap(),
+        clock,
+        std::time::Instant::now(),
+    )
+    .expect("peer");
+    let offer = publisher.create_offer().expect("offer");
+    let http = reqwest::Client::new();
+    let timeout = std::time::Duration::from_secs(3);
+    let published =
+        rtcbench::provider::signal::whip::offer(&http, &sfu.whip_url(room), offer, None, timeout)
+            .await
+            .expect("WHIP");
+    publisher.accept_answer(&published.answer).expect("answer");
+    // Nobody stops it early: the sender half of the channel lives in the task.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let ran = rtcbench::client::driver::run(publisher, socket, until, stop).await;
+        drop(stop_tx);
+        ran
+    })
+}

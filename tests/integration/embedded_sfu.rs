@@ -313,24 +313,9 @@ async fn a_viewer_who_joins_after_the_sequence_numbers_wrapped_gets_audio_and_vi
         .expect("sfu");
     let http = reqwest::Client::new();
     let clock = WallClock::start();
-    let start = clock.now();
-    let pub_socket = bind(LOOPBACK).await.expect("bind");
-    let sender = MediaSender::new(sender_config(65_535), start).expect("sender");
-    let mut publisher = NativePeer::new(
-        Role::Publish(Box::new(sender)),
-        pub_socket.local_addr().unwrap(),
-        clock,
-        Instant::now(),
-    )
-    .unwrap();
-    let offer = publisher.create_offer().unwrap();
-    let published = whip_whep::offer(&http, &sfu.whip_url("wrap"), offer, None, TIMEOUT)
-        .await
-        .expect("WHIP");
-    publisher.accept_answer(&published.answer).unwrap();
     let until = Instant::now() + Duration::from_secs(5);
+    let p = common::whip_publisher(&sfu, "wrap", sender_config(65_535), clock, until).await;
     let (_stop_tx, stop) = watch::channel(false);
-    let p = tokio::spawn(run(publisher, pub_socket, until, stop.clone()));
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     let sub_socket = bind(LOOPBACK).await.expect("bind");
