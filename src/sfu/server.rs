@@ -221,7 +221,10 @@ async fn media_loop(
             _ = tokio::time::sleep_until(wake.into()) => sfu.handle_timeout(Instant::now()),
             c = commands.recv() => match c {
                 Some(Command::Join { room, publish, offer, reply }) => {
-                    let _ = reply.send(sfu.join(&room, publish, &offer, Instant::now()));
+                    let joined = sfu.join(&room, publish, &offer, Instant::now());
+                    // The edge knows the room before the publisher hears it is published.
+                    edge.apply(sfu.drain_live());
+                    let _ = reply.send(joined);
                 }
                 Some(Command::Leave { id, reply }) => {
                     let _ = reply.send(sfu.leave(id));

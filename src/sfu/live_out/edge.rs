@@ -27,7 +27,7 @@ const HOLD: Duration = Duration::from_secs(6);
 struct RoomEdge {
     packager: Packager,
     flv: broadcast::Sender<Bytes>,
-    /// Bumped when a part or segment is finished.
+    /// Bumped when a part or segment is finished, and at the first key frame.
     finished: watch::Sender<u64>,
 }
 
@@ -74,12 +74,13 @@ impl Edge {
                     let edge = rooms
                         .entry(room)
                         .or_insert_with(|| RoomEdge::new(self.config));
-                    let before = edge.packager.finished_parts();
+                    let before = (edge.packager.finished_parts(), edge.packager.has_started());
                     let tags = edge.packager.push(&frame);
                     if !tags.is_empty() {
                         let _ = edge.flv.send(Bytes::from(tags));
                     }
-                    if edge.packager.finished_parts() != before {
+                    let after = (edge.packager.finished_parts(), edge.packager.has_started());
+                    if after != before {
                         edge.finished.send_modify(|n| *n += 1);
                     }
                 }
@@ -130,6 +131,8 @@ async fn flv(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Respons
     let Some(room) = file.strip_suffix(".flv") else {
         return not_found(format!("{file}: HTTP-FLV streams end in .flv"));
     };
+    // A room whose host has started but sent no key frame yet: the viewer is held for it.
+    edge.hold_until(room, |p| p.flv_start().is_some()).await;
     let opened = edge.with_room(room, |r| (r.packager.flv_start(), r.flv.subscribe()));
     let Some((Some(start), tags)) = opened else {
         return not_found(format!("nothing is published in room {room:?} yet"));

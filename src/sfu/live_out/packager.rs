@@ -155,6 +155,11 @@ impl Packager {
         (pts_90k.saturating_sub(self.first_pts.unwrap_or(pts_90k)) / 90) as u32
     }
 
+    /// Whether a key frame has come, so viewers can start.
+    pub fn has_started(&self) -> bool {
+        self.decoder.is_some()
+    }
+
     /// What a new HTTP-FLV viewer is sent first: the header, the decoder configuration and
     /// the frames since the last key frame. `None` before the first key frame.
     pub fn flv_start(&self) -> Option<Vec<u8>> {

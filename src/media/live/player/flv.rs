@@ -165,16 +165,24 @@ impl FlvPlayer {
         }
         self.advance(now);
         let what = match (error, self.demuxer.finish()) {
-            (Some(e), _) => e,
-            (None, Err(cut)) => cut.to_string(),
-            (None, Ok(())) => "the stream ended".to_string(),
+            (Some(e), _) => Some(e),
+            (None, Err(cut)) => Some(cut.to_string()),
+            // The host stopped: not a failure of the delivery, but the app reconnects.
+            (None, Ok(())) => None,
         };
-        self.close(what, now);
+        match what {
+            Some(what) => self.close(what, now),
+            None => self.reconnect(now),
+        }
     }
 
     fn close(&mut self, what: String, now: Micros) {
         let url = self.url.clone();
         self.stats.error(now, &url, what);
+        self.reconnect(now);
+    }
+
+    fn reconnect(&mut self, now: Micros) {
         self.reconnects += 1;
         self.stats.retries += 1;
         self.connection = Connection::Idle(now + self.config.reconnect_delay_us);
@@ -289,5 +297,12 @@ mod tests {
         player.on_status(again.id, 404, tap + 1_000_002);
         assert_eq!(player.stats.errors[1].what, "HTTP 404");
         assert_eq!(player.reconnects, 2);
+        // A stream that ends cleanly (the host stopped) is reconnected without an error.
+        let third = player.poll(tap + 3_000_000).expect("reconnects");
+        player.on_status(third.id, 200, tap + 3_000_000);
+        player.on_bytes(third.id, &stream_head(), tap + 3_000_000);
+        player.on_end(third.id, None, tap + 3_000_001);
+        assert_eq!(player.stats.http_errors, 2);
+        assert_eq!(player.reconnects, 3);
     }
 }
