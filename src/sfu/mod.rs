@@ -11,7 +11,6 @@ mod sequence;
 pub mod server;
 
 use crate::client::native::{codec_of, negotiated_pt, udp_input};
-use live_out::ingest::VideoIngest;
 use live_out::LiveEvent;
 use quirks::{Forwarded, Quirks, ResendCache};
 use sequence::SubscriberSequence;
@@ -64,8 +63,6 @@ struct SfuPeer {
     resend: Option<ResendCache>,
     video_sequence: SubscriberSequence,
     audio_sequence: SubscriberSequence,
-    /// A publisher's video on its way to the CDN edge (when the edge is on).
-    ingest: Option<VideoIngest>,
 }
 
 pub struct Sfu {
@@ -193,7 +190,6 @@ impl Sfu {
             resend,
             video_sequence: SubscriberSequence::default(),
             audio_sequence: SubscriberSequence::default(),
-            ingest: (publish && self.live.is_some()).then(VideoIngest::default),
         });
         if publish {
             self.live_event(LiveEvent::Started(room.to_string()));
@@ -383,9 +379,6 @@ impl Sfu {
             return;
         }
         let room = self.peers[publisher].room.clone();
-        if is_video {
-            self.ingest(publisher, packet);
-        }
         let ext = ExtensionValues {
             abs_capture_time: packet.header.ext_vals.abs_capture_time,
             ..Default::default()
@@ -427,13 +420,15 @@ impl Sfu {
             let str0m_resends = sub.resend.is_none();
             write(&mut sub.rtc, mid, sent, str0m_resends);
         }
+        if is_video {
+            // After the viewers have theirs: the edge packages it off this loop.
+            self.hand_to_edge(room, packet);
+        }
     }
 
-    /// A publisher's video packet, on its way to the CDN edge.
-    fn ingest(&mut self, publisher: usize, packet: &RtpPacket) {
-        let Some((epoch, _)) = self.live else { return };
-        let peer = &mut self.peers[publisher];
-        let Some(ingest) = peer.ingest.as_mut() else {
+    /// A publisher's video packet, handed to the CDN edge as it came.
+    fn hand_to_edge(&mut self, room: String, packet: &RtpPacket) {
+        let Some((epoch, events)) = self.live.as_mut() else {
             return;
         };
         let rtp = crate::media::rtp::RtpPacket {
@@ -445,15 +440,16 @@ impl Sfu {
             abs_capture_us: None,
             payload: packet.payload.to_vec(),
         };
-        let now = packet
+        let at = packet
             .timestamp
-            .saturating_duration_since(epoch)
+            .saturating_duration_since(*epoch)
             .as_micros() as u64;
-        let frames = ingest.on_packet(*packet.seq_no, rtp, now);
-        let room = peer.room.clone();
-        for frame in frames {
-            self.live_event(LiveEvent::Frame(room.clone(), frame));
-        }
+        events.push(LiveEvent::Video {
+            room,
+            ext_seq: *packet.seq_no,
+            packet: rtp,
+            at,
+        });
     }
 
     /// Sends again, on the main SSRC, the packets a subscriber's NACK asks for.

@@ -2,7 +2,7 @@
 //! wherever `serve-reference --listen` says).
 
 use super::faults::{FaultSchedule, Restarts};
-use super::live_out::edge::Edge;
+use super::live_out::edge::{Edge, EdgeFeed};
 use super::live_out::packager::PackagerConfig;
 use super::{Sfu, SfuError, Transmit};
 use axum::extract::{Path, State};
@@ -150,7 +150,9 @@ pub async fn start_with(
     let refused_viewers = Arc::new(AtomicU64::new(0));
     let publish_delay = Duration::from_millis(options.quirks.publish_delay_ms.unwrap_or(0));
     let edge = Edge::new(PackagerConfig::default());
-    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts(), edge.clone()));
+    let (edge_feed, packaging) = edge.run();
+    let feeds = (edge.clone(), edge_feed);
+    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts(), feeds));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
         .route("/whep/{room}", post(whep))
@@ -174,7 +176,7 @@ pub async fn start_with(
     Ok(ReferenceServer {
         http_addr,
         media_addr,
-        tasks: vec![media, web],
+        tasks: vec![media, web, packaging],
         faults,
         refused_viewers,
     })
@@ -185,7 +187,7 @@ async fn media_loop(
     socket: UdpSocket,
     mut commands: mpsc::Receiver<Command>,
     mut restarts: Restarts,
-    edge: Arc<Edge>,
+    (edge, edge_feed): (Arc<Edge>, EdgeFeed),
 ) {
     let mut buf = vec![0u8; 2048];
     let mut out: Vec<Transmit> = Vec::new();
@@ -199,7 +201,7 @@ async fn media_loop(
         }
         was_down = down;
         let next = sfu.poll(&mut out);
-        edge.apply(sfu.drain_live());
+        edge_feed.send(sfu.drain_live());
         if down {
             out.clear();
         }

@@ -5,6 +5,7 @@
 //! Routes: `/live/{room}.flv`, `/hls/{room}/index.m3u8` (HLS), `/hls/{room}/ll.m3u8` (LL-HLS),
 //! `/hls/{room}/{msn}.ts` and `/hls/{room}/{msn}.{part}.ts`.
 
+use super::ingest::VideoIngest;
 use super::packager::{Packager, PackagerConfig};
 use super::LiveEvent;
 use axum::body::Body;
@@ -21,10 +22,25 @@ use tokio::sync::{broadcast, watch};
 
 /// Tags an HTTP-FLV viewer may fall behind by before it is cut off (as CDNs drop slow readers).
 const FLV_BACKLOG: usize = 512;
+/// Batches of the SFU's events the edge may have waiting.
+const EDGE_BACKLOG: usize = 4096;
+
+/// Where the SFU's loop sends the edge its events without waiting.
+pub struct EdgeFeed(tokio::sync::mpsc::Sender<Vec<LiveEvent>>);
+
+impl EdgeFeed {
+    pub fn send(&self, events: Vec<LiveEvent>) {
+        if !events.is_empty() {
+            let _ = self.0.try_send(events);
+        }
+    }
+}
+
 /// Longest a request is held for a part or playlist update that has not come.
 const HOLD: Duration = Duration::from_secs(6);
 
 struct RoomEdge {
+    ingest: VideoIngest,
     packager: Packager,
     flv: broadcast::Sender<Bytes>,
     /// Bumped when a part or segment is finished, and at the first key frame.
@@ -34,9 +50,24 @@ struct RoomEdge {
 impl RoomEdge {
     fn new(config: PackagerConfig) -> Self {
         Self {
+            ingest: VideoIngest::default(),
             packager: Packager::new(config),
             flv: broadcast::channel(FLV_BACKLOG).0,
             finished: watch::channel(0).0,
+        }
+    }
+}
+
+impl RoomEdge {
+    fn package(&mut self, frame: &super::packager::LiveFrame) {
+        let before = (self.packager.finished_parts(), self.packager.has_started());
+        let tags = self.packager.push(frame);
+        if !tags.is_empty() {
+            let _ = self.flv.send(Bytes::from(tags));
+        }
+        let after = (self.packager.finished_parts(), self.packager.has_started());
+        if after != before {
+            self.finished.send_modify(|n| *n += 1);
         }
     }
 }
@@ -68,20 +99,20 @@ impl Edge {
                     let edge = rooms
                         .entry(room)
                         .or_insert_with(|| RoomEdge::new(self.config));
+                    edge.ingest = VideoIngest::default();
                     edge.packager.restart();
                 }
-                LiveEvent::Frame(room, frame) => {
+                LiveEvent::Video {
+                    room,
+                    ext_seq,
+                    packet,
+                    at,
+                } => {
                     let edge = rooms
                         .entry(room)
                         .or_insert_with(|| RoomEdge::new(self.config));
-                    let before = (edge.packager.finished_parts(), edge.packager.has_started());
-                    let tags = edge.packager.push(&frame);
-                    if !tags.is_empty() {
-                        let _ = edge.flv.send(Bytes::from(tags));
-                    }
-                    let after = (edge.packager.finished_parts(), edge.packager.has_started());
-                    if after != before {
-                        edge.finished.send_modify(|n| *n += 1);
+                    for frame in edge.ingest.on_packet(ext_seq, packet, at) {
+                        edge.package(&frame);
                     }
                 }
                 LiveEvent::Ended(room) => {
@@ -92,6 +123,20 @@ impl Edge {
                 }
             }
         }
+    }
+
+    /// Packages what the SFU hands over in a task of its own: the SFU's loop `send`s its events
+    /// to the feed. Batches beyond `EDGE_BACKLOG` are dropped (the edge then waits for a key
+    /// frame) rather than held up in the SFU's loop.
+    pub fn run(self: &Arc<Self>) -> (EdgeFeed, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<LiveEvent>>(EDGE_BACKLOG);
+        let edge = self.clone();
+        let task = tokio::spawn(async move {
+            while let Some(events) = rx.recv().await {
+                edge.apply(events);
+            }
+        });
+        (EdgeFeed(tx), task)
     }
 
     fn with_room<T>(&self, room: &str, f: impl FnOnce(&RoomEdge) -> T) -> Option<T> {

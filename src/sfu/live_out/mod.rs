@@ -5,12 +5,20 @@ pub mod edge;
 pub mod ingest;
 pub mod packager;
 
-use packager::LiveFrame;
+use crate::base::Micros;
+use crate::media::rtp::RtpPacket;
 
-/// What the SFU hands the edge: a room's publisher came or went, or a frame it sent.
+/// What the SFU hands the edge: a room's publisher came or went, or a video packet it sent
+/// (with its extended sequence number and arrival). The edge assembles and packages them in a
+/// task of its own, off the SFU's forwarding loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveEvent {
     Started(String),
-    Frame(String, LiveFrame),
+    Video {
+        room: String,
+        ext_seq: u64,
+        packet: RtpPacket,
+        at: Micros,
+    },
     Ended(String),
 }
