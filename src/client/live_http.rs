@@ -3,6 +3,7 @@
 //! CDN's viewers hold them), bodies are read in chunks and cut off past the player's limit, and
 //! every request has a deadline. One task per viewer.
 
+use super::http_body::{error_chain, read_limited};
 use crate::base::{Micros, WallClock};
 use crate::media::live::player::flv::FlvPlayer;
 use crate::media::live::player::hls::HlsPlayer;
@@ -128,22 +129,15 @@ async fn fetch_whole(
     sent_at: Micros,
 ) -> Result<Fetched, String> {
     let request = async {
-        let mut response = http
+        let response = http
             .get(&fetch.url)
             .send()
             .await
             .map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-            if body.len() + chunk.len() > fetch.max_bytes {
-                return Err(format!(
-                    "body over {} bytes, not read further",
-                    fetch.max_bytes
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(response, fetch.max_bytes)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Fetched {
             status,
             body,
@@ -160,7 +154,8 @@ async fn fetch_whole(
     }
 }
 
-/// A transport error in a few words (reqwest's display names the URL, which the player has).
+/// A transport error in a few words, then its causes (reqwest's own text names the URL, which
+/// the player records apart).
 fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
@@ -171,16 +166,9 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{kind}: {}", error_chain(cause)),
+        None => kind.to_string(),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod driver;
 pub mod dtls;
 pub mod error;
+pub mod http_body;
 pub mod ice_servers;
 pub mod lines;
 pub mod link;

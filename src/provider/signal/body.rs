@@ -1,43 +1,7 @@
-//! Reading a signalling server's body with a ceiling: a server that sends more than any SDP
-//! answer or Janus reply needs (by mistake or on purpose) fails the step before the body is in
-//! memory, instead of taking the generator's memory and timers with it.
+//! Signalling answers are read with a ceiling (`client::http_body`): a server that sends more
+//! than any SDP answer or Janus reply needs fails the step before the body is in memory.
+
+pub use crate::client::http_body::{read_limited, BodyError};
 
 /// The most a signalling answer may hold: SDP answers are a few kB, Janus replies less.
 pub const MAX_SIGNAL_BODY: usize = 1024 * 1024;
-
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    #[error("the server declared a {declared}-byte body, over the {limit}-byte limit")]
-    DeclaredTooLarge { declared: u64, limit: usize },
-    #[error("the body went past the {limit}-byte limit; reading stopped there")]
-    TooLarge { limit: usize },
-    #[error("reading the body: {0}")]
-    Read(String),
-}
-
-/// The whole body of `response`, refused as soon as it is known to exceed `limit`: from its
-/// Content-Length before reading, else while it streams in.
-pub async fn read_limited(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, BodyError> {
-    if let Some(declared) = response.content_length() {
-        if declared > limit as u64 {
-            return Err(BodyError::DeclaredTooLarge { declared, limit });
-        }
-    }
-    let mut body = Vec::new();
-    loop {
-        let chunk = response
-            .chunk()
-            .await
-            .map_err(|e| BodyError::Read(super::error_chain(&e)))?;
-        let Some(chunk) = chunk else {
-            return Ok(body);
-        };
-        if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-}

@@ -77,14 +77,4 @@ impl From<SignalError> for crate::media::receiver::SessionFailure {
     }
 }
 
-/// An error with its sources, as one line (reqwest puts the useful part in the sources).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub(crate) use crate::client::http_body::error_chain;

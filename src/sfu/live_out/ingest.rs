@@ -19,7 +19,6 @@ pub struct VideoIngest {
     /// The last sequence number of the frame before, for the decoding chain.
     chain_end: Option<u64>,
     awaiting_keyframe: bool,
-    pub frames_dropped: u64,
 }
 
 impl VideoIngest {
@@ -37,7 +36,6 @@ impl VideoIngest {
             let keyframe = whole && is_keyframe(&annexb);
             let continues = self.chain_end.is_some_and(|end| end + 1 == frame.first_seq);
             if !whole || !(keyframe || (continues && !self.awaiting_keyframe)) {
-                self.frames_dropped += 1;
                 self.awaiting_keyframe = true;
                 continue;
             }

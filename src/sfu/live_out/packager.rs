@@ -165,8 +165,7 @@ impl Packager {
     pub fn flv_start(&self) -> Option<Vec<u8>> {
         let config = self.decoder.as_ref()?;
         let mut out = flv::header(false, true);
-        let first_ms = 0;
-        flv::write_tag(&flv::avc_config_tag(config, first_ms), &mut out);
+        flv::write_tag(&flv::avc_config_tag(config, 0), &mut out);
         out.extend_from_slice(&self.gop);
         Some(out)
     }

@@ -34,7 +34,6 @@ enum Connection {
     Idle(Micros),
     Open {
         id: u64,
-        sent_at: Micros,
     },
 }
 
@@ -88,7 +87,7 @@ impl FlvPlayer {
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.connection = Connection::Open { id, sent_at: now };
+        self.connection = Connection::Open { id };
         self.demuxer = Demuxer::new(self.config.max_tag_bytes);
         self.decoder = None;
         self.decodable = false;
@@ -101,7 +100,7 @@ impl FlvPlayer {
     }
 
     fn is_open(&self, id: u64) -> bool {
-        matches!(self.connection, Connection::Open { id: open, .. } if open == id)
+        matches!(self.connection, Connection::Open { id: open } if open == id)
     }
 
     /// The response's status line arrived.
@@ -186,14 +185,6 @@ impl FlvPlayer {
         self.reconnects += 1;
         self.stats.retries += 1;
         self.connection = Connection::Idle(now + self.config.reconnect_delay_us);
-    }
-
-    /// When the open request was sent, if one is open.
-    pub fn open_since(&self) -> Option<Micros> {
-        match self.connection {
-            Connection::Open { sent_at, .. } => Some(sent_at),
-            Connection::Idle(_) => None,
-        }
     }
 }
 
