@@ -118,6 +118,10 @@ pub enum Command {
         /// Refuse viewers beyond this many per room (HTTP 503), as a provider's room cap would.
         #[arg(long)]
         max_viewers: Option<usize>,
+        /// TCP port of the RTMP ingest (rtmp://IP:PORT/live/ROOM) on the --listen IP; 0 picks
+        /// a free one. Default: 1935, or a free one when --listen picks a free port.
+        #[arg(long)]
+        rtmp_port: Option<u16>,
     },
     /// Write the clip a group's probes score against (YUV4MPEG2, frame numbers in the pixel
     /// marker), for publishers that are not rtcbench: aiortc, ffmpeg, OBS, a browser's fake camera.

@@ -56,9 +56,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             ice_username,
             ice_credential_env,
             max_viewers,
+            rtmp_port,
         } => {
             let mut options = server_options(ice_servers, ice_username, ice_credential_env)?;
             options.max_viewers_per_room = max_viewers;
+            let free_port = listen.port() == 0;
+            options.rtmp_port = Some(rtmp_port.unwrap_or(if free_port { 0 } else { 1935 }));
             serve_reference(listen, options)
         }
         Command::ExportClip {
@@ -312,12 +315,24 @@ fn serve_reference(
         let server = rtcbench::sfu::server::start_with(listen, options)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        println!(
-            "reference SFU: WHIP {} WHEP {} (media on udp {})",
+        // One write: a caller that reads the first line and closes the pipe must not make a
+        // second print fail.
+        let banner = format!(
+            "reference SFU: WHIP {} WHEP {} (media on udp {})\nCDN edge: RTMP in {}, HTTP-FLV {}, HLS {}, LL-HLS {}\n",
             server.whip_url("{room}"),
             server.whep_url("{room}"),
-            server.media_addr
+            server.media_addr,
+            server.rtmp_url("{room}"),
+            server.flv_url("{room}"),
+            server.hls_url("{room}"),
+            server.ll_hls_url("{room}")
         );
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(banner.as_bytes());
+            let _ = out.flush();
+        }
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;

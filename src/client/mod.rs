@@ -10,6 +10,8 @@ pub mod lines;
 pub mod link;
 pub mod live_http;
 pub mod native;
+pub mod rtmp_link;
+pub mod rtmp_push;
 pub mod sdp;
 pub mod sidecar;
 

@@ -11,6 +11,7 @@ pub mod monitor;
 pub mod progress;
 pub mod published;
 pub mod room;
+mod rtmp;
 mod session;
 mod sidecar;
 pub mod webrtc;

@@ -25,7 +25,7 @@ use crate::scenario::faults::ReconnectMode;
 use std::time::{Duration, Instant};
 
 /// How long before its planned instant a session builds its encoder or decoders.
-const PREPARE_LEAD_US: Micros = 500_000;
+pub(super) const PREPARE_LEAD_US: Micros = 500_000;
 
 pub(super) async fn sleep_until_micros(clock: WallClock, at: Micros) {
     tokio::time::sleep_until(clock.instant_of(at).into()).await;
@@ -44,7 +44,7 @@ pub(super) fn record_slip(ctx: &Ctx, planned: Micros) -> Micros {
     now
 }
 
-fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
+pub(super) fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
     f.reason = format!("{id}: {}", f.reason);
     f
 }
@@ -240,7 +240,12 @@ async fn run_connections(
 }
 
 /// Waits before the next rejoin attempt; false when no attempt is left or time is up.
-async fn back_off(ctx: &Ctx, tries_left: &mut u32, wait: &mut Duration, until: Instant) -> bool {
+pub(super) async fn back_off(
+    ctx: &Ctx,
+    tries_left: &mut u32,
+    wait: &mut Duration,
+    until: Instant,
+) -> bool {
     if ctx.reconnect.mode == ReconnectMode::None || *tries_left == 0 {
         return false;
     }
@@ -414,6 +419,10 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         VideoReceiver::new(whep_at, probe),
         AudioReceiver::new(opus),
     );
+    let receiver = match w.reference.audio_bitrate_bps {
+        Some(_) => receiver,
+        None => receiver.expect_no_audio(),
+    };
     let until = w
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));

@@ -321,7 +321,10 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
             until: ctx.until,
             published: published.clone(),
         };
-        publishers.push(tokio::spawn(publish(ctx.clone(), publication)));
+        publishers.push(match plan.rtmp_publisher {
+            true => tokio::spawn(super::rtmp::publish(ctx.clone(), publication)),
+            false => tokio::spawn(publish(ctx.clone(), publication)),
+        });
     }
     let watchers = plan
         .receivers

@@ -47,6 +47,18 @@ pub struct MediaSender {
     stalls: Vec<(Micros, Micros)>,
     pub stats: SenderStats,
     out: VecDeque<RtpPacket>,
+    /// Whole encoded frames instead of RTP packets, for a container-based push (RTMP).
+    whole_frames: Option<VecDeque<AccessUnit>>,
+}
+
+/// One encoded picture as an RTMP or file muxer takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessUnit {
+    /// Annex B, with the SEI marker (and SPS/PPS before a key frame).
+    pub annexb: Vec<u8>,
+    pub keyframe: bool,
+    /// Presentation time from the sender's start, in milliseconds (RTMP's clock).
+    pub pts_ms: u64,
 }
 
 impl MediaSender {
@@ -76,9 +88,25 @@ impl MediaSender {
             stalls: Vec::new(),
             stats: SenderStats::default(),
             out: VecDeque::new(),
+            whole_frames: None,
             config,
             start,
         })
+    }
+
+    /// The same sender handing out whole video frames ([`Self::poll_access_unit`]) instead of
+    /// RTP packets, for an RTMP push. Video only: RTMP's audio codecs (AAC, or Opus in
+    /// enhanced RTMP) are not sent (docs/cdn.md says why).
+    pub fn into_whole_frames(mut self) -> Self {
+        self.audio = None;
+        self.config.audio_bitrate_bps = None;
+        self.whole_frames = Some(VecDeque::new());
+        self
+    }
+
+    /// The next whole frame, in whole-frame mode.
+    pub fn poll_access_unit(&mut self) -> Option<AccessUnit> {
+        self.whole_frames.as_mut()?.pop_front()
     }
 
     pub fn config(&self) -> &SenderConfig {
@@ -180,6 +208,16 @@ impl MediaSender {
         let encoded = self.encoder.encode(&picture, marker)?;
         if encoded.keyframe {
             self.stats.keyframes += 1;
+        }
+        if let Some(frames) = self.whole_frames.as_mut() {
+            self.stats.video_bytes += encoded.data.len() as u64;
+            self.stats.frames_sent += 1;
+            frames.push_back(AccessUnit {
+                pts_ms: n * 1000 / self.config.fps as u64,
+                keyframe: encoded.keyframe,
+                annexb: encoded.data,
+            });
+            return Ok(());
         }
         let payloads = self
             .packetizer

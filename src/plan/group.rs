@@ -56,8 +56,16 @@ impl Within<'_> {
             network,
             start_us: g.start.as_micros(),
             end_us: self.duration_us,
-            sender: self.sender(g, self.seed),
+            sender: {
+                let mut sender = self.sender(g, self.seed);
+                if *g.publisher.get_ref() == scenario::Publisher::Rtmp {
+                    // RTMP pushes are video only (docs/cdn.md): viewers expect no audio.
+                    sender.audio_bitrate_bps = None;
+                }
+                sender
+            },
             external_publisher: *g.publisher.get_ref() == scenario::Publisher::External,
+            rtmp_publisher: *g.publisher.get_ref() == scenario::Publisher::Rtmp,
             publisher_of: None,
             room: g.room.as_ref().map(|r| r.get_ref().clone()),
             room_tag: self.room_tag.to_string(),

@@ -208,6 +208,8 @@ pub struct GroupPlan {
     /// The room's publisher; for an external one, what its clip was made from.
     pub sender: SenderConfig,
     pub external_publisher: bool,
+    /// Our host pushes over RTMP instead of publishing over WebRTC.
+    pub rtmp_publisher: bool,
     /// For a share of a room's viewers on another network: the room group whose publisher
     /// (ours) they watch.
     pub publisher_of: Option<String>,

@@ -46,6 +46,7 @@ pub fn split(s: &Scenario, g: &GroupSpec, mut room: GroupPlan) -> Vec<GroupPlan>
     room.receivers = own;
     let sibling = |receivers: Vec<ReceiverPlan>| GroupPlan {
         external_publisher: true,
+        rtmp_publisher: false,
         publisher_of: Some(room.name.clone()),
         room: Some(room.provider_room()),
         receivers,

@@ -100,6 +100,10 @@ impl Provider for Embedded {
         self.reached.playback_url(room, protocol)
     }
 
+    fn rtmp_push_url(&self, room: &str) -> Option<String> {
+        Some(self.server.rtmp_url(room))
+    }
+
     fn schedule_faults(&self, faults: &[FaultPlan], clock: WallClock, run_start: Micros) {
         self.server
             .faults()

@@ -21,6 +21,9 @@ pub enum ProviderKind {
     /// A client in a sidecar process that signals by itself (a vendor's Web SDK in a browser
     /// page): it both publishes and plays.
     Sidecar,
+    /// A live CDN without WebRTC: hosts push RTMP (`rtmp_push_url`), viewers play HTTP-FLV,
+    /// HLS or LL-HLS (nginx-rtmp, Tencent CSS, Alibaba ApsaraVideo Live...).
+    Cdn,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -69,6 +72,10 @@ pub struct ProviderFile {
     /// The same for LL-HLS viewers.
     #[serde(default)]
     pub ll_hls_url: Option<String>,
+    /// Where a host pushes a room over RTMP (`publisher = "rtmp"`): `rtmp://HOST[:PORT]/APP/
+    /// {room}`, with the CDN's signature as `{env:NAME}` parts (whip-whep and cdn kinds).
+    #[serde(default)]
+    pub rtmp_push_url: Option<String>,
 }
 
 fn default_max_signal_body() -> ByteSize {
@@ -96,6 +103,7 @@ impl ProviderFile {
             http_flv_url: None,
             hls_url: None,
             ll_hls_url: None,
+            rtmp_push_url: None,
         }
     }
 }
@@ -182,23 +190,53 @@ fn url_problems(p: &ProviderFile) -> Problems {
         ("hls_url", &p.hls_url),
         ("ll_hls_url", &p.ll_hls_url),
     ];
-    let cdn = [&p.http_flv_url, &p.hls_url, &p.ll_hls_url];
-    if p.kind != ProviderKind::WhipWhep && cdn.iter().any(|u| u.is_some()) {
+    problems.extend(cdn_problems(p));
+    for (field, url) in urls {
+        if let Some(Err(why)) = url.as_deref().map(|u| check_url(u, "http")) {
+            problems.push(problem(field, why));
+        }
+    }
+    if let Some(Err(why)) = p.rtmp_push_url.as_deref().map(|u| check_url(u, "rtmp")) {
+        problems.push(problem("rtmp_push_url", why));
+    }
+    problems
+}
+
+/// CDN URLs belong to the kinds that take them, and a CDN-only provider has something to play.
+fn cdn_problems(p: &ProviderFile) -> Problems {
+    let play = [&p.http_flv_url, &p.hls_url, &p.ll_hls_url];
+    let has_cdn = play.iter().any(|u| u.is_some()) || p.rtmp_push_url.is_some();
+    let mut problems = Vec::new();
+    if !matches!(p.kind, ProviderKind::WhipWhep | ProviderKind::Cdn) && has_cdn {
         problems.push(problem(
             "hls_url",
-            "CDN playback URLs are for kind = \"whip-whep\" (the embedded provider serves its own)",
+            "CDN URLs are for kind = \"whip-whep\" or \"cdn\" (the embedded provider serves its own)",
         ));
     }
-    for (field, url) in urls {
-        if let Some(Err(why)) = url.as_deref().map(check_url) {
-            problems.push(problem(field, why));
+    if p.kind == ProviderKind::Cdn {
+        if play.iter().all(|u| u.is_none()) {
+            problems.push(problem(
+                "hls_url",
+                "a cdn provider needs a play URL: http_flv_url, hls_url or ll_hls_url",
+            ));
+        }
+        let webrtc = [
+            ("whip_url", &p.whip_url),
+            ("whep_url", &p.whep_url),
+            ("janus_url", &p.janus_url),
+        ];
+        if let Some((field, _)) = webrtc.iter().find(|(_, u)| u.is_some()) {
+            problems.push(problem(
+                field,
+                "a cdn provider has no WebRTC endpoints (use kind = \"whip-whep\" with CDN URLs)",
+            ));
         }
     }
     problems
 }
 
 /// A URL as a run will use it, with its placeholders filled in as any value would.
-fn check_url(url: &str) -> Result<(), String> {
+fn check_url(url: &str, scheme: &str) -> Result<(), String> {
     check_placeholders(url)?;
     // A whole URL may come from the environment when it carries a key.
     if url.starts_with("{env:") {
@@ -207,8 +245,8 @@ fn check_url(url: &str) -> Result<(), String> {
     let filled = fill_placeholders(url);
     let parsed =
         reqwest::Url::parse(&filled).map_err(|e| format!("\"{url}\" is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("\"{url}\" is not an http(s) URL"));
+    if parsed.scheme() != scheme && parsed.scheme() != format!("{scheme}s") {
+        return Err(format!("\"{url}\" is not an {scheme}(s) URL"));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(format!("\"{url}\" names no host"));

@@ -3,6 +3,7 @@
 //! is measured the same way. Each kind is one file; `open` is the one place kinds are
 //! registered. The engine sees only the trait.
 
+pub mod cdn;
 pub mod embedded;
 pub mod file;
 pub mod janus;
@@ -51,6 +52,9 @@ pub struct Abilities {
     pub kernel_path: bool,
     /// Its server runs in this process, so rtcbench's CPU figures include it.
     pub in_process: bool,
+    /// It signals WebRTC peers (publishers and viewers); a CDN-only provider takes RTMP pushes
+    /// and serves HTTP playback alone.
+    pub webrtc: bool,
 }
 
 impl Abilities {
@@ -63,6 +67,7 @@ impl Abilities {
         server_faults: false,
         kernel_path: false,
         in_process: false,
+        webrtc: true,
     };
 }
 
@@ -137,6 +142,10 @@ pub trait Provider: Send + Sync {
     fn playback_url(&self, _room: &str, _protocol: LiveProtocol) -> Option<String> {
         None
     }
+    /// Where an encoder pushes `room` over RTMP, when the provider takes RTMP.
+    fn rtmp_push_url(&self, _room: &str) -> Option<String> {
+        None
+    }
     /// `text` with the secrets this provider took from the environment blanked out (a CDN URL
     /// may carry an auth key).
     fn redact(&self, text: &str) -> String {
@@ -167,8 +176,12 @@ pub trait Joined: Send + Sync {
 pub enum ProviderError {
     #[error("provider \"{provider}\": environment variable {var} (token_env) is not set")]
     MissingToken { provider: String, var: String },
-    #[error("provider \"{provider}\": {field} is not an http(s) URL once its environment variables are filled in")]
-    NotHttp { provider: String, field: String },
+    #[error("provider \"{provider}\": {field} is not an {scheme}(s) URL once its environment variables are filled in")]
+    WrongScheme {
+        provider: String,
+        field: String,
+        scheme: &'static str,
+    },
     #[error("provider \"{provider}\": environment variable {var} ({field}) is not set")]
     MissingEnv {
         provider: String,
@@ -193,6 +206,7 @@ pub async fn open(
         ProviderKind::WhipWhep => Box::new(whip_whep::WhipWhep::from_env(file)?),
         ProviderKind::Janus => Box::new(janus::JanusRoom::new(file)),
         ProviderKind::Sidecar => Box::new(sidecar::SignalsInSidecar::new(file)),
+        ProviderKind::Cdn => Box::new(cdn::CdnOnly::from_env(file)?),
     };
     match &file.sidecar {
         Some(spec) => Ok(Box::new(

@@ -174,6 +174,10 @@ impl Provider for WithSidecar {
         self.inner.playback_url(room, protocol)
     }
 
+    fn rtmp_push_url(&self, room: &str) -> Option<String> {
+        self.inner.rtmp_push_url(room)
+    }
+
     fn schedule_faults(&self, faults: &[FaultPlan], clock: WallClock, run_start: Micros) {
         self.inner.schedule_faults(faults, clock, run_start);
     }

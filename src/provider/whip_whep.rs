@@ -2,6 +2,7 @@
 //! `{env:NAME}` parts; tokens and URL parts from the environment are secrets, blanked from every
 //! error text.
 
+use super::cdn::CdnEndpoints;
 use super::file::ProviderFile;
 use super::signal::ice::{self, Notes};
 use super::signal::whip::{self, Resource};
@@ -27,8 +28,8 @@ pub struct WhipWhep {
     /// Values taken from the environment (tokens, URL parts), blanked out of error texts in
     /// every form they may come back in.
     secrets: Redactor,
-    /// The CDN's playback URL templates: HTTP-FLV, HLS, LL-HLS.
-    cdn: [Option<String>; 3],
+    /// The CDN's RTMP push and playback URL templates.
+    cdn: CdnEndpoints,
 }
 
 impl std::fmt::Debug for WhipWhep {
@@ -68,17 +69,7 @@ impl WhipWhep {
             Some(u) => Some(resolve_env(&p.name, "whep_url", u, lookup, &mut secrets)?),
             None => None,
         };
-        let mut cdn: [Option<String>; 3] = Default::default();
-        let templates = [
-            ("http_flv_url", &p.http_flv_url),
-            ("hls_url", &p.hls_url),
-            ("ll_hls_url", &p.ll_hls_url),
-        ];
-        for (slot, (field, template)) in cdn.iter_mut().zip(templates) {
-            if let Some(t) = template {
-                *slot = Some(resolve_env(&p.name, field, t, lookup, &mut secrets)?);
-            }
-        }
+        let cdn = CdnEndpoints::resolve(p, lookup, &mut secrets)?;
         Ok(Self {
             basics: Basics::of(p),
             whip,
@@ -104,19 +95,14 @@ impl WhipWhep {
             whip_bearer: None,
             whep_bearer: None,
             secrets: Redactor::default(),
-            cdn: Default::default(),
+            cdn: CdnEndpoints::default(),
         }
     }
 
     /// The endpoint to publish into (WHIP) or play (WHEP) `room`.
     /// Where the CDN serves `room` over `protocol`, if the file says.
     pub fn playback_url(&self, room: &str, protocol: LiveProtocol) -> Option<String> {
-        let slot = match protocol {
-            LiveProtocol::HttpFlv => 0,
-            LiveProtocol::Hls => 1,
-            LiveProtocol::LlHls => 2,
-        };
-        self.cdn[slot].as_ref().map(|t| t.replace("{room}", room))
+        self.cdn.playback_url(room, protocol)
     }
 
     pub fn url(&self, room: &str, publishing: bool) -> String {
@@ -218,6 +204,10 @@ impl Provider for WhipWhep {
         WhipWhep::redact(self, text)
     }
 
+    fn rtmp_push_url(&self, room: &str) -> Option<String> {
+        self.cdn.push_url(room)
+    }
+
     fn signalling_url(&self, room: &str, publishing: bool) -> String {
         self.url(room, publishing)
     }
@@ -274,13 +264,26 @@ impl Joined for Held {
     }
 }
 
-/// Replaces each `{env:NAME}` in `url` with the variable's value; the values are secrets.
+/// Replaces each `{env:NAME}` in `url` with the variable's value; the values are secrets. The
+/// result must be an http(s) URL.
 fn resolve_env(
     provider: &str,
     field: &str,
     url: &str,
     lookup: &impl Fn(&str) -> Option<String>,
     secrets: &mut Vec<String>,
+) -> Result<String, ProviderError> {
+    resolve_env_as(provider, field, url, lookup, secrets, "http")
+}
+
+/// [`resolve_env`] for a URL of `scheme` ("http" takes https too).
+pub(super) fn resolve_env_as(
+    provider: &str,
+    field: &str,
+    url: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    secrets: &mut Vec<String>,
+    scheme: &'static str,
 ) -> Result<String, ProviderError> {
     let mut out = String::with_capacity(url.len());
     let mut rest = url;
@@ -299,10 +302,12 @@ fn resolve_env(
         rest = after.get(close + 1..).unwrap_or("");
     }
     out.push_str(rest);
-    if !(out.starts_with("http://") || out.starts_with("https://")) {
-        return Err(ProviderError::NotHttp {
+    let secure = format!("{scheme}s://");
+    if !(out.starts_with(&format!("{scheme}://")) || out.starts_with(&secure)) {
+        return Err(ProviderError::WrongScheme {
             provider: provider.to_string(),
             field: field.to_string(),
+            scheme,
         });
     }
     Ok(out)

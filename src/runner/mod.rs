@@ -65,6 +65,10 @@ pub enum RunError {
     Provider(#[from] crate::provider::ProviderError),
     #[error("a single run takes one provider ({0} given); several are compared by runner::providers::run_each")]
     TooManyProviders(usize),
+    #[error("provider \"{0}\" is a CDN without WebRTC: its hosts push RTMP (publisher = \"rtmp\") and its whole audience plays through it (audience shares adding up to 100 %)")]
+    NoWebrtc(String),
+    #[error("provider \"{provider}\" takes no RTMP push (rtmp_push_url), which group \"{group}\" publishes through (the embedded provider takes RTMP)")]
+    NoRtmpIngest { provider: String, group: String },
     #[error("provider \"{0}\" has no whep_url: it takes streams in over WHIP but plays them back only through its own SDK, which rtcbench's native client cannot do, and every session of this scenario plays a stream")]
     NoPlayback(String),
     #[error("provider \"{provider}\" serves no {protocol} playback, which group \"{group}\" watches through (the embedded provider serves HTTP-FLV, HLS and LL-HLS)")]
@@ -176,8 +180,26 @@ fn check_fit(
     if kernel && !can.kernel_path {
         return Err(RunError::KernelPathNeedsEmbedded(name()));
     }
-    if !can.plays_back {
+    let webrtc_viewers = plan
+        .groups
+        .iter()
+        .any(|g| g.kind != GroupKind::Room || (g.live.is_none() && !g.receivers.is_empty()));
+    let webrtc_hosts = plan.groups.iter().any(|g| {
+        g.kind != GroupKind::Room
+            || (!g.rtmp_publisher && !g.external_publisher && g.publisher_of.is_none())
+    });
+    if !can.webrtc && (webrtc_viewers || webrtc_hosts) {
+        return Err(RunError::NoWebrtc(name()));
+    }
+    if can.webrtc && !can.plays_back && webrtc_viewers {
         return Err(RunError::NoPlayback(name()));
+    }
+    let rtmp_group = plan.groups.iter().find(|g| g.rtmp_publisher);
+    if let Some(g) = rtmp_group.filter(|_| provider.rtmp_push_url("room").is_none()) {
+        return Err(RunError::NoRtmpIngest {
+            provider: name(),
+            group: g.name.clone(),
+        });
     }
     let streams = streams_needed(plan);
     if !can.rooms && streams > 1 {

@@ -475,21 +475,27 @@ fn validate_publisher_and_room(
     g: &GroupSpec,
     at: &dyn Fn(&str) -> String,
 ) -> Result<(), Problem> {
-    if *g.publisher.get_ref() == Publisher::External {
-        if g.kind != GroupKind::Room || s.transport != Transport::Webrtc {
-            return Err((
-                Some(g.publisher.span()),
-                at("publisher"),
-                "an external publisher is for kind = \"room\" with transport = \"webrtc\"".into(),
-            ));
-        }
-        if g.room.is_none() {
-            return Err((
-                Some(g.publisher.span()),
-                at("room"),
-                "an external publisher needs the room it is live in".into(),
-            ));
-        }
+    let publisher = *g.publisher.get_ref();
+    if publisher != Publisher::Rtcbench
+        && (g.kind != GroupKind::Room || s.transport != Transport::Webrtc)
+    {
+        let which = if publisher == Publisher::Rtmp {
+            "an RTMP publisher"
+        } else {
+            "an external publisher"
+        };
+        return Err((
+            Some(g.publisher.span()),
+            at("publisher"),
+            format!("{which} is for kind = \"room\" with transport = \"webrtc\""),
+        ));
+    }
+    if publisher == Publisher::External && g.room.is_none() {
+        return Err((
+            Some(g.publisher.span()),
+            at("room"),
+            "an external publisher needs the room it is live in".into(),
+        ));
     }
     if let Some(room) = &g.room {
         let name = room.get_ref();

@@ -403,9 +403,12 @@ pub struct StageSpec {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Publisher {
-    /// rtcbench publishes its synthetic source.
+    /// rtcbench publishes its synthetic source (over WebRTC: WHIP or the provider's signalling).
     #[default]
     Rtcbench,
+    /// rtcbench pushes its synthetic source over RTMP, as a live-commerce encoder does, to the
+    /// provider's RTMP ingest (`rtmp_push_url`); video only.
+    Rtmp,
     /// OBS, ffmpeg, aiortc or a browser publishes, ideally the clip from `rtcbench export-clip`
     /// so probes can score it; latency is measured only if it sends abs-capture-time.
     External,

@@ -4,9 +4,11 @@
 
 pub mod api;
 pub mod faults;
+mod ingested;
 pub mod live_out;
 pub mod live_room;
 pub mod quirks;
+mod rtmp_listener;
 mod sequence;
 pub mod server;
 
@@ -20,7 +22,7 @@ use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::rtp::rtcp::{Nack, Rtcp};
-use str0m::rtp::{ExtensionValues, RawPacket, RtpPacket, RtpWrite};
+use str0m::rtp::{ExtensionValues, RawPacket, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,19 @@ pub struct Sfu {
     rsa_certificate: Option<str0m::crypto::dtls::DtlsCert>,
     /// What the CDN edge is to package, when it is on (and the instant its times count from).
     live: Option<(Instant, Vec<LiveEvent>)>,
+    /// Rooms published over RTMP (`ingested.rs`).
+    ingested: std::collections::HashMap<String, ingested::IngestedRoom>,
+}
+
+/// A packet of a room's stream as every viewer gets it, before each viewer's numbering.
+struct RoomPacket<'a> {
+    is_video: bool,
+    seq_no: SeqNo,
+    rtp_time: u32,
+    wallclock: Instant,
+    marker: bool,
+    payload: &'a [u8],
+    ext: ExtensionValues,
 }
 
 pub struct Transmit {
@@ -93,6 +108,7 @@ impl Sfu {
             quirks: Quirks::default(),
             rsa_certificate: None,
             live: None,
+            ingested: Default::default(),
         }
     }
 
@@ -107,6 +123,7 @@ impl Sfu {
             quirks: self.quirks,
             rsa_certificate: self.rsa_certificate.clone(),
             live: self.live.as_ref().map(|(epoch, _)| (*epoch, Vec::new())),
+            ingested: Default::default(),
         }
     }
 
@@ -203,10 +220,11 @@ impl Sfu {
     /// Refuses a second publisher, a viewer beyond the room's cap, and (under that quirk) a
     /// viewer of a room nobody publishes to yet.
     fn admit(&self, room: &str, publish: bool) -> Result<(), SfuError> {
-        let has_publisher = self
-            .peers
-            .iter()
-            .any(|p| p.room == room && p.side == Side::Publisher);
+        let has_publisher = self.ingested.contains_key(room)
+            || self
+                .peers
+                .iter()
+                .any(|p| p.room == room && p.side == Side::Publisher);
         if publish && has_publisher {
             return Err(SfuError::RoomTaken(room.to_string()));
         }
@@ -383,7 +401,7 @@ impl Sfu {
             abs_capture_time: packet.header.ext_vals.abs_capture_time,
             ..Default::default()
         };
-        let (timestamp, ext) = if is_video {
+        let (rtp_time, ext) = if is_video {
             (packet.header.timestamp, ext)
         } else {
             (
@@ -391,12 +409,32 @@ impl Sfu {
                 self.quirks.audio_extensions(&ext),
             )
         };
+        self.send_to_viewers(
+            &room,
+            &RoomPacket {
+                is_video,
+                seq_no: packet.seq_no,
+                rtp_time,
+                wallclock: packet.timestamp,
+                marker: packet.header.marker,
+                payload: &packet.payload,
+                ext,
+            },
+        );
+        if is_video {
+            // After the viewers have theirs: the edge packages it off this loop.
+            self.hand_to_edge(room, packet);
+        }
+    }
+
+    /// One packet of the room's stream to each of its viewers, numbered for each.
+    fn send_to_viewers(&mut self, room: &str, packet: &RoomPacket) {
         for sub in self
             .peers
             .iter_mut()
             .filter(|p| p.side == Side::Subscriber && p.room == room)
         {
-            let (target, numbering) = if is_video {
+            let (target, numbering) = if packet.is_video {
                 (sub.video_mid.zip(sub.video_pt), &mut sub.video_sequence)
             } else {
                 (sub.audio_mid.zip(sub.audio_pt), &mut sub.audio_sequence)
@@ -408,21 +446,17 @@ impl Sfu {
             let sent = Forwarded {
                 pt,
                 seq_no,
-                rtp_time: timestamp,
-                wallclock: packet.timestamp,
-                marker: packet.header.marker,
+                rtp_time: packet.rtp_time,
+                wallclock: packet.wallclock,
+                marker: packet.marker,
                 payload: packet.payload.to_vec(),
-                ext: ext.clone(),
+                ext: packet.ext.clone(),
             };
-            if let Some(cache) = sub.resend.as_mut().filter(|_| is_video) {
+            if let Some(cache) = sub.resend.as_mut().filter(|_| packet.is_video) {
                 cache.remember(sent.clone());
             }
             let str0m_resends = sub.resend.is_none();
             write(&mut sub.rtc, mid, sent, str0m_resends);
-        }
-        if is_video {
-            // After the viewers have theirs: the edge packages it off this loop.
-            self.hand_to_edge(room, packet);
         }
     }
 

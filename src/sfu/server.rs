@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
-enum Command {
+pub(super) enum Command {
     Join {
         room: String,
         publish: bool,
@@ -32,6 +32,18 @@ enum Command {
         id: u64,
         candidates: Vec<String>,
         reply: oneshot::Sender<Result<usize, SfuError>>,
+    },
+    /// From the RTMP listener (`rtmp_listener.rs`).
+    IngestStart {
+        room: String,
+        reply: oneshot::Sender<Result<(), SfuError>>,
+    },
+    IngestFrame {
+        room: String,
+        frame: super::live_out::packager::LiveFrame,
+    },
+    IngestEnd {
+        room: String,
     },
 }
 
@@ -54,6 +66,8 @@ pub struct ServerOptions {
     pub max_viewers_per_room: Option<usize>,
     /// Ways to behave as other servers do, for tests (all off by default).
     pub quirks: super::quirks::Quirks,
+    /// The RTMP ingest's TCP port on the HTTP address's IP (0 or none: a free one).
+    pub rtmp_port: Option<u16>,
 }
 
 #[derive(Clone)]
@@ -83,6 +97,7 @@ impl AdvertisedIceServer {
 pub struct ReferenceServer {
     pub http_addr: SocketAddr,
     pub media_addr: SocketAddr,
+    pub rtmp_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     faults: FaultSchedule,
     refused_viewers: Arc<AtomicU64>,
@@ -105,6 +120,11 @@ impl ReferenceServer {
     }
     pub fn ll_hls_url(&self, room: &str) -> String {
         format!("http://{}/hls/{room}/ll.m3u8", self.http_addr)
+    }
+    /// Where an encoder pushes `room` over RTMP.
+    pub fn rtmp_url(&self, room: &str) -> String {
+        let app = super::live_out::rtmp_in::APP;
+        format!("rtmp://{}/{app}/{room}", self.rtmp_addr)
     }
 
     /// How many viewers were answered 404 because nothing was published in their room yet.
@@ -140,6 +160,12 @@ pub async fn start_with(
     let http_addr = http.local_addr()?;
     let udp = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
     let media_addr = udp.local_addr()?;
+    let rtmp = TcpListener::bind(SocketAddr::new(
+        http_addr.ip(),
+        options.rtmp_port.unwrap_or(0),
+    ))
+    .await?;
+    let rtmp_addr = rtmp.local_addr()?;
     let (commands, rx) = mpsc::channel(256);
     let sfu = Sfu::new(media_addr)
         .with_live_out(Instant::now())
@@ -152,6 +178,7 @@ pub async fn start_with(
     let edge = Edge::new(PackagerConfig::default());
     let (edge_feed, packaging) = edge.run();
     let feeds = (edge.clone(), edge_feed);
+    let ingest = tokio::spawn(super::rtmp_listener::serve(rtmp, commands.clone()));
     let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts(), feeds));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
@@ -176,7 +203,8 @@ pub async fn start_with(
     Ok(ReferenceServer {
         http_addr,
         media_addr,
-        tasks: vec![media, web, packaging],
+        rtmp_addr,
+        tasks: vec![media, web, packaging, ingest],
         faults,
         refused_viewers,
     })
@@ -234,6 +262,15 @@ async fn media_loop(
                 Some(Command::Trickle { id, candidates, reply }) => {
                     let _ = reply.send(sfu.add_remote_candidates(id, &candidates));
                 }
+                Some(Command::IngestStart { room, reply }) => {
+                    let started = sfu.ingest_start(&room);
+                    edge.apply(sfu.drain_live());
+                    let _ = reply.send(started);
+                }
+                Some(Command::IngestFrame { room, frame }) => {
+                    sfu.ingest_frame(&room, frame, Instant::now());
+                }
+                Some(Command::IngestEnd { room }) => sfu.ingest_end(&room),
                 None => return,
             },
         }

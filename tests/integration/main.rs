@@ -29,6 +29,7 @@ mod medooze;
 mod open_model;
 mod results_merge;
 mod results_schema;
+mod rtmp_ingest;
 mod run_guards;
 mod scenario_errors;
 mod scoring;

@@ -81,6 +81,13 @@ impl Receiver {
         self.audio.on_packet(packet, now);
     }
 
+    /// The watched stream has no audio (its sender sends none): a silent audio track is not
+    /// this viewer's failure.
+    pub fn expect_no_audio(mut self) -> Self {
+        self.silence.expect_no_audio();
+        self
+    }
+
     /// The transport came up; from here its negotiated tracks are expected to carry media.
     pub fn on_connected(&mut self, now: Micros) {
         self.silence.on_connected(now);

@@ -11,9 +11,16 @@ pub struct SilenceWatch {
     connected_at: Option<Micros>,
     video_seen: bool,
     audio_seen: bool,
+    /// The stream has no audio (a scenario without it, an RTMP host): none is expected.
+    no_audio: bool,
 }
 
 impl SilenceWatch {
+    /// The watched stream sends no audio: a silent audio track is not a failure.
+    pub fn expect_no_audio(&mut self) {
+        self.no_audio = true;
+    }
+
     /// The first connection came up (later reconnections keep the first instant).
     pub fn on_connected(&mut self, now: Micros) {
         self.connected_at.get_or_insert(now);
@@ -37,11 +44,14 @@ impl SilenceWatch {
         if !judged {
             return Vec::new();
         }
-        [("audio", self.audio_seen), ("video", self.video_seen)]
-            .into_iter()
-            .filter(|(_, seen)| !seen)
-            .map(|(kind, _)| kind.to_string())
-            .collect()
+        [
+            ("audio", self.audio_seen || self.no_audio),
+            ("video", self.video_seen),
+        ]
+        .into_iter()
+        .filter(|(_, seen)| !seen)
+        .map(|(kind, _)| kind.to_string())
+        .collect()
     }
 }
 
@@ -66,5 +76,14 @@ mod tests {
     #[test]
     fn a_session_that_never_connected_has_no_silent_track() {
         assert!(SilenceWatch::default().silent_tracks(60_000_000).is_empty());
+        let mut video_only = SilenceWatch::default();
+        video_only.expect_no_audio();
+        video_only.on_connected(0);
+        assert_eq!(
+            video_only.silent_tracks(9_000_000),
+            vec!["video".to_string()]
+        );
+        video_only.on_video();
+        assert!(video_only.silent_tracks(9_000_000).is_empty());
     }
 }

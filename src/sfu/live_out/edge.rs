@@ -115,6 +115,12 @@ impl Edge {
                         edge.package(&frame);
                     }
                 }
+                LiveEvent::Frame { room, frame } => {
+                    rooms
+                        .entry(room)
+                        .or_insert_with(|| RoomEdge::new(self.config))
+                        .package(&frame);
+                }
                 LiveEvent::Ended(room) => {
                     if let Some(edge) = rooms.get_mut(&room) {
                         // Dropping the sender ends every open HTTP-FLV response of the room.

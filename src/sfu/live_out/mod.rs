@@ -4,6 +4,7 @@
 pub mod edge;
 pub mod ingest;
 pub mod packager;
+pub mod rtmp_in;
 
 use crate::base::Micros;
 use crate::media::rtp::RtpPacket;
@@ -19,6 +20,11 @@ pub enum LiveEvent {
         ext_seq: u64,
         packet: RtpPacket,
         at: Micros,
+    },
+    /// A whole frame of a room published over RTMP.
+    Frame {
+        room: String,
+        frame: packager::LiveFrame,
     },
     Ended(String),
 }
