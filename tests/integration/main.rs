@@ -26,6 +26,7 @@ mod layers;
 mod load_profile;
 mod marker_paths;
 mod medooze;
+mod nginx_rtmp;
 mod open_model;
 mod results_merge;
 mod results_schema;
