@@ -194,3 +194,64 @@ audience = [{ protocol = "http-flv", share = "100%" }]
         assert!(cdn.watched_s > 8.0, "{}: watched {}", s.id, cdn.watched_s);
     }
 }
+
+/// An independent RTMP client (ffmpeg with libx264) pushes to the embedded edge, and the
+/// players play it; its stream carries no SEI marker, so live latency is not measured rather
+/// than guessed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_pushes_rtmp_to_the_embedded_edge_and_latency_without_a_marker_is_not_measured() {
+    use rtcbench::base::WallClock;
+    use rtcbench::client::live_http::{run_flv, run_hls, Ticks};
+    use rtcbench::media::live::player::flv::{FlvConfig, FlvPlayer};
+    use rtcbench::media::live::player::hls::{HlsConfig, HlsPlayer};
+    use rtcbench::media::live::player::LiveStats;
+    if !common::tool_or_required("ffmpeg", "RTCBENCH_REQUIRE_FFMPEG") {
+        return;
+    }
+    let _heavy = common::heavy().await;
+    rtcbench::client::init_crypto();
+    let sfu = rtcbench::sfu::server::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("sfu");
+    let ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi"])
+        .args(["-i", "testsrc2=size=320x180:rate=25", "-t", "14"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args(["-g", "25", "-pix_fmt", "yuv420p", "-f", "flv"])
+        .arg(sfu.rtmp_url("ff"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg starts");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let clock = WallClock::start();
+    let (tap, http) = (clock.now(), reqwest::Client::new());
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let span = || (tap + 7_000_000, stop.clone());
+    let ticks = || Ticks::new(|_: &mut LiveStats, _| {});
+    let flv = FlvPlayer::new(&sfu.flv_url("ff"), FlvConfig::default(), tap);
+    let hls = HlsPlayer::new(&sfu.hls_url("ff"), HlsConfig::default(), tap);
+    let flv = tokio::spawn(run_flv(flv, http.clone(), clock, span(), ticks()));
+    let hls = tokio::spawn(run_hls(hls, http, clock, span(), ticks()));
+    let (flv, hls) = (flv.await.unwrap().stats, hls.await.unwrap().stats);
+    drop(ffmpeg);
+    for (name, s) in [("HTTP-FLV", &flv), ("HLS", &hls)] {
+        eprintln!(
+            "{name}: startup {:?} us, frames {}, stalls {}, errors {:?}",
+            s.startup_us(),
+            s.playback.rendered_frames,
+            s.playback.stalls,
+            s.errors
+        );
+        assert!(s.startup_us().is_some(), "{name} started");
+        assert!(s.playback.rendered_frames > 100, "{name}");
+        assert_eq!(s.http_errors, 0, "{name}");
+        assert!(s.latency_us.is_empty(), "{name}: no marker, no latency");
+    }
+}
