@@ -173,18 +173,19 @@ pub fn parse_check(check: &str) -> Result<(Measure, Op, f64), String> {
         }
         let (key, value) = word
             .split_once('=')
-            .ok_or_else(|| format!("\"{word}\" is not KEY=VALUE (role, group or profile)"))?;
+            .ok_or_else(|| format!("\"{word}\" is not KEY=VALUE (role, group, profile or protocol)"))?;
         match key {
             "role" => {
                 filter.role = Some(Role::parse(value).ok_or_else(|| {
-                    format!("role \"{value}\" is not one of call, cohost, audience")
+                    format!("role \"{value}\" is not one of call, cohost, audience, cdn")
                 })?)
             }
             "group" => filter.group = Some(value.to_string()),
             "profile" => filter.profile = Some(value.to_string()),
+            "protocol" => filter.protocol = Some(value.to_string()),
             other => {
                 return Err(format!(
-                    "\"{other}\" is not a session filter; use role, group or profile"
+                    "\"{other}\" is not a session filter; use role, group, profile or protocol"
                 ))
             }
         }

@@ -70,12 +70,27 @@ fn audience() -> Filter {
     }
 }
 
+fn webrtc() -> Filter {
+    Filter {
+        webrtc: true,
+        ..Filter::default()
+    }
+}
+
+fn cdn(protocol: Option<&str>) -> Filter {
+    Filter {
+        role: Some(super::measure::Role::Cdn),
+        protocol: protocol.map(str::to_string),
+        ..Filter::default()
+    }
+}
+
 /// The built-in catalogue, in report order.
 pub fn default_metrics() -> Vec<ScoredMetric> {
     use Better::{Higher, Lower};
     use Dimension::{Latency, Picture, Stability};
     let all = Filter::default;
-    vec![
+    let mut metrics = vec![
         metric(
             "interactive_latency_p95_ms",
             "1v1 and co-host latency p95 (ms)",
@@ -98,7 +113,7 @@ pub fn default_metrics() -> Vec<ScoredMetric> {
             "time_to_first_frame_p90_ms",
             "time to first frame p90 (ms)",
             Latency,
-            (Source::TimeToFirstFrameMs, Stat::Quantile(0.9), all()),
+            (Source::TimeToFirstFrameMs, Stat::Quantile(0.9), webrtc()),
             (Lower, 600.0, 1000.0, 2000.0),
             50.0,
             "秒接通: a call or stream should show video within 600 ms of the tap (the figure vendors advertise); past 2 s users tap again or leave. Dial → first remote frame where the session dialled.",
@@ -116,7 +131,7 @@ pub fn default_metrics() -> Vec<ScoredMetric> {
             "fps_delivered_pct",
             "frame rate delivered (% of source)",
             Picture,
-            (Source::FpsDeliveredPct, Stat::Mean, all()),
+            (Source::FpsDeliveredPct, Stat::Mean, webrtc()),
             (Higher, 95.0, 80.0, 50.0),
             2.0,
             "Motion looks smooth while nearly every frame arrives; at half the source's rate product demonstrations judder.",
@@ -143,7 +158,7 @@ pub fn default_metrics() -> Vec<ScoredMetric> {
             "freeze_time_pct",
             "freeze time (% of watched time)",
             Stability,
-            (Source::FreezeTimePct, Stat::Share, all()),
+            (Source::FreezeTimePct, Stat::Share, webrtc()),
             (Lower, 1.0, 3.0, 5.0),
             0.5,
             "W3C freeze rule (gap > max(3 × mean frame interval, mean + 150 ms)). Vendors quote 卡顿率 targets of 1–3 %; past 5 % viewers notice and leave.",
@@ -156,6 +171,59 @@ pub fn default_metrics() -> Vec<ScoredMetric> {
             (Lower, 0.5, 2.0, 5.0),
             0.5,
             "A joined viewer whose connection is lost, whether or not it rejoins: each drop is a visible break in the sale.",
+        ),
+    ];
+    metrics.extend(cdn_metrics());
+    metrics
+}
+
+/// The CDN audience as its own role: startup, stalls, and live latency by protocol.
+fn cdn_metrics() -> Vec<ScoredMetric> {
+    use Better::Lower;
+    use Dimension::{Latency, Stability};
+    let live_latency = |id, label, protocol, thresholds, basis| {
+        let measure = (Source::E2eLatencyMs, Stat::Quantile(0.95), cdn(Some(protocol)));
+        metric(id, label, Latency, measure, thresholds, 100.0, basis)
+    };
+    vec![
+        metric(
+            "cdn_startup_p90_ms",
+            "CDN startup p90 (ms)",
+            Latency,
+            (Source::StartupMs, Stat::Quantile(0.9), cdn(None)),
+            (Lower, 1000.0, 2000.0, 3000.0),
+            50.0,
+            "秒开: live-commerce apps aim to show the picture within 1 s of the tap; past 2 s abandonment climbs, past 3 s a large share of viewers leave (the CDN vendors' own first-frame targets).",
+        ),
+        metric(
+            "cdn_stall_ratio_pct",
+            "CDN stall time (% of watched time)",
+            Stability,
+            (Source::StallRatioPct, Stat::Share, cdn(None)),
+            (Lower, 0.5, 2.0, 5.0),
+            0.2,
+            "卡顿率 as players count it: time spent rebuffering (an empty buffer for 250 ms or more) over time watched. CDN vendors quote targets under 1–2 %; past 5 % viewers leave.",
+        ),
+        live_latency(
+            "cdn_flv_latency_p95_ms",
+            "HTTP-FLV live latency p95 (ms)",
+            "http-flv",
+            (Lower, 2000.0, 3000.0, 5000.0),
+            "HTTP-FLV is sold at 2–5 s behind the host; within 2 s comments and the flash-sale countdown still match the picture.",
+        ),
+        live_latency(
+            "cdn_ll_hls_latency_p95_ms",
+            "LL-HLS live latency p95 (ms)",
+            "ll-hls",
+            (Lower, 2000.0, 3000.0, 5000.0),
+            "Apple's LL-HLS targets 2–3 s glass to glass; past 5 s it is no better than short-segment HLS.",
+        ),
+        live_latency(
+            "cdn_hls_latency_p95_ms",
+            "HLS live latency p95 (ms)",
+            "hls",
+            (Lower, 6000.0, 10000.0, 20000.0),
+            "HLS players start three segments back: 2 s segments give 6–8 s; Apple's default 6 s segments 18–24 s, too late for a countdown.",
         ),
     ]
 }

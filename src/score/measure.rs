@@ -16,8 +16,10 @@ pub enum Role {
     Call,
     /// A co-hosting host watching another host (连麦, PK).
     Cohost,
-    /// A viewer of a room or of co-hosting hosts.
+    /// A viewer of a room or of co-hosting hosts over WebRTC.
     Audience,
+    /// A viewer through the CDN (HTTP-FLV, HLS, LL-HLS): a room's `NAME~PROTOCOL` share.
+    Cdn,
 }
 
 impl Role {
@@ -26,11 +28,12 @@ impl Role {
             Role::Call => "call",
             Role::Cohost => "cohost",
             Role::Audience => "audience",
+            Role::Cdn => "cdn",
         }
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Call, Role::Cohost, Role::Audience]
+        [Role::Call, Role::Cohost, Role::Audience, Role::Cdn]
             .into_iter()
             .find(|r| r.name() == s)
     }
@@ -64,9 +67,13 @@ pub enum Source {
     Mos,
     /// Sessions with a negotiated track that carried no packet.
     SilentTrackPct,
+    /// CDN viewers: tap → playback started (秒开).
+    StartupMs,
+    /// CDN viewers: stall time as a share of the time watched (卡顿率).
+    StallRatioPct,
 }
 
-pub const SOURCES: [Source; 12] = [
+pub const SOURCES: [Source; 14] = [
     Source::E2eLatencyMs,
     Source::ConnectMs,
     Source::FirstFrameMs,
@@ -79,6 +86,8 @@ pub const SOURCES: [Source; 12] = [
     Source::FpsDeliveredPct,
     Source::Mos,
     Source::SilentTrackPct,
+    Source::StartupMs,
+    Source::StallRatioPct,
 ];
 
 impl Source {
@@ -96,6 +105,8 @@ impl Source {
             Source::FpsDeliveredPct => "fps_delivered_pct",
             Source::Mos => "mos",
             Source::SilentTrackPct => "silent_track_pct",
+            Source::StartupMs => "startup_ms",
+            Source::StallRatioPct => "stall_ratio_pct",
         }
     }
 
@@ -112,6 +123,7 @@ impl Source {
                 | Source::FreezeTimePct
                 | Source::DropPct
                 | Source::SilentTrackPct
+                | Source::StallRatioPct
         )
     }
 
@@ -201,6 +213,9 @@ impl Row {
 /// `NAME/hosts`; shares of a room's audience on other networks as `NAME@PROFILE`.
 pub fn group_role(results: &RunResults, group: &str) -> Role {
     let base = group.split('@').next().unwrap_or(group);
+    if base.contains('~') {
+        return Role::Cdn;
+    }
     if base.ends_with("/hosts") {
         return Role::Cohost;
     }
@@ -267,6 +282,12 @@ fn session_units(s: &ReceiverSummary, fps: Option<f64>) -> Vec<Option<Unit>> {
                 .map(|target| (s.fps / target * 100.0).min(100.0))),
             Source::Mos => one(emodel::session_mos(s)),
             Source::SilentTrackPct => share(!s.silent_tracks.is_empty()),
+            Source::StartupMs => one(s.cdn.as_ref().and_then(|c| c.startup_ms)),
+            Source::StallRatioPct => s
+                .cdn
+                .as_ref()
+                .filter(|c| joined && c.watched_s > 0.0)
+                .map(|c| vec![(c.stall_ms, c.watched_s * 1000.0)]),
         })
         .collect()
 }
@@ -321,6 +342,12 @@ pub struct Filter {
     /// Interactive sessions only (calls and co-hosts), for conversational latency.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interactive: bool,
+    /// WebRTC sessions only (every role but the CDN audience, which has figures of its own).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub webrtc: bool,
+    /// CDN viewers of one protocol (`http-flv`, `hls`, `ll-hls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -331,6 +358,11 @@ impl Filter {
     pub fn keeps(&self, r: &Row) -> bool {
         self.role.is_none_or(|role| r.role == role)
             && (!self.interactive || r.role.interactive())
+            && (!self.webrtc || r.role != Role::Cdn)
+            && self
+                .protocol
+                .as_ref()
+                .is_none_or(|p| r.group.split('@').next().and_then(|g| g.rsplit_once('~')).map(|(_, q)| q) == Some(p.as_str()))
             && self
                 .group
                 .as_ref()
@@ -346,6 +378,12 @@ impl Filter {
         }
         if self.interactive {
             parts.push("calls and co-hosts".into());
+        }
+        if self.webrtc {
+            parts.push("WebRTC".into());
+        }
+        if let Some(p) = &self.protocol {
+            parts.push(format!("protocol={p}"));
         }
         if let Some(g) = &self.group {
             parts.push(format!("group={g}"));
@@ -450,6 +488,71 @@ mod tests {
         let joined = statistic(&all, Source::JoinSuccessPct, Stat::Share);
         assert!((joined - 200.0 / 3.0).abs() < 1e-9);
         assert!(statistic(&all, Source::PsnrDb, Stat::Mean).is_nan());
+    }
+
+    #[test]
+    fn the_cdn_audience_is_its_own_role_split_by_protocol_and_kept_out_of_webrtc_figures() {
+        let cdn_row = |group: &str, latency: f64| Row {
+            role: Role::Cdn,
+            group: group.into(),
+            ..row(Role::Cdn, "clean", &[(latency, 1.0)], true)
+        };
+        let rows = [
+            row(Role::Audience, "clean", &[(300.0, 1.0)], true),
+            cdn_row("room~http-flv", 800.0),
+            cdn_row("room~hls@4g", 6_000.0),
+        ];
+        let m = |filter| Measure {
+            source: Source::E2eLatencyMs,
+            stat: Stat::Quantile(0.95),
+            filter,
+        };
+        let all: Vec<&Row> = rows.iter().collect();
+        let webrtc = m(Filter {
+            webrtc: true,
+            ..Filter::default()
+        });
+        assert_eq!(webrtc.of(&all), 300.0);
+        let hls = m(Filter {
+            role: Some(Role::Cdn),
+            protocol: Some("hls".into()),
+            ..Filter::default()
+        });
+        assert_eq!(hls.of(&all), 6_000.0);
+        assert_eq!(hls.describe(), "e2e_latency_ms p95 (role=cdn, protocol=hls)");
+        assert_eq!(Role::parse("cdn"), Some(Role::Cdn));
+    }
+
+    #[test]
+    fn stall_ratio_is_stall_time_over_watched_time_pooled_over_viewers() {
+        let viewer = |stall_ms: f64, watched_s: f64| {
+            use crate::media::receiver::{AudioReceiver, Receiver, VideoReceiver};
+            let blank = Receiver::new(
+                "v".into(),
+                crate::media::receiver::Role::Light,
+                0,
+                VideoReceiver::new(0, None),
+                AudioReceiver::new(None),
+            );
+            let mut s = blank.summary("room~hls", 0);
+            s.joined = true;
+            s.cdn = Some(crate::record::CdnPlayback {
+                stall_ms,
+                watched_s,
+                startup_ms: Some(700.0),
+                ..Default::default()
+            });
+            Row {
+                units: session_units(&s, None),
+                ..Row::new(Role::Cdn, "room~hls", "clean")
+            }
+        };
+        // 1 s stalled in 60 s, and 0 in 40 s: 1 %.
+        let rows = [viewer(1_000.0, 60.0), viewer(0.0, 40.0)];
+        let all: Vec<&Row> = rows.iter().collect();
+        let ratio = statistic(&all, Source::StallRatioPct, Stat::Share);
+        assert!((ratio - 1.0).abs() < 1e-9, "{ratio}");
+        assert_eq!(statistic(&all, Source::StartupMs, Stat::Quantile(0.9)), 700.0);
     }
 
     #[test]
