@@ -328,13 +328,16 @@ fn validate_gate(s: &Scenario, i: usize, gate: &toml::Spanned<GateSpec>) -> Resu
     let Some(name) = &gate.get_ref().group else {
         return Ok(());
     };
-    // A co-hosting group reports its host↔host links as "NAME/hosts", and a share of a room's
-    // viewers on another network as "NAME@PROFILE".
+    // A co-hosting group reports its host↔host links as "NAME/hosts", a share of a room's
+    // viewers on another network as "NAME@PROFILE", and its CDN viewers as "NAME~PROTOCOL".
     let known = |g: &GroupSpec| {
         g.name.get_ref() == name
             || (g.kind == GroupKind::Cohost && format!("{}/hosts", g.name.get_ref()) == *name)
             || g.networks.iter().any(|n| {
                 profiles::share_group_name(g.name.get_ref(), &n.get_ref().profile) == *name
+            })
+            || g.audience.iter().any(|a| {
+                audience::audience_group_name(g.name.get_ref(), a.get_ref().protocol) == *name
             })
     };
     match s.groups.iter().any(known) {

@@ -171,9 +171,9 @@ pub fn parse_check(check: &str) -> Result<(Measure, Op, f64), String> {
         if matches!(*word, "for" | "at" | "with" | "and" | "in") {
             continue;
         }
-        let (key, value) = word
-            .split_once('=')
-            .ok_or_else(|| format!("\"{word}\" is not KEY=VALUE (role, group, profile or protocol)"))?;
+        let (key, value) = word.split_once('=').ok_or_else(|| {
+            format!("\"{word}\" is not KEY=VALUE (role, group, profile or protocol)")
+        })?;
         match key {
             "role" => {
                 filter.role = Some(Role::parse(value).ok_or_else(|| {

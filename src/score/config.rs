@@ -182,7 +182,11 @@ fn cdn_metrics() -> Vec<ScoredMetric> {
     use Better::Lower;
     use Dimension::{Latency, Stability};
     let live_latency = |id, label, protocol, thresholds, basis| {
-        let measure = (Source::E2eLatencyMs, Stat::Quantile(0.95), cdn(Some(protocol)));
+        let measure = (
+            Source::E2eLatencyMs,
+            Stat::Quantile(0.95),
+            cdn(Some(protocol)),
+        );
         metric(id, label, Latency, measure, thresholds, 100.0, basis)
     };
     vec![

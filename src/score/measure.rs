@@ -359,10 +359,14 @@ impl Filter {
         self.role.is_none_or(|role| r.role == role)
             && (!self.interactive || r.role.interactive())
             && (!self.webrtc || r.role != Role::Cdn)
-            && self
-                .protocol
-                .as_ref()
-                .is_none_or(|p| r.group.split('@').next().and_then(|g| g.rsplit_once('~')).map(|(_, q)| q) == Some(p.as_str()))
+            && self.protocol.as_ref().is_none_or(|p| {
+                r.group
+                    .split('@')
+                    .next()
+                    .and_then(|g| g.rsplit_once('~'))
+                    .map(|(_, q)| q)
+                    == Some(p.as_str())
+            })
             && self
                 .group
                 .as_ref()
@@ -519,7 +523,10 @@ mod tests {
             ..Filter::default()
         });
         assert_eq!(hls.of(&all), 6_000.0);
-        assert_eq!(hls.describe(), "e2e_latency_ms p95 (role=cdn, protocol=hls)");
+        assert_eq!(
+            hls.describe(),
+            "e2e_latency_ms p95 (role=cdn, protocol=hls)"
+        );
         assert_eq!(Role::parse("cdn"), Some(Role::Cdn));
     }
 
@@ -552,7 +559,10 @@ mod tests {
         let all: Vec<&Row> = rows.iter().collect();
         let ratio = statistic(&all, Source::StallRatioPct, Stat::Share);
         assert!((ratio - 1.0).abs() < 1e-9, "{ratio}");
-        assert_eq!(statistic(&all, Source::StartupMs, Stat::Quantile(0.9)), 700.0);
+        assert_eq!(
+            statistic(&all, Source::StartupMs, Stat::Quantile(0.9)),
+            700.0
+        );
     }
 
     #[test]

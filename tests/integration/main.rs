@@ -9,6 +9,7 @@ mod calibration_freeze;
 mod calibration_link;
 mod calibration_picture;
 mod capacity_search;
+mod cdn_calibration;
 mod cdn_edge;
 mod cli;
 mod cohost;
