@@ -5,18 +5,42 @@
 //! environment and blanked from every text that leaves.
 
 use super::file::ProviderFile;
+use super::url_auth::{mask_params, UrlAuthSpec, UrlSigner};
 use super::whip_whep::resolve_env_as;
 use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError, Step};
 use crate::base::redact::Redactor;
 use crate::media::receiver::SessionFailure;
 use crate::scenario::audience::LiveProtocol;
 
-/// A CDN's RTMP push and playback URL templates, their secrets filled in.
+/// A CDN's RTMP push and playback URL templates, their secrets filled in, and how it signs
+/// them.
 #[derive(Debug, Clone, Default)]
 pub struct CdnEndpoints {
     push: Option<String>,
     /// HTTP-FLV, HLS, LL-HLS.
     play: [Option<String>; 3],
+    push_signer: Option<UrlSigner>,
+    play_signer: Option<UrlSigner>,
+}
+
+/// The signer a `[push_auth]` or `[play_auth]` table names, its key from the environment.
+fn signer(
+    provider: &str,
+    field: &str,
+    spec: &Option<UrlAuthSpec>,
+    lookup: &impl Fn(&str) -> Option<String>,
+    secrets: &mut Vec<String>,
+) -> Result<Option<UrlSigner>, ProviderError> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    let key = lookup(&spec.key_env).ok_or_else(|| ProviderError::MissingEnv {
+        provider: provider.to_string(),
+        field: format!("{field}.key_env"),
+        var: spec.key_env.clone(),
+    })?;
+    secrets.push(key.clone());
+    Ok(Some(UrlSigner::new(spec.scheme, key, spec.valid_for.0)))
 }
 
 impl CdnEndpoints {
@@ -47,7 +71,21 @@ impl CdnEndpoints {
             )?),
             None => None,
         };
-        Ok(Self { push, play })
+        Ok(Self {
+            push,
+            play,
+            push_signer: signer(&p.name, "push_auth", &p.push_auth, lookup, secrets)?,
+            play_signer: signer(&p.name, "play_auth", &p.play_auth, lookup, secrets)?,
+        })
+    }
+
+    /// `text` with the signatures of signed URLs blanked (the keys are the caller's secrets).
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for signer in self.push_signer.iter().chain(&self.play_signer) {
+            out = mask_params(&out, signer.scheme().signature_params());
+        }
+        out
     }
 
     pub fn playback_url(&self, room: &str, protocol: LiveProtocol) -> Option<String> {
@@ -56,11 +94,20 @@ impl CdnEndpoints {
             LiveProtocol::Hls => 1,
             LiveProtocol::LlHls => 2,
         };
-        self.play[slot].as_ref().map(|t| t.replace("{room}", room))
+        let url = self.play[slot].as_ref()?.replace("{room}", room);
+        Some(match &self.play_signer {
+            Some(s) => s.sign_now(&url),
+            None => url,
+        })
     }
 
+    /// Where `room` is pushed, signed to expire `valid_for` from now when the CDN signs.
     pub fn push_url(&self, room: &str) -> Option<String> {
-        self.push.as_ref().map(|t| t.replace("{room}", room))
+        let url = self.push.as_ref()?.replace("{room}", room);
+        Some(match &self.push_signer {
+            Some(s) => s.sign_now(&url),
+            None => url,
+        })
     }
 
     /// Every template names the room: each room is its own stream.
@@ -135,7 +182,7 @@ impl Provider for CdnOnly {
     }
 
     fn redact(&self, text: &str) -> String {
-        self.secrets.redact(text)
+        self.endpoints.mask(&self.secrets.redact(text))
     }
 }
 
@@ -162,6 +209,49 @@ mod tests {
         assert!(cdn.playback_url("r1", LiveProtocol::Hls).is_none());
         let missing = CdnOnly::from_lookup(&file, &|_| None).err().unwrap();
         assert!(missing.to_string().contains("SIGN"), "{missing}");
+    }
+
+    #[test]
+    fn signed_urls_carry_the_schemes_parameters_and_their_signatures_never_leave() {
+        let file = parse(
+            "name = \"css\"\nkind = \"cdn\"\n\
+             rtmp_push_url = \"rtmp://push.test/live/{room}\"\n\
+             hls_url = \"https://play.test/live/{room}.m3u8\"\n\
+             [push_auth]\nscheme = \"tencent\"\nkey_env = \"PUSH_KEY\"\nvalid_for = \"2h\"\n\
+             [play_auth]\nscheme = \"alibaba\"\nkey_env = \"PLAY_KEY\"\n",
+            "css.toml",
+        )
+        .unwrap();
+        let lookup = |v: &str| Some(format!("key-of-{v}"));
+        let cdn = CdnOnly::from_lookup(&file, &lookup).unwrap();
+        let push = cdn.rtmp_push_url("r1").unwrap();
+        assert!(
+            push.starts_with("rtmp://push.test/live/r1?txSecret="),
+            "{push}"
+        );
+        assert!(push.contains("&txTime="));
+        let play = cdn.playback_url("r1", LiveProtocol::Hls).unwrap();
+        assert!(play.contains(".m3u8?auth_key="), "{play}");
+        let error = format!("{push}: refused; {play}: HTTP 403; key key-of-PUSH_KEY");
+        let shown = cdn.redact(&error);
+        let signature = |url: &str, param: &str| {
+            url.split(param)
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        for secret in [
+            signature(&push, "txSecret="),
+            signature(&play, "auth_key="),
+            "key-of-PUSH_KEY".to_string(),
+        ] {
+            assert!(!shown.contains(&secret), "{secret} in {shown}");
+        }
+        let unset = CdnOnly::from_lookup(&file, &|v| (v == "PUSH_KEY").then(String::new));
+        assert!(unset.err().unwrap().to_string().contains("PLAY_KEY"));
     }
 
     #[test]

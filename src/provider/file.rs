@@ -76,6 +76,13 @@ pub struct ProviderFile {
     /// {room}`, with the CDN's signature as `{env:NAME}` parts (whip-whep and cdn kinds).
     #[serde(default)]
     pub rtmp_push_url: Option<String>,
+    /// How the CDN signs push URLs (`scheme`, `key_env`, `valid_for`): each push URL is
+    /// signed when the host dials.
+    #[serde(default)]
+    pub push_auth: Option<super::url_auth::UrlAuthSpec>,
+    /// The same for play URLs.
+    #[serde(default)]
+    pub play_auth: Option<super::url_auth::UrlAuthSpec>,
 }
 
 fn default_max_signal_body() -> ByteSize {
@@ -104,6 +111,8 @@ impl ProviderFile {
             hls_url: None,
             ll_hls_url: None,
             rtmp_push_url: None,
+            push_auth: None,
+            play_auth: None,
         }
     }
 }
@@ -207,6 +216,15 @@ fn cdn_problems(p: &ProviderFile) -> Problems {
     let play = [&p.http_flv_url, &p.hls_url, &p.ll_hls_url];
     let has_cdn = play.iter().any(|u| u.is_some()) || p.rtmp_push_url.is_some();
     let mut problems = Vec::new();
+    if p.push_auth.is_some() && p.rtmp_push_url.is_none() {
+        problems.push(problem(
+            "push_auth",
+            "signs rtmp_push_url, which is not set",
+        ));
+    }
+    if p.play_auth.is_some() && play.iter().all(|u| u.is_none()) {
+        problems.push(problem("play_auth", "signs the play URLs, and none is set"));
+    }
     if !matches!(p.kind, ProviderKind::WhipWhep | ProviderKind::Cdn) && has_cdn {
         problems.push(problem(
             "hls_url",
@@ -305,9 +323,21 @@ pub fn unset_env(p: &ProviderFile, lookup: &impl Fn(&str) -> bool) -> Vec<(Strin
     ] {
         named.extend(var.iter().map(|v| (field.to_string(), v.clone())));
     }
-    for (field, url) in [("whip_url", &p.whip_url), ("whep_url", &p.whep_url)] {
+    for (field, url) in [
+        ("whip_url", &p.whip_url),
+        ("whep_url", &p.whep_url),
+        ("http_flv_url", &p.http_flv_url),
+        ("hls_url", &p.hls_url),
+        ("ll_hls_url", &p.ll_hls_url),
+        ("rtmp_push_url", &p.rtmp_push_url),
+    ] {
         for var in url.as_deref().map(env_placeholders).unwrap_or_default() {
             named.push((field.to_string(), var));
+        }
+    }
+    for (field, auth) in [("push_auth", &p.push_auth), ("play_auth", &p.play_auth)] {
+        if let Some(auth) = auth {
+            named.push((format!("{field}.key_env"), auth.key_env.clone()));
         }
     }
     if let Some(spec) = &p.sidecar {

@@ -10,6 +10,7 @@ pub mod janus;
 pub mod shared_embedded;
 pub mod sidecar;
 pub mod signal;
+pub mod url_auth;
 pub mod whip_whep;
 
 pub use crate::client::native::IcePolicy;

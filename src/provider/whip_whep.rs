@@ -125,7 +125,7 @@ impl WhipWhep {
 
     /// `text` with every value taken from the environment blanked out.
     pub fn redact(&self, text: &str) -> String {
-        self.secrets.redact(text)
+        self.cdn.mask(&self.secrets.redact(text))
     }
 
     async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {
