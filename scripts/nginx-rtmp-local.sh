@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # nginx with Debian's RTMP module (libnginx-mod-rtmp) on 127.0.0.1: RTMP in, HLS out, as a
 # third-party CDN origin for the CDN audience (providers/nginx-rtmp-*.toml).
-#   scripts/nginx-rtmp-local.sh up     start it: RTMP on 127.0.0.1:19351, HTTP on 127.0.0.1:8089
+#   scripts/nginx-rtmp-local.sh up     start it: RTMP on 127.0.0.1:19351, HTTP on 127.0.0.1:8092
 #   scripts/nginx-rtmp-local.sh down   stop it and remove its files
 # Two applications differ only in segment length, so a test can hold live latency against it:
-#   rtmp://127.0.0.1:19351/hls1s/ROOM  ->  http://127.0.0.1:8089/hls1s/ROOM.m3u8  (1 s segments)
-#   rtmp://127.0.0.1:19351/hls2s/ROOM  ->  http://127.0.0.1:8089/hls2s/ROOM.m3u8  (2 s segments)
+#   rtmp://127.0.0.1:19351/hls1s/ROOM  ->  http://127.0.0.1:8092/hls1s/ROOM.m3u8  (1 s segments)
+#   rtmp://127.0.0.1:19351/hls2s/ROOM  ->  http://127.0.0.1:8092/hls2s/ROOM.m3u8  (2 s segments)
 # Needs nginx and libnginx-mod-rtmp (apt-get install nginx-light libnginx-mod-rtmp).
 set -euo pipefail
 DIR=${NGINX_RTMP_DIR:-/tmp/rtcbench-nginx-rtmp}
 RTMP_PORT=${NGINX_RTMP_PORT:-19351}
-HTTP_PORT=${NGINX_HTTP_PORT:-8089}
+HTTP_PORT=${NGINX_HTTP_PORT:-8092}
 MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
 
 down() {
