@@ -10,7 +10,10 @@ use crate::media::live::player::flv::{FlvConfig, FlvPlayer};
 use crate::media::live::player::hls::{HlsConfig, HlsPlayer};
 use crate::media::live::player::summary::summarise;
 use crate::media::live::player::LiveStats;
-use crate::media::receiver::{AudioReceiver, Receiver, ReceiverSummary, Role, VideoReceiver};
+use crate::media::receiver::{
+    AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Role, VideoReceiver,
+};
+use crate::media::source::VideoSource;
 use crate::metrics::{Metric, Sample};
 use crate::plan::LivePlan;
 use crate::provider::Step;
@@ -24,15 +27,24 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
     let until = ctx.clock.micros_of(until);
-    let blank = Receiver::new(
-        w.plan.id.clone(),
-        Role::Light,
-        tap,
-        VideoReceiver::new(tap, None),
-        AudioReceiver::new(None),
-    );
+    // A probe decodes every frame it is given and scores it against the source.
+    let probe = (w.plan.role == Role::Probe)
+        .then(|| {
+            let r = &w.reference;
+            QualityProbe::new(VideoSource::new(r.seed, r.width, r.height)).ok()
+        })
+        .flatten();
+    let blank = |probe: Option<QualityProbe>| {
+        Receiver::new(
+            w.plan.id.clone(),
+            w.plan.role,
+            tap,
+            VideoReceiver::new(tap, probe),
+            AudioReceiver::new(None),
+        )
+    };
     let Some(url) = ctx.provider.playback_url(&w.room, live.protocol) else {
-        let mut s = blank.summary(&ctx.group, ctx.clock.now());
+        let mut s = blank(None).summary(&ctx.group, ctx.clock.now());
         s.joined = false;
         s.joined_within_5s = false;
         s.failure = Some(Step::Offer.failed(format!(
@@ -51,14 +63,16 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
     let span = (until, ctx.stop.clone());
     let http = ctx.http.clone();
     ctx.live.session_up();
-    let stats = match live.protocol {
+    let (stats, probe) = match live.protocol {
         LiveProtocol::HttpFlv => {
             let config = FlvConfig {
                 buffer: live.buffer,
                 ..FlvConfig::default()
             };
-            let player = FlvPlayer::new(&url, config, tap);
-            run_flv(player, http, ctx.clock, span, ticks).await.stats
+            let mut player = FlvPlayer::new(&url, config, tap);
+            player.probe = probe;
+            let played = run_flv(player, http, ctx.clock, span, ticks).await;
+            (played.stats, played.probe)
         }
         LiveProtocol::Hls | LiveProtocol::LlHls => {
             let config = HlsConfig {
@@ -66,13 +80,15 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
                 low_latency: live.protocol == LiveProtocol::LlHls,
                 ..HlsConfig::default()
             };
-            let player = HlsPlayer::new(&url, config, tap);
-            run_hls(player, http, ctx.clock, span, ticks).await.stats
+            let mut player = HlsPlayer::new(&url, config, tap);
+            player.probe = probe;
+            let played = run_hls(player, http, ctx.clock, span, ticks).await;
+            (played.stats, played.probe)
         }
     };
     ctx.live.session_down();
     let end = ctx.clock.now();
-    let base = blank.summary(&ctx.group, end);
+    let base = blank(probe).summary(&ctx.group, end);
     let mut s = summarise(&stats, live.protocol.name(), base, ctx.run_start);
     if let Some(cdn) = s.cdn.as_mut() {
         // A CDN URL may carry an auth key from the environment.

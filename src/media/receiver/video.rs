@@ -42,6 +42,35 @@ impl QualityProbe {
             scored_frames: 0,
         })
     }
+
+    /// Decodes one access unit, in decoding order, and scores its picture against the source;
+    /// for players that show frames on a schedule of their own (the CDN players).
+    pub fn score_access_unit(&mut self, access_unit: &[u8], now: Micros, out: &mut Vec<Sample>) {
+        match self.decoder.decode(access_unit) {
+            Ok(Some(picture)) => {
+                let pixel = read_pixel_marker(&picture);
+                if pixel.is_some() {
+                    self.marker_reads += 1;
+                } else {
+                    self.marker_misses += 1;
+                }
+                if let Some(marker) = pixel.or_else(|| find_sei_marker(access_unit)) {
+                    score_picture(self, &picture, marker.frame, now, out);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => self.decode_errors += 1,
+        }
+    }
+}
+
+impl std::fmt::Debug for QualityProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QualityProbe")
+            .field("scored_frames", &self.scored_frames)
+            .field("decode_errors", &self.decode_errors)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct VideoReceiver {

@@ -7,6 +7,7 @@ use crate::base::Micros;
 use crate::media::live::avc::{self, DecoderConfig};
 use crate::media::live::flv::{self, Demuxer, Video};
 use crate::media::live::playback::BufferConfig;
+use crate::media::receiver::QualityProbe;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlvConfig {
@@ -50,6 +51,8 @@ pub struct FlvPlayer {
     feed: FrameFeed,
     pub stats: LiveStats,
     pub reconnects: u64,
+    /// Decodes and scores every frame (a quality probe); none for a light viewer.
+    pub probe: Option<QualityProbe>,
 }
 
 impl FlvPlayer {
@@ -65,6 +68,7 @@ impl FlvPlayer {
             decodable: false,
             stats: LiveStats::new(now),
             reconnects: 0,
+            probe: None,
         }
     }
 
@@ -147,6 +151,10 @@ impl FlvPlayer {
                 self.decodable |= keyframe;
                 if !self.decodable {
                     return Ok(());
+                }
+                if let Some(probe) = self.probe.as_mut() {
+                    let access_unit = avc::to_annexb(nal_units, config, keyframe);
+                    probe.score_access_unit(&access_unit, now, &mut self.stats.samples);
                 }
                 let marker = avc::find_marker(nal_units, config.length_size);
                 let pts = pts_ms.max(0) as u64;

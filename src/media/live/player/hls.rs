@@ -10,6 +10,7 @@ use crate::media::live::playback::BufferConfig;
 use crate::media::live::playlist::{self, MediaPlaylist, Parsed, Part, Variant};
 use crate::media::live::ts::{self, Pids};
 use crate::media::marker::find_sei_marker;
+use crate::media::receiver::QualityProbe;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HlsConfig {
@@ -86,6 +87,8 @@ pub struct HlsPlayer {
     pids: Pids,
     feed: FrameFeed,
     pub stats: LiveStats,
+    /// Decodes and scores every frame (a quality probe); none for a light viewer.
+    pub probe: Option<QualityProbe>,
 }
 
 /// The playlist has not grown for this many target durations: the stream has stopped.
@@ -111,6 +114,7 @@ impl HlsPlayer {
             next_id: 1,
             pids: Pids::default(),
             stats: LiveStats::new(now),
+            probe: None,
         }
     }
 
@@ -428,6 +432,9 @@ impl HlsPlayer {
             return Err("no video frame in it".into());
         }
         for frame in frames {
+            if let Some(probe) = self.probe.as_mut() {
+                probe.score_access_unit(&frame.data, now, &mut self.stats.samples);
+            }
             let marker = find_sei_marker(&frame.data);
             self.feed
                 .push(&mut self.stats, frame.pts, MPEG_CLOCK, marker, now);
