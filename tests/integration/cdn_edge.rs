@@ -290,3 +290,95 @@ async fn cdn_probes_score_the_same_pictures_on_http_flv_and_hls() {
     assert!(flv_read > 99.0 && hls_read > 99.0);
     assert_eq!((flv_errors, hls_errors), (0, 0));
 }
+
+/// A real player beside the virtual one: hls.js in headless Chromium plays the same HLS stream
+/// as rtcbench's HLS player, and the video element's stalls and pixel-marker latency agree with
+/// the virtual player's within one segment (hls.js seeks into a segment three target
+/// durations from the live edge; ours starts at a segment's first frame).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_in_chromium_agrees_with_the_virtual_hls_player_on_the_same_stream() {
+    let chromium =
+        std::env::var("RTCBENCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready = std::path::Path::new(&chromium).exists()
+        && std::path::Path::new("sidecar/browser/node_modules/hls.js").is_dir()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok();
+    if !ready {
+        eprintln!("skipped: needs node, chromium and npm ci --prefix sidecar/browser");
+        return;
+    }
+    let _heavy = common::heavy().await;
+    rtcbench::client::init_crypto();
+    let sfu = server::start(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("sfu");
+    let clock = WallClock::start();
+    let config = SenderConfig {
+        seed: 13,
+        width: 320,
+        height: 180,
+        fps: 25,
+        video_bitrate_bps: 400_000,
+        keyframe_interval_us: 1_000_000,
+        audio_bitrate_bps: None,
+        video_ssrc: 1,
+        audio_ssrc: 2,
+    };
+    let until_publishing = Instant::now() + Duration::from_secs(26);
+    let _publishing = common::whip_publisher(&sfu, "xcheck", config, clock, until_publishing).await;
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    let url = sfu.hls_url("xcheck");
+    let browser = tokio::process::Command::new("node")
+        .args(["sidecar/browser/hls-check.js", &url, "14"])
+        .kill_on_drop(true)
+        .output();
+    let tap = clock.now();
+    let (_stop_tx, stop) = watch::channel(false);
+    let player = HlsPlayer::new(&url, HlsConfig::default(), tap);
+    let ticks = Ticks::new(|_: &mut LiveStats, _| {});
+    let ours = run_hls(
+        player,
+        reqwest::Client::new(),
+        clock,
+        (tap + 14_000_000, stop),
+        ticks,
+    );
+    let (browser, ours) = tokio::join!(browser, ours);
+    let browser = browser.expect("node runs");
+    assert!(
+        browser.status.success(),
+        "{}",
+        String::from_utf8_lossy(&browser.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&browser.stdout).expect("one JSON report");
+    let mut latencies: Vec<f64> = report["latencies_ms"]
+        .as_array()
+        .expect("latencies")
+        .iter()
+        .filter_map(|v| v.as_f64())
+        .collect();
+    assert!(latencies.len() > 200, "hls.js showed frames: {report}");
+    latencies.sort_by(f64::total_cmp);
+    let theirs_ms = latencies[latencies.len() / 2];
+    let ours_ms = ours.stats.latency_us.value_at_quantile(0.5) as f64 / 1000.0;
+    let their_stalls = report["stalls"].as_u64().expect("stalls");
+    eprintln!(
+        "live latency p50: hls.js {theirs_ms:.0} ms (its own estimate {:?} s), rtcbench {ours_ms:.0} ms; stalls {their_stalls} and {}; startup {:?} ms and {:?} us",
+        report["hls_latency_s"],
+        ours.stats.playback.stalls,
+        report["startup_ms"],
+        ours.stats.startup_us()
+    );
+    assert!(
+        report["errors"].as_array().is_some_and(|e| e.is_empty()),
+        "{report}"
+    );
+    assert_eq!((their_stalls, ours.stats.playback.stalls), (0, 0));
+    assert!(
+        (theirs_ms - ours_ms).abs() <= 1_000.0,
+        "hls.js {theirs_ms:.0} ms against rtcbench {ours_ms:.0} ms"
+    );
+}

@@ -172,6 +172,17 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .route("/live/{file}", get(flv))
         .route("/hls/{room}/{file}", get(hls))
         .with_state(edge)
+        .layer(axum::middleware::map_response(open_to_pages))
+}
+
+/// As CDNs serve live streams: any web page may play them (hls.js and flv.js fetch them from
+/// the page's origin).
+async fn open_to_pages(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 fn not_found(what: String) -> Response {
