@@ -1,16 +1,21 @@
-//! The CDN players and their parsers: an HLS playlist, an MPEG-TS segment, and an FLV stream fed
-//! in pieces (whose tags are read as video); then an HLS player answered with the input as every
-//! playlist and segment, and an HTTP-FLV player fed it as its stream.
+//! The CDN players and their parsers: an HLS playlist, an MPEG-TS segment, an fMP4 init segment
+//! and fragment (the input's two halves), and an FLV stream fed in pieces (whose tags are read
+//! as video); then an HLS player answered with the input as every playlist and segment, and an
+//! HTTP-FLV player fed it as its stream.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rtcbench::media::live::player::flv::{FlvConfig, FlvPlayer};
 use rtcbench::media::live::player::hls::{HlsConfig, HlsPlayer};
 use rtcbench::media::live::player::Fetched;
-use rtcbench::media::live::{avc, flv, playlist, ts};
+use rtcbench::media::live::{avc, flv, fmp4, playlist, ts};
 
 fuzz_target!(|data: &[u8]| {
     let _ = playlist::parse(data);
     let _ = ts::demux(data, 1 << 20);
+    let (init, fragment) = data.split_at(data.len() / 2);
+    if let Ok(init) = fmp4::parse_init(init) {
+        let _ = fmp4::demux(fragment, &init);
+    }
     let mut demuxer = flv::Demuxer::new(1 << 20);
     for piece in data.chunks(7) {
         demuxer.push(piece);

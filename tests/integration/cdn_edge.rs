@@ -382,3 +382,117 @@ async fn hls_js_in_chromium_agrees_with_the_virtual_hls_player_on_the_same_strea
         "hls.js {theirs_ms:.0} ms against rtcbench {ours_ms:.0} ms"
     );
 }
+
+/// A directory served over HTTP on 127.0.0.1 (what ffmpeg's HLS muxer writes).
+async fn serve_dir(dir: std::path::PathBuf) -> SocketAddr {
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode;
+    let app = axum::Router::new()
+        .route(
+            "/{file}",
+            axum::routing::get(
+                |State(dir): State<std::path::PathBuf>, Path(file): Path<String>| async move {
+                    match tokio::fs::read(dir.join(file.replace('/', ""))).await {
+                        Ok(bytes) => (StatusCode::OK, bytes),
+                        Err(_) => (StatusCode::NOT_FOUND, Vec::new()),
+                    }
+                },
+            ),
+        )
+        .with_state(dir);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// ffmpeg as a second, independent packager: it pulls the embedded edge's HTTP-FLV and
+/// writes HLS of its own, in MPEG-TS and in fMP4 (CMAF, with an EXT-X-MAP init segment), and
+/// rtcbench's HLS player plays both with the SEI marker's latency intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_repackages_the_edge_as_ts_and_fmp4_hls_and_the_player_plays_both() {
+    if !common::tool_or_required("ffmpeg", "RTCBENCH_REQUIRE_FFMPEG") {
+        return;
+    }
+    let _heavy = common::heavy().await;
+    rtcbench::client::init_crypto();
+    let sfu = server::start(SocketAddr::new(LOOPBACK, 0))
+        .await
+        .expect("sfu");
+    let clock = WallClock::start();
+    let config = SenderConfig {
+        seed: 17,
+        width: 320,
+        height: 180,
+        fps: 25,
+        video_bitrate_bps: 400_000,
+        keyframe_interval_us: 1_000_000,
+        audio_bitrate_bps: None,
+        video_ssrc: 1,
+        audio_ssrc: 2,
+    };
+    let until_publishing = Instant::now() + Duration::from_secs(24);
+    let _publishing = common::whip_publisher(&sfu, "ff", config, clock, until_publishing).await;
+    let dir = common::temp_dir("ffmpeg-hls");
+    let mut packagers = Vec::new();
+    for kind in ["mpegts", "fmp4"] {
+        let out = dir.join(kind);
+        std::fs::create_dir_all(&out).unwrap();
+        let packager = tokio::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-i",
+                &sfu.flv_url("ff"),
+            ])
+            .args([
+                "-c",
+                "copy",
+                "-f",
+                "hls",
+                "-hls_time",
+                "1",
+                "-hls_list_size",
+                "6",
+            ])
+            .args(["-hls_flags", "delete_segments", "-hls_segment_type", kind])
+            .arg(out.join("index.m3u8"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("ffmpeg starts");
+        packagers.push((kind, packager, serve_dir(out).await));
+    }
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let (_stop_tx, stop) = watch::channel(false);
+    let http = reqwest::Client::new();
+    let tap = clock.now();
+    let mut players = Vec::new();
+    for (kind, _, addr) in &packagers {
+        let player = HlsPlayer::new(
+            &format!("http://{addr}/index.m3u8"),
+            HlsConfig::default(),
+            tap,
+        );
+        let span = (tap + 8_000_000, stop.clone());
+        let ticks = Ticks::new(|_: &mut LiveStats, _| {});
+        players.push((
+            *kind,
+            tokio::spawn(run_hls(player, http.clone(), clock, span, ticks)),
+        ));
+    }
+    for (kind, played) in players {
+        let stats = played.await.unwrap().stats;
+        eprintln!("{}", describe(kind, &stats));
+        assert!(stats.startup_us().is_some(), "{kind}: {:?}", stats.errors);
+        assert!(stats.playback.rendered_frames > 150, "{kind}");
+        assert_eq!(stats.playback.stalls, 0, "{kind}");
+        assert!(
+            stats.latency_us.len() > 150,
+            "{kind}: the marker survives ffmpeg's packaging"
+        );
+        let p50 = stats.latency_us.value_at_quantile(0.5);
+        // Three 1 s segments behind ffmpeg's live edge, itself behind the FLV edge.
+        assert!((2_500_000..7_000_000).contains(&p50), "{kind}: {p50} us");
+    }
+}

@@ -40,6 +40,8 @@ pub struct Segment {
     pub discontinuity: bool,
     /// LL-HLS parts of this segment, where the playlist lists them.
     pub parts: Vec<Part>,
+    /// The init segment (EXT-X-MAP) in effect: an fMP4 stream's moov.
+    pub init: Option<String>,
 }
 
 /// What EXT-X-SERVER-CONTROL and EXT-X-PART-INF say.
@@ -123,7 +125,11 @@ fn media_from(media: m3u8_rs::MediaPlaylist) -> Result<MediaPlaylist, PlaylistEr
     let mut any_low_latency = false;
     let mut segments = media.segments;
     let trailing = segments.pop().filter(|s| s.uri == "rtcbench-trailing-tags");
+    let mut init = None;
     for (index, segment) in segments.into_iter().enumerate() {
+        if let Some(map) = &segment.map {
+            init = Some(map.uri.clone());
+        }
         let parts = read_tags(
             &segment.unknown_tags,
             &mut low_latency,
@@ -135,6 +141,7 @@ fn media_from(media: m3u8_rs::MediaPlaylist) -> Result<MediaPlaylist, PlaylistEr
             uri: segment.uri,
             discontinuity: segment.discontinuity,
             parts: parts.0,
+            init: init.clone(),
         });
     }
     if let Some(trailing) = trailing {
@@ -267,9 +274,14 @@ pub fn write_media(playlist: &MediaPlaylist) -> String {
         );
     }
     let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", playlist.media_sequence);
+    let mut init: Option<&str> = None;
     for segment in &playlist.segments {
         if segment.discontinuity {
             out.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        if let Some(uri) = segment.init.as_deref().filter(|u| init != Some(*u)) {
+            let _ = writeln!(out, "#EXT-X-MAP:URI=\"{uri}\"");
+            init = Some(uri);
         }
         write_parts(&mut out, &segment.parts);
         let _ = writeln!(

@@ -275,6 +275,7 @@ impl Packager {
                 .collect()
         };
         let listed = |s: &StoredSegment| Segment {
+            init: None,
             sequence: s.msn,
             uri: format!("{}.ts", s.msn),
             duration_us: s.duration_us,

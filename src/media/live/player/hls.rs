@@ -6,8 +6,9 @@
 
 use super::{resolve, Fetch, FetchKind, Fetched, FrameFeed, LiveStats, MPEG_CLOCK};
 use crate::base::Micros;
+use crate::media::live::fmp4::{self, InitSegment};
 use crate::media::live::playback::BufferConfig;
-use crate::media::live::playlist::{self, MediaPlaylist, Parsed, Part, Variant};
+use crate::media::live::playlist::{self, MediaPlaylist, Parsed, Part, Segment, Variant};
 use crate::media::live::ts::{self, Pids};
 use crate::media::marker::find_sei_marker;
 use crate::media::receiver::QualityProbe;
@@ -89,6 +90,8 @@ pub struct HlsPlayer {
     pub stats: LiveStats,
     /// Decodes and scores every frame (a quality probe); none for a light viewer.
     pub probe: Option<QualityProbe>,
+    /// The fMP4 init segment last loaded (its URL and what it says).
+    init: Option<(String, InitSegment)>,
 }
 
 /// The playlist has not grown for this many target durations: the stream has stopped.
@@ -115,6 +118,7 @@ impl HlsPlayer {
             pids: Pids::default(),
             stats: LiveStats::new(now),
             probe: None,
+            init: None,
         }
     }
 
@@ -237,11 +241,14 @@ impl HlsPlayer {
         };
         let outcome = match done.kind {
             FetchKind::Playlist => self.on_playlist(&done.url, &body, now),
+            FetchKind::Init => fmp4::parse_init(&body)
+                .map(|init| self.init = Some((done.url.clone(), init)))
+                .map_err(|e| e.to_string()),
             _ => self.on_media(&body, now),
         };
         match outcome {
             Ok(()) => {
-                if done.kind != FetchKind::Playlist {
+                if !matches!(done.kind, FetchKind::Playlist | FetchKind::Init) {
                     self.step_past(done.position, done.kind);
                 }
             }
@@ -355,9 +362,18 @@ impl HlsPlayer {
             return Next::Wait;
         };
         let base = self.media_url.clone().unwrap_or_default();
+        let loaded = self.init.as_ref().map(|(url, _)| url.as_str());
         let get = |uri: &str, kind| match resolve(&base, uri) {
             Some(url) => Next::Get(url, kind),
             None => Next::Wait,
+        };
+        // An fMP4 segment is read with its init segment, fetched first when it changes.
+        let media = |segment: &Segment, uri: &str, kind| {
+            let init = segment.init.as_deref().and_then(|i| resolve(&base, i));
+            match init {
+                Some(init) if Some(init.as_str()) != loaded => Next::Get(init, FetchKind::Init),
+                _ => get(uri, kind),
+            }
         };
         loop {
             let msn = match position {
@@ -377,13 +393,15 @@ impl HlsPlayer {
             }
             let listed = playlist.segments.iter().find(|s| s.sequence == msn);
             return match (position, listed) {
-                (Position::Segment(_), Some(segment)) => get(&segment.uri, FetchKind::Segment),
+                (Position::Segment(_), Some(segment)) => {
+                    media(segment, &segment.uri, FetchKind::Segment)
+                }
                 (Position::Segment(_), None) => Next::Wait,
                 (Position::Part { index, .. }, Some(segment)) => {
                     if index < segment.parts.len() {
-                        get(&segment.parts[index].uri, FetchKind::Part)
+                        media(segment, &segment.parts[index].uri, FetchKind::Part)
                     } else if index == 0 {
-                        get(&segment.uri, FetchKind::Segment)
+                        media(segment, &segment.uri, FetchKind::Segment)
                     } else {
                         position = Position::Part {
                             msn: msn + 1,
@@ -426,8 +444,18 @@ impl HlsPlayer {
     }
 
     fn on_media(&mut self, body: &[u8], now: Micros) -> Result<(), String> {
-        let frames = ts::demux_with(body, self.config.max_segment_bytes, &mut self.pids)
-            .map_err(|e| e.to_string())?;
+        // MPEG-TS starts with its sync byte; anything else is read as fMP4 with its init.
+        let (frames, clock) = match &self.init {
+            Some((_, init)) if body.first() != Some(&0x47) => (
+                fmp4::demux(body, init).map_err(|e| e.to_string())?,
+                (u64::from(init.timescale), 1 << 62),
+            ),
+            _ => (
+                ts::demux_with(body, self.config.max_segment_bytes, &mut self.pids)
+                    .map_err(|e| e.to_string())?,
+                MPEG_CLOCK,
+            ),
+        };
         if frames.is_empty() {
             return Err("no video frame in it".into());
         }
@@ -437,7 +465,7 @@ impl HlsPlayer {
             }
             let marker = find_sei_marker(&frame.data);
             self.feed
-                .push(&mut self.stats, frame.pts, MPEG_CLOCK, marker, now);
+                .push(&mut self.stats, frame.pts, clock, marker, now);
         }
         Ok(())
     }

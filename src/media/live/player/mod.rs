@@ -26,6 +26,8 @@ pub struct Fetch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchKind {
     Playlist,
+    /// An fMP4 stream's init segment (EXT-X-MAP).
+    Init,
     Segment,
     Part,
     /// A long-lived HTTP-FLV response, delivered in chunks.

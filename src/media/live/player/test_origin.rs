@@ -95,6 +95,7 @@ impl Origin {
             media_sequence: first,
             segments: (first..done)
                 .map(|k| Segment {
+                    init: None,
                     sequence: k,
                     uri: format!("{k}.ts"),
                     duration_us: self.segment_us,

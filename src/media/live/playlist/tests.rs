@@ -92,3 +92,21 @@ fn what_is_not_a_playlist_is_named() {
         "#EXT-X-PART: no DURATION"
     );
 }
+
+#[test]
+fn an_fmp4_playlists_init_segment_applies_to_the_segments_after_it_and_is_written_back() {
+    let text = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:4\n\
+                #EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:1.0,\nindex4.m4s\n#EXTINF:1.0,\nindex5.m4s\n";
+    let Parsed::Media(media) = parse(text.as_bytes()).unwrap() else {
+        panic!("a media playlist");
+    };
+    let inits: Vec<_> = media.segments.iter().map(|s| s.init.as_deref()).collect();
+    assert_eq!(inits, [Some("init.mp4"), Some("init.mp4")]);
+    let written = write_media(&media);
+    assert_eq!(
+        written.matches("#EXT-X-MAP:URI=\"init.mp4\"").count(),
+        1,
+        "{written}"
+    );
+    assert_eq!(parse(written.as_bytes()).unwrap(), Parsed::Media(media));
+}
