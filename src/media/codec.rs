@@ -282,7 +282,7 @@ impl Drop for OpusDecoder {
     }
 }
 
-/// True when an access unit holds an IDR slice.
+/// True when an access unit's slices are IDR slices (they all are when the first is).
 pub fn is_keyframe(access_unit: &[u8]) -> bool {
-    annexb_nals(access_unit).any(|nal| nal.first().map(|b| b & 0x1F) == Some(5))
+    super::marker::first_slice_kind(access_unit) == Some(5)
 }

@@ -205,6 +205,23 @@ pub fn annexb_nals(stream: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The type of the first slice NAL (1: non-IDR, 5: IDR) of an Annex B access unit, read without
+/// walking the slice itself: only the bytes up to its start code are scanned (the parameter
+/// sets and SEI before it), where finding whole NAL units would scan the entire frame.
+pub fn first_slice_kind(stream: &[u8]) -> Option<u8> {
+    let mut zeros = 0;
+    for (i, &b) in stream.iter().enumerate() {
+        if b == 1 && zeros >= 2 {
+            let kind = stream.get(i + 1)? & 0x1F;
+            if kind == 1 || kind == 5 {
+                return Some(kind);
+            }
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+    }
+    None
+}
+
 /// The marker carried in an Annex B access unit's SEI, if any.
 pub fn find_sei_marker(access_unit: &[u8]) -> Option<FrameMarker> {
     annexb_nals(access_unit).find_map(parse_sei_nal)
@@ -265,5 +282,9 @@ mod tests {
         au.extend_from_slice(&nal);
         au.extend_from_slice(&[0, 0, 0, 1, 0x65, 9, 9]);
         assert_eq!(find_sei_marker(&au), Some(m));
+        assert_eq!(first_slice_kind(&au), Some(5));
+        let p_frame: Vec<u8> = [&au[..au.len() - 3], &[0x41, 9, 9]].concat();
+        assert_eq!(first_slice_kind(&p_frame), Some(1));
+        assert_eq!(first_slice_kind(&au[..11]), None, "parameter sets only");
     }
 }

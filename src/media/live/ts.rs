@@ -332,9 +332,8 @@ fn read_pes(bytes: &[u8], random_access: bool) -> Option<TsFrame> {
     } else {
         pts
     };
-    let keyframe = random_access
-        || crate::media::marker::annexb_nals(data)
-            .any(|n| n.first().is_some_and(|b| b & 0x1F == 5));
+    let keyframe =
+        random_access || crate::media::marker::first_slice_kind(data) == Some(5);
     Some(TsFrame {
         pts,
         dts,
