@@ -332,8 +332,7 @@ fn read_pes(bytes: &[u8], random_access: bool) -> Option<TsFrame> {
     } else {
         pts
     };
-    let keyframe =
-        random_access || crate::media::marker::first_slice_kind(data) == Some(5);
+    let keyframe = random_access || crate::media::marker::first_slice_kind(data) == Some(5);
     Some(TsFrame {
         pts,
         dts,
