@@ -17,17 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn config() -> SenderConfig {
-    SenderConfig {
-        seed: 11,
-        width: 320,
-        height: 180,
-        fps: 25,
-        video_bitrate_bps: 400_000,
-        keyframe_interval_us: 1_000_000,
-        audio_bitrate_bps: None,
-        video_ssrc: 1,
-        audio_ssrc: 2,
-    }
+    common::live_source(11, 400_000)
 }
 
 /// What the relay does to one connection.

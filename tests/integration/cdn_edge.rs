@@ -8,7 +8,6 @@ use rtcbench::client::live_http::{run_flv, run_hls, Ticks};
 use rtcbench::media::live::player::flv::{FlvConfig, FlvPlayer};
 use rtcbench::media::live::player::hls::{HlsConfig, HlsPlayer};
 use rtcbench::media::live::player::LiveStats;
-use rtcbench::media::sender::SenderConfig;
 use rtcbench::sfu::server;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -44,17 +43,7 @@ async fn hls_ll_hls_and_http_flv_viewers_watch_a_whip_publisher_through_the_embe
         .expect("sfu");
     let http = reqwest::Client::new();
     let clock = WallClock::start();
-    let config = SenderConfig {
-        seed: 5,
-        width: 320,
-        height: 180,
-        fps: 25,
-        video_bitrate_bps: 500_000,
-        keyframe_interval_us: 1_000_000,
-        audio_bitrate_bps: None,
-        video_ssrc: 1,
-        audio_ssrc: 2,
-    };
+    let config = common::live_source(5, 500_000);
     let until_publishing = Instant::now() + Duration::from_secs(16);
     let publishing = common::whip_publisher(&sfu, "sale", config, clock, until_publishing).await;
     let (_stop_tx, stop) = watch::channel(false);
@@ -239,17 +228,7 @@ async fn cdn_probes_score_the_same_pictures_on_http_flv_and_hls() {
         .await
         .expect("sfu");
     let clock = WallClock::start();
-    let config = SenderConfig {
-        seed: 9,
-        width: 320,
-        height: 180,
-        fps: 25,
-        video_bitrate_bps: 400_000,
-        keyframe_interval_us: 1_000_000,
-        audio_bitrate_bps: None,
-        video_ssrc: 1,
-        audio_ssrc: 2,
-    };
+    let config = common::live_source(9, 400_000);
     let until_publishing = Instant::now() + Duration::from_secs(12);
     let reference = || VideoSource::new(config.seed, config.width, config.height);
     let _publishing =
@@ -315,17 +294,7 @@ async fn hls_js_in_chromium_agrees_with_the_virtual_hls_player_on_the_same_strea
         .await
         .expect("sfu");
     let clock = WallClock::start();
-    let config = SenderConfig {
-        seed: 13,
-        width: 320,
-        height: 180,
-        fps: 25,
-        video_bitrate_bps: 400_000,
-        keyframe_interval_us: 1_000_000,
-        audio_bitrate_bps: None,
-        video_ssrc: 1,
-        audio_ssrc: 2,
-    };
+    let config = common::live_source(13, 400_000);
     let until_publishing = Instant::now() + Duration::from_secs(26);
     let _publishing = common::whip_publisher(&sfu, "xcheck", config, clock, until_publishing).await;
     tokio::time::sleep(Duration::from_millis(4_500)).await;
@@ -420,17 +389,7 @@ async fn ffmpeg_repackages_the_edge_as_ts_and_fmp4_hls_and_the_player_plays_both
         .await
         .expect("sfu");
     let clock = WallClock::start();
-    let config = SenderConfig {
-        seed: 17,
-        width: 320,
-        height: 180,
-        fps: 25,
-        video_bitrate_bps: 400_000,
-        keyframe_interval_us: 1_000_000,
-        audio_bitrate_bps: None,
-        video_ssrc: 1,
-        audio_ssrc: 2,
-    };
+    let config = common::live_source(17, 400_000);
     let until_publishing = Instant::now() + Duration::from_secs(24);
     let _publishing = common::whip_publisher(&sfu, "ff", config, clock, until_publishing).await;
     let dir = common::temp_dir("ffmpeg-hls");

@@ -252,6 +252,22 @@ pub fn small_sender(seed: u64) -> rtcbench::media::sender::SenderConfig {
     }
 }
 
+/// The stream the CDN tests publish: 320x180 at 25 fps, a key frame every second (segments
+/// and parts are cut at them), video only (the edge repackages video).
+pub fn live_source(seed: u64, video_bitrate_bps: u32) -> rtcbench::media::sender::SenderConfig {
+    rtcbench::media::sender::SenderConfig {
+        seed,
+        width: 320,
+        height: 180,
+        fps: 25,
+        video_bitrate_bps,
+        keyframe_interval_us: 1_000_000,
+        audio_bitrate_bps: None,
+        video_ssrc: 1,
+        audio_ssrc: 2,
+    }
+}
+
 /// Renders a report to `png` in headless Chromium (sidecar/browser/render-check.js) and
 /// returns (charts, tables) seen on the page; panics naming any console error, page error or
 /// network fetch. `None`, with the reason printed, where node, chromium or the sidecar's
