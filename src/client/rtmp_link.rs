@@ -29,14 +29,6 @@ pub enum PushLinkError {
     Encoder(String),
 }
 
-/// How a connection that did not fail ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushEnd {
-    /// The run's end for this publisher.
-    Until,
-    Stopped,
-}
-
 /// A push connection's limits and where it reports.
 pub struct PushSpan {
     pub clock: WallClock,
@@ -45,7 +37,8 @@ pub struct PushSpan {
     pub step_timeout: Duration,
 }
 
-/// Pushes `sender`'s frames to `target` until the span ends or the connection fails;
+/// Pushes `sender`'s frames to `target` until the span ends or is stopped (`Ok`), or the
+/// connection fails;
 /// `on_published` is told when the ingest took the publish.
 pub async fn push_connection(
     target: &RtmpTarget,
@@ -53,7 +46,7 @@ pub async fn push_connection(
     sender: &mut MediaSender,
     span: &mut PushSpan,
     on_published: &mut impl FnMut(Micros),
-) -> Result<PushEnd, PushLinkError> {
+) -> Result<(), PushLinkError> {
     let addr = format!("{}:{}", target.host, target.port);
     let connect = TcpStream::connect(addr.as_str());
     let mut socket = match tokio::time::timeout(span.step_timeout, connect).await {
@@ -110,8 +103,8 @@ pub async fn push_connection(
                     publisher.send_frame(&frame)?;
                 }
             }
-            _ = tokio::time::sleep_until(span.until.into()) => return Ok(PushEnd::Until),
-            _ = span.stop.changed() => return Ok(PushEnd::Stopped),
+            _ = tokio::time::sleep_until(span.until.into()) => return Ok(()),
+            _ = span.stop.changed() => return Ok(()),
         }
     }
 }
