@@ -16,6 +16,7 @@ use crate::client::native::{codec_of, negotiated_pt, udp_input};
 use live_out::LiveEvent;
 use quirks::{Forwarded, Quirks, ResendCache};
 use sequence::SubscriberSequence;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 use str0m::change::SdpOffer;
@@ -65,6 +66,8 @@ struct SfuPeer {
     resend: Option<ResendCache>,
     video_sequence: SubscriberSequence,
     audio_sequence: SubscriberSequence,
+    /// When the peer next wants a timeout, as its last drain said.
+    due: Option<Instant>,
 }
 
 pub struct Sfu {
@@ -80,6 +83,13 @@ pub struct Sfu {
     live: Option<(Instant, Vec<LiveEvent>)>,
     /// Rooms published over RTMP (`ingested.rs`).
     ingested: std::collections::HashMap<String, ingested::IngestedRoom>,
+    /// Which peer took the last datagram from an address: most datagrams skip the search.
+    by_source: HashMap<SocketAddr, usize>,
+    /// What the peers' drains gave: datagrams to send, and events (by peer index) to act on.
+    outbox: Vec<Transmit>,
+    events: VecDeque<(usize, Event)>,
+    /// A drained peer was dead: the next poll removes it.
+    some_dead: bool,
 }
 
 /// A packet of a room's stream as every viewer gets it, before each viewer's numbering.
@@ -109,6 +119,10 @@ impl Sfu {
             rsa_certificate: None,
             live: None,
             ingested: Default::default(),
+            by_source: HashMap::new(),
+            outbox: Vec::new(),
+            events: VecDeque::new(),
+            some_dead: false,
         }
     }
 
@@ -124,6 +138,10 @@ impl Sfu {
             rsa_certificate: self.rsa_certificate.clone(),
             live: self.live.as_ref().map(|(epoch, _)| (*epoch, Vec::new())),
             ingested: Default::default(),
+            by_source: HashMap::new(),
+            outbox: Vec::new(),
+            events: VecDeque::new(),
+            some_dead: false,
         }
     }
 
@@ -207,7 +225,9 @@ impl Sfu {
             resend,
             video_sequence: SubscriberSequence::default(),
             audio_sequence: SubscriberSequence::default(),
+            due: None,
         });
+        self.drain(self.peers.len() - 1);
         if publish {
             self.live_event(LiveEvent::Started(room.to_string()));
         }
@@ -264,12 +284,15 @@ impl Sfu {
     }
 
     pub fn leave(&mut self, id: u64) -> Result<(), SfuError> {
+        // Queued events name peers by index, which the removal shifts.
+        self.act_on_events();
         let i = self
             .peers
             .iter()
             .position(|p| p.id == id)
             .ok_or(SfuError::NoSession(id))?;
         let mut peer = self.peers.remove(i);
+        self.by_source.clear();
         peer.rtc.disconnect();
         if peer.side == Side::Publisher {
             self.live_event(LiveEvent::Ended(peer.room));
@@ -291,6 +314,9 @@ impl Sfu {
             peer.rtc.add_remote_candidate(candidate);
             added += 1;
         }
+        if let Some(index) = self.peers.iter().position(|p| p.id == id) {
+            self.drain(index);
+        }
         Ok(added)
     }
 
@@ -298,47 +324,84 @@ impl Sfu {
         let Some(input) = udp_input(now, source, self.local_addr, data) else {
             return;
         };
-        if let Some(peer) = self.peers.iter_mut().find(|p| p.rtc.accepts(&input)) {
-            let _ = peer.rtc.handle_input(input);
-        }
+        let known = self
+            .by_source
+            .get(&source)
+            .copied()
+            .filter(|&i| self.peers.get(i).is_some_and(|p| p.rtc.accepts(&input)));
+        let Some(index) = known.or_else(|| {
+            let i = self.peers.iter().position(|p| p.rtc.accepts(&input))?;
+            self.by_source.insert(source, i);
+            Some(i)
+        }) else {
+            return;
+        };
+        let _ = self.peers[index].rtc.handle_input(input);
+        self.drain(index);
     }
 
+    /// Times out the peers whose timeout has come.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for p in &mut self.peers {
-            let _ = p.rtc.handle_input(Input::Timeout(now));
+        for index in 0..self.peers.len() {
+            if self.peers[index].due.is_none_or(|due| due <= now) {
+                let _ = self.peers[index].rtc.handle_input(Input::Timeout(now));
+                self.drain(index);
+            }
         }
     }
 
-    /// Drains every peer's output: datagrams to send, and the next instant anything is due.
-    pub fn poll(&mut self, out: &mut Vec<Transmit>) -> Option<Instant> {
-        // Forwarding queues packets on other peers, so drain again until no events remain.
-        let mut next: Option<Instant> = None;
-        for _ in 0..8 {
-            next = None;
-            let mut events = Vec::new();
-            for (index, peer) in self.peers.iter_mut().enumerate() {
-                loop {
-                    match peer.rtc.poll_output() {
-                        Ok(Output::Transmit(t)) => out.push(Transmit {
-                            destination: t.destination,
-                            contents: t.contents.to_vec(),
-                        }),
-                        Ok(Output::Timeout(t)) => {
-                            next = Some(next.map_or(t, |n| n.min(t)));
-                            break;
-                        }
-                        Ok(Output::Event(e)) => events.push((index, e)),
-                        Err(_) => break,
-                    }
+    /// Drains one peer after a change to it, as str0m requires before the next: its datagrams
+    /// to the outbox, its events to the queue, its next timeout kept.
+    fn drain(&mut self, index: usize) {
+        let peer = &mut self.peers[index];
+        loop {
+            match peer.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => self.outbox.push(Transmit {
+                    destination: t.destination,
+                    contents: t.contents.to_vec(),
+                }),
+                Ok(Output::Timeout(t)) => {
+                    peer.due = Some(t);
+                    break;
+                }
+                Ok(Output::Event(e)) => self.events.push_back((index, e)),
+                Err(_) => {
+                    peer.due = None;
+                    break;
                 }
             }
-            if events.is_empty() {
+        }
+        if !peer.rtc.is_alive() {
+            self.some_dead = true;
+        }
+    }
+
+    /// Acts on the queued events; forwarding drains the peers it writes to, which may queue
+    /// more (bounded, as a loop of key-frame requests must not spin).
+    fn act_on_events(&mut self) {
+        let mut budget = 64 * (self.peers.len() + 1);
+        while let Some((index, event)) = self.events.pop_front() {
+            self.on_event(index, event);
+            budget -= 1;
+            if budget == 0 {
                 break;
             }
-            for (index, event) in events {
-                self.on_event(index, event);
-            }
         }
+    }
+
+    /// Acts on what the peers gave since the last call: datagrams to send into `out`, and the
+    /// next instant anything is due.
+    pub fn poll(&mut self, out: &mut Vec<Transmit>) -> Option<Instant> {
+        self.act_on_events();
+        out.append(&mut self.outbox);
+        // Removal shifts indices: only once no queued event names one.
+        if self.events.is_empty() && std::mem::take(&mut self.some_dead) {
+            self.remove_dead();
+        }
+        self.peers.iter().filter_map(|p| p.due).min()
+    }
+
+    fn remove_dead(&mut self) {
         let gone: Vec<String> = self
             .peers
             .iter()
@@ -349,7 +412,7 @@ impl Sfu {
             self.live_event(LiveEvent::Ended(room));
         }
         self.peers.retain(|p| p.rtc.is_alive());
-        next
+        self.by_source.clear();
     }
 
     fn on_event(&mut self, index: usize, event: Event) {
@@ -368,7 +431,8 @@ impl Sfu {
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.peers[index].rtc.disconnect()
+                self.peers[index].rtc.disconnect();
+                self.drain(index);
             }
             Event::KeyframeRequest(_) => {
                 let room = self.peers[index].room.clone();
@@ -429,11 +493,11 @@ impl Sfu {
 
     /// One packet of the room's stream to each of its viewers, numbered for each.
     fn send_to_viewers(&mut self, room: &str, packet: &RoomPacket) {
-        for sub in self
-            .peers
-            .iter_mut()
-            .filter(|p| p.side == Side::Subscriber && p.room == room)
-        {
+        for index in 0..self.peers.len() {
+            let sub = &mut self.peers[index];
+            if sub.side != Side::Subscriber || sub.room != room {
+                continue;
+            }
             let (target, numbering) = if packet.is_video {
                 (sub.video_mid.zip(sub.video_pt), &mut sub.video_sequence)
             } else {
@@ -457,6 +521,7 @@ impl Sfu {
             }
             let str0m_resends = sub.resend.is_none();
             write(&mut sub.rtc, mid, sent, str0m_resends);
+            self.drain(index);
         }
     }
 
@@ -492,25 +557,29 @@ impl Sfu {
         let (Some(cache), Some(mid)) = (peer.resend.as_ref(), peer.video_mid) else {
             return;
         };
-        for packet in cache.wanted(nack) {
-            write(&mut peer.rtc, mid, packet, false);
+        let wanted = cache.wanted(nack);
+        for packet in wanted {
+            write(&mut self.peers[index].rtc, mid, packet, false);
+            self.drain(index);
         }
     }
 
     /// Asks the room's publisher for a key frame (a subscriber joined or lost the picture).
     fn request_keyframe(&mut self, room: &str) {
-        let Some(publisher) = self
+        let Some(index) = self
             .peers
-            .iter_mut()
-            .find(|p| p.side == Side::Publisher && p.room == room)
+            .iter()
+            .position(|p| p.side == Side::Publisher && p.room == room)
         else {
             return;
         };
+        let publisher = &mut self.peers[index];
         let Some(mid) = publisher.video_mid else {
             return;
         };
         if let Some(rx) = publisher.rtc.direct_api().stream_rx_by_mid(mid, None) {
             rx.request_keyframe(KeyframeRequestKind::Pli);
+            self.drain(index);
         }
     }
 }

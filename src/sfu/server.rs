@@ -210,6 +210,9 @@ pub async fn start_with(
     })
 }
 
+/// Datagrams taken in one wake-up of the media loop before its output is acted on.
+const RECEIVE_BATCH: usize = 64;
+
 async fn media_loop(
     mut sfu: Sfu,
     socket: UdpSocket,
@@ -234,7 +237,10 @@ async fn media_loop(
             out.clear();
         }
         for t in out.drain(..) {
-            let _ = socket.send_to(&t.contents, t.destination).await;
+            // A full socket buffer is waited out; a loopback send never blocks otherwise.
+            if socket.try_send_to(&t.contents, t.destination).is_err() {
+                let _ = socket.send_to(&t.contents, t.destination).await;
+            }
         }
         let mut wake = next.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
         if let Some(change) = restarts.next_change(now) {
@@ -243,6 +249,15 @@ async fn media_loop(
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
+                    if !down {
+                        sfu.handle_receive(Instant::now(), from, &buf[..n]);
+                    }
+                }
+                // What else has come is taken before the output is acted on once for all.
+                for _ in 0..RECEIVE_BATCH {
+                    let Ok((n, from)) = socket.try_recv_from(&mut buf) else {
+                        break;
+                    };
                     if !down {
                         sfu.handle_receive(Instant::now(), from, &buf[..n]);
                     }
