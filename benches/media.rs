@@ -1,10 +1,12 @@
 //! Costs of the per-frame and per-packet hot paths.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rtcbench::media::codec::VideoEncoder;
+use rtcbench::media::codec::{VideoDecoder, VideoEncoder};
 use rtcbench::media::marker::{
     draw_pixel_marker, find_sei_marker, read_pixel_marker, sei_nal, FrameMarker,
 };
+use rtcbench::media::quality::{psnr_y, ssim_y};
+use rtcbench::media::receiver::reference::reference_frame;
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role, VideoReceiver};
 use rtcbench::media::rtp::RtpPacket;
 use rtcbench::media::sender::{MediaSender, SenderConfig};
@@ -57,6 +59,41 @@ fn source_and_encode(c: &mut Criterion) {
             encoder
                 .encode(&frames[i % frames.len()], MARKER)
                 .expect("encode")
+        })
+    });
+    g.finish();
+}
+
+/// A quality probe's per-frame work besides decoding: the reference picture (shared by every
+/// probe of the process, so rendered once per frame, not per probe) and the two scores.
+fn quality(c: &mut Criterion) {
+    let source = VideoSource::new(1, 640, 360);
+    let reference = source.frame(10);
+    let mut encoder = VideoEncoder::new(30, 500_000, 120).expect("encoder");
+    let mut decoder = VideoDecoder::new().expect("decoder");
+    let mut received = reference.clone();
+    for n in 0..=10 {
+        let au = encoder.encode(&source.frame(n), MARKER).expect("encode");
+        if let Ok(Some(picture)) = decoder.decode(&au.data) {
+            received = picture;
+        }
+    }
+    let mut g = c.benchmark_group("quality");
+    g.bench_function("psnr_y_640x360", |b| {
+        b.iter(|| psnr_y(black_box(&reference), black_box(&received), 8))
+    });
+    g.bench_function("ssim_y_640x360", |b| {
+        b.iter(|| ssim_y(black_box(&reference), black_box(&received), 8))
+    });
+    let mut n = 1_000;
+    g.bench_function("shared_reference_hit_640x360", |b| {
+        reference_frame(&source, n);
+        b.iter(|| reference_frame(black_box(&source), n))
+    });
+    g.bench_function("shared_reference_miss_640x360", |b| {
+        b.iter(|| {
+            n += 1;
+            reference_frame(black_box(&source), n)
         })
     });
     g.finish();
@@ -176,6 +213,7 @@ criterion_group!(
     benches,
     marker,
     source_and_encode,
+    quality,
     receiver,
     histogram,
     impairment

@@ -5,6 +5,7 @@ pub mod assembler;
 pub mod audio;
 pub mod freeze;
 pub mod recovery;
+pub mod reference;
 pub mod rtp_stats;
 pub mod silence;
 pub mod video;

@@ -4,6 +4,7 @@
 use super::assembler::{AssembledFrame, FrameAssembler};
 use super::freeze::FreezeDetector;
 use super::recovery::RecoveryWatch;
+use super::reference::reference_frame;
 use super::rtp_stats::{Arrival, RtpStats};
 use crate::base::Micros;
 use crate::media::codec::{is_keyframe, VideoDecoder};
@@ -352,10 +353,9 @@ fn score_picture(
     if probe.reference.dimensions() != (picture.width, picture.height) {
         return;
     }
-    let mut reference = probe.reference.frame(n as u64);
-    // The marker strip is not part of the scene; leave it out of both pictures.
+    let reference = reference_frame(&probe.reference, n as u64);
+    // The marker strip is not part of the scene: both figures start below it.
     let skip = strip_height(picture.width);
-    reference.y[..skip * picture.width].copy_from_slice(&picture.y[..skip * picture.width]);
     if let (Some(psnr), Some(ssim)) = (
         psnr_y(&reference, picture, skip),
         ssim_y(&reference, picture, skip),
