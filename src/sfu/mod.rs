@@ -3,6 +3,7 @@
 //! subscriber and key-frame requests passed upstream. Sans-IO here; `server` adds sockets and HTTP.
 
 pub mod api;
+mod driving;
 pub mod faults;
 mod ingested;
 pub mod live_out;
@@ -12,7 +13,7 @@ mod rtmp_listener;
 mod sequence;
 pub mod server;
 
-use crate::client::native::{codec_of, negotiated_pt, udp_input};
+use crate::client::native::{codec_of, negotiated_pt};
 use live_out::LiveEvent;
 use quirks::{Forwarded, Quirks, ResendCache};
 use sequence::SubscriberSequence;
@@ -24,7 +25,7 @@ use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::rtp::rtcp::{Nack, Rtcp};
 use str0m::rtp::{ExtensionValues, RawPacket, RtpPacket, RtpWrite, SeqNo};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Rtc, RtcConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SfuError {
@@ -318,101 +319,6 @@ impl Sfu {
             self.drain(index);
         }
         Ok(added)
-    }
-
-    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
-        let Some(input) = udp_input(now, source, self.local_addr, data) else {
-            return;
-        };
-        let known = self
-            .by_source
-            .get(&source)
-            .copied()
-            .filter(|&i| self.peers.get(i).is_some_and(|p| p.rtc.accepts(&input)));
-        let Some(index) = known.or_else(|| {
-            let i = self.peers.iter().position(|p| p.rtc.accepts(&input))?;
-            self.by_source.insert(source, i);
-            Some(i)
-        }) else {
-            return;
-        };
-        let _ = self.peers[index].rtc.handle_input(input);
-        self.drain(index);
-    }
-
-    /// Times out the peers whose timeout has come.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        for index in 0..self.peers.len() {
-            if self.peers[index].due.is_none_or(|due| due <= now) {
-                let _ = self.peers[index].rtc.handle_input(Input::Timeout(now));
-                self.drain(index);
-            }
-        }
-    }
-
-    /// Drains one peer after a change to it, as str0m requires before the next: its datagrams
-    /// to the outbox, its events to the queue, its next timeout kept.
-    fn drain(&mut self, index: usize) {
-        let peer = &mut self.peers[index];
-        loop {
-            match peer.rtc.poll_output() {
-                Ok(Output::Transmit(t)) => self.outbox.push(Transmit {
-                    destination: t.destination,
-                    contents: t.contents.to_vec(),
-                }),
-                Ok(Output::Timeout(t)) => {
-                    peer.due = Some(t);
-                    break;
-                }
-                Ok(Output::Event(e)) => self.events.push_back((index, e)),
-                Err(_) => {
-                    peer.due = None;
-                    break;
-                }
-            }
-        }
-        if !peer.rtc.is_alive() {
-            self.some_dead = true;
-        }
-    }
-
-    /// Acts on the queued events; forwarding drains the peers it writes to, which may queue
-    /// more (bounded, as a loop of key-frame requests must not spin).
-    fn act_on_events(&mut self) {
-        let mut budget = 64 * (self.peers.len() + 1);
-        while let Some((index, event)) = self.events.pop_front() {
-            self.on_event(index, event);
-            budget -= 1;
-            if budget == 0 {
-                break;
-            }
-        }
-    }
-
-    /// Acts on what the peers gave since the last call: datagrams to send into `out`, and the
-    /// next instant anything is due.
-    pub fn poll(&mut self, out: &mut Vec<Transmit>) -> Option<Instant> {
-        self.act_on_events();
-        out.append(&mut self.outbox);
-        // Removal shifts indices: only once no queued event names one.
-        if self.events.is_empty() && std::mem::take(&mut self.some_dead) {
-            self.remove_dead();
-        }
-        self.peers.iter().filter_map(|p| p.due).min()
-    }
-
-    fn remove_dead(&mut self) {
-        let gone: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|p| p.side == Side::Publisher && !p.rtc.is_alive())
-            .map(|p| p.room.clone())
-            .collect();
-        for room in gone {
-            self.live_event(LiveEvent::Ended(room));
-        }
-        self.peers.retain(|p| p.rtc.is_alive());
-        self.by_source.clear();
     }
 
     fn on_event(&mut self, index: usize, event: Event) {
