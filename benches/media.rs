@@ -111,6 +111,7 @@ fn recorded_packets(seconds: u64) -> Vec<(u64, Vec<u8>)> {
         audio_bitrate_bps: Some(32_000),
         video_ssrc: 1,
         audio_ssrc: 2,
+        probe_score_every: 1,
     };
     let mut sender = MediaSender::new(config, 0).expect("sender");
     let mut out = Vec::new();

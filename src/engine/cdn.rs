@@ -13,7 +13,6 @@ use crate::media::live::player::LiveStats;
 use crate::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Role, VideoReceiver,
 };
-use crate::media::source::VideoSource;
 use crate::metrics::{Metric, Sample};
 use crate::plan::LivePlan;
 use crate::provider::Step;
@@ -29,10 +28,7 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
     let until = ctx.clock.micros_of(until);
     // A probe decodes every frame it is given and scores it against the source.
     let probe = (w.plan.role == Role::Probe)
-        .then(|| {
-            let r = &w.reference;
-            QualityProbe::new(VideoSource::new(r.seed, r.width, r.height)).ok()
-        })
+        .then(|| QualityProbe::of(&w.reference).ok())
         .flatten();
     let blank = |probe: Option<QualityProbe>| {
         Receiver::new(

@@ -7,7 +7,6 @@ use crate::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Role, VideoReceiver,
 };
 use crate::media::sender::{MediaSender, SenderStats};
-use crate::media::source::VideoSource;
 use crate::metrics::{Metric, MetricSeries, Recorder};
 use crate::net::sim_link::{LinkStats, SimLink};
 use crate::plan::GroupPlan;
@@ -71,11 +70,7 @@ impl Room {
         let mut legs = Vec::with_capacity(plan.receivers.len());
         for r in plan.receivers.iter().filter(|r| !r.elsewhere) {
             let probe = match r.role {
-                Role::Probe => Some(QualityProbe::new(VideoSource::new(
-                    plan.sender.seed,
-                    plan.sender.width,
-                    plan.sender.height,
-                ))?),
+                Role::Probe => Some(QualityProbe::of(&plan.sender)?),
                 Role::Light => None,
             };
             let opus = match r.role {

@@ -15,7 +15,6 @@ use crate::media::receiver::{
     VideoReceiver,
 };
 use crate::media::sender::{MediaSender, SenderConfig, SenderStats};
-use crate::media::source::VideoSource;
 use crate::metrics::{Metric, Sample};
 use crate::net::impair::{ImpairSpec, Impairment, Realised, RealisedSink};
 use crate::net::kernel::ClientNet;
@@ -392,13 +391,7 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     sleep_until_micros(ctx.clock, w.dial_at.saturating_sub(PREPARE_LEAD_US)).await;
     // A sidecar's client decodes for itself: its viewers only report frames.
     let decodes = w.plan.role == Role::Probe && !w.via_sidecar;
-    let probe = decodes.then(|| {
-        QualityProbe::new(VideoSource::new(
-            w.reference.seed,
-            w.reference.width,
-            w.reference.height,
-        ))
-    });
+    let probe = decodes.then(|| QualityProbe::of(&w.reference));
     let opus = decodes.then(OpusDecoder::new).and_then(Result::ok);
     sleep_until_micros(ctx.clock, w.dial_at).await;
     let counted_from = wait_for_publisher(&ctx, &w).await;

@@ -28,6 +28,8 @@ pub struct SenderConfig {
     pub audio_bitrate_bps: Option<u32>,
     pub video_ssrc: u32,
     pub audio_ssrc: u32,
+    /// Probes of this stream score PSNR/SSIM on every n-th frame (by frame number).
+    pub probe_score_every: u32,
 }
 
 pub struct MediaSender {

@@ -100,6 +100,7 @@ impl Within<'_> {
             audio_bitrate_bps: s.audio.enabled.then(|| s.audio.bitrate.bps() as u32),
             video_ssrc: derive(seed, &[1]) as u32,
             audio_ssrc: derive(seed, &[2]) as u32,
+            probe_score_every: s.video.probe_score_every.0,
         }
     }
 

@@ -249,6 +249,7 @@ pub fn small_sender(seed: u64) -> rtcbench::media::sender::SenderConfig {
         audio_bitrate_bps: Some(32_000),
         video_ssrc: 1,
         audio_ssrc: 2,
+        probe_score_every: 1,
     }
 }
 
@@ -265,6 +266,7 @@ pub fn live_source(seed: u64, video_bitrate_bps: u32) -> rtcbench::media::sender
         audio_bitrate_bps: None,
         video_ssrc: 1,
         audio_ssrc: 2,
+        probe_score_every: 1,
     }
 }
 

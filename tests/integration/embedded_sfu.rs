@@ -32,6 +32,7 @@ fn sender_config(seed: u64) -> SenderConfig {
         audio_bitrate_bps: Some(32_000),
         video_ssrc: 1,
         audio_ssrc: 2,
+        probe_score_every: 1,
     }
 }
 

@@ -22,6 +22,7 @@ fn config() -> SenderConfig {
         audio_bitrate_bps: None,
         video_ssrc: 5,
         audio_ssrc: 6,
+        probe_score_every: 1,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::media::codec::{is_keyframe, VideoDecoder};
 use crate::media::marker::{find_sei_marker, read_pixel_marker, strip_height, FrameMarker};
 use crate::media::quality::{psnr_y, ssim_y};
 use crate::media::rtp::{RtpPacket, VIDEO_CLOCK_RATE};
+use crate::media::sender::SenderConfig;
 use crate::media::source::VideoSource;
 use crate::metrics::{Metric, Sample};
 use str0m::format::CodecExtra;
@@ -28,6 +29,8 @@ pub struct QualityProbe {
     pub psnr_sum: f64,
     pub ssim_sum: f64,
     pub scored_frames: u64,
+    /// Scores frames whose number is a multiple of this (1: all).
+    score_every: u64,
 }
 
 impl QualityProbe {
@@ -41,7 +44,15 @@ impl QualityProbe {
             psnr_sum: 0.0,
             ssim_sum: 0.0,
             scored_frames: 0,
+            score_every: 1,
         })
+    }
+
+    /// A probe of `stream`, scoring the frames its config says.
+    pub fn of(stream: &SenderConfig) -> Result<Self, crate::media::codec::CodecError> {
+        let mut probe = Self::new(VideoSource::new(stream.seed, stream.width, stream.height))?;
+        probe.score_every = stream.probe_score_every.max(1) as u64;
+        Ok(probe)
     }
 
     /// Decodes one access unit, in decoding order, and scores its picture against the source;
@@ -350,7 +361,9 @@ fn score_picture(
     now: Micros,
     out: &mut Vec<Sample>,
 ) {
-    if probe.reference.dimensions() != (picture.width, picture.height) {
+    if probe.reference.dimensions() != (picture.width, picture.height)
+        || n as u64 % probe.score_every != 0
+    {
         return;
     }
     let reference = reference_frame(&probe.reference, n as u64);
@@ -373,5 +386,50 @@ fn score_picture(
             at: now,
             value: ssim,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::sender::MediaSender;
+
+    /// Frames from a real sender (encoded, with the marker in pixels and SEI) to a probe of
+    /// the same stream scoring every `every`-th: how many it scored, and how many it read.
+    fn scored_of(every: u32, frames: u64) -> (u64, u64) {
+        let config = SenderConfig {
+            seed: 3,
+            width: 160,
+            height: 96,
+            fps: 25,
+            video_bitrate_bps: 300_000,
+            keyframe_interval_us: 1_000_000,
+            audio_bitrate_bps: None,
+            video_ssrc: 1,
+            audio_ssrc: 2,
+            probe_score_every: every,
+        };
+        let mut sender = MediaSender::new(config.clone(), 0)
+            .unwrap()
+            .into_whole_frames();
+        let mut probe = QualityProbe::of(&config).unwrap();
+        let mut samples = Vec::new();
+        let mut sent = 0;
+        while sent < frames {
+            let now = sender.poll_timeout();
+            sender.handle_timeout(now).unwrap();
+            while let Some(au) = sender.poll_access_unit() {
+                probe.score_access_unit(&au.annexb, now, &mut samples);
+                sent += 1;
+            }
+        }
+        (probe.scored_frames, probe.marker_reads)
+    }
+
+    #[test]
+    fn a_probe_scores_every_nth_frame_and_reads_every_marker() {
+        // Frames 0..=11: multiples of 4 are 0, 4 and 8.
+        assert_eq!(scored_of(4, 12), (3, 12));
+        assert_eq!(scored_of(1, 12), (12, 12));
     }
 }

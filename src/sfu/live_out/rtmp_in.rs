@@ -258,6 +258,7 @@ mod tests {
             audio_bitrate_bps: Some(32_000),
             video_ssrc: 1,
             audio_ssrc: 2,
+            probe_score_every: 1,
         };
         MediaSender::new(config, 0).unwrap().into_whole_frames()
     }
