@@ -7,7 +7,10 @@ use crate::media::source::VideoSource;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-/// What the shared frames may hold: about three seconds of 640x360, a quarter second of 4K.
+/// The newest frames are kept: about a second at 30 fps, as far as live probes drift apart. A
+/// probe further behind renders its own, and memory stays flat once the window is full.
+const MAX_FRAMES: usize = 32;
+/// What the shared frames may hold at most: 32 frames of 1080p, 13 of 4K.
 const CACHE_BYTES: usize = 64 << 20;
 /// Kept whatever their size, so probes a few frames apart still share.
 const MIN_FRAMES: usize = 8;
@@ -51,7 +54,7 @@ impl ReferenceCache {
             return kept.clone();
         }
         let frame_bytes = frame.y.len() + frame.u.len() + frame.v.len();
-        let capacity = (self.budget_bytes / frame_bytes.max(1)).max(MIN_FRAMES);
+        let capacity = (self.budget_bytes / frame_bytes.max(1)).clamp(MIN_FRAMES, MAX_FRAMES);
         while frames.len() >= capacity {
             frames.pop_front();
         }
@@ -109,11 +112,14 @@ mod tests {
             "frame 0 should have been evicted"
         );
         assert_eq!(*again, *first);
-        // However large the frames, a few are kept.
+        // However large the frames, a few are kept; however small, no more than a window.
         let tiny = ReferenceCache::new(1);
-        for n in 0..20 {
+        let roomy = ReferenceCache::new(CACHE_BYTES);
+        for n in 0..100 {
             tiny.frame(&source, n);
+            roomy.frame(&source, n);
         }
         assert_eq!(tiny.len(), MIN_FRAMES);
+        assert_eq!(roomy.len(), MAX_FRAMES);
     }
 }
