@@ -131,18 +131,12 @@ impl Sfu {
     /// repeat one a client may still hold.
     pub fn restarted(&self) -> Self {
         Self {
-            local_addr: self.local_addr,
-            peers: Vec::new(),
             next_id: self.next_id,
             max_viewers: self.max_viewers,
             quirks: self.quirks,
             rsa_certificate: self.rsa_certificate.clone(),
             live: self.live.as_ref().map(|(epoch, _)| (*epoch, Vec::new())),
-            ingested: Default::default(),
-            by_source: HashMap::new(),
-            outbox: Vec::new(),
-            events: VecDeque::new(),
-            some_dead: false,
+            ..Self::new(self.local_addr)
         }
     }
 
