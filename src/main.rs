@@ -57,12 +57,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             ice_credential_env,
             max_viewers,
             rtmp_port,
+            shards,
+            cost_every,
         } => {
             let mut options = server_options(ice_servers, ice_username, ice_credential_env)?;
             options.max_viewers_per_room = max_viewers;
             let free_port = listen.port() == 0;
             options.rtmp_port = Some(rtmp_port.unwrap_or(if free_port { 0 } else { 1935 }));
-            serve_reference(listen, options)
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            options.shards = shards.unwrap_or(cores).max(1);
+            serve_reference(listen, options, cost_every)
         }
         Command::ExportClip {
             scenario,
@@ -305,11 +309,19 @@ fn comparison_status(c: &runner::providers::ComparisonArtifacts) -> u8 {
     }
 }
 
+use rtcbench::sfu::cost::ForwardingCost;
+
 fn serve_reference(
     listen: std::net::SocketAddr,
     options: rtcbench::sfu::server::ServerOptions,
+    cost_every: std::time::Duration,
 ) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // A worker thread per shard, so the shards forward in parallel.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.shards.max(1))
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         str0m::crypto::from_feature_flags().install_process_default();
         let server = rtcbench::sfu::server::start_with(listen, options)
@@ -333,9 +345,34 @@ fn serve_reference(
             let _ = out.write_all(banner.as_bytes());
             let _ = out.flush();
         }
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        let started = std::time::Instant::now();
+        let snapshot = |server: &rtcbench::sfu::server::ReferenceServer| {
+            server.cost_snapshot(started.elapsed().as_secs_f64())
+        };
+        let first = snapshot(&server);
+        let mut last = first.clone();
+        let mut every = tokio::time::interval(cost_every.max(std::time::Duration::from_secs(1)));
+        every.tick().await;
+        let stop = tokio::signal::ctrl_c();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                r = &mut stop => {
+                    r.context("waiting for Ctrl-C")?;
+                    break;
+                }
+                _ = every.tick() => {
+                    let now = snapshot(&server);
+                    if let Some(cost) = ForwardingCost::between(&last, &now) {
+                        eprintln!("{}", cost.describe());
+                    }
+                    last = now;
+                }
+            }
+        }
+        if let Some(cost) = ForwardingCost::between(&first, &snapshot(&server)) {
+            eprintln!("whole run: {}", cost.describe());
+        }
         eprintln!("stopping the reference SFU");
         Ok(ExitCode::SUCCESS)
     })

@@ -463,8 +463,9 @@ impl NativePeer {
         match event {
             Event::Connected => {
                 self.state = PeerState::Connected;
-                self.connected_at = Some(Instant::now());
-                let now = self.clock.now();
+                // Time comes in with the input (sans-IO), so simulated time works as real time.
+                self.connected_at = Some(self.now);
+                let now = self.clock.micros_of(self.now);
                 if let Role::Subscribe(r) = &mut self.role {
                     r.on_connected(now);
                 }
@@ -536,7 +537,7 @@ impl NativePeer {
         let Role::Publish(sender) = &mut self.role else {
             return Ok(());
         };
-        let now_us = self.clock.now();
+        let now_us = self.clock.micros_of(now);
         if sender.poll_timeout() > now_us {
             return Ok(());
         }

@@ -92,14 +92,17 @@ impl Sfu {
     }
 
     fn remove_dead(&mut self) {
-        let gone: Vec<String> = self
+        let gone: Vec<(String, Side)> = self
             .peers
             .iter()
-            .filter(|p| p.side == Side::Publisher && !p.rtc.is_alive())
-            .map(|p| p.room.clone())
+            .filter(|p| !p.rtc.is_alive())
+            .map(|p| (p.room.clone(), p.side))
             .collect();
-        for room in gone {
-            self.live_event(LiveEvent::Ended(room));
+        for (room, side) in gone {
+            self.census.left(&room, side);
+            if side == Side::Publisher {
+                self.live_event(LiveEvent::Ended(room));
+            }
         }
         self.peers.retain(|p| p.rtc.is_alive());
         self.by_source.clear();

@@ -5,7 +5,7 @@
 
 use super::live_out::packager::LiveFrame;
 use super::live_out::LiveEvent;
-use super::{RoomPacket, Sfu, SfuError};
+use super::{RoomPacket, Sfu, SfuError, Side};
 use crate::media::sender::RTP_PAYLOAD_MTU;
 use std::time::Instant;
 use str0m::rtp::ExtensionValues;
@@ -20,7 +20,7 @@ pub(super) struct IngestedRoom {
 impl Sfu {
     /// An RTMP publisher asks to publish `room`: refused when the room is live already.
     pub fn ingest_start(&mut self, room: &str) -> Result<(), SfuError> {
-        self.admit(room, true)?;
+        self.admit(room, Side::Publisher)?;
         self.ingested
             .insert(room.to_string(), IngestedRoom::default());
         self.live_event(LiveEvent::Started(room.to_string()));
@@ -52,6 +52,7 @@ impl Sfu {
                 ext: ExtensionValues::default(),
             };
             self.send_to_viewers(room, &packet);
+            self.relay_packet(room, &packet);
         }
         self.live_event(LiveEvent::Frame {
             room: room.to_string(),
@@ -62,6 +63,7 @@ impl Sfu {
     /// The RTMP publisher of `room` stopped or its connection ended.
     pub fn ingest_end(&mut self, room: &str) {
         if self.ingested.remove(room).is_some() {
+            self.census.left(room, Side::Publisher);
             self.live_event(LiveEvent::Ended(room.to_string()));
         }
     }

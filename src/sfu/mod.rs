@@ -3,17 +3,22 @@
 //! subscriber and key-frame requests passed upstream. Sans-IO here; `server` adds sockets and HTTP.
 
 pub mod api;
+mod census;
+pub mod cost;
 mod driving;
 pub mod faults;
 mod ingested;
 pub mod live_out;
 pub mod live_room;
 pub mod quirks;
+pub mod relay;
 mod rtmp_listener;
 mod sequence;
 pub mod server;
+mod shard;
 
 use crate::client::native::{codec_of, negotiated_pt};
+use census::{Admission, Census};
 use live_out::LiveEvent;
 use quirks::{Forwarded, Quirks, ResendCache};
 use sequence::SubscriberSequence;
@@ -91,6 +96,14 @@ pub struct Sfu {
     events: VecDeque<(usize, Event)>,
     /// A drained peer was dead: the next poll removes it.
     some_dead: bool,
+    /// Who is in each room, across the shards.
+    census: Census,
+    /// Session ids go up by this much (the number of shards), so each names its shard.
+    id_stride: u64,
+    /// What this shard keeps for the others, when there are others.
+    relay: Option<Vec<relay::Relayed>>,
+    /// Packets written to subscribers.
+    forwarded: u64,
 }
 
 /// A packet of a room's stream as every viewer gets it, before each viewer's numbering.
@@ -124,14 +137,41 @@ impl Sfu {
             outbox: Vec::new(),
             events: VecDeque::new(),
             some_dead: false,
+            census: Census::default(),
+            id_stride: 1,
+            relay: None,
+            forwarded: 0,
         }
+    }
+
+    /// Shard `index` of `count`: session ids `k * count + index`, rooms counted in `census`.
+    fn shard(mut self, index: usize, count: usize, census: Census) -> Self {
+        self.id_stride = count.max(1) as u64;
+        self.next_id = self.id_stride + index as u64;
+        self.census = census;
+        self
+    }
+
+    /// Packets written to subscribers so far.
+    pub fn forwarded_packets(&self) -> u64 {
+        self.forwarded
     }
 
     /// The same server after a restart: no sessions, and new session numbers that never
     /// repeat one a client may still hold.
     pub fn restarted(&self) -> Self {
+        for peer in &self.peers {
+            self.census.left(&peer.room, peer.side);
+        }
+        for room in self.ingested.keys() {
+            self.census.left(room, Side::Publisher);
+        }
         Self {
             next_id: self.next_id,
+            id_stride: self.id_stride,
+            census: self.census.clone(),
+            relay: self.relay.as_ref().map(|_| Vec::new()),
+            forwarded: self.forwarded,
             max_viewers: self.max_viewers,
             quirks: self.quirks,
             rsa_certificate: self.rsa_certificate.clone(),
@@ -185,7 +225,27 @@ impl Sfu {
         offer: &str,
         now: Instant,
     ) -> Result<(u64, String), SfuError> {
-        self.admit(room, publish)?;
+        let side = if publish {
+            Side::Publisher
+        } else {
+            Side::Subscriber
+        };
+        self.admit(room, side)?;
+        let joined = self.negotiate(room, side, offer, now);
+        if joined.is_err() {
+            self.census.left(room, side);
+        }
+        joined
+    }
+
+    fn negotiate(
+        &mut self,
+        room: &str,
+        side: Side,
+        offer: &str,
+        now: Instant,
+    ) -> Result<(u64, String), SfuError> {
+        let publish = side == Side::Publisher;
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadOffer(e.to_string()))?;
         let mut rtc = self.peer_config(publish).build(now);
@@ -197,12 +257,7 @@ impl Sfu {
             .accept_offer(offer)
             .map_err(|e| SfuError::Negotiation(e.to_string()))?;
         let id = self.next_id;
-        self.next_id += 1;
-        let side = if publish {
-            Side::Publisher
-        } else {
-            Side::Subscriber
-        };
+        self.next_id += self.id_stride;
         let resend = (!publish && self.quirks.retransmit_without_rtx).then(ResendCache::default);
         let answer = match resend {
             Some(_) => quirks::without_rtx(&answer.to_sdp_string()),
@@ -233,30 +288,13 @@ impl Sfu {
     }
 
     /// Refuses a second publisher, a viewer beyond the room's cap, and (under that quirk) a
-    /// viewer of a room nobody publishes to yet.
-    fn admit(&self, room: &str, publish: bool) -> Result<(), SfuError> {
-        let has_publisher = self.ingested.contains_key(room)
-            || self
-                .peers
-                .iter()
-                .any(|p| p.room == room && p.side == Side::Publisher);
-        if publish && has_publisher {
-            return Err(SfuError::RoomTaken(room.to_string()));
-        }
-        if !publish && !has_publisher && self.quirks.no_viewers_before_publisher {
-            return Err(SfuError::NotPublished(room.to_string()));
-        }
-        if let Some(max) = self.max_viewers.filter(|_| !publish) {
-            let viewers = self
-                .peers
-                .iter()
-                .filter(|p| p.room == room && p.side == Side::Subscriber)
-                .count();
-            if viewers >= max {
-                return Err(SfuError::RoomFull(room.to_string(), max));
-            }
-        }
-        Ok(())
+    /// viewer of a room nobody publishes to yet; counts the peer in otherwise.
+    fn admit(&self, room: &str, side: Side) -> Result<(), SfuError> {
+        let rules = Admission {
+            max_viewers: self.max_viewers,
+            no_viewers_before_publisher: self.quirks.no_viewers_before_publisher,
+        };
+        self.census.admit(room, side, rules)
     }
 
     fn peer_config(&self, publish: bool) -> RtcConfig {
@@ -288,6 +326,7 @@ impl Sfu {
             .ok_or(SfuError::NoSession(id))?;
         let mut peer = self.peers.remove(i);
         self.by_source.clear();
+        self.census.left(&peer.room, peer.side);
         peer.rtc.disconnect();
         if peer.side == Side::Publisher {
             self.live_event(LiveEvent::Ended(peer.room));
@@ -373,18 +412,17 @@ impl Sfu {
                 self.quirks.audio_extensions(&ext),
             )
         };
-        self.send_to_viewers(
-            &room,
-            &RoomPacket {
-                is_video,
-                seq_no: packet.seq_no,
-                rtp_time,
-                wallclock: packet.timestamp,
-                marker: packet.header.marker,
-                payload: &packet.payload,
-                ext,
-            },
-        );
+        let room_packet = RoomPacket {
+            is_video,
+            seq_no: packet.seq_no,
+            rtp_time,
+            wallclock: packet.timestamp,
+            marker: packet.header.marker,
+            payload: &packet.payload,
+            ext,
+        };
+        self.send_to_viewers(&room, &room_packet);
+        self.relay_packet(&room, &room_packet);
         if is_video {
             // After the viewers have theirs: the edge packages it off this loop.
             self.hand_to_edge(room, packet);
@@ -421,6 +459,7 @@ impl Sfu {
             }
             let str0m_resends = sub.resend.is_none();
             write(&mut sub.rtc, mid, sent, str0m_resends);
+            self.forwarded += 1;
             self.drain(index);
         }
     }
@@ -464,23 +503,25 @@ impl Sfu {
         }
     }
 
-    /// Asks the room's publisher for a key frame (a subscriber joined or lost the picture).
-    fn request_keyframe(&mut self, room: &str) {
+    /// Asks the room's publisher for a key frame (a subscriber joined or lost the picture) if
+    /// it is on this shard; false if it is not.
+    fn request_keyframe_here(&mut self, room: &str) -> bool {
         let Some(index) = self
             .peers
             .iter()
             .position(|p| p.side == Side::Publisher && p.room == room)
         else {
-            return;
+            return false;
         };
         let publisher = &mut self.peers[index];
         let Some(mid) = publisher.video_mid else {
-            return;
+            return true;
         };
         if let Some(rx) = publisher.rtc.direct_api().stream_rx_by_mid(mid, None) {
             rx.request_keyframe(KeyframeRequestKind::Pli);
             self.drain(index);
         }
+        true
     }
 }
 

@@ -1,17 +1,20 @@
 //! The SFU on sockets: one UDP socket for all media, and WHIP/WHEP over HTTP on 127.0.0.1 (or
 //! wherever `serve-reference --listen` says).
 
-use super::faults::{FaultSchedule, Restarts};
+use super::census::Census;
+use super::cost::CostSnapshot;
+use super::faults::FaultSchedule;
 use super::live_out::edge::{Edge, EdgeFeed};
 use super::live_out::packager::PackagerConfig;
-use super::{Sfu, SfuError, Transmit};
+use super::shard::{RelayBatch, Shard, ShardStats, RELAY_BACKLOG};
+use super::{Sfu, SfuError};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::Router;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UdpSocket};
@@ -49,13 +52,28 @@ pub(super) enum Command {
 
 #[derive(Clone)]
 struct AppState {
-    commands: mpsc::Sender<Command>,
+    /// To each shard's media loop.
+    shards: Arc<Vec<mpsc::Sender<Command>>>,
+    /// Joins go to the shards in turn.
+    next_shard: Arc<AtomicUsize>,
     /// `Link` header values naming ICE servers, sent with every answer.
     links: Vec<String>,
     /// How long a publisher's offer waits before it is taken (`Quirks::publish_delay_ms`).
     publish_delay: Duration,
     /// Viewers answered 404 because their room had nothing published yet.
     refused_viewers: Arc<AtomicU64>,
+}
+
+impl AppState {
+    fn shard_for_join(&self) -> &mpsc::Sender<Command> {
+        let turn = self.next_shard.fetch_add(1, Ordering::Relaxed);
+        &self.shards[turn % self.shards.len()]
+    }
+
+    /// The shard that holds session `id` (ids are numbered `k * shards + shard`).
+    fn shard_of(&self, id: u64) -> &mpsc::Sender<Command> {
+        &self.shards[(id % self.shards.len() as u64) as usize]
+    }
 }
 
 /// ICE servers the SFU hands to its clients (RFC 9725 section 4.6).
@@ -68,6 +86,9 @@ pub struct ServerOptions {
     pub quirks: super::quirks::Quirks,
     /// The RTMP ingest's TCP port on the HTTP address's IP (0 or none: a free one).
     pub rtmp_port: Option<u16>,
+    /// Media shards, each its own UDP socket and task (0 counts as 1). Viewers of one room
+    /// spread over all of them; a publisher's packets are relayed to each.
+    pub shards: usize,
 }
 
 #[derive(Clone)]
@@ -96,14 +117,26 @@ impl AdvertisedIceServer {
 /// A running reference SFU.
 pub struct ReferenceServer {
     pub http_addr: SocketAddr,
+    /// The first shard's media socket ([`Self::media_addrs`] has them all).
     pub media_addr: SocketAddr,
+    pub media_addrs: Vec<SocketAddr>,
     pub rtmp_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     faults: FaultSchedule,
     refused_viewers: Arc<AtomicU64>,
+    shard_stats: Vec<Arc<ShardStats>>,
 }
 
 impl ReferenceServer {
+    /// What each media shard has done so far, with the process's CPU, at `wall_s`.
+    pub fn cost_snapshot(&self, wall_s: f64) -> CostSnapshot {
+        CostSnapshot {
+            cpu_s: crate::base::cpu::process_cpu_s().unwrap_or(0.0),
+            wall_s,
+            shards: self.shard_stats.iter().map(|s| s.read()).collect(),
+        }
+    }
+
     /// Base URL of the WHIP endpoint for `room`.
     pub fn whip_url(&self, room: &str) -> String {
         format!("http://{}/whip/{room}", self.http_addr)
@@ -158,35 +191,32 @@ pub async fn start_with(
 ) -> std::io::Result<ReferenceServer> {
     let http = TcpListener::bind(listen).await?;
     let http_addr = http.local_addr()?;
-    let udp = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
-    let media_addr = udp.local_addr()?;
     let rtmp = TcpListener::bind(SocketAddr::new(
         http_addr.ip(),
         options.rtmp_port.unwrap_or(0),
     ))
     .await?;
     let rtmp_addr = rtmp.local_addr()?;
-    let (commands, rx) = mpsc::channel(256);
-    let sfu = Sfu::new(media_addr)
-        .with_live_out(Instant::now())
-        .with_max_viewers(options.max_viewers_per_room)
-        .with_quirks(options.quirks)
-        .map_err(std::io::Error::other)?;
     let faults = FaultSchedule::default();
     let refused_viewers = Arc::new(AtomicU64::new(0));
     let publish_delay = Duration::from_millis(options.quirks.publish_delay_ms.unwrap_or(0));
     let edge = Edge::new(PackagerConfig::default());
     let (edge_feed, packaging) = edge.run();
-    let feeds = (edge.clone(), edge_feed);
-    let ingest = tokio::spawn(super::rtmp_listener::serve(rtmp, commands.clone()));
-    let media = tokio::spawn(media_loop(sfu, udp, rx, faults.restarts(), feeds));
+    let shards = start_shards(http_addr, &options, &faults, (&edge, &edge_feed)).await?;
+    let mut tasks = vec![packaging];
+    tasks.extend(shards.tasks);
+    tasks.push(tokio::spawn(super::rtmp_listener::serve(
+        rtmp,
+        shards.commands[0].clone(),
+    )));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
         .route("/whep/{room}", post(whep))
         .route("/whip/{room}/{id}", delete(leave).patch(trickle))
         .route("/whep/{room}/{id}", delete(leave).patch(trickle))
         .with_state(AppState {
-            commands,
+            shards: Arc::new(shards.commands),
+            next_shard: Arc::default(),
             links: options.ice_servers.iter().map(|s| s.link()).collect(),
             publish_delay,
             refused_viewers: refused_viewers.clone(),
@@ -197,99 +227,82 @@ pub async fn start_with(
         ))
         .merge(super::api::router())
         .merge(super::live_out::edge::router(edge));
-    let web = tokio::spawn(async move {
+    tasks.push(tokio::spawn(async move {
         let _ = axum::serve(http, app).await;
-    });
+    }));
     Ok(ReferenceServer {
         http_addr,
-        media_addr,
+        media_addr: shards.addrs[0],
+        media_addrs: shards.addrs,
         rtmp_addr,
-        tasks: vec![media, web, packaging, ingest],
+        tasks,
         faults,
         refused_viewers,
+        shard_stats: shards.stats,
     })
 }
 
-/// Datagrams taken in one wake-up of the media loop before its output is acted on.
-const RECEIVE_BATCH: usize = 64;
+/// The running shards: where to send their commands, their sockets, their stats.
+struct Shards {
+    commands: Vec<mpsc::Sender<Command>>,
+    addrs: Vec<SocketAddr>,
+    stats: Vec<Arc<ShardStats>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
 
-async fn media_loop(
-    mut sfu: Sfu,
-    socket: UdpSocket,
-    mut commands: mpsc::Receiver<Command>,
-    mut restarts: Restarts,
-    (edge, edge_feed): (Arc<Edge>, EdgeFeed),
-) {
-    let mut buf = vec![0u8; 2048];
-    let mut out: Vec<Transmit> = Vec::new();
-    let mut was_down = false;
-    loop {
-        let now = Instant::now();
-        let down = restarts.down_at(now);
-        if down && !was_down {
-            // A restart loses every session; the process comes back knowing nobody.
-            sfu = sfu.restarted();
+async fn start_shards(
+    http_addr: SocketAddr,
+    options: &ServerOptions,
+    faults: &FaultSchedule,
+    (edge, edge_feed): (&Arc<Edge>, &EdgeFeed),
+) -> std::io::Result<Shards> {
+    let count = options.shards.max(1);
+    let census = Census::default();
+    let relays: Vec<_> = (0..count)
+        .map(|_| mpsc::channel::<RelayBatch>(RELAY_BACKLOG))
+        .collect();
+    let relay_senders: Vec<_> = relays.iter().map(|(tx, _)| tx.clone()).collect();
+    let mut shards = Shards {
+        commands: Vec::new(),
+        addrs: Vec::new(),
+        stats: Vec::new(),
+        tasks: Vec::new(),
+    };
+    for (index, (_, relay_in)) in relays.into_iter().enumerate() {
+        let socket = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
+        let addr = socket.local_addr()?;
+        let mut sfu = Sfu::new(addr)
+            .shard(index, count, census.clone())
+            .with_live_out(Instant::now())
+            .with_max_viewers(options.max_viewers_per_room)
+            .with_quirks(options.quirks)
+            .map_err(std::io::Error::other)?;
+        if count > 1 {
+            sfu = sfu.relaying();
         }
-        was_down = down;
-        let next = sfu.poll(&mut out);
-        edge_feed.send(sfu.drain_live());
-        if down {
-            out.clear();
-        }
-        for t in out.drain(..) {
-            // A full socket buffer is waited out; a loopback send never blocks otherwise.
-            if socket.try_send_to(&t.contents, t.destination).is_err() {
-                let _ = socket.send_to(&t.contents, t.destination).await;
-            }
-        }
-        let mut wake = next.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
-        if let Some(change) = restarts.next_change(now) {
-            wake = wake.min(change);
-        }
-        tokio::select! {
-            r = socket.recv_from(&mut buf) => {
-                if let Ok((n, from)) = r {
-                    if !down {
-                        sfu.handle_receive(Instant::now(), from, &buf[..n]);
-                    }
-                }
-                // What else has come is taken before the output is acted on once for all.
-                for _ in 0..RECEIVE_BATCH {
-                    let Ok((n, from)) = socket.try_recv_from(&mut buf) else {
-                        break;
-                    };
-                    if !down {
-                        sfu.handle_receive(Instant::now(), from, &buf[..n]);
-                    }
-                }
-            }
-            _ = tokio::time::sleep_until(wake.into()) => sfu.handle_timeout(Instant::now()),
-            c = commands.recv() => match c {
-                Some(Command::Join { room, publish, offer, reply }) => {
-                    let joined = sfu.join(&room, publish, &offer, Instant::now());
-                    // The edge knows the room before the publisher hears it is published.
-                    edge.apply(sfu.drain_live());
-                    let _ = reply.send(joined);
-                }
-                Some(Command::Leave { id, reply }) => {
-                    let _ = reply.send(sfu.leave(id));
-                }
-                Some(Command::Trickle { id, candidates, reply }) => {
-                    let _ = reply.send(sfu.add_remote_candidates(id, &candidates));
-                }
-                Some(Command::IngestStart { room, reply }) => {
-                    let started = sfu.ingest_start(&room);
-                    edge.apply(sfu.drain_live());
-                    let _ = reply.send(started);
-                }
-                Some(Command::IngestFrame { room, frame }) => {
-                    sfu.ingest_frame(&room, frame, Instant::now());
-                }
-                Some(Command::IngestEnd { room }) => sfu.ingest_end(&room),
-                None => return,
-            },
-        }
+        let (commands, commands_rx) = mpsc::channel(256);
+        let stats = Arc::new(ShardStats::default());
+        let shard = Shard {
+            sfu,
+            socket,
+            commands: commands_rx,
+            relay_in,
+            relay_open: true,
+            relay_out: (0..count)
+                .filter(|&other| other != index)
+                .map(|other| relay_senders[other].clone())
+                .collect(),
+            restarts: faults.restarts(),
+            edge: edge.clone(),
+            edge_feed: edge_feed.clone(),
+            stats: stats.clone(),
+        };
+        shards.tasks.push(tokio::spawn(shard.run()));
+        shards.commands.push(commands);
+        shards.addrs.push(addr);
+        shards.stats.push(stats);
     }
+    Ok(shards)
 }
 
 async fn whip(
@@ -333,7 +346,7 @@ async fn join(
     }
     let (reply, answer) = oneshot::channel();
     if state
-        .commands
+        .shard_for_join()
         .send(Command::Join {
             room: room.clone(),
             publish,
@@ -390,7 +403,7 @@ async fn join(
 async fn leave(State(state): State<AppState>, Path((_room, id)): Path<(String, u64)>) -> Response {
     let (reply, done) = oneshot::channel();
     if state
-        .commands
+        .shard_of(id)
         .send(Command::Leave { id, reply })
         .await
         .is_err()
@@ -430,7 +443,7 @@ async fn trickle(
         .map(str::to_string)
         .collect();
     let (reply, done) = oneshot::channel();
-    let sent = state.commands.send(Command::Trickle {
+    let sent = state.shard_of(id).send(Command::Trickle {
         id,
         candidates,
         reply,

@@ -37,6 +37,7 @@ mod scenario_errors;
 mod scoring;
 mod server_quirks;
 mod sfu_overhead;
+mod sfu_shards;
 mod shards;
 mod sidecar;
 mod turn_relay;

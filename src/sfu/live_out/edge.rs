@@ -26,6 +26,7 @@ const FLV_BACKLOG: usize = 512;
 const EDGE_BACKLOG: usize = 4096;
 
 /// Where the SFU's loop sends the edge its events without waiting.
+#[derive(Clone)]
 pub struct EdgeFeed(tokio::sync::mpsc::Sender<Vec<LiveEvent>>);
 
 impl EdgeFeed {

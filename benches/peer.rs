@@ -1,0 +1,191 @@
+//! A viewer's whole receive path without the kernel: SRTP, str0m's RTP and RTCP handling
+//! (NACK, TWCC and receiver reports it sends back), and rtcbench's receiver, fed a real
+//! 640x360 / 500 kbps + Opus stream from a publishing peer in simulated time. Only the viewer's
+//! calls are timed; the publisher's encoding is not. Throughput is in datagrams the viewer
+//! received, so criterion reports the cost per packet, and one iteration is one second of
+//! stream, so the time per iteration is the CPU a viewer needs per second.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rtcbench::base::WallClock;
+use rtcbench::client::native::{NativePeer, PeerOutput, PeerState, Role};
+use rtcbench::media::receiver::{
+    AudioReceiver, QualityProbe, Receiver, Role as ReceiverRole, VideoReceiver,
+};
+use rtcbench::media::sender::{MediaSender, SenderConfig};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const SEED: u64 = 5;
+
+fn sender_config() -> SenderConfig {
+    SenderConfig {
+        seed: SEED,
+        width: 640,
+        height: 360,
+        fps: 30,
+        video_bitrate_bps: 500_000,
+        keyframe_interval_us: 2_000_000,
+        audio_bitrate_bps: Some(32_000),
+        video_ssrc: 1,
+        audio_ssrc: 2,
+        probe_score_every: 4,
+    }
+}
+
+/// A publisher and one viewer, connected, stepping through simulated time together.
+struct Pair {
+    publisher: NativePeer,
+    viewer: NativePeer,
+    addrs: (SocketAddr, SocketAddr),
+    now: Instant,
+    publisher_due: Instant,
+    viewer_due: Instant,
+    /// From the publisher to the viewer, sent after the viewer's last step.
+    in_flight: Vec<Vec<u8>>,
+}
+
+/// What one stretch of simulated time cost the viewer.
+struct ViewerCost {
+    spent: Duration,
+    datagrams: u64,
+}
+
+impl Pair {
+    fn new(probe: bool) -> Self {
+        rtcbench::client::init_crypto();
+        let clock = WallClock::start();
+        let now = Instant::now();
+        let start = clock.now();
+        let addrs: (SocketAddr, SocketAddr) = (
+            "127.0.0.1:41001".parse().expect("address"),
+            "127.0.0.1:41002".parse().expect("address"),
+        );
+        let sender = MediaSender::new(sender_config(), start).expect("sender");
+        let probe = probe.then(|| QualityProbe::of(&sender_config()).expect("probe"));
+        let role = if probe.is_some() {
+            ReceiverRole::Probe
+        } else {
+            ReceiverRole::Light
+        };
+        let receiver = Receiver::new(
+            "bench".into(),
+            role,
+            start,
+            VideoReceiver::new(start, probe),
+            AudioReceiver::new(None),
+        );
+        let mut publisher =
+            NativePeer::new(Role::Publish(Box::new(sender)), addrs.0, clock, now).expect("peer");
+        let mut viewer = NativePeer::new(Role::Subscribe(Box::new(receiver)), addrs.1, clock, now)
+            .expect("peer");
+        let offer = viewer.create_offer().expect("offer");
+        let answer = publisher.accept_offer(&offer).expect("answer");
+        viewer.accept_answer(&answer).expect("accept");
+        let mut pair = Self {
+            publisher,
+            viewer,
+            addrs,
+            now,
+            publisher_due: now,
+            viewer_due: now,
+            in_flight: Vec::new(),
+        };
+        // Connected and past the first key frame before anything is timed.
+        pair.run(Duration::from_secs(2));
+        assert_eq!(pair.viewer.state(), PeerState::Connected);
+        pair
+    }
+
+    /// Runs both peers for `span` of simulated time, each woken when it asked to be.
+    fn run(&mut self, span: Duration) -> ViewerCost {
+        let end = self.now + span;
+        let mut cost = ViewerCost {
+            spent: Duration::ZERO,
+            datagrams: 0,
+        };
+        while self.now < end {
+            self.now = self.publisher_due.min(self.viewer_due).max(self.now);
+            if self.now >= self.publisher_due {
+                self.publisher
+                    .handle_timeout(self.now)
+                    .expect("publisher runs");
+            }
+            let mut to_viewer = std::mem::take(&mut self.in_flight);
+            to_viewer.extend(drain(&mut self.publisher, &mut self.publisher_due));
+            let timed = Instant::now();
+            if self.now >= self.viewer_due {
+                self.viewer.handle_timeout(self.now).expect("viewer runs");
+            }
+            let mut to_publisher = drain(&mut self.viewer, &mut self.viewer_due);
+            for datagram in &to_viewer {
+                self.viewer
+                    .handle_receive(self.now, self.addrs.0, datagram)
+                    .expect("viewer reads");
+                to_publisher.extend(drain(&mut self.viewer, &mut self.viewer_due));
+            }
+            cost.spent += timed.elapsed();
+            cost.datagrams += to_viewer.len() as u64;
+            for datagram in &to_publisher {
+                self.publisher
+                    .handle_receive(self.now, self.addrs.1, datagram)
+                    .expect("publisher reads");
+                // What the publisher answers (ICE, DTLS, resends) reaches the viewer next step.
+                let answered = drain(&mut self.publisher, &mut self.publisher_due);
+                self.in_flight.extend(answered);
+            }
+            // At least 1 ms per step, as a socket wake-up would be.
+            self.now += Duration::from_millis(1);
+        }
+        cost
+    }
+}
+
+/// Everything the peer has to send now, and when it next wants a timeout.
+fn drain(peer: &mut NativePeer, due: &mut Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        match peer.poll_output().expect("peer runs") {
+            PeerOutput::Transmit(_, bytes) => out.push(bytes),
+            PeerOutput::Timeout(t) => {
+                *due = t;
+                return out;
+            }
+            PeerOutput::IceServer(_) => {}
+        }
+    }
+}
+
+fn viewer_path(c: &mut Criterion, name: &str, probe: bool) {
+    let mut pair = Pair::new(probe);
+    let per_second = pair.run(Duration::from_secs(1)).datagrams;
+    let mut g = c.benchmark_group("viewer_receive_path");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(per_second));
+    g.bench_function(name, |b| {
+        b.iter_custom(|seconds| {
+            (0..seconds)
+                .map(|_| pair.run(Duration::from_secs(1)).spent)
+                .sum()
+        })
+    });
+    g.finish();
+    let end = rtcbench::base::WallClock::start().now();
+    let received = pair
+        .viewer
+        .receiver()
+        .expect("viewer")
+        .summary("bench", end);
+    assert!(received.frames_rendered > 0, "the viewer rendered nothing");
+}
+
+fn light_viewer(c: &mut Criterion) {
+    viewer_path(c, "light_viewer_one_second_640x360_500kbps_opus", false);
+}
+
+fn probe_viewer(c: &mut Criterion) {
+    viewer_path(c, "probe_one_second_640x360_500kbps_opus", true);
+}
+
+criterion_group!(benches, light_viewer, probe_viewer);
+criterion_main!(benches);

@@ -1,0 +1,109 @@
+//! Who is in each room, across every shard of the SFU: a second publisher, a viewer beyond the
+//! room's cap, or a viewer of an unpublished room is refused the same whichever shard would take
+//! it. Taken only on joins and leaves, never per datagram.
+
+use super::{SfuError, Side};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Debug, Default, Clone, Copy)]
+struct RoomCount {
+    publishers: usize,
+    viewers: usize,
+}
+
+/// Shared by the shards of one server.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Census(Arc<Mutex<HashMap<String, RoomCount>>>);
+
+/// What a room admits besides its one publisher.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Admission {
+    pub max_viewers: Option<usize>,
+    pub no_viewers_before_publisher: bool,
+}
+
+impl Census {
+    fn rooms(&self) -> MutexGuard<'_, HashMap<String, RoomCount>> {
+        // A shard that panicked mid-update leaves counts that are still whole numbers.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a peer into `room` if the room takes it; checked and counted at once, so two
+    /// shards cannot both take the last place.
+    pub fn admit(&self, room: &str, side: Side, rules: Admission) -> Result<(), SfuError> {
+        let mut rooms = self.rooms();
+        let count = rooms.get(room).copied().unwrap_or_default();
+        match side {
+            Side::Publisher if count.publishers > 0 => {
+                return Err(SfuError::RoomTaken(room.to_string()))
+            }
+            Side::Subscriber if count.publishers == 0 && rules.no_viewers_before_publisher => {
+                return Err(SfuError::NotPublished(room.to_string()))
+            }
+            Side::Subscriber => {
+                if let Some(max) = rules.max_viewers.filter(|&max| count.viewers >= max) {
+                    return Err(SfuError::RoomFull(room.to_string(), max));
+                }
+            }
+            Side::Publisher => {}
+        }
+        let entry = rooms.entry(room.to_string()).or_default();
+        match side {
+            Side::Publisher => entry.publishers += 1,
+            Side::Subscriber => entry.viewers += 1,
+        }
+        Ok(())
+    }
+
+    /// Counts a peer out of `room` (it left, failed to negotiate, or its shard restarted).
+    pub fn left(&self, room: &str, side: Side) {
+        let mut rooms = self.rooms();
+        let Some(count) = rooms.get_mut(room) else {
+            return;
+        };
+        match side {
+            Side::Publisher => count.publishers = count.publishers.saturating_sub(1),
+            Side::Subscriber => count.viewers = count.viewers.saturating_sub(1),
+        }
+        if count.publishers == 0 && count.viewers == 0 {
+            rooms.remove(room);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_takes_one_publisher_and_its_cap_of_viewers_across_shards() {
+        let census = Census::default();
+        let (a, b) = (census.clone(), census.clone());
+        let rules = Admission {
+            max_viewers: Some(2),
+            no_viewers_before_publisher: true,
+        };
+        assert!(matches!(
+            a.admit("r", Side::Subscriber, rules),
+            Err(SfuError::NotPublished(_))
+        ));
+        a.admit("r", Side::Publisher, rules).unwrap();
+        assert!(matches!(
+            b.admit("r", Side::Publisher, rules),
+            Err(SfuError::RoomTaken(_))
+        ));
+        a.admit("r", Side::Subscriber, rules).unwrap();
+        b.admit("r", Side::Subscriber, rules).unwrap();
+        assert!(matches!(
+            b.admit("r", Side::Subscriber, rules),
+            Err(SfuError::RoomFull(_, 2))
+        ));
+        a.left("r", Side::Subscriber);
+        b.admit("r", Side::Subscriber, rules).unwrap();
+        b.left("r", Side::Publisher);
+        b.admit("r", Side::Publisher, rules).unwrap();
+    }
+}

@@ -1,0 +1,104 @@
+//! What the shards of one SFU pass each other: a publisher's packets go to the viewers of its
+//! room on every shard, and a viewer's key-frame request goes to whichever shard holds the
+//! room's publisher. A single-shard SFU relays nothing.
+
+use super::{RoomPacket, Sfu, Side};
+use std::sync::Arc;
+use std::time::Instant;
+use str0m::rtp::{ExtensionValues, SeqNo};
+
+/// A room packet as another shard gets it: the payload shared, not copied per shard.
+#[derive(Debug, Clone)]
+pub struct RelayedPacket {
+    room: String,
+    is_video: bool,
+    seq_no: SeqNo,
+    rtp_time: u32,
+    wallclock: Instant,
+    marker: bool,
+    payload: Arc<[u8]>,
+    ext: ExtensionValues,
+}
+
+#[derive(Debug, Clone)]
+pub enum Relayed {
+    Packet(Box<RelayedPacket>),
+    /// A viewer of this room lost the picture or joined: its publisher is asked for a key frame.
+    KeyframeWanted(String),
+}
+
+impl Sfu {
+    /// Makes this SFU one of several shards: what its publishers send is kept for the others.
+    pub(super) fn relaying(mut self) -> Self {
+        self.relay = Some(Vec::new());
+        self
+    }
+
+    /// What this shard has for the others since the last call.
+    pub fn take_relay(&mut self) -> Vec<Relayed> {
+        self.relay.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Acts on what another shard relayed: its packets to this shard's viewers, its key-frame
+    /// requests to a publisher here (never relayed on again).
+    pub fn on_relayed(&mut self, relayed: &[Relayed]) {
+        for item in relayed {
+            match item {
+                Relayed::Packet(p) => {
+                    let packet = RoomPacket {
+                        is_video: p.is_video,
+                        seq_no: p.seq_no,
+                        rtp_time: p.rtp_time,
+                        wallclock: p.wallclock,
+                        marker: p.marker,
+                        payload: &p.payload,
+                        ext: p.ext.clone(),
+                    };
+                    self.send_to_viewers(&p.room, &packet);
+                }
+                Relayed::KeyframeWanted(room) => {
+                    self.request_keyframe_here(room);
+                }
+            }
+        }
+    }
+
+    /// Keeps a packet of a room published here for the other shards' viewers.
+    pub(super) fn relay_packet(&mut self, room: &str, packet: &RoomPacket) {
+        let Some(relay) = self.relay.as_mut() else {
+            return;
+        };
+        relay.push(Relayed::Packet(Box::new(RelayedPacket {
+            room: room.to_string(),
+            is_video: packet.is_video,
+            seq_no: packet.seq_no,
+            rtp_time: packet.rtp_time,
+            wallclock: packet.wallclock,
+            marker: packet.marker,
+            payload: Arc::from(packet.payload),
+            ext: packet.ext.clone(),
+        })));
+    }
+
+    /// Asks the room's publisher for a key frame, here or on the shard that holds it.
+    pub(super) fn request_keyframe(&mut self, room: &str) {
+        if self.request_keyframe_here(room) {
+            return;
+        }
+        if let Some(relay) = self.relay.as_mut() {
+            relay.push(Relayed::KeyframeWanted(room.to_string()));
+        }
+    }
+
+    /// Subscriber tracks this shard forwards to now (video and audio counted apart).
+    pub fn forwarding_tracks(&self) -> usize {
+        self.peers
+            .iter()
+            .filter(|p| p.side == Side::Subscriber && p.rtc.is_connected())
+            .map(|p| {
+                usize::from(p.video_mid.zip(p.video_pt).is_some())
+                    + usize::from(p.audio_mid.zip(p.audio_pt).is_some() && !self.quirks.drop_audio)
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,110 @@
+//! The reference SFU split into media shards: viewers of one room land on different shards,
+//! each gets the publisher's packets relayed from the publisher's shard, a viewer's key-frame
+//! request crosses shards (the stream's own key frames are 20 s apart, so a viewer that waited
+//! for one would show nothing), and the room's cap holds across shards.
+
+use crate::common;
+
+use rtcbench::results::RunResults;
+use rtcbench::sfu::server::{self, ServerOptions};
+use std::net::SocketAddr;
+
+const SCENARIO: &str = r#"name = "sharded"
+duration = "9s"
+transport = "webrtc"
+[video]
+width = 320
+height = 180
+bitrate = "300kbps"
+keyframe_interval = "20s"
+[[group]]
+name = "audience"
+room = "sharded"
+receivers = 7
+probes = 1
+stagger = "700ms"
+"#;
+
+const SHARDS: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_on_every_shard_see_the_publisher_and_the_room_cap_holds_across_shards() {
+    let _heavy = common::heavy().await;
+    rtcbench::client::init_crypto();
+    let options = ServerOptions {
+        max_viewers_per_room: Some(6),
+        shards: SHARDS,
+        ..ServerOptions::default()
+    };
+    let sfu = server::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), options)
+        .await
+        .unwrap();
+    assert_eq!(sfu.media_addrs.len(), SHARDS);
+    let dir = common::temp_dir("sfu-shards");
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let provider = common::whip_whep_provider(
+        &dir,
+        "three-shards",
+        &format!("http://{}", sfu.http_addr),
+        "",
+    );
+    let out = dir.join("out");
+    let mut command = common::bin();
+    command
+        .arg("run")
+        .arg(&scenario)
+        .arg("--provider")
+        .arg(&provider)
+        .arg("--out")
+        .arg(&out);
+    let run = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("rtcbench runs");
+    eprintln!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r = RunResults::read(&out.join("run.json")).expect("run.json");
+    let sessions = &r.groups[0].sessions;
+    assert_eq!(sessions.len(), 7);
+    let (joined, refused): (Vec<_>, Vec<_>) = sessions.iter().partition(|s| s.joined);
+    assert_eq!(joined.len(), 6, "the room takes 6 viewers over all shards");
+    let reason = &refused[0].failure.as_ref().expect("why refused").reason;
+    assert!(reason.contains("full"), "{reason}");
+    for s in &joined {
+        let connect = s.connect_ms.expect("connect time");
+        eprintln!(
+            "{}: connect {connect:.0} ms, {} frames, loss {:.2} %",
+            s.id, s.frames_rendered, s.packet_loss_pct
+        );
+        // Joins go to the shards in turn, 700 ms apart: a viewer whose key-frame request stayed
+        // on its own shard would wait for the next join on the publisher's shard (1.4 s), or
+        // for the stream's next key frame (20 s).
+        assert!(connect < 600.0, "{}: first frame after {connect} ms", s.id);
+        assert!(
+            s.frames_rendered >= 90,
+            "{}: {} frames",
+            s.id,
+            s.frames_rendered
+        );
+        assert!(
+            s.packet_loss_pct < 1.0,
+            "{}: loss {}",
+            s.id,
+            s.packet_loss_pct
+        );
+    }
+    let snapshot = sfu.cost_snapshot(0.0);
+    for (index, shard) in snapshot.shards.iter().enumerate() {
+        assert!(
+            shard.forwarded > 500,
+            "shard {index} forwarded {}",
+            shard.forwarded
+        );
+        assert_eq!(shard.relay_dropped, 0);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
