@@ -89,7 +89,18 @@ measure() { # NAME COMMAND...
   /usr/bin/time -f "%U %S" -o "$work/$name.time" taskset -c 0 "$@" > "$work/$name.log" 2>&1 || status=$?
   # A run that ends non-zero (a saturation warning, a failed session) still used what it used.
   read -r user sys < <(tail -n 1 "$work/$name.time")
-  results+=("$name $(echo "$user + $sys" | bc) $status")
+  results+=("$name $(echo "$user + $sys" | bc) $status $(frame_rate "$name")")
+}
+# Frames per second each viewer showed: a client that keeps up shows the stream's 30; one that
+# is cheap because it drops frames shows it here.
+frame_rate() { # NAME
+  local log="$work/$1.log" frames
+  if [ "$1" = aiortc ]; then
+    frames=$(grep -oE '"video_frames": [0-9]+' "$log" | grep -oE '[0-9]+$')
+    [ -n "$frames" ] && echo "scale=1; $frames / ($viewers * $seconds)" | bc || echo "-"
+  else
+    grep -oE 'fps [0-9.]+' "$log" | head -n 1 | cut -d' ' -f2 | grep . || echo "-"
+  fi
 }
 measure rtcbench-light "$bin" run "$work/light.toml" --provider "$work/provider.toml" --out "$work/light"
 measure rtcbench-probe "$bin" run "$work/probes.toml" --provider "$work/provider.toml" --out "$work/probes"
@@ -103,7 +114,7 @@ fi
 
 echo
 echo "$viewers viewers each, ${seconds} s, 640x360 / 500 kbps + Opus, client on core 0 (work files: $work)"
-printf '%-16s %10s %22s %10s %6s\n' client CPU-s "CPU ms per viewer-s" "x light" exit
+printf '%-16s %10s %22s %10s %8s %6s\n' client CPU-s "CPU ms per viewer-s" "x light" fps exit
 light=""
 for row in "${results[@]}"; do
   set -- $row
@@ -113,5 +124,5 @@ for row in "${results[@]}"; do
   fi
   per=$(echo "scale=2; $2 * 1000 / ($viewers * $seconds)" | bc)
   [ -n "$light" ] || light=$per
-  printf '%-16s %10s %22s %10s %6s\n' "$1" "$2" "$per" "$(echo "scale=1; $per / $light" | bc)" "$3"
+  printf '%-16s %10s %22s %10s %8s %6s\n' "$1" "$2" "$per" "$(echo "scale=1; $per / $light" | bc)" "$4" "$3"
 done
