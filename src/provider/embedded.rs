@@ -23,13 +23,18 @@ impl Embedded {
     /// Starts the SFU on 127.0.0.1, or on `host` (an address clients in namespaces reach).
     pub async fn start(p: &ProviderFile, host: Option<IpAddr>) -> Result<Self, ProviderError> {
         let ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let server =
-            server::start(SocketAddr::new(ip, 0))
-                .await
-                .map_err(|e| ProviderError::Embedded {
-                    provider: p.name.clone(),
-                    reason: e.to_string(),
-                })?;
+        // Half the cores forward, the other half are left to the load generator beside it.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let options = server::ServerOptions {
+            shards: (cores / 2).max(1),
+            ..server::ServerOptions::default()
+        };
+        let server = server::start_with(SocketAddr::new(ip, 0), options)
+            .await
+            .map_err(|e| ProviderError::Embedded {
+                provider: p.name.clone(),
+                reason: e.to_string(),
+            })?;
         let reached = SharedEmbedded::at(
             &p.name,
             server.whip_url("{room}"),

@@ -97,7 +97,22 @@ async fn viewers_on_every_shard_see_the_publisher_and_the_room_cap_holds_across_
             s.packet_loss_pct
         );
     }
+    // The track-seconds the SFU counts (its cost's denominator) are what the viewers watched:
+    // two tracks each from first frame to leaving, within the 100 ms the count is taken at.
+    let watched: f64 = joined
+        .iter()
+        .map(|s| {
+            let from = s.planned_join_s.unwrap() + s.connect_ms.unwrap() / 1e3;
+            2.0 * (s.left_s.unwrap() - from)
+        })
+        .sum();
     let snapshot = sfu.cost_snapshot(0.0);
+    let counted: f64 = snapshot.shards.iter().map(|s| s.track_s).sum();
+    eprintln!("track-seconds: counted {counted:.1}, watched {watched:.1}");
+    assert!(
+        (counted - watched).abs() <= 0.1 * watched,
+        "counted {counted:.1} track-s, viewers watched {watched:.1}"
+    );
     for (index, shard) in snapshot.shards.iter().enumerate() {
         assert!(
             shard.forwarded > 500,
