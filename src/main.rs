@@ -3,6 +3,7 @@ use clap::Parser;
 use rtcbench::cli::{Cli, Command};
 use rtcbench::report::Format;
 use rtcbench::runner::{self, RunOptions};
+use rtcbench::sfu::cost::ForwardingCost;
 use std::process::ExitCode;
 
 /// Exit status of a run that finished but in which some sessions failed to join.
@@ -308,8 +309,6 @@ fn comparison_status(c: &runner::providers::ComparisonArtifacts) -> u8 {
         false => 1,
     }
 }
-
-use rtcbench::sfu::cost::ForwardingCost;
 
 fn serve_reference(
     listen: std::net::SocketAddr,

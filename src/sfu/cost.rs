@@ -20,8 +20,6 @@ pub struct ForwardingCost {
     pub wall_s: f64,
     pub cpu_s: f64,
     pub track_s: f64,
-    /// Tracks forwarded to at the later snapshot.
-    pub tracks: u64,
     pub packets: u64,
     /// Packets each shard wrote to its subscribers in the window.
     pub shard_packets: Vec<u64>,
@@ -55,7 +53,6 @@ impl ForwardingCost {
             wall_s,
             cpu_s: to.cpu_s - from.cpu_s,
             track_s,
-            tracks: total(to, |r| r.tracks),
             packets: total(to, |r| r.forwarded).saturating_sub(total(from, |r| r.forwarded)),
             shard_packets,
             relay_dropped: total(to, |r| r.relay_dropped)
@@ -102,10 +99,9 @@ impl ForwardingCost {
 mod tests {
     use super::*;
 
-    fn reading(track_s: f64, tracks: u64, forwarded: u64) -> ShardReading {
+    fn reading(track_s: f64, forwarded: u64) -> ShardReading {
         ShardReading {
             track_s,
-            tracks,
             forwarded,
             relay_dropped: 0,
         }
@@ -116,17 +112,16 @@ mod tests {
         let from = CostSnapshot {
             cpu_s: 1.0,
             wall_s: 10.0,
-            shards: vec![reading(100.0, 10, 1000), reading(100.0, 10, 1000)],
+            shards: vec![reading(100.0, 1000), reading(100.0, 1000)],
         };
         let to = CostSnapshot {
             cpu_s: 3.0,
             wall_s: 20.0,
-            shards: vec![reading(600.0, 50, 5500), reading(600.0, 50, 5500)],
+            shards: vec![reading(600.0, 5500), reading(600.0, 5500)],
         };
         let cost = ForwardingCost::between(&from, &to).unwrap();
         assert_eq!(cost.track_s, 1000.0);
         assert!((cost.cpu_ms_per_track_s() - 2.0).abs() < 1e-9);
-        assert_eq!(cost.tracks, 100);
         assert_eq!(cost.packets, 9000);
         assert_eq!(cost.shard_packets, vec![4500, 4500]);
         assert!(cost.describe().contains("50%, 50% of them by shard"));
@@ -140,7 +135,7 @@ mod tests {
         let idle = CostSnapshot {
             cpu_s: 1.0,
             wall_s: 1.0,
-            shards: vec![reading(0.0, 0, 0)],
+            shards: vec![reading(0.0, 0)],
         };
         let later = CostSnapshot {
             cpu_s: 1.2,

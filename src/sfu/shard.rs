@@ -28,8 +28,6 @@ pub(super) type RelayBatch = Arc<Vec<Relayed>>;
 pub struct ShardStats {
     /// Subscriber tracks forwarded to, integrated over time, in microseconds.
     track_us: AtomicU64,
-    /// Subscriber tracks forwarded to now.
-    tracks: AtomicU64,
     /// Packets written to subscribers.
     forwarded: AtomicU64,
     /// Relay batches lost because this shard's backlog was full.
@@ -40,7 +38,6 @@ pub struct ShardStats {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ShardReading {
     pub track_s: f64,
-    pub tracks: u64,
     pub forwarded: u64,
     pub relay_dropped: u64,
 }
@@ -49,7 +46,6 @@ impl ShardStats {
     pub fn read(&self) -> ShardReading {
         ShardReading {
             track_s: self.track_us.load(Ordering::Relaxed) as f64 / 1e6,
-            tracks: self.tracks.load(Ordering::Relaxed),
             forwarded: self.forwarded.load(Ordering::Relaxed),
             relay_dropped: self.relay_dropped.load(Ordering::Relaxed),
         }
@@ -168,7 +164,6 @@ impl Shard {
             .fetch_add(count.tracks * us, Ordering::Relaxed);
         count.tracks = self.sfu.forwarding_tracks() as u64;
         count.at = now;
-        stats.tracks.store(count.tracks, Ordering::Relaxed);
         stats
             .forwarded
             .store(self.sfu.forwarded_packets(), Ordering::Relaxed);
