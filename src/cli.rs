@@ -122,10 +122,10 @@ pub enum Command {
         /// a free one. Default: 1935, or a free one when --listen picks a free port.
         #[arg(long)]
         rtmp_port: Option<u16>,
-        /// Media shards, each a UDP socket and task on its own thread, so forwarding uses this
-        /// many cores. Default: the cores this process may run on.
+        /// Media workers, each a UDP socket and task on its own thread, so forwarding uses this
+        /// many cores (as mediasoup's workers). Default: the cores this process may run on.
         #[arg(long)]
-        shards: Option<usize>,
+        workers: Option<usize>,
         /// How often to print the CPU per forwarded track-second while viewers are connected.
         #[arg(long, value_parser = parse_duration, default_value = "10s")]
         cost_every: std::time::Duration,

@@ -58,7 +58,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             ice_credential_env,
             max_viewers,
             rtmp_port,
-            shards,
+            workers,
             cost_every,
         } => {
             let mut options = server_options(ice_servers, ice_username, ice_credential_env)?;
@@ -66,7 +66,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let free_port = listen.port() == 0;
             options.rtmp_port = Some(rtmp_port.unwrap_or(if free_port { 0 } else { 1935 }));
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            options.shards = shards.unwrap_or(cores).max(1);
+            options.workers = workers.unwrap_or(cores).max(1);
             serve_reference(listen, options, cost_every)
         }
         Command::ExportClip {
@@ -315,9 +315,9 @@ fn serve_reference(
     options: rtcbench::sfu::server::ServerOptions,
     cost_every: std::time::Duration,
 ) -> Result<ExitCode> {
-    // A worker thread per shard, so the shards forward in parallel.
+    // A runtime thread per media worker, so the workers forward in parallel.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.shards.max(1))
+        .worker_threads(options.workers.max(1))
         .enable_all()
         .build()
         .context("starting the async runtime")?;

@@ -26,7 +26,7 @@ impl Embedded {
         // Half the cores forward, the other half are left to the load generator beside it.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let options = server::ServerOptions {
-            shards: (cores / 2).max(1),
+            workers: (cores / 2).max(1),
             ..server::ServerOptions::default()
         };
         let server = server::start_with(SocketAddr::new(ip, 0), options)

@@ -1,5 +1,5 @@
-//! Who is in each room, across every shard of the SFU: a second publisher, a viewer beyond the
-//! room's cap, or a viewer of an unpublished room is refused the same whichever shard would take
+//! Who is in each room, across every worker of the SFU: a second publisher, a viewer beyond the
+//! room's cap, or a viewer of an unpublished room is refused the same whichever worker would take
 //! it. Taken only on joins and leaves, never per datagram.
 
 use super::{SfuError, Side};
@@ -12,7 +12,7 @@ struct RoomCount {
     viewers: usize,
 }
 
-/// Shared by the shards of one server.
+/// Shared by the workers of one server.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Census(Arc<Mutex<HashMap<String, RoomCount>>>);
 
@@ -25,14 +25,14 @@ pub(super) struct Admission {
 
 impl Census {
     fn rooms(&self) -> MutexGuard<'_, HashMap<String, RoomCount>> {
-        // A shard that panicked mid-update leaves counts that are still whole numbers.
+        // A worker that panicked mid-update leaves counts that are still whole numbers.
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Counts a peer into `room` if the room takes it; checked and counted at once, so two
-    /// shards cannot both take the last place.
+    /// workers cannot both take the last place.
     pub fn admit(&self, room: &str, side: Side, rules: Admission) -> Result<(), SfuError> {
         let mut rooms = self.rooms();
         let count = rooms.get(room).copied().unwrap_or_default();
@@ -58,7 +58,7 @@ impl Census {
         Ok(())
     }
 
-    /// Counts a peer out of `room` (it left, failed to negotiate, or its shard restarted).
+    /// Counts a peer out of `room` (it left, failed to negotiate, or its worker restarted).
     pub fn left(&self, room: &str, side: Side) {
         let mut rooms = self.rooms();
         let Some(count) = rooms.get_mut(room) else {
@@ -79,7 +79,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_room_takes_one_publisher_and_its_cap_of_viewers_across_shards() {
+    fn a_room_takes_one_publisher_and_its_cap_of_viewers_across_workers() {
         let census = Census::default();
         let (a, b) = (census.clone(), census.clone());
         let rules = Admission {

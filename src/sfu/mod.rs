@@ -15,7 +15,7 @@ pub mod relay;
 mod rtmp_listener;
 mod sequence;
 pub mod server;
-mod shard;
+mod worker;
 
 use crate::client::native::{codec_of, negotiated_pt};
 use census::{Admission, Census};
@@ -96,11 +96,11 @@ pub struct Sfu {
     events: VecDeque<(usize, Event)>,
     /// A drained peer was dead: the next poll removes it.
     some_dead: bool,
-    /// Who is in each room, across the shards.
+    /// Who is in each room, across the workers.
     census: Census,
-    /// Session ids go up by this much (the number of shards), so each names its shard.
+    /// Session ids go up by this much (the number of workers), so each names its worker.
     id_stride: u64,
-    /// What this shard keeps for the others, when there are others.
+    /// What this worker keeps for the others, when there are others.
     relay: Option<Vec<relay::Relayed>>,
     /// Packets written to subscribers.
     forwarded: u64,
@@ -144,8 +144,8 @@ impl Sfu {
         }
     }
 
-    /// Shard `index` of `count`: session ids `k * count + index`, rooms counted in `census`.
-    fn shard(mut self, index: usize, count: usize, census: Census) -> Self {
+    /// Worker `index` of `count`: session ids `k * count + index`, rooms counted in `census`.
+    fn worker(mut self, index: usize, count: usize, census: Census) -> Self {
         self.id_stride = count.max(1) as u64;
         self.next_id = self.id_stride + index as u64;
         self.census = census;
@@ -504,7 +504,7 @@ impl Sfu {
     }
 
     /// Asks the room's publisher for a key frame (a subscriber joined or lost the picture) if
-    /// it is on this shard; false if it is not.
+    /// it is on this worker; false if it is not.
     fn request_keyframe_here(&mut self, room: &str) -> bool {
         let Some(index) = self
             .peers

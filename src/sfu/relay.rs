@@ -1,13 +1,13 @@
-//! What the shards of one SFU pass each other: a publisher's packets go to the viewers of its
-//! room on every shard, and a viewer's key-frame request goes to whichever shard holds the
-//! room's publisher. A single-shard SFU relays nothing.
+//! What the workers of one SFU pass each other: a publisher's packets go to the viewers of its
+//! room on every worker, and a viewer's key-frame request goes to whichever worker holds the
+//! room's publisher. A single-worker SFU relays nothing.
 
 use super::{RoomPacket, Sfu, Side};
 use std::sync::Arc;
 use std::time::Instant;
 use str0m::rtp::{ExtensionValues, SeqNo};
 
-/// A room packet as another shard gets it: the payload shared, not copied per shard.
+/// A room packet as another worker gets it: the payload shared, not copied per worker.
 #[derive(Debug, Clone)]
 pub struct RelayedPacket {
     room: String,
@@ -28,18 +28,18 @@ pub enum Relayed {
 }
 
 impl Sfu {
-    /// Makes this SFU one of several shards: what its publishers send is kept for the others.
+    /// Makes this SFU one of several workers: what its publishers send is kept for the others.
     pub(super) fn relaying(mut self) -> Self {
         self.relay = Some(Vec::new());
         self
     }
 
-    /// What this shard has for the others since the last call.
+    /// What this worker has for the others since the last call.
     pub fn take_relay(&mut self) -> Vec<Relayed> {
         self.relay.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    /// Acts on what another shard relayed: its packets to this shard's viewers, its key-frame
+    /// Acts on what another worker relayed: its packets to this worker's viewers, its key-frame
     /// requests to a publisher here (never relayed on again).
     pub fn on_relayed(&mut self, relayed: &[Relayed]) {
         for item in relayed {
@@ -63,7 +63,7 @@ impl Sfu {
         }
     }
 
-    /// Keeps a packet of a room published here for the other shards' viewers.
+    /// Keeps a packet of a room published here for the other workers' viewers.
     pub(super) fn relay_packet(&mut self, room: &str, packet: &RoomPacket) {
         let Some(relay) = self.relay.as_mut() else {
             return;
@@ -80,7 +80,7 @@ impl Sfu {
         })));
     }
 
-    /// Asks the room's publisher for a key frame, here or on the shard that holds it.
+    /// Asks the room's publisher for a key frame, here or on the worker that holds it.
     pub(super) fn request_keyframe(&mut self, room: &str) {
         if self.request_keyframe_here(room) {
             return;
@@ -90,7 +90,7 @@ impl Sfu {
         }
     }
 
-    /// Subscriber tracks this shard forwards to now (video and audio counted apart).
+    /// Subscriber tracks this worker forwards to now (video and audio counted apart).
     pub fn forwarding_tracks(&self) -> usize {
         self.peers
             .iter()

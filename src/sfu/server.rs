@@ -6,7 +6,7 @@ use super::cost::CostSnapshot;
 use super::faults::FaultSchedule;
 use super::live_out::edge::{Edge, EdgeFeed};
 use super::live_out::packager::PackagerConfig;
-use super::shard::{RelayBatch, Shard, ShardStats, RELAY_BACKLOG};
+use super::worker::{RelayBatch, Worker, WorkerStats, RELAY_BACKLOG};
 use super::{Sfu, SfuError};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -52,10 +52,10 @@ pub(super) enum Command {
 
 #[derive(Clone)]
 struct AppState {
-    /// To each shard's media loop.
-    shards: Arc<Vec<mpsc::Sender<Command>>>,
-    /// Joins go to the shards in turn.
-    next_shard: Arc<AtomicUsize>,
+    /// To each worker's media loop.
+    workers: Arc<Vec<mpsc::Sender<Command>>>,
+    /// Joins go to the workers in turn.
+    next_worker: Arc<AtomicUsize>,
     /// `Link` header values naming ICE servers, sent with every answer.
     links: Vec<String>,
     /// How long a publisher's offer waits before it is taken (`Quirks::publish_delay_ms`).
@@ -65,14 +65,14 @@ struct AppState {
 }
 
 impl AppState {
-    fn shard_for_join(&self) -> &mpsc::Sender<Command> {
-        let turn = self.next_shard.fetch_add(1, Ordering::Relaxed);
-        &self.shards[turn % self.shards.len()]
+    fn worker_for_join(&self) -> &mpsc::Sender<Command> {
+        let turn = self.next_worker.fetch_add(1, Ordering::Relaxed);
+        &self.workers[turn % self.workers.len()]
     }
 
-    /// The shard that holds session `id` (ids are numbered `k * shards + shard`).
-    fn shard_of(&self, id: u64) -> &mpsc::Sender<Command> {
-        &self.shards[(id % self.shards.len() as u64) as usize]
+    /// The worker that holds session `id` (ids are numbered `k * workers + worker`).
+    fn worker_of(&self, id: u64) -> &mpsc::Sender<Command> {
+        &self.workers[(id % self.workers.len() as u64) as usize]
     }
 }
 
@@ -86,9 +86,9 @@ pub struct ServerOptions {
     pub quirks: super::quirks::Quirks,
     /// The RTMP ingest's TCP port on the HTTP address's IP (0 or none: a free one).
     pub rtmp_port: Option<u16>,
-    /// Media shards, each its own UDP socket and task (0 counts as 1). Viewers of one room
+    /// Media workers, each its own UDP socket and task (0 counts as 1). Viewers of one room
     /// spread over all of them; a publisher's packets are relayed to each.
-    pub shards: usize,
+    pub workers: usize,
 }
 
 #[derive(Clone)]
@@ -117,23 +117,23 @@ impl AdvertisedIceServer {
 /// A running reference SFU.
 pub struct ReferenceServer {
     pub http_addr: SocketAddr,
-    /// The first shard's media socket ([`Self::media_addrs`] has them all).
+    /// The first worker's media socket ([`Self::media_addrs`] has them all).
     pub media_addr: SocketAddr,
     pub media_addrs: Vec<SocketAddr>,
     pub rtmp_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     faults: FaultSchedule,
     refused_viewers: Arc<AtomicU64>,
-    shard_stats: Vec<Arc<ShardStats>>,
+    worker_stats: Vec<Arc<WorkerStats>>,
 }
 
 impl ReferenceServer {
-    /// What each media shard has done so far, with the process's CPU, at `wall_s`.
+    /// What each media worker has done so far, with the process's CPU, at `wall_s`.
     pub fn cost_snapshot(&self, wall_s: f64) -> CostSnapshot {
         CostSnapshot {
             cpu_s: crate::base::cpu::process_cpu_s().unwrap_or(0.0),
             wall_s,
-            shards: self.shard_stats.iter().map(|s| s.read()).collect(),
+            workers: self.worker_stats.iter().map(|s| s.read()).collect(),
         }
     }
 
@@ -202,12 +202,12 @@ pub async fn start_with(
     let publish_delay = Duration::from_millis(options.quirks.publish_delay_ms.unwrap_or(0));
     let edge = Edge::new(PackagerConfig::default());
     let (edge_feed, packaging) = edge.run();
-    let shards = start_shards(http_addr, &options, &faults, (&edge, &edge_feed)).await?;
+    let workers = start_workers(http_addr, &options, &faults, (&edge, &edge_feed)).await?;
     let mut tasks = vec![packaging];
-    tasks.extend(shards.tasks);
+    tasks.extend(workers.tasks);
     tasks.push(tokio::spawn(super::rtmp_listener::serve(
         rtmp,
-        shards.commands[0].clone(),
+        workers.commands[0].clone(),
     )));
     let app = Router::new()
         .route("/whip/{room}", post(whip))
@@ -215,8 +215,8 @@ pub async fn start_with(
         .route("/whip/{room}/{id}", delete(leave).patch(trickle))
         .route("/whep/{room}/{id}", delete(leave).patch(trickle))
         .with_state(AppState {
-            shards: Arc::new(shards.commands),
-            next_shard: Arc::default(),
+            workers: Arc::new(workers.commands),
+            next_worker: Arc::default(),
             links: options.ice_servers.iter().map(|s| s.link()).collect(),
             publish_delay,
             refused_viewers: refused_viewers.clone(),
@@ -232,37 +232,37 @@ pub async fn start_with(
     }));
     Ok(ReferenceServer {
         http_addr,
-        media_addr: shards.addrs[0],
-        media_addrs: shards.addrs,
+        media_addr: workers.addrs[0],
+        media_addrs: workers.addrs,
         rtmp_addr,
         tasks,
         faults,
         refused_viewers,
-        shard_stats: shards.stats,
+        worker_stats: workers.stats,
     })
 }
 
-/// The running shards: where to send their commands, their sockets, their stats.
-struct Shards {
+/// The running workers: where to send their commands, their sockets, their stats.
+struct Workers {
     commands: Vec<mpsc::Sender<Command>>,
     addrs: Vec<SocketAddr>,
-    stats: Vec<Arc<ShardStats>>,
+    stats: Vec<Arc<WorkerStats>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-async fn start_shards(
+async fn start_workers(
     http_addr: SocketAddr,
     options: &ServerOptions,
     faults: &FaultSchedule,
     (edge, edge_feed): (&Arc<Edge>, &EdgeFeed),
-) -> std::io::Result<Shards> {
-    let count = options.shards.max(1);
+) -> std::io::Result<Workers> {
+    let count = options.workers.max(1);
     let census = Census::default();
     let relays: Vec<_> = (0..count)
         .map(|_| mpsc::channel::<RelayBatch>(RELAY_BACKLOG))
         .collect();
     let relay_senders: Vec<_> = relays.iter().map(|(tx, _)| tx.clone()).collect();
-    let mut shards = Shards {
+    let mut workers = Workers {
         commands: Vec::new(),
         addrs: Vec::new(),
         stats: Vec::new(),
@@ -272,7 +272,7 @@ async fn start_shards(
         let socket = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
         let addr = socket.local_addr()?;
         let mut sfu = Sfu::new(addr)
-            .shard(index, count, census.clone())
+            .worker(index, count, census.clone())
             .with_live_out(Instant::now())
             .with_max_viewers(options.max_viewers_per_room)
             .with_quirks(options.quirks)
@@ -281,8 +281,8 @@ async fn start_shards(
             sfu = sfu.relaying();
         }
         let (commands, commands_rx) = mpsc::channel(256);
-        let stats = Arc::new(ShardStats::default());
-        let shard = Shard {
+        let stats = Arc::new(WorkerStats::default());
+        let worker = Worker {
             sfu,
             socket,
             commands: commands_rx,
@@ -297,12 +297,12 @@ async fn start_shards(
             edge_feed: edge_feed.clone(),
             stats: stats.clone(),
         };
-        shards.tasks.push(tokio::spawn(shard.run()));
-        shards.commands.push(commands);
-        shards.addrs.push(addr);
-        shards.stats.push(stats);
+        workers.tasks.push(tokio::spawn(worker.run()));
+        workers.commands.push(commands);
+        workers.addrs.push(addr);
+        workers.stats.push(stats);
     }
-    Ok(shards)
+    Ok(workers)
 }
 
 async fn whip(
@@ -346,7 +346,7 @@ async fn join(
     }
     let (reply, answer) = oneshot::channel();
     if state
-        .shard_for_join()
+        .worker_for_join()
         .send(Command::Join {
             room: room.clone(),
             publish,
@@ -403,7 +403,7 @@ async fn join(
 async fn leave(State(state): State<AppState>, Path((_room, id)): Path<(String, u64)>) -> Response {
     let (reply, done) = oneshot::channel();
     if state
-        .shard_of(id)
+        .worker_of(id)
         .send(Command::Leave { id, reply })
         .await
         .is_err()
@@ -443,7 +443,7 @@ async fn trickle(
         .map(str::to_string)
         .collect();
     let (reply, done) = oneshot::channel();
-    let sent = state.shard_of(id).send(Command::Trickle {
+    let sent = state.worker_of(id).send(Command::Trickle {
         id,
         candidates,
         reply,

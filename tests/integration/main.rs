@@ -37,7 +37,7 @@ mod scenario_errors;
 mod scoring;
 mod server_quirks;
 mod sfu_overhead;
-mod sfu_shards;
+mod sfu_workers;
 mod shards;
 mod sidecar;
 mod turn_relay;

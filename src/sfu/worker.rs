@@ -1,5 +1,5 @@
-//! One shard of the SFU on its own UDP socket and task: the peers it took, the commands for
-//! them, and what the other shards relay to its viewers. Shards run in parallel on a
+//! One worker of the SFU on its own UDP socket and task: the peers it took, the commands for
+//! them, and what the other workers relay to its viewers. Workers run in parallel on a
 //! multi-threaded runtime; each is one task, so its peers are never shared.
 
 use super::faults::Restarts;
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 /// Datagrams taken in one wake-up before the output is acted on.
 const RECEIVE_BATCH: usize = 64;
-/// Batches of relayed packets a shard may have waiting; a shard that falls this far behind
+/// Batches of relayed packets a worker may have waiting; a worker that falls this far behind
 /// loses what comes next, as an overloaded SFU drops.
 pub(super) const RELAY_BACKLOG: usize = 1024;
 /// How often the count of forwarded tracks is taken for the track-seconds.
@@ -23,28 +23,28 @@ const COUNT_TRACKS_EVERY: Duration = Duration::from_millis(100);
 
 pub(super) type RelayBatch = Arc<Vec<Relayed>>;
 
-/// What a shard has done, read by `serve-reference` while it runs.
+/// What a worker has done, read by `serve-reference` while it runs.
 #[derive(Debug, Default)]
-pub struct ShardStats {
+pub struct WorkerStats {
     /// Subscriber tracks forwarded to, integrated over time, in microseconds.
     track_us: AtomicU64,
     /// Packets written to subscribers.
     forwarded: AtomicU64,
-    /// Relay batches lost because this shard's backlog was full.
+    /// Relay batches lost because this worker's backlog was full.
     relay_dropped: AtomicU64,
 }
 
-/// One reading of a shard's [`ShardStats`].
+/// One reading of a worker's [`WorkerStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ShardReading {
+pub struct WorkerReading {
     pub track_s: f64,
     pub forwarded: u64,
     pub relay_dropped: u64,
 }
 
-impl ShardStats {
-    pub fn read(&self) -> ShardReading {
-        ShardReading {
+impl WorkerStats {
+    pub fn read(&self) -> WorkerReading {
+        WorkerReading {
             track_s: self.track_us.load(Ordering::Relaxed) as f64 / 1e6,
             forwarded: self.forwarded.load(Ordering::Relaxed),
             relay_dropped: self.relay_dropped.load(Ordering::Relaxed),
@@ -52,28 +52,28 @@ impl ShardStats {
     }
 }
 
-pub(super) struct Shard {
+pub(super) struct Worker {
     pub sfu: Sfu,
     pub socket: UdpSocket,
     pub commands: mpsc::Receiver<Command>,
     pub relay_in: mpsc::Receiver<RelayBatch>,
-    /// False once every other shard's sender is gone (at once, for a single shard).
+    /// False once every other worker's sender is gone (at once, for a single worker).
     pub relay_open: bool,
-    /// To every other shard.
+    /// To every other worker.
     pub relay_out: Vec<mpsc::Sender<RelayBatch>>,
     pub restarts: Restarts,
     pub edge: Arc<Edge>,
     pub edge_feed: EdgeFeed,
-    pub stats: Arc<ShardStats>,
+    pub stats: Arc<WorkerStats>,
 }
 
-/// Where the shard's track count was last taken.
+/// Where the worker's track count was last taken.
 struct TrackCount {
     at: Instant,
     tracks: u64,
 }
 
-impl Shard {
+impl Worker {
     pub(super) async fn run(mut self) {
         let mut buf = vec![0u8; 2048];
         let mut out: Vec<Transmit> = Vec::new();
@@ -127,7 +127,7 @@ impl Shard {
     }
 
     /// Acts on what the peers gave: datagrams out, events to the edge, packets to the other
-    /// shards; the next instant the SFU wants a timeout.
+    /// workers; the next instant the SFU wants a timeout.
     async fn act(&mut self, out: &mut Vec<Transmit>, down: bool) -> Option<Instant> {
         let next = self.sfu.poll(out);
         self.edge_feed.send(self.sfu.drain_live());
@@ -136,8 +136,8 @@ impl Shard {
             out.clear();
         } else if !relayed.is_empty() {
             let batch = Arc::new(relayed);
-            for shard in &self.relay_out {
-                if shard.try_send(batch.clone()).is_err() {
+            for worker in &self.relay_out {
+                if worker.try_send(batch.clone()).is_err() {
                     self.stats.relay_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -169,7 +169,7 @@ impl Shard {
             .store(self.sfu.forwarded_packets(), Ordering::Relaxed);
     }
 
-    /// The datagram that woke the shard, then what else has come, before the output is acted
+    /// The datagram that woke the worker, then what else has come, before the output is acted
     /// on once for all.
     fn take_datagrams(
         &mut self,

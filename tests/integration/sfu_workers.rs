@@ -1,7 +1,7 @@
-//! The reference SFU split into media shards: viewers of one room land on different shards,
-//! each gets the publisher's packets relayed from the publisher's shard, a viewer's key-frame
-//! request crosses shards (the stream's own key frames are 20 s apart, so a viewer that waited
-//! for one would show nothing), and the room's cap holds across shards.
+//! The reference SFU split into media workers: viewers of one room land on different workers,
+//! each gets the publisher's packets relayed from the publisher's worker, a viewer's key-frame
+//! request crosses workers (the stream's own key frames are 20 s apart, so a viewer that waited
+//! for one would show nothing), and the room's cap holds across workers.
 
 use crate::common;
 
@@ -9,7 +9,7 @@ use rtcbench::results::RunResults;
 use rtcbench::sfu::server::{self, ServerOptions};
 use std::net::SocketAddr;
 
-const SCENARIO: &str = r#"name = "sharded"
+const SCENARIO: &str = r#"name = "workers"
 duration = "9s"
 transport = "webrtc"
 [video]
@@ -19,33 +19,33 @@ bitrate = "300kbps"
 keyframe_interval = "20s"
 [[group]]
 name = "audience"
-room = "sharded"
+room = "spread"
 receivers = 7
 probes = 1
 stagger = "700ms"
 "#;
 
-const SHARDS: usize = 3;
+const WORKERS: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn viewers_on_every_shard_see_the_publisher_and_the_room_cap_holds_across_shards() {
+async fn viewers_on_every_worker_see_the_publisher_and_the_room_cap_holds_across_workers() {
     let _heavy = common::heavy().await;
     rtcbench::client::init_crypto();
     let options = ServerOptions {
         max_viewers_per_room: Some(6),
-        shards: SHARDS,
+        workers: WORKERS,
         ..ServerOptions::default()
     };
     let sfu = server::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), options)
         .await
         .unwrap();
-    assert_eq!(sfu.media_addrs.len(), SHARDS);
-    let dir = common::temp_dir("sfu-shards");
+    assert_eq!(sfu.media_addrs.len(), WORKERS);
+    let dir = common::temp_dir("sfu-workers");
     let scenario = dir.join("scenario.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let provider = common::whip_whep_provider(
         &dir,
-        "three-shards",
+        "three-workers",
         &format!("http://{}", sfu.http_addr),
         "",
     );
@@ -71,7 +71,7 @@ async fn viewers_on_every_shard_see_the_publisher_and_the_room_cap_holds_across_
     let sessions = &r.groups[0].sessions;
     assert_eq!(sessions.len(), 7);
     let (joined, refused): (Vec<_>, Vec<_>) = sessions.iter().partition(|s| s.joined);
-    assert_eq!(joined.len(), 6, "the room takes 6 viewers over all shards");
+    assert_eq!(joined.len(), 6, "the room takes 6 viewers over all workers");
     let reason = &refused[0].failure.as_ref().expect("why refused").reason;
     assert!(reason.contains("full"), "{reason}");
     for s in &joined {
@@ -80,8 +80,8 @@ async fn viewers_on_every_shard_see_the_publisher_and_the_room_cap_holds_across_
             "{}: connect {connect:.0} ms, {} frames, loss {:.2} %",
             s.id, s.frames_rendered, s.packet_loss_pct
         );
-        // Joins go to the shards in turn, 700 ms apart: a viewer whose key-frame request stayed
-        // on its own shard would wait for the next join on the publisher's shard (1.4 s), or
+        // Joins go to the workers in turn, 700 ms apart: a viewer whose key-frame request stayed
+        // on its own worker would wait for the next join on the publisher's worker (1.4 s), or
         // for the stream's next key frame (20 s).
         assert!(connect < 600.0, "{}: first frame after {connect} ms", s.id);
         assert!(
@@ -107,19 +107,19 @@ async fn viewers_on_every_shard_see_the_publisher_and_the_room_cap_holds_across_
         })
         .sum();
     let snapshot = sfu.cost_snapshot(0.0);
-    let counted: f64 = snapshot.shards.iter().map(|s| s.track_s).sum();
+    let counted: f64 = snapshot.workers.iter().map(|s| s.track_s).sum();
     eprintln!("track-seconds: counted {counted:.1}, watched {watched:.1}");
     assert!(
         (counted - watched).abs() <= 0.1 * watched,
         "counted {counted:.1} track-s, viewers watched {watched:.1}"
     );
-    for (index, shard) in snapshot.shards.iter().enumerate() {
+    for (index, worker) in snapshot.workers.iter().enumerate() {
         assert!(
-            shard.forwarded > 500,
-            "shard {index} forwarded {}",
-            shard.forwarded
+            worker.forwarded > 500,
+            "worker {index} forwarded {}",
+            worker.forwarded
         );
-        assert_eq!(shard.relay_dropped, 0);
+        assert_eq!(worker.relay_dropped, 0);
     }
     std::fs::remove_dir_all(&dir).ok();
 }
