@@ -310,6 +310,12 @@ fn comparison_status(c: &runner::providers::ComparisonArtifacts) -> u8 {
     }
 }
 
+/// The media workers' UDP sockets, as the banner lists them.
+fn media_sockets(addrs: &[std::net::SocketAddr]) -> String {
+    let all: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    all.join(", ")
+}
+
 fn serve_reference(
     listen: std::net::SocketAddr,
     options: rtcbench::sfu::server::ServerOptions,
@@ -332,7 +338,7 @@ fn serve_reference(
             "reference SFU: WHIP {} WHEP {} (media on udp {})\nCDN edge: RTMP in {}, HTTP-FLV {}, HLS {}, LL-HLS {}\n",
             server.whip_url("{room}"),
             server.whep_url("{room}"),
-            server.media_addr,
+            media_sockets(&server.media_addrs),
             server.rtmp_url("{room}"),
             server.flv_url("{room}"),
             server.hls_url("{room}"),

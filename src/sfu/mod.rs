@@ -144,17 +144,31 @@ impl Sfu {
         }
     }
 
-    /// Worker `index` of `count`: session ids `k * count + index`, rooms counted in `census`.
+    /// Worker `index` of `count`: session ids `k * count + index`, rooms counted in `census`,
+    /// and what its publishers send kept for the other workers when there are others.
     fn worker(mut self, index: usize, count: usize, census: Census) -> Self {
         self.id_stride = count.max(1) as u64;
         self.next_id = self.id_stride + index as u64;
         self.census = census;
+        self.relay = (count > 1).then(Vec::new);
         self
     }
 
     /// Packets written to subscribers so far.
     pub fn forwarded_packets(&self) -> u64 {
         self.forwarded
+    }
+
+    /// Subscriber tracks this worker forwards to now (video and audio counted apart).
+    pub fn forwarding_tracks(&self) -> usize {
+        self.peers
+            .iter()
+            .filter(|p| p.side == Side::Subscriber && p.rtc.is_connected())
+            .map(|p| {
+                usize::from(p.video_mid.zip(p.video_pt).is_some())
+                    + usize::from(p.audio_mid.zip(p.audio_pt).is_some() && !self.quirks.drop_audio)
+            })
+            .sum()
     }
 
     /// The same server after a restart: no sessions, and new session numbers that never

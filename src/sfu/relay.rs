@@ -2,7 +2,7 @@
 //! room on every worker, and a viewer's key-frame request goes to whichever worker holds the
 //! room's publisher. A single-worker SFU relays nothing.
 
-use super::{RoomPacket, Sfu, Side};
+use super::{RoomPacket, Sfu};
 use std::sync::Arc;
 use std::time::Instant;
 use str0m::rtp::{ExtensionValues, SeqNo};
@@ -28,12 +28,6 @@ pub enum Relayed {
 }
 
 impl Sfu {
-    /// Makes this SFU one of several workers: what its publishers send is kept for the others.
-    pub(super) fn relaying(mut self) -> Self {
-        self.relay = Some(Vec::new());
-        self
-    }
-
     /// What this worker has for the others since the last call.
     pub fn take_relay(&mut self) -> Vec<Relayed> {
         self.relay.as_mut().map(std::mem::take).unwrap_or_default()
@@ -88,17 +82,5 @@ impl Sfu {
         if let Some(relay) = self.relay.as_mut() {
             relay.push(Relayed::KeyframeWanted(room.to_string()));
         }
-    }
-
-    /// Subscriber tracks this worker forwards to now (video and audio counted apart).
-    pub fn forwarding_tracks(&self) -> usize {
-        self.peers
-            .iter()
-            .filter(|p| p.side == Side::Subscriber && p.rtc.is_connected())
-            .map(|p| {
-                usize::from(p.video_mid.zip(p.video_pt).is_some())
-                    + usize::from(p.audio_mid.zip(p.audio_pt).is_some() && !self.quirks.drop_audio)
-            })
-            .sum()
     }
 }

@@ -117,8 +117,7 @@ impl AdvertisedIceServer {
 /// A running reference SFU.
 pub struct ReferenceServer {
     pub http_addr: SocketAddr,
-    /// The first worker's media socket ([`Self::media_addrs`] has them all).
-    pub media_addr: SocketAddr,
+    /// Each media worker's UDP socket.
     pub media_addrs: Vec<SocketAddr>,
     pub rtmp_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -232,7 +231,6 @@ pub async fn start_with(
     }));
     Ok(ReferenceServer {
         http_addr,
-        media_addr: workers.addrs[0],
         media_addrs: workers.addrs,
         rtmp_addr,
         tasks,
@@ -271,15 +269,12 @@ async fn start_workers(
     for (index, (_, relay_in)) in relays.into_iter().enumerate() {
         let socket = UdpSocket::bind(SocketAddr::new(http_addr.ip(), 0)).await?;
         let addr = socket.local_addr()?;
-        let mut sfu = Sfu::new(addr)
+        let sfu = Sfu::new(addr)
             .worker(index, count, census.clone())
             .with_live_out(Instant::now())
             .with_max_viewers(options.max_viewers_per_room)
             .with_quirks(options.quirks)
             .map_err(std::io::Error::other)?;
-        if count > 1 {
-            sfu = sfu.relaying();
-        }
         let (commands, commands_rx) = mpsc::channel(256);
         let stats = Arc::new(WorkerStats::default());
         let worker = Worker {
