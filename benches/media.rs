@@ -87,13 +87,13 @@ fn quality(c: &mut Criterion) {
     });
     let mut n = 1_000;
     g.bench_function("shared_reference_hit_640x360", |b| {
-        reference_frame(&source, n);
-        b.iter(|| reference_frame(black_box(&source), n))
+        reference_frame(&source, n, 1);
+        b.iter(|| reference_frame(black_box(&source), n, 1))
     });
     g.bench_function("shared_reference_miss_640x360", |b| {
         b.iter(|| {
             n += 1;
-            reference_frame(black_box(&source), n)
+            reference_frame(black_box(&source), n, 1)
         })
     });
     g.finish();
@@ -112,6 +112,7 @@ fn recorded_packets(seconds: u64) -> Vec<(u64, Vec<u8>)> {
         video_ssrc: 1,
         audio_ssrc: 2,
         probe_score_every: 1,
+        lower_layers: Vec::new(),
     };
     let mut sender = MediaSender::new(config, 0).expect("sender");
     let mut out = Vec::new();

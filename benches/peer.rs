@@ -29,6 +29,7 @@ fn sender_config() -> SenderConfig {
         video_ssrc: 1,
         audio_ssrc: 2,
         probe_score_every: 4,
+        lower_layers: Vec::new(),
     }
 }
 

@@ -6,18 +6,19 @@ use super::ice_servers::{
     candidate_ips, IceServerAgent, IceServerEvent, Received, ResolvedIceServer,
 };
 pub use super::sdp::{codec_of, negotiated_pt, udp_input};
-use super::sdp::{nack_negotiated, trickle_fragment};
+use super::sdp::{extend_sequence, nack_negotiated, simulcast_of, trickle_fragment};
 use crate::base::clock::WallClock;
 use crate::client::link::Scheme;
 use crate::media::receiver::Receiver;
 use crate::media::rtp::RtpPacket as OurPacket;
 use crate::media::sender::MediaSender;
+use crate::media::simulcast::layer_of_rid;
 use std::net::SocketAddr;
 use std::time::{Instant, UNIX_EPOCH};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, MediaKind, Mid, Pt, Rid};
 use str0m::rtp::{AbsCaptureTime, Extension, ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -80,9 +81,8 @@ pub struct NativePeer {
     audio_mid: Option<Mid>,
     /// The payload types the remote accepted, looked up once connected.
     send_pts: Option<(Option<Pt>, Option<Pt>)>,
-    /// Extended sequence numbers for what we write, per kind (str0m wants the rollover count).
-    video_seq: Option<u64>,
-    audio_seq: Option<u64>,
+    /// Extended sequence numbers for what we write, per SSRC (str0m wants the rollover count).
+    sequences: Vec<(u32, u64)>,
     pub connected_at: Option<Instant>,
     /// Whether NACKs are settled for the video receive stream: allowed on it, or not negotiated
     /// (see [`Self::allow_nacks`]).
@@ -163,8 +163,7 @@ impl NativePeer {
             video_mid: None,
             audio_mid: None,
             send_pts: None,
-            video_seq: None,
-            audio_seq: None,
+            sequences: Vec::new(),
             connected_at: None,
             nacks_settled: false,
             connect_deadline: None,
@@ -211,9 +210,10 @@ impl NativePeer {
             Role::Publish(_) => Direction::SendOnly,
             Role::Subscribe(_) => Direction::RecvOnly,
         };
+        let simulcast = self.sender().and_then(|s| simulcast_of(s.config()));
         let mut api = self.rtc.sdp_api();
         let audio = api.add_media(MediaKind::Audio, direction, None, None, None);
-        let video = api.add_media(MediaKind::Video, direction, None, None, None);
+        let video = api.add_media(MediaKind::Video, direction, None, None, simulcast);
         let (offer, pending) = api
             .apply()
             .ok_or(ClientError::Rejected("offer (nothing to negotiate)"))?;
@@ -486,9 +486,16 @@ impl NativePeer {
                     s.set_video_bitrate(video as u32);
                 }
             }
-            Event::KeyframeRequest(_) => {
+            Event::KeyframeRequest(request) => {
                 if let Role::Publish(s) = &mut self.role {
-                    s.request_keyframe();
+                    let layer = request.rid.and_then(|rid| {
+                        let count = s.config().lower_layers.len() + 1;
+                        layer_of_rid(&rid, count).map(|i| s.config().layer_ssrc(i))
+                    });
+                    match layer {
+                        Some(ssrc) => s.request_keyframe_on(ssrc),
+                        None => s.request_keyframe(),
+                    }
                 }
             }
             Event::RtpPacket(p) => {
@@ -558,17 +565,17 @@ impl NativePeer {
         });
         for p in packets {
             let is_video = p.payload_type == crate::media::rtp::VIDEO_PAYLOAD_TYPE;
-            let (mid, pt, counter) = if is_video {
-                (video_mid, video_pt, &mut self.video_seq)
+            let (mid, pt) = if is_video {
+                (video_mid, video_pt)
             } else {
-                (audio_mid, audio_pt, &mut self.audio_seq)
+                (audio_mid, audio_pt)
             };
             let Some(pt) = pt else { continue };
-            let ext_seq = match counter {
-                Some(last) => *last + (p.sequence.wrapping_sub(*last as u16)) as u64,
-                None => p.sequence as u64,
-            };
-            *counter = Some(ext_seq);
+            let rid = is_video
+                .then(|| sender.config().rid_of_ssrc(p.ssrc))
+                .flatten()
+                .map(Rid::from);
+            let ext_seq = extend_sequence(&mut self.sequences, p.ssrc, p.sequence);
             let capture = p.abs_capture_us.unwrap_or(now_us);
             let mut ext = ExtensionValues::default();
             if let Some(us) = p.abs_capture_us {
@@ -579,7 +586,7 @@ impl NativePeer {
             }
             let wallclock = self.clock.instant_of(capture).min(now);
             let mut api = self.rtc.direct_api();
-            let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+            let Some(stream) = api.stream_tx_by_mid(mid, rid) else {
                 continue;
             };
             stream.write_rtp(

@@ -1,10 +1,13 @@
 //! What str0m negotiated, read back (payload types, codecs), a trickled candidate in the
 //! SDP-fragment form WHIP/WHEP PATCH carries, and a datagram as str0m input.
 
+use crate::media::sender::SenderConfig;
+use crate::media::simulcast::rid_of;
 use std::net::SocketAddr;
 use std::time::Instant;
 use str0m::format::Codec;
 use str0m::media::{Mid, Pt};
+use str0m::media::{Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::{Input, Rtc};
 
@@ -76,4 +79,29 @@ pub fn codec_of(rtc: &Rtc, pt: Pt) -> Option<Codec> {
     rtc.codec_config()
         .find(|p| p.pt() == pt)
         .map(|p| p.spec().codec)
+}
+
+/// The simulcast send layers to offer for `config`, smallest first, if it has more than one.
+pub fn simulcast_of(config: &SenderConfig) -> Option<Simulcast> {
+    let count = config.lower_layers.len() + 1;
+    (count > 1).then(|| Simulcast {
+        send: (0..count)
+            .map(|i| SimulcastLayer::new(rid_of(i, count)))
+            .collect(),
+        recv: Vec::new(),
+    })
+}
+
+/// The extended sequence number of `seq` on `ssrc`, from the last one written there.
+pub fn extend_sequence(sequences: &mut Vec<(u32, u64)>, ssrc: u32, seq: u16) -> u64 {
+    match sequences.iter_mut().find(|(s, _)| *s == ssrc) {
+        Some((_, last)) => {
+            *last += seq.wrapping_sub(*last as u16) as u64;
+            *last
+        }
+        None => {
+            sequences.push((ssrc, seq as u64));
+            seq as u64
+        }
+    }
 }

@@ -65,6 +65,8 @@ struct ClientNetwork {
     layer: Option<Impairment>,
     namespace: Option<ClientNet>,
     realised: RealisedSink,
+    /// When the downlink's schedule changes it (on the run's clock).
+    changes: Vec<Micros>,
 }
 
 impl ClientNetwork {
@@ -114,10 +116,17 @@ impl ClientNetwork {
             ),
             _ => None,
         };
+        let changes = side
+            .down
+            .phases
+            .iter()
+            .map(|(from, _)| ctx.network_origin + from.as_micros() as u64)
+            .collect();
         let network = Self {
             layer,
             namespace,
             realised: side.realised.clone(),
+            changes,
         };
         Ok((network, windows))
     }
@@ -481,6 +490,10 @@ async fn watch_natively(
     let mut network = match ClientNetwork::open(ctx, &ctx.viewers, w.plan.link_seed) {
         Ok((n, windows)) => {
             receiver.watch_recovery(windows);
+            receiver
+                .video
+                .layers
+                .watch_network_changes(n.changes.clone());
             n
         }
         Err(f) => {
@@ -540,6 +553,7 @@ fn finish(
     let samples = receiver.drain_samples();
     s.planned_join_s = Some(w.dial_at.saturating_sub(ctx.run_start) as f64 / 1e6);
     s.left_s = Some(end.saturating_sub(ctx.run_start) as f64 / 1e6);
+    s.layers = receiver.video.layers.summary(ctx.run_start);
     s.connect_ms = s
         .first_frame_ms
         .map(|ms| ms + dialled.whep.saturating_sub(dialled.counted_from) as f64 / 1000.0);

@@ -310,6 +310,10 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
         (false, _) => None,
         (true, _) if plan.publisher_elsewhere => Published::there(&ctx.relay, &room),
         (true, true) => Some(ctx.publications.here(&ctx.relay, &room)),
+        // A share of the room's viewers on another network waits for the room's host, on
+        // whichever shard it runs.
+        (true, false) if plan.publisher_of.is_some() => Published::there(&ctx.relay, &room)
+            .or_else(|| Some(ctx.publications.here(&ctx.relay, &room))),
         (true, false) => None,
     };
     if ours_here {

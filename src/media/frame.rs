@@ -62,3 +62,51 @@ impl openh264::formats::YUVSource for I420Frame {
         &self.v
     }
 }
+
+impl I420Frame {
+    /// The picture `factor` times smaller each way, each pixel the mean of the block it
+    /// replaces (a box filter, as a camera pipeline's simple scaler). `factor` 1 is a copy.
+    pub fn downscaled(&self, factor: usize) -> Self {
+        let factor = factor.max(1);
+        let (width, height) = (self.width / factor, self.height / factor);
+        let mut out = Self::new(width, height);
+        box_filter(&self.y, self.width, &mut out.y, width, height, factor);
+        let (cw, ch) = (width / 2, height / 2);
+        box_filter(&self.u, self.width / 2, &mut out.u, cw, ch, factor);
+        box_filter(&self.v, self.width / 2, &mut out.v, cw, ch, factor);
+        out
+    }
+}
+
+fn box_filter(src: &[u8], src_width: usize, dst: &mut [u8], width: usize, height: usize, k: usize) {
+    let area = (k * k) as u32;
+    for (row, line) in dst.chunks_exact_mut(width.max(1)).take(height).enumerate() {
+        for (col, px) in line.iter_mut().enumerate() {
+            let mut sum = 0u32;
+            for dy in 0..k {
+                let start = (row * k + dy) * src_width + col * k;
+                sum += src[start..start + k].iter().map(|&p| p as u32).sum::<u32>();
+            }
+            *px = ((sum + area / 2) / area) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_downscaled_picture_is_the_mean_of_each_block() {
+        let mut frame = I420Frame::new(8, 4);
+        for (i, p) in frame.y.iter_mut().enumerate() {
+            *p = (i % 8) as u8 * 10; // columns 0,10,20,...,70
+        }
+        frame.u = vec![100, 110, 120, 130, 100, 110, 120, 130];
+        let half = frame.downscaled(2);
+        assert_eq!((half.width, half.height), (4, 2));
+        assert_eq!(half.y, vec![5, 25, 45, 65, 5, 25, 45, 65]);
+        assert_eq!(half.u, vec![105, 125]);
+        assert_eq!(frame.downscaled(1), frame);
+    }
+}

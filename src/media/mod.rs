@@ -9,6 +9,7 @@ pub mod quality;
 pub mod receiver;
 pub mod rtp;
 pub mod sender;
+pub mod simulcast;
 pub mod source;
 pub mod y4m;
 

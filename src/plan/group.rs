@@ -6,6 +6,7 @@ use super::profile::{self, Session, Stage, Target};
 use super::{capacity_steps, derive, faults, profile_of, CohostPlan, GroupPlan, ReceiverPlan};
 use crate::media::receiver::Role;
 use crate::media::sender::SenderConfig;
+use crate::media::simulcast::LayerConfig;
 use crate::net::sim_link::LinkParams;
 use crate::scenario::{self, GroupKind, GroupSpec, Scenario};
 
@@ -101,6 +102,7 @@ impl Within<'_> {
             video_ssrc: derive(seed, &[1]) as u32,
             audio_ssrc: derive(seed, &[2]) as u32,
             probe_score_every: s.video.probe_score_every.0,
+            lower_layers: lower_layers(&s.video),
         }
     }
 
@@ -227,4 +229,19 @@ impl Within<'_> {
             switch_at_us: g.switch_to_call.as_ref().map(|d| d.get_ref().as_micros()),
         }
     }
+}
+
+/// The scenario's simulcast layers below the top, smallest first.
+fn lower_layers(video: &crate::scenario::schema::VideoSpec) -> Vec<LayerConfig> {
+    let mut layers: Vec<LayerConfig> = video
+        .simulcast
+        .iter()
+        .map(|l| LayerConfig {
+            scale_down: l.scale_down,
+            fps: l.fps.map_or(video.fps.0, |f| f.0),
+            bitrate_bps: l.bitrate.bps().min(u32::MAX as u64) as u32,
+        })
+        .collect();
+    layers.sort_by_key(|l| std::cmp::Reverse(l.scale_down));
+    layers
 }

@@ -16,7 +16,8 @@ pub use run::{
 };
 pub(crate) use session::native_client;
 pub use session::{
-    CdnError, CdnPlayback, FreezeTally, ReceiverSummary, Reconnects, Role, SessionFailure,
+    CdnError, CdnPlayback, FreezeTally, LayerChange, LayersShown, ReceiverSummary, Reconnects,
+    ResolutionTime, Role, SessionFailure,
 };
 pub use shard::{ClockOffset, MergedShard, ShardRecord};
 

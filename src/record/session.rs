@@ -144,6 +144,50 @@ pub struct ReceiverSummary {
     /// its e2e latency the live latency, and its W3C freezes its stalls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cdn: Option<CdnPlayback>,
+    /// The picture sizes shown, read from the stream's SPS: a simulcast viewer's layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<LayersShown>,
+}
+
+/// The picture sizes a viewer was shown over its session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LayersShown {
+    /// Time shown at each size, largest first.
+    pub resolutions: Vec<ResolutionTime>,
+    /// Changes to a smaller picture.
+    pub switches_down: u64,
+    /// Changes to a larger picture.
+    pub switches_up: u64,
+    /// For each change of the viewer's network (a schedule's phase) followed by a change of
+    /// size before the next: network change → first frame of the new size.
+    #[serde(default)]
+    pub switch_ms: Vec<f64>,
+    /// Frames of the source never shown across the changes of size (the switches' cost).
+    #[serde(default)]
+    pub frames_skipped_at_switches: u64,
+    /// Each size from the frame it was first shown (the first 512 changes).
+    pub changes: Vec<LayerChange>,
+}
+
+/// Time shown at one picture size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ResolutionTime {
+    pub width: u32,
+    pub height: u32,
+    pub ms: f64,
+    /// Mean luma PSNR of the frames scored at this size, against the source scaled to it
+    /// (probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr_db: Option<f64>,
+}
+
+/// The first frame of a picture size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LayerChange {
+    /// Seconds from the run's start.
+    pub at_s: f64,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// A CDN viewer's playback, as the live-streaming industry reports it.

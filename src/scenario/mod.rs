@@ -9,6 +9,7 @@ pub mod networks;
 pub mod profiles;
 pub mod schema;
 pub mod scoring;
+pub mod simulcast;
 pub mod template;
 mod toml_file;
 pub use crate::base::units;
@@ -311,6 +312,7 @@ pub fn validate(s: &Scenario) -> Problems {
         note(validate_group(s, i, g, &mut seen));
     }
     note(profiles::validate(s));
+    note(simulcast::validate(s));
     problems
 }
 

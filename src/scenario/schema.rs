@@ -110,6 +110,9 @@ pub struct VideoSpec {
     /// on every n-th by frame number: the same frames for every probe.
     #[serde(default)]
     pub probe_score_every: ScoreEvery,
+    /// Simulcast: the layers below this one, sent beside it (`simulcast.rs`).
+    #[serde(default)]
+    pub simulcast: Vec<super::simulcast::LayerSpec>,
 }
 
 impl Default for VideoSpec {
@@ -121,6 +124,7 @@ impl Default for VideoSpec {
             bitrate: default_video_bitrate(),
             keyframe_interval: default_keyframe_interval(),
             probe_score_every: ScoreEvery::default(),
+            simulcast: Vec::new(),
         }
     }
 }

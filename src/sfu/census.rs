@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 struct RoomCount {
     publishers: usize,
     viewers: usize,
+    /// Its publisher sends simulcast.
+    simulcast: bool,
 }
 
 /// Shared by the workers of one server.
@@ -59,13 +61,27 @@ impl Census {
     }
 
     /// Counts a peer out of `room` (it left, failed to negotiate, or its worker restarted).
+    /// Notes whether the room's (admitted) publisher sends simulcast.
+    pub fn mark_simulcast(&self, room: &str, simulcast: bool) {
+        if let Some(count) = self.rooms().get_mut(room) {
+            count.simulcast = simulcast;
+        }
+    }
+
+    pub fn is_simulcast(&self, room: &str) -> bool {
+        self.rooms().get(room).is_some_and(|c| c.simulcast)
+    }
+
     pub fn left(&self, room: &str, side: Side) {
         let mut rooms = self.rooms();
         let Some(count) = rooms.get_mut(room) else {
             return;
         };
         match side {
-            Side::Publisher => count.publishers = count.publishers.saturating_sub(1),
+            Side::Publisher => {
+                count.publishers = count.publishers.saturating_sub(1);
+                count.simulcast = false;
+            }
             Side::Subscriber => count.viewers = count.viewers.saturating_sub(1),
         }
         if count.publishers == 0 && count.viewers == 0 {

@@ -11,6 +11,7 @@ use str0m::{Input, Output};
 
 impl Sfu {
     pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+        self.latest = Some(now);
         let Some(input) = udp_input(now, source, self.local_addr, data) else {
             return;
         };
@@ -32,6 +33,7 @@ impl Sfu {
 
     /// Times out the peers whose timeout has come.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.latest = Some(now);
         for index in 0..self.peers.len() {
             if self.peers[index].due.is_none_or(|due| due <= now) {
                 let _ = self.peers[index].rtc.handle_input(Input::Timeout(now));

@@ -50,6 +50,7 @@ impl Sfu {
                 marker: i + 1 == count,
                 payload,
                 ext: ExtensionValues::default(),
+                layer: None,
             };
             self.send_to_viewers(room, &packet);
             self.relay_packet(room, &packet);

@@ -8,6 +8,7 @@ pub mod cost;
 mod driving;
 pub mod faults;
 mod ingested;
+mod layers;
 pub mod live_out;
 pub mod live_room;
 pub mod quirks;
@@ -15,19 +16,23 @@ pub mod relay;
 mod rtmp_listener;
 mod sequence;
 pub mod server;
+pub mod simulcast;
 mod worker;
 
 use crate::client::native::{codec_of, negotiated_pt};
 use census::{Admission, Census};
+use layers::{LayerTag, PublisherLayers};
 use live_out::LiveEvent;
 use quirks::{Forwarded, Quirks, ResendCache};
 use sequence::SubscriberSequence;
+use simulcast::{LayerRates, LayerSelector};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::media::{MediaKind, Mid, Pt};
 use str0m::rtp::rtcp::{Nack, Rtcp};
 use str0m::rtp::{ExtensionValues, RawPacket, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Rtc, RtcConfig};
@@ -74,6 +79,10 @@ struct SfuPeer {
     audio_sequence: SubscriberSequence,
     /// When the peer next wants a timeout, as its last drain said.
     due: Option<Instant>,
+    /// A publisher's simulcast layers.
+    layers: Option<PublisherLayers>,
+    /// A viewer's layer of a simulcast room.
+    selector: Option<LayerSelector>,
 }
 
 pub struct Sfu {
@@ -104,6 +113,10 @@ pub struct Sfu {
     relay: Option<Vec<relay::Relayed>>,
     /// Packets written to subscribers.
     forwarded: u64,
+    /// The incoming rate of each simulcast room's layers, as this worker sees them.
+    room_rates: HashMap<String, LayerRates>,
+    /// The latest instant given with input.
+    latest: Option<Instant>,
 }
 
 /// A packet of a room's stream as every viewer gets it, before each viewer's numbering.
@@ -115,6 +128,8 @@ struct RoomPacket<'a> {
     marker: bool,
     payload: &'a [u8],
     ext: ExtensionValues,
+    /// Its simulcast layer, in a simulcast room.
+    layer: Option<LayerTag>,
 }
 
 pub struct Transmit {
@@ -141,6 +156,8 @@ impl Sfu {
             id_stride: 1,
             relay: None,
             forwarded: 0,
+            room_rates: HashMap::new(),
+            latest: None,
         }
     }
 
@@ -260,9 +277,16 @@ impl Sfu {
         now: Instant,
     ) -> Result<(u64, String), SfuError> {
         let publish = side == Side::Publisher;
+        let estimated = if publish {
+            let simulcast = layers::offers_simulcast(offer);
+            self.census.mark_simulcast(room, simulcast);
+            false
+        } else {
+            self.census.is_simulcast(room)
+        };
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| SfuError::BadOffer(e.to_string()))?;
-        let mut rtc = self.peer_config(publish).build(now);
+        let mut rtc = self.peer_config(publish, estimated).build(now);
         let candidate = Candidate::host(self.local_addr, "udp")
             .map_err(|e| SfuError::Negotiation(e.to_string()))?;
         rtc.add_local_candidate(candidate);
@@ -290,13 +314,15 @@ impl Sfu {
             video_sequence: SubscriberSequence::default(),
             audio_sequence: SubscriberSequence::default(),
             due: None,
+            layers: None,
+            selector: None,
         });
         self.drain(self.peers.len() - 1);
         if publish {
             self.live_event(LiveEvent::Started(room.to_string()));
         }
         if !publish {
-            self.request_keyframe(room);
+            self.request_keyframe_of(room, None);
         }
         Ok((id, answer))
     }
@@ -311,13 +337,20 @@ impl Sfu {
         self.census.admit(room, side, rules)
     }
 
-    fn peer_config(&self, publish: bool) -> RtcConfig {
+    /// A viewer of a simulcast room gets a bandwidth estimator: its layer follows it. Others
+    /// get none, because str0m paces what it sends to the estimate. A viewer who joined before
+    /// the room's publisher is sent the top layer.
+    fn peer_config(&self, publish: bool, estimated: bool) -> RtcConfig {
         let config = match &self.rsa_certificate {
             // str0m's own DTLS cannot sign with RSA; OpenSSL's can, as Medooze's does.
             Some(cert) => RtcConfig::new()
                 .set_crypto_provider(crate::client::dtls::browser_like_provider())
                 .set_dtls_cert(cert.clone()),
             None => RtcConfig::new(),
+        };
+        let config = match estimated {
+            true => config.enable_bwe(Some(Bitrate::bps(layers::START_ESTIMATE_BPS))),
+            false => config,
         };
         config
             .clear_codecs()
@@ -376,6 +409,12 @@ impl Sfu {
                     MediaKind::Video => {
                         peer.video_mid = Some(m.mid);
                         peer.video_pt = negotiated_pt(&peer.rtc, m.mid, Codec::H264);
+                        if peer.side == Side::Publisher {
+                            peer.layers = m.simulcast.map(|s| {
+                                let offered = if s.recv.is_empty() { s.send } else { s.recv };
+                                PublisherLayers::new(offered.into_iter().map(|l| l.rid).collect())
+                            });
+                        }
                     }
                     MediaKind::Audio => {
                         peer.audio_mid = Some(m.mid);
@@ -388,8 +427,15 @@ impl Sfu {
                 self.drain(index);
             }
             Event::KeyframeRequest(_) => {
-                let room = self.peers[index].room.clone();
-                self.request_keyframe(&room);
+                let peer = &self.peers[index];
+                let layer = peer.selector.as_ref().and_then(LayerSelector::current);
+                let room = peer.room.clone();
+                self.request_keyframe_of(&room, layer);
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                if let Some(now) = self.latest {
+                    self.on_viewer_estimate(index, estimate.as_f64(), now);
+                }
             }
             Event::RtpPacket(packet) if self.peers[index].side == Side::Publisher => {
                 self.forward(index, &packet)
@@ -426,6 +472,13 @@ impl Sfu {
                 self.quirks.audio_extensions(&ext),
             )
         };
+        let layer = match is_video {
+            true => self.layer_of(publisher, packet),
+            false => None,
+        };
+        if let Some(tag) = layer {
+            self.meter_layer(&room, tag, packet.payload.len(), packet.timestamp);
+        }
         let room_packet = RoomPacket {
             is_video,
             seq_no: packet.seq_no,
@@ -434,10 +487,12 @@ impl Sfu {
             marker: packet.header.marker,
             payload: &packet.payload,
             ext,
+            layer,
         };
         self.send_to_viewers(&room, &room_packet);
         self.relay_packet(&room, &room_packet);
-        if is_video {
+        // The edge packages one stream: the top layer.
+        if is_video && layer.is_none_or(|l| l.index + 1 == l.count) {
             // After the viewers have theirs: the edge packages it off this loop.
             self.hand_to_edge(room, packet);
         }
@@ -456,13 +511,20 @@ impl Sfu {
                 (sub.audio_mid.zip(sub.audio_pt), &mut sub.audio_sequence)
             };
             let Some((mid, pt)) = target else { continue };
-            let Some(seq_no) = numbering.number(packet.seq_no) else {
+            let numbers = match packet.layer.filter(|_| packet.is_video) {
+                None => numbering
+                    .number(packet.seq_no)
+                    .map(|seq| (seq, packet.rtp_time)),
+                Some(tag) => self.layered_numbers(index, room, tag, packet),
+            };
+            let Some((seq_no, rtp_time)) = numbers else {
                 continue;
             };
+            let sub = &mut self.peers[index];
             let sent = Forwarded {
                 pt,
                 seq_no,
-                rtp_time: packet.rtp_time,
+                rtp_time,
                 wallclock: packet.wallclock,
                 marker: packet.marker,
                 payload: packet.payload.to_vec(),
@@ -515,27 +577,6 @@ impl Sfu {
             write(&mut self.peers[index].rtc, mid, packet, false);
             self.drain(index);
         }
-    }
-
-    /// Asks the room's publisher for a key frame (a subscriber joined or lost the picture) if
-    /// it is on this worker; false if it is not.
-    fn request_keyframe_here(&mut self, room: &str) -> bool {
-        let Some(index) = self
-            .peers
-            .iter()
-            .position(|p| p.side == Side::Publisher && p.room == room)
-        else {
-            return false;
-        };
-        let publisher = &mut self.peers[index];
-        let Some(mid) = publisher.video_mid else {
-            return true;
-        };
-        if let Some(rx) = publisher.rtc.direct_api().stream_rx_by_mid(mid, None) {
-            rx.request_keyframe(KeyframeRequestKind::Pli);
-            self.drain(index);
-        }
-        true
     }
 }
 

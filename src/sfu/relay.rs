@@ -2,6 +2,7 @@
 //! room on every worker, and a viewer's key-frame request goes to whichever worker holds the
 //! room's publisher. A single-worker SFU relays nothing.
 
+use super::layers::LayerTag;
 use super::{RoomPacket, Sfu};
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,13 +19,15 @@ pub struct RelayedPacket {
     marker: bool,
     payload: Arc<[u8]>,
     ext: ExtensionValues,
+    layer: Option<LayerTag>,
 }
 
 #[derive(Debug, Clone)]
 pub enum Relayed {
     Packet(Box<RelayedPacket>),
-    /// A viewer of this room lost the picture or joined: its publisher is asked for a key frame.
-    KeyframeWanted(String),
+    /// A viewer of this room lost the picture, joined or changes layer: its publisher is asked
+    /// for a key frame (on one simulcast layer, or all).
+    KeyframeWanted(String, Option<usize>),
 }
 
 impl Sfu {
@@ -47,11 +50,15 @@ impl Sfu {
                         marker: p.marker,
                         payload: &p.payload,
                         ext: p.ext.clone(),
+                        layer: p.layer,
                     };
+                    if let Some(tag) = p.layer {
+                        self.meter_layer(&p.room, tag, p.payload.len(), p.wallclock);
+                    }
                     self.send_to_viewers(&p.room, &packet);
                 }
-                Relayed::KeyframeWanted(room) => {
-                    self.request_keyframe_here(room);
+                Relayed::KeyframeWanted(room, layer) => {
+                    self.request_keyframe_here(room, *layer);
                 }
             }
         }
@@ -71,16 +78,18 @@ impl Sfu {
             marker: packet.marker,
             payload: Arc::from(packet.payload),
             ext: packet.ext.clone(),
+            layer: packet.layer,
         })));
     }
 
-    /// Asks the room's publisher for a key frame, here or on the worker that holds it.
-    pub(super) fn request_keyframe(&mut self, room: &str) {
-        if self.request_keyframe_here(room) {
+    /// Asks the room's publisher for a key frame on `layer` (all layers with `None`), here or
+    /// on the worker that holds it.
+    pub(super) fn request_keyframe_of(&mut self, room: &str, layer: Option<usize>) {
+        if self.request_keyframe_here(room, layer) {
             return;
         }
         if let Some(relay) = self.relay.as_mut() {
-            relay.push(Relayed::KeyframeWanted(room.to_string()));
+            relay.push(Relayed::KeyframeWanted(room.to_string(), layer));
         }
     }
 }

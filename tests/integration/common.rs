@@ -250,6 +250,7 @@ pub fn small_sender(seed: u64) -> rtcbench::media::sender::SenderConfig {
         video_ssrc: 1,
         audio_ssrc: 2,
         probe_score_every: 1,
+        lower_layers: Vec::new(),
     }
 }
 
@@ -267,6 +268,7 @@ pub fn live_source(seed: u64, video_bitrate_bps: u32) -> rtcbench::media::sender
         video_ssrc: 1,
         audio_ssrc: 2,
         probe_score_every: 1,
+        lower_layers: Vec::new(),
     }
 }
 

@@ -33,6 +33,7 @@ fn sender_config(seed: u64) -> SenderConfig {
         video_ssrc: 1,
         audio_ssrc: 2,
         probe_score_every: 1,
+        lower_layers: Vec::new(),
     }
 }
 

@@ -39,6 +39,7 @@ mod server_quirks;
 mod sfu_overhead;
 mod sfu_workers;
 mod shards;
+mod simulcast;
 mod sidecar;
 mod turn_relay;
 mod webrtc_loopback;

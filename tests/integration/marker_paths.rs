@@ -23,6 +23,7 @@ fn config() -> SenderConfig {
         video_ssrc: 5,
         audio_ssrc: 6,
         probe_score_every: 1,
+        lower_layers: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@ pub use crate::record::{ReceiverSummary, Role, SessionFailure};
 pub mod assembler;
 pub mod audio;
 pub mod freeze;
+pub mod layers;
 pub mod recovery;
 pub mod reference;
 pub mod rtp_stats;
@@ -224,6 +225,7 @@ impl Receiver {
             client_frames_decoded: None,
             client_frames_dropped: None,
             cdn: None,
+            layers: None,
         }
     }
 }

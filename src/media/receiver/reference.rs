@@ -26,9 +26,10 @@ struct ReferenceCache {
 
 static SHARED: ReferenceCache = ReferenceCache::new(CACHE_BYTES);
 
-/// Frame `n` of `source`, rendered by whichever probe asked first.
-pub fn reference_frame(source: &VideoSource, n: u64) -> Arc<I420Frame> {
-    SHARED.frame(source, n)
+/// Frame `n` of `source` scaled down by `scale` (a simulcast layer's), rendered by whichever
+/// probe asked first.
+pub fn reference_frame(source: &VideoSource, n: u64, scale: usize) -> Arc<I420Frame> {
+    SHARED.frame(source, n, scale)
 }
 
 impl ReferenceCache {
@@ -39,14 +40,18 @@ impl ReferenceCache {
         }
     }
 
-    fn frame(&self, source: &VideoSource, n: u64) -> Arc<I420Frame> {
+    fn frame(&self, source: &VideoSource, n: u64, scale: usize) -> Arc<I420Frame> {
+        let scale = scale.max(1);
         let (width, height) = source.dimensions();
-        let key = (source.seed(), width, height, n);
+        let key = (source.seed(), width / scale, height / scale, n);
         if let Some(frame) = self.lookup(&key) {
             return frame;
         }
         // Rendered outside the lock; two probes racing both render, and one copy is kept.
-        let frame = Arc::new(source.frame(n));
+        let frame = match scale {
+            1 => Arc::new(source.frame(n)),
+            _ => Arc::new(source.frame(n).downscaled(scale)),
+        };
         let Ok(mut frames) = self.frames.lock() else {
             return frame;
         };
@@ -86,14 +91,16 @@ mod tests {
     fn the_shared_frame_is_the_sources_frame_and_is_rendered_once() {
         let cache = ReferenceCache::new(CACHE_BYTES);
         let source = VideoSource::new(5, 96, 64);
-        let first = cache.frame(&source, 7);
+        let first = cache.frame(&source, 7, 1);
         assert_eq!(*first, source.frame(7));
-        let again = cache.frame(&VideoSource::new(5, 96, 64), 7);
+        let again = cache.frame(&VideoSource::new(5, 96, 64), 7, 1);
         assert!(Arc::ptr_eq(&first, &again));
-        let other = cache.frame(&source, 8);
+        let other = cache.frame(&source, 8, 1);
         assert_eq!(*other, source.frame(8));
-        let other_seed = cache.frame(&VideoSource::new(6, 96, 64), 7);
+        let other_seed = cache.frame(&VideoSource::new(6, 96, 64), 7, 1);
         assert_ne!(*other_seed, *first);
+        let half = cache.frame(&source, 7, 2);
+        assert_eq!(*half, source.frame(7).downscaled(2));
     }
 
     #[test]
@@ -101,12 +108,12 @@ mod tests {
         let frame_bytes = 96 * 64 * 3 / 2;
         let cache = ReferenceCache::new(10 * frame_bytes);
         let source = VideoSource::new(5, 96, 64);
-        let first = cache.frame(&source, 0);
+        let first = cache.frame(&source, 0, 1);
         for n in 1..=10 {
-            cache.frame(&source, n);
+            cache.frame(&source, n, 1);
         }
         assert_eq!(cache.len(), 10);
-        let again = cache.frame(&source, 0);
+        let again = cache.frame(&source, 0, 1);
         assert!(
             !Arc::ptr_eq(&first, &again),
             "frame 0 should have been evicted"
@@ -116,8 +123,8 @@ mod tests {
         let tiny = ReferenceCache::new(1);
         let roomy = ReferenceCache::new(CACHE_BYTES);
         for n in 0..100 {
-            tiny.frame(&source, n);
-            roomy.frame(&source, n);
+            tiny.frame(&source, n, 1);
+            roomy.frame(&source, n, 1);
         }
         assert_eq!(tiny.len(), MIN_FRAMES);
         assert_eq!(roomy.len(), MAX_FRAMES);

@@ -3,12 +3,15 @@
 
 use super::assembler::{AssembledFrame, FrameAssembler};
 use super::freeze::FreezeDetector;
+use super::layers::LayerTrack;
 use super::recovery::RecoveryWatch;
 use super::reference::reference_frame;
 use super::rtp_stats::{Arrival, RtpStats};
 use crate::base::Micros;
 use crate::media::codec::{is_keyframe, VideoDecoder};
-use crate::media::marker::{find_sei_marker, read_pixel_marker, strip_height, FrameMarker};
+use crate::media::marker::{
+    annexb_nals, find_sei_marker, read_pixel_marker, strip_height, FrameMarker,
+};
 use crate::media::quality::{psnr_y, ssim_y};
 use crate::media::rtp::{RtpPacket, VIDEO_CLOCK_RATE};
 use crate::media::sender::SenderConfig;
@@ -110,6 +113,8 @@ pub struct VideoReceiver {
     pub frames_lost: u64,
     pub recovery: RecoveryWatch,
     pub recoveries_us: Vec<u64>,
+    /// The picture sizes shown (simulcast layers).
+    pub layers: LayerTrack,
 }
 
 impl VideoReceiver {
@@ -137,6 +142,7 @@ impl VideoReceiver {
             frames_lost: 0,
             recovery: RecoveryWatch::default(),
             recoveries_us: Vec::new(),
+            layers: LayerTrack::default(),
         }
     }
 
@@ -190,6 +196,13 @@ impl VideoReceiver {
         }
         self.awaiting_keyframe = false;
         self.chain_end = Some(frame.last_seq);
+        if keyframe {
+            for sps in
+                annexb_nals(&access_unit).filter(|n| n.first().is_some_and(|b| b & 0x1F == 7))
+            {
+                self.layers.on_sps(sps);
+            }
+        }
 
         let sei = find_sei_marker(&access_unit);
         let mut capture_us = sei.map(|m| m.capture_us).or(frame.abs_capture_us);
@@ -210,7 +223,10 @@ impl VideoReceiver {
                     {
                         capture_us = Some(pixel.map_or(c, |p| p.capture_us));
                         number = Some(n);
-                        score_picture(probe, &picture, n, now, &mut self.samples);
+                        if let Some(db) = score_picture(probe, &picture, n, now, &mut self.samples)
+                        {
+                            self.layers.on_psnr(db);
+                        }
                     }
                 }
                 // No picture for this access unit: nothing was shown.
@@ -223,6 +239,7 @@ impl VideoReceiver {
                 }
             }
         }
+        self.layers.on_frame(now, number);
         self.render(now, capture_us, number);
     }
 
@@ -360,33 +377,34 @@ fn score_picture(
     n: u32,
     now: Micros,
     out: &mut Vec<Sample>,
-) {
-    if probe.reference.dimensions() != (picture.width, picture.height)
+) -> Option<f64> {
+    // A simulcast layer is scored against the source scaled as the publisher scaled it.
+    let (width, height) = probe.reference.dimensions();
+    let scale = (width / picture.width.max(1)).max(1);
+    if (width / scale, height / scale) != (picture.width, picture.height)
         || n as u64 % probe.score_every != 0
     {
-        return;
+        return None;
     }
-    let reference = reference_frame(&probe.reference, n as u64);
+    let reference = reference_frame(&probe.reference, n as u64, scale);
     // The marker strip is not part of the scene: both figures start below it.
     let skip = strip_height(picture.width);
-    if let (Some(psnr), Some(ssim)) = (
-        psnr_y(&reference, picture, skip),
-        ssim_y(&reference, picture, skip),
-    ) {
-        probe.psnr_sum += psnr;
-        probe.ssim_sum += ssim;
-        probe.scored_frames += 1;
-        out.push(Sample {
-            metric: Metric::PsnrDb,
-            at: now,
-            value: psnr,
-        });
-        out.push(Sample {
-            metric: Metric::Ssim,
-            at: now,
-            value: ssim,
-        });
-    }
+    let psnr = psnr_y(&reference, picture, skip)?;
+    let ssim = ssim_y(&reference, picture, skip)?;
+    probe.psnr_sum += psnr;
+    probe.ssim_sum += ssim;
+    probe.scored_frames += 1;
+    out.push(Sample {
+        metric: Metric::PsnrDb,
+        at: now,
+        value: psnr,
+    });
+    out.push(Sample {
+        metric: Metric::Ssim,
+        at: now,
+        value: ssim,
+    });
+    Some(psnr)
 }
 
 #[cfg(test)]
@@ -408,6 +426,7 @@ mod tests {
             video_ssrc: 1,
             audio_ssrc: 2,
             probe_score_every: every,
+            lower_layers: Vec::new(),
         };
         let mut sender = MediaSender::new(config.clone(), 0)
             .unwrap()

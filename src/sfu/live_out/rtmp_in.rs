@@ -259,6 +259,7 @@ mod tests {
             video_ssrc: 1,
             audio_ssrc: 2,
             probe_score_every: 1,
+            lower_layers: Vec::new(),
         };
         MediaSender::new(config, 0).unwrap().into_whole_frames()
     }

@@ -1,0 +1,293 @@
+//! Simulcast in the reference SFU: which of a publisher's layers each viewer gets. Each viewer's
+//! choice follows its own bandwidth estimate (TWCC feedback to the SFU), changes only at a key
+//! frame of the new layer (asked of the publisher), and the viewer sees one stream: sequence
+//! numbers and RTP times are rewritten across switches. Sans-IO: packets, estimates and instants
+//! in, decisions out.
+
+use std::time::{Duration, Instant};
+
+const WRAP: u64 = 1 << 16;
+/// A layer is chosen only if the estimate covers its measured rate with this much to spare
+/// (audio, RTCP and retransmissions ride beside it).
+const HEADROOM: f64 = 1.15;
+/// After a step down, the estimate must hold a higher layer this long before stepping up: a
+/// viewer that just lost its rate is not tried again at once.
+const UP_HOLD: Duration = Duration::from_secs(4);
+/// While a switch waits for the new layer's key frame, it is asked for again this often.
+const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
+/// A layer that sent nothing for this long is off (the publisher turned it off).
+const LAYER_SILENT: Duration = Duration::from_millis(600);
+/// A layer is kept while the highest estimate of this window covers it: a delay-based
+/// estimate dips on each queue build-up behind a cap, and a dip alone is not a lower rate.
+const KEEP_WINDOW: Duration = Duration::from_millis(1500);
+/// Rates are measured over this window.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// The incoming rate of each of a publisher's layers, smallest first.
+#[derive(Debug, Default, Clone)]
+pub struct LayerRates {
+    layers: Vec<LayerMeter>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct LayerMeter {
+    /// (arrival, bytes) within the window, oldest first.
+    recent: std::collections::VecDeque<(Instant, usize)>,
+    bytes: usize,
+    last: Option<Instant>,
+}
+
+impl LayerRates {
+    pub fn new(count: usize) -> Self {
+        Self {
+            layers: vec![LayerMeter::default(); count],
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub fn on_packet(&mut self, layer: usize, bytes: usize, now: Instant) {
+        let Some(meter) = self.layers.get_mut(layer) else {
+            return;
+        };
+        meter.recent.push_back((now, bytes));
+        meter.bytes += bytes;
+        meter.last = Some(now);
+        while let Some(&(at, b)) = meter.recent.front() {
+            if now.saturating_duration_since(at) <= RATE_WINDOW {
+                break;
+            }
+            meter.recent.pop_front();
+            meter.bytes -= b;
+        }
+    }
+
+    /// Bits per second over the last window, `None` for a layer that is off.
+    pub fn rate_bps(&self, layer: usize, now: Instant) -> Option<f64> {
+        let meter = self.layers.get(layer)?;
+        let last = meter.last?;
+        if now.saturating_duration_since(last) > LAYER_SILENT {
+            return None;
+        }
+        Some(meter.bytes as f64 * 8.0 / RATE_WINDOW.as_secs_f64())
+    }
+}
+
+/// Whether an H.264 RTP payload opens a key frame: an SPS or IDR slice first, alone, in a
+/// STAP-A, or as the first fragment of an FU-A.
+pub fn begins_keyframe(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else {
+        return false;
+    };
+    match first & 0x1F {
+        5 | 7 => true,
+        24 => stap_a_nal_types(&payload[1..]).any(|t| t == 5 || t == 7),
+        28 => payload
+            .get(1)
+            .is_some_and(|&fu| fu & 0x80 != 0 && fu & 0x1F == 5),
+        _ => false,
+    }
+}
+
+fn stap_a_nal_types(mut rest: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    std::iter::from_fn(move || {
+        let size = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+        let nal = rest.get(2..2 + size)?;
+        rest = &rest[2 + size..];
+        nal.first().map(|b| b & 0x1F)
+    })
+}
+
+/// What a viewer is sent of one incoming packet: its number and RTP time on the viewer's
+/// stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewritten {
+    pub seq_no: u64,
+    pub rtp_time: u32,
+}
+
+/// One viewer's layer: the one it is sent, the one it should get, and the numbering that makes
+/// the switches invisible.
+#[derive(Debug, Clone)]
+pub struct LayerSelector {
+    current: Option<usize>,
+    target: usize,
+    /// The layer the viewer asked for, if it did: the estimate no longer chooses.
+    pinned: Option<usize>,
+    /// Added to an incoming extended sequence number of the current layer.
+    seq_offset: i64,
+    /// Packets of the current layer from before the switch to it are not sent.
+    seq_floor: u64,
+    last_seq: Option<u64>,
+    ts_offset: u32,
+    last_out_ts: u32,
+    last_in_wallclock: Option<Instant>,
+    last_down: Option<Instant>,
+    keyframe_asked: Option<Instant>,
+    switches: u64,
+    /// The estimates of the last [`KEEP_WINDOW`], oldest first.
+    estimates: std::collections::VecDeque<(Instant, f64)>,
+}
+
+impl LayerSelector {
+    /// Starts on the top layer of `count`, as an uncapped viewer would stay.
+    pub fn new(count: usize) -> Self {
+        Self {
+            current: None,
+            target: count.saturating_sub(1),
+            pinned: None,
+            seq_offset: 0,
+            seq_floor: 0,
+            last_seq: None,
+            ts_offset: 0,
+            last_out_ts: 0,
+            last_in_wallclock: None,
+            last_down: None,
+            keyframe_asked: None,
+            switches: 0,
+            estimates: Default::default(),
+        }
+    }
+
+    pub fn current(&self) -> Option<usize> {
+        self.current
+    }
+
+    pub fn target(&self) -> usize {
+        self.target
+    }
+
+    pub fn switches(&self) -> u64 {
+        self.switches
+    }
+
+    /// The viewer asked for `layer` (or, with `None`, for the estimate to choose again).
+    pub fn pin(&mut self, layer: Option<usize>) {
+        self.pinned = layer;
+        if let Some(layer) = layer {
+            self.target = layer;
+        }
+    }
+
+    /// The viewer's bandwidth estimate moved: steps down when the current layer no longer fits
+    /// the highest estimate of the last [`KEEP_WINDOW`], to the highest layer that fits the
+    /// latest with headroom; steps up to such a layer only after
+    /// [`UP_HOLD`] since the last step down. A layer fits while its rate is within the
+    /// estimate, so an estimate wavering around a layer's rate does not flip it.
+    pub fn on_estimate(&mut self, estimate_bps: f64, rates: &LayerRates, now: Instant) {
+        self.estimates.push_back((now, estimate_bps));
+        while let Some(&(at, _)) = self.estimates.front() {
+            if now.saturating_duration_since(at) <= KEEP_WINDOW {
+                break;
+            }
+            self.estimates.pop_front();
+        }
+        if self.pinned.is_some() {
+            return;
+        }
+        let recent_max = self
+            .estimates
+            .iter()
+            .map(|&(_, e)| e)
+            .fold(estimate_bps, f64::max);
+        let rate = |l: usize| rates.rate_bps(l, now);
+        let with_headroom = (0..rates.count())
+            .filter(|&l| rate(l).is_some_and(|r| r * HEADROOM <= estimate_bps))
+            .max();
+        let lowest_on = (0..rates.count()).find(|&l| rate(l).is_some());
+        let Some(best) = with_headroom.or(lowest_on) else {
+            return;
+        };
+        let from = self.current.unwrap_or(self.target);
+        let from_fits = rate(from).is_some_and(|r| r <= recent_max);
+        if best < from && !from_fits {
+            self.last_down = Some(now);
+            self.target = best;
+        } else if best > from {
+            let held = self
+                .last_down
+                .is_none_or(|t| now.saturating_duration_since(t) >= UP_HOLD);
+            if held {
+                self.target = best;
+            }
+        } else if best == from {
+            self.target = best;
+        }
+    }
+
+    /// The layer to ask the publisher for a key frame on, when a switch waits for one.
+    pub fn keyframe_wanted(&mut self, now: Instant) -> Option<usize> {
+        if self.current == Some(self.target) {
+            return None;
+        }
+        let due = self
+            .keyframe_asked
+            .is_none_or(|t| now.saturating_duration_since(t) >= KEYFRAME_RETRY);
+        if !due {
+            return None;
+        }
+        self.keyframe_asked = Some(now);
+        Some(self.target)
+    }
+
+    /// A packet of `layer` (extended sequence number `seq`): what to send the viewer, or
+    /// `None` to send nothing. A switch happens at the target layer's key frame; a layer that
+    /// went silent is left at any key frame of the target's or a lower layer.
+    pub fn on_packet(
+        &mut self,
+        layer: usize,
+        seq: u64,
+        rtp_time: u32,
+        arrival: Instant,
+        keyframe_start: bool,
+        current_on: bool,
+    ) -> Option<Rewritten> {
+        let switch_here = keyframe_start
+            && self.current != Some(layer)
+            && (layer == self.target || (!current_on && layer < self.target));
+        if switch_here {
+            self.switch_to(layer, seq, rtp_time, arrival);
+        }
+        if self.current != Some(layer) || seq < self.seq_floor {
+            return None;
+        }
+        let out_seq = (seq as i64 + self.seq_offset).max(0) as u64;
+        let out_ts = rtp_time.wrapping_add(self.ts_offset);
+        if self.last_seq.is_none_or(|last| out_seq > last) {
+            self.last_seq = Some(out_seq);
+            self.last_out_ts = out_ts;
+            self.last_in_wallclock = Some(arrival);
+        }
+        Some(Rewritten {
+            seq_no: out_seq,
+            rtp_time: out_ts,
+        })
+    }
+
+    fn switch_to(&mut self, layer: usize, seq: u64, rtp_time: u32, arrival: Instant) {
+        let first_out = match self.last_seq {
+            Some(last) => last + 1,
+            // The viewer's stream starts at rollover zero (see `sequence.rs`).
+            None => seq % WRAP,
+        };
+        self.seq_offset = first_out as i64 - seq as i64;
+        self.seq_floor = seq;
+        if let Some(before) = self.last_in_wallclock {
+            let gap = arrival.saturating_duration_since(before).as_micros() as u64;
+            let ticks = (gap * 90 / 1000).max(1) as u32;
+            let wanted = self.last_out_ts.wrapping_add(ticks);
+            self.ts_offset = wanted.wrapping_sub(rtp_time);
+        }
+        if self.current.is_some() {
+            self.switches += 1;
+        }
+        self.current = Some(layer);
+        self.keyframe_asked = None;
+    }
+}
+
+#[cfg(test)]
+#[path = "simulcast_tests.rs"]
+mod tests;
