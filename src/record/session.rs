@@ -172,8 +172,11 @@ pub struct LayersShown {
 /// Time shown at one picture size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResolutionTime {
+    /// Picture width in pixels.
     pub width: u32,
+    /// Picture height in pixels.
     pub height: u32,
+    /// Time shown at this size (from each frame to the next).
     pub ms: f64,
     /// Mean luma PSNR of the frames scored at this size, against the source scaled to it
     /// (probes).
@@ -186,7 +189,9 @@ pub struct ResolutionTime {
 pub struct LayerChange {
     /// Seconds from the run's start.
     pub at_s: f64,
+    /// Picture width in pixels.
     pub width: u32,
+    /// Picture height in pixels.
     pub height: u32,
 }
 
