@@ -10,6 +10,7 @@ mod degradation;
 pub mod document;
 pub mod export;
 mod http;
+mod layers;
 mod recovery;
 mod run;
 mod schedule;

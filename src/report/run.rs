@@ -32,6 +32,7 @@ pub(super) fn document(r: &RunResults, with_charts: bool) -> Result<Document, Re
         network(r),
         Some(sessions_listed(r)),
         cohost::table(r),
+        super::layers::table(r),
         http::table(r),
         schedule::table(r),
         recovery::table(r),

@@ -35,6 +35,16 @@ pub(super) fn lines(
 pub fn charts(r: &RunResults) -> Result<Vec<Chart>, ChartError> {
     let mut out = load_and_outcome(r)?;
     out.extend(http_latency(r)?);
+    let heights = super::layers::height_series(r);
+    if !heights.is_empty() {
+        out.push(lines(
+            "layers_over_time",
+            "Simulcast layers: picture height shown, mean over each group's viewers",
+            "height (pixels)",
+            heights,
+            r,
+        )?);
+    }
     out.extend(capacity_curve(r)?);
     Ok(out)
 }
