@@ -1,6 +1,7 @@
 //! A viewer against a plain str0m answerer, in simulated time and without sockets.
 
 use super::*;
+use str0m::rtp::RtpWrite;
 use crate::media::receiver::{AudioReceiver, VideoReceiver};
 use crate::record::Role as SessionRole;
 use std::time::Duration;
