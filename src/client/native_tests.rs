@@ -1,12 +1,12 @@
 //! A viewer against a plain str0m answerer, in simulated time and without sockets.
 
 use super::*;
-use str0m::rtp::RtpWrite;
 use crate::media::receiver::{AudioReceiver, VideoReceiver};
 use crate::record::Role as SessionRole;
 use std::time::Duration;
 use str0m::rtp::rtcp::Rtcp;
 use str0m::rtp::RawPacket;
+use str0m::rtp::RtpWrite;
 
 fn viewer(addr: SocketAddr, now: Instant) -> NativePeer {
     let receiver = Receiver::new(
