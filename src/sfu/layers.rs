@@ -2,7 +2,7 @@
 //! layer rates, each viewer's layer chosen from its bandwidth estimate (`simulcast.rs`), and key
 //! frames asked of one layer.
 
-use super::simulcast::{begins_keyframe, LayerRates, LayerSelector};
+use super::simulcast::{begins_keyframe, LayerRates, LayerSelector, PROBE_STEP};
 use super::{RoomPacket, Sfu, Side};
 use std::time::Instant;
 use str0m::bwe::Bitrate;
@@ -110,7 +110,17 @@ impl Sfu {
             tag.keyframe_start,
             current_on,
         );
-        if let Some(layer) = selector.keyframe_wanted(packet.wallclock) {
+        let probe = selector.probe_step(packet.wallclock);
+        let wanted = selector.keyframe_wanted(packet.wallclock);
+        let top = rates.and_then(|r| r.rate_bps(r.count().saturating_sub(1), packet.wallclock));
+        if let (Some(step), Some(top)) = (probe, top) {
+            let desired = top * PROBE_ABOVE_TOP * (1.0 + PROBE_STEP * step as f64);
+            peer.rtc.bwe().set_bitrate(
+                Bitrate::bps(MIN_ESTIMATE_BPS),
+                Bitrate::bps((desired as u64).max(MIN_ESTIMATE_BPS)),
+            );
+        }
+        if let Some(layer) = wanted {
             self.request_keyframe_of(room, Some(layer));
         }
         numbers.map(|n| (n.seq_no.into(), n.rtp_time))

@@ -20,6 +20,14 @@ const LAYER_SILENT: Duration = Duration::from_millis(600);
 /// A layer is kept while the highest estimate of this window covers it: a delay-based
 /// estimate dips on each queue build-up behind a cap, and a dip alone is not a lower rate.
 const KEEP_WINDOW: Duration = Duration::from_millis(1500);
+/// A viewer below the top layer has its estimator probe this often: str0m probes when the
+/// wanted rate rises, and otherwise an estimate a little above a lower layer's rate can stay
+/// there long after the network recovered (its "stagnant" probe waits 15 s).
+const PROBE_EVERY: Duration = Duration::from_millis(1500);
+/// Each probe asks for this much more than the last, up to [`PROBE_STEPS`] steps, then starts
+/// over (a decrease, which probes nothing).
+pub const PROBE_STEP: f64 = 0.02;
+const PROBE_STEPS: u32 = 25;
 /// Rates are measured over this window.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
 
@@ -129,6 +137,9 @@ pub struct LayerSelector {
     switches: u64,
     /// The estimates of the last [`KEEP_WINDOW`], oldest first.
     estimates: std::collections::VecDeque<(Instant, f64)>,
+    /// The last probe below the top layer, and its step.
+    probed: Option<(Instant, u32)>,
+    count: usize,
 }
 
 impl LayerSelector {
@@ -148,6 +159,8 @@ impl LayerSelector {
             keyframe_asked: None,
             switches: 0,
             estimates: Default::default(),
+            probed: None,
+            count,
         }
     }
 
@@ -215,6 +228,22 @@ impl LayerSelector {
         } else if best == from {
             self.target = best;
         }
+    }
+
+    /// When a viewer below the top layer should probe again: the step, by which the wanted
+    /// rate is raised ([`PROBE_STEP`] each).
+    pub fn probe_step(&mut self, now: Instant) -> Option<u32> {
+        let below_top = self.current.is_some_and(|l| l + 1 < self.count);
+        if !below_top || self.pinned.is_some() {
+            return None;
+        }
+        let step = match self.probed {
+            Some((at, _)) if now.saturating_duration_since(at) < PROBE_EVERY => return None,
+            Some((_, step)) => (step + 1) % PROBE_STEPS,
+            None => 1,
+        };
+        self.probed = Some((now, step));
+        Some(step)
     }
 
     /// The layer to ask the publisher for a key frame on, when a switch waits for one.

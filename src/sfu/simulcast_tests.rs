@@ -154,3 +154,24 @@ fn a_viewer_whose_layer_went_off_takes_a_lower_layers_key_frame() {
     assert!(s.on_packet(1, 21, 0, at(t0, 700), true, false).is_some());
     assert_eq!(s.current(), Some(1));
 }
+
+#[test]
+fn a_viewer_below_the_top_layer_probes_every_so_often_with_a_rising_step() {
+    let t0 = Instant::now();
+    let mut s = LayerSelector::new(2);
+    assert_eq!(s.probe_step(t0), None, "nothing sent yet");
+    s.on_packet(1, 10, 0, t0, true, true).unwrap();
+    assert_eq!(s.probe_step(t0), None, "on the top layer");
+    let r = rates(t0, 1000, [true, true, false]);
+    s.on_estimate(300_000.0, &r, at(t0, 1000));
+    s.on_packet(0, 20, 0, at(t0, 1000), true, true).unwrap();
+    assert_eq!(s.current(), Some(0));
+    assert_eq!(s.probe_step(at(t0, 1000)), Some(1));
+    assert_eq!(s.probe_step(at(t0, 2000)), None);
+    assert_eq!(s.probe_step(at(t0, 2500)), Some(2));
+    let steps: Vec<_> = (1..=30)
+        .filter_map(|k| s.probe_step(at(t0, 2500 + k * 1500)))
+        .collect();
+    assert_eq!(steps.len(), 30);
+    assert!(steps.contains(&0), "the step starts over: {steps:?}");
+}
