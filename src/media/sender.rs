@@ -170,11 +170,6 @@ impl MediaSender {
             .sum()
     }
 
-    /// Which layers are on, smallest first.
-    pub fn active_layers(&self) -> Vec<bool> {
-        self.layers.iter().map(|l| l.active).collect()
-    }
-
     /// Shares the bandwidth estimate for video among the layers, each capped at its
     /// configured rate; an upper layer it cannot carry goes off, and comes back with a key
     /// frame when it can.
