@@ -123,13 +123,36 @@ impl IceServerUrl {
     }
 }
 
-/// The ICE servers in a response's `Link` header values; other links are ignored, and so are
-/// ice-server links whose URL does not parse (each comes back as an error to record).
-pub fn ice_servers<'a>(
-    header_values: impl IntoIterator<Item = &'a str>,
-) -> (Vec<IceServer>, Vec<UrlError>) {
-    let mut servers = Vec::new();
-    let mut errors = Vec::new();
+/// The `Link` relation of a WHEP session's layer-selection URL (draft-ietf-wish-whep).
+pub const WHEP_LAYER_REL: &str = "urn:ietf:params:whep:ext:core:layer";
+
+/// One link of a `Link` header: its target and its parameters (keys lower-cased, values
+/// unquoted).
+struct Link<'a> {
+    target: &'a str,
+    params: Vec<(String, String)>,
+}
+
+impl Link<'_> {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has_rel(&self, rel: &str) -> bool {
+        self.param("rel").is_some_and(|r| {
+            r.split_ascii_whitespace()
+                .any(|r| r.eq_ignore_ascii_case(rel))
+        })
+    }
+}
+
+/// Every link in a response's `Link` header values (RFC 8288); values without a `<target>`
+/// are skipped.
+fn links<'a>(header_values: impl IntoIterator<Item = &'a str>) -> Vec<Link<'a>> {
+    let mut out = Vec::new();
     for value in header_values {
         for link in split_outside_quotes(value, ',') {
             let mut parts = split_outside_quotes(link, ';').into_iter();
@@ -141,36 +164,45 @@ pub fn ice_servers<'a>(
             else {
                 continue;
             };
-            let mut rel = None;
-            let mut username = None;
-            let mut credential = None;
-            for param in parts {
-                let Some((key, value)) = param.split_once('=') else {
-                    continue;
-                };
-                let value = unquote(value.trim());
-                match key.trim().to_ascii_lowercase().as_str() {
-                    "rel" => rel = Some(value),
-                    "username" => username = Some(value),
-                    "credential" => credential = Some(value),
-                    _ => {}
-                }
-            }
-            let is_ice_server = rel.is_some_and(|r| {
-                r.split_ascii_whitespace()
-                    .any(|r| r.eq_ignore_ascii_case("ice-server"))
-            });
-            if !is_ice_server {
-                continue;
-            }
-            match IceServerUrl::parse(target) {
-                Ok(url) => servers.push(IceServer {
-                    url,
-                    username,
-                    credential,
-                }),
-                Err(e) => errors.push(e),
-            }
+            let params = parts
+                .filter_map(|param| param.split_once('='))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), unquote(v.trim())))
+                .collect();
+            out.push(Link { target, params });
+        }
+    }
+    out
+}
+
+/// The target of the first link with relation `rel`, as written (it may be relative).
+pub fn target_of<'a>(
+    header_values: impl IntoIterator<Item = &'a str>,
+    rel: &str,
+) -> Option<String> {
+    links(header_values)
+        .into_iter()
+        .find(|l| l.has_rel(rel))
+        .map(|l| l.target.to_string())
+}
+
+/// The ICE servers in a response's `Link` header values; other links are ignored, and so are
+/// ice-server links whose URL does not parse (each comes back as an error to record).
+pub fn ice_servers<'a>(
+    header_values: impl IntoIterator<Item = &'a str>,
+) -> (Vec<IceServer>, Vec<UrlError>) {
+    let mut servers = Vec::new();
+    let mut errors = Vec::new();
+    for link in links(header_values)
+        .into_iter()
+        .filter(|l| l.has_rel("ice-server"))
+    {
+        match IceServerUrl::parse(link.target) {
+            Ok(url) => servers.push(IceServer {
+                url,
+                username: link.param("username").map(str::to_string),
+                credential: link.param("credential").map(str::to_string),
+            }),
+            Err(e) => errors.push(e),
         }
     }
     (servers, errors)
@@ -244,6 +276,19 @@ mod tests {
         assert_eq!(servers[3].url.scheme, Scheme::Turns);
         assert_eq!(servers[3].url.port, 443);
         assert_eq!(servers[3].credential.as_deref(), Some("my;Pass,word"));
+    }
+
+    #[test]
+    fn a_link_is_found_by_its_relation_among_others() {
+        let values = [
+            "<stun:stun.example.net>; rel=\"ice-server\", </whep/r/7/layer>; rel=\"urn:ietf:params:whep:ext:core:layer\"",
+            "</whep/r/7/sse>; rel=\"urn:ietf:params:whep:ext:core:server-sent-events\"; events=\"layers\"",
+        ];
+        assert_eq!(
+            target_of(values, "urn:ietf:params:whep:ext:core:layer").as_deref(),
+            Some("/whep/r/7/layer")
+        );
+        assert_eq!(target_of(values, "next"), None);
     }
 
     #[test]

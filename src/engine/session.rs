@@ -490,10 +490,10 @@ async fn watch_natively(
     let mut network = match ClientNetwork::open(ctx, &ctx.viewers, w.plan.link_seed) {
         Ok((n, windows)) => {
             receiver.watch_recovery(windows);
-            receiver
-                .video
-                .layers
-                .watch_network_changes(n.changes.clone());
+            let mut changes = n.changes.clone();
+            changes.extend(ctx.layer_asks.iter().map(|&(at, _)| at));
+            changes.sort_unstable();
+            receiver.video.layers.watch_changes(changes);
             n
         }
         Err(f) => {

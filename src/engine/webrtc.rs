@@ -12,6 +12,7 @@ use crate::client::driver::{self, Hooks, PeerExit, Ticker};
 use crate::client::native::{NativePeer, Role as PeerRole};
 use crate::media::receiver::{ReceiverSummary, Reconnects, SessionFailure};
 use crate::media::sender::SenderStats;
+use crate::media::simulcast::LayerAsk;
 use crate::metrics::Recorder;
 use crate::net::impair::{ImpairSpec, Impairment, RealisedSink};
 use crate::net::kernel::{ClientNet, KernelNet, KernelShape};
@@ -59,6 +60,8 @@ pub(super) struct Ctx {
     pub(super) relay: super::published::Relay,
     /// This process's publications by room.
     pub(super) publications: super::published::Publications,
+    /// What a room's viewers ask their provider for, on the run's clock.
+    pub(super) layer_asks: Vec<(Micros, LayerAsk)>,
 }
 
 impl Ctx {
@@ -224,13 +227,37 @@ pub(super) async fn drive(
         impairment,
         silence: Some(ctx.reconnect.after.0),
     };
-    let (peer, exit) = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks).await;
+    // Only a room's viewers ask (the scenario allows asks nowhere else).
+    let asks = match peer.sender() {
+        None => ctx.layer_asks.as_slice(),
+        Some(_) => &[],
+    };
+    let driving = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks);
+    tokio::pin!(driving);
+    let (peer, exit) = tokio::select! {
+        done = &mut driving => done,
+        () = ask_layers(ctx, &*held, asks) => driving.await,
+    };
     for outcome in peer.unfinished_ice_servers() {
         if let crate::client::native::IceServerOutcome::Failed { server, reason } = outcome {
             crate::provider::signal::ice::note(&ctx.notes, format!("{server}: {reason}"));
         }
     }
     (peer, exit)
+}
+
+/// Makes a viewer's asks for layers at their times; one already due (the latest) is made at
+/// once, as a viewer joining late or rejoining would. What the provider refuses is noted.
+async fn ask_layers(ctx: &Ctx, held: &dyn Joined, asks: &[(Micros, LayerAsk)]) {
+    let now = ctx.clock.now();
+    let from = asks.iter().rposition(|&(at, _)| at <= now).unwrap_or(0);
+    for &(at, ask) in &asks[from..] {
+        super::session::sleep_until_micros(ctx.clock, at).await;
+        if let Err(e) = held.ask_layer(ask).await {
+            let what = format!("asking {} for the {ask} layer: {e}", ctx.provider.name());
+            crate::provider::signal::ice::note(&ctx.notes, ctx.provider.redact(&what));
+        }
+    }
 }
 
 fn on_run_clock(run_start: Micros, windows: &[(u64, u64)]) -> Vec<(Micros, Micros)> {
@@ -281,6 +308,11 @@ fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
         kernel: run.kernel,
         relay: run.relay,
         publications: run.publications,
+        layer_asks: plan
+            .layer_asks
+            .iter()
+            .map(|&(at, ask)| (run_start + plan.start_us + at, ask))
+            .collect(),
     }
 }
 

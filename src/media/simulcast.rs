@@ -30,6 +30,39 @@ pub fn layer_of_rid(rid: &str, count: usize) -> Option<usize> {
     (0..count).find(|&i| rid_of(i, count) == rid)
 }
 
+/// What a viewer asks its provider for: a layer of the publisher's simulcast, or the
+/// provider's own choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerAsk {
+    Auto,
+    /// Layer `index` (0 the smallest) of `count`.
+    Layer {
+        index: usize,
+        count: usize,
+    },
+}
+
+impl LayerAsk {
+    /// The RTP stream id asked for; `None` for the provider's choice.
+    pub fn rid(self) -> Option<&'static str> {
+        match self {
+            LayerAsk::Auto => None,
+            LayerAsk::Layer { index, count } => Some(rid_of(index, count)),
+        }
+    }
+}
+
+impl std::fmt::Display for LayerAsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            LayerAsk::Auto => f.write_str("auto"),
+            LayerAsk::Layer { index, count } if index + 1 >= count => f.write_str("high"),
+            LayerAsk::Layer { index: 0, .. } => f.write_str("low"),
+            LayerAsk::Layer { .. } => f.write_str("mid"),
+        }
+    }
+}
+
 /// One layer's encoder and RTP numbering.
 pub(super) struct EncodedLayer {
     pub scale_down: usize,

@@ -6,8 +6,9 @@ use super::profile::{self, Session, Stage, Target};
 use super::{capacity_steps, derive, faults, profile_of, CohostPlan, GroupPlan, ReceiverPlan};
 use crate::media::receiver::Role;
 use crate::media::sender::SenderConfig;
-use crate::media::simulcast::LayerConfig;
+use crate::media::simulcast::{LayerAsk, LayerConfig};
 use crate::net::sim_link::LinkParams;
+use crate::scenario::simulcast::LayerChoice;
 use crate::scenario::{self, GroupKind, GroupSpec, Scenario};
 
 /// What a group's plan is drawn within.
@@ -81,6 +82,7 @@ impl Within<'_> {
                 .cloned()
                 .collect(),
             reconnect: s.reconnect.clone(),
+            layer_asks: layer_asks(g, s.video.simulcast.len() + 1),
         }
     }
 
@@ -232,6 +234,25 @@ impl Within<'_> {
 }
 
 /// The scenario's simulcast layers below the top, smallest first.
+/// A group's asks for layers of `count`, in µs from its start.
+fn layer_asks(g: &GroupSpec, count: usize) -> Vec<(u64, LayerAsk)> {
+    let ask = |choice: LayerChoice| match choice {
+        LayerChoice::Auto => LayerAsk::Auto,
+        LayerChoice::Low => LayerAsk::Layer { index: 0, count },
+        LayerChoice::Mid => LayerAsk::Layer { index: 1, count },
+        LayerChoice::High => LayerAsk::Layer {
+            index: count - 1,
+            count,
+        },
+    };
+    let first = g.layer.as_ref().map(|l| (0, ask(*l.get_ref())));
+    let later = g.layer_schedule.iter().map(|step| {
+        let step = step.get_ref();
+        (step.at.as_micros(), ask(step.layer))
+    });
+    first.into_iter().chain(later).collect()
+}
+
 fn lower_layers(video: &crate::scenario::schema::VideoSpec) -> Vec<LayerConfig> {
     let mut layers: Vec<LayerConfig> = video
         .simulcast

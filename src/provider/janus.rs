@@ -4,8 +4,9 @@
 
 use super::file::ProviderFile;
 use super::signal::janus::{self, Attachment, Janus, Rooms};
-use super::{Abilities, Basics, Join, Joined, Pending, Provider, Step};
+use super::{Abilities, Basics, Join, Joined, Pending, Provider, SignalError, Step};
 use crate::media::receiver::SessionFailure;
+use crate::media::simulcast::LayerAsk;
 
 pub struct JanusRoom {
     basics: Basics,
@@ -95,6 +96,20 @@ impl Provider for JanusRoom {
 struct Held(Attachment);
 
 impl Joined for Held {
+    /// VideoRoom forwards the substream a subscriber configured; it has no choice of its own
+    /// to go back to (only a fallback when a substream stops).
+    fn ask_layer(&self, ask: LayerAsk) -> Pending<'_, Result<(), SignalError>> {
+        Box::pin(async move {
+            match ask {
+                LayerAsk::Layer { index, .. } => self.0.ask_substream(index).await,
+                LayerAsk::Auto => Err(SignalError::new(
+                    Step::Layer,
+                    "Janus VideoRoom does not choose a subscriber's substream itself; ask for low, mid or high",
+                )),
+            }
+        })
+    }
+
     fn leave(self: Box<Self>) -> Pending<'static, ()> {
         Box::pin(self.0.leave())
     }

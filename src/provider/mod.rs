@@ -22,6 +22,7 @@ pub use signal::{SignalError, Step};
 use crate::base::{Micros, WallClock};
 use crate::client::native::{IceServerOutcome, NativePeer};
 use crate::media::receiver::SessionFailure;
+use crate::media::simulcast::LayerAsk;
 use crate::plan::faults::FaultPlan;
 use crate::scenario::audience::LiveProtocol;
 use std::collections::BTreeMap;
@@ -169,6 +170,17 @@ pub trait Joined: Send + Sync {
     fn ice_outcomes(&mut self) -> Option<mpsc::UnboundedSender<IceServerOutcome>> {
         None
     }
+    /// Asks for a layer of the publisher's simulcast (or the provider's own choice) for this
+    /// viewer; kinds without a way to ask say so.
+    fn ask_layer(&self, ask: LayerAsk) -> Pending<'_, Result<(), SignalError>> {
+        Box::pin(async move {
+            Err(SignalError::new(
+                Step::Layer,
+                format!("this provider kind cannot be asked for a layer (asked: {ask})"),
+            ))
+        })
+    }
+
     /// Leaves, best effort: the measurement is over, and servers expire sessions anyway.
     fn leave(self: Box<Self>) -> Pending<'static, ()>;
 }

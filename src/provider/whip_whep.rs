@@ -11,6 +11,7 @@ use super::{Abilities, Basics, Join, Joined, Pending, Provider, ProviderError, S
 use crate::base::redact::Redactor;
 use crate::client::native::{IcePolicy, IceServerOutcome};
 use crate::media::receiver::SessionFailure;
+use crate::media::simulcast::LayerAsk;
 use crate::scenario::audience::LiveProtocol;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -248,6 +249,15 @@ impl Joined for Held {
             self.notes.clone(),
         )));
         Some(tx)
+    }
+
+    fn ask_layer(&self, ask: LayerAsk) -> Pending<'_, Result<(), SignalError>> {
+        Box::pin(whip::ask_layer(
+            &self.http,
+            &self.resource,
+            ask.rid(),
+            self.step_timeout,
+        ))
     }
 
     fn leave(self: Box<Self>) -> Pending<'static, ()> {

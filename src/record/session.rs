@@ -158,8 +158,9 @@ pub struct LayersShown {
     pub switches_down: u64,
     /// Changes to a larger picture.
     pub switches_up: u64,
-    /// For each change of the viewer's network (a schedule's phase) followed by a change of
-    /// size before the next: network change → first frame of the new size.
+    /// For each change of the viewer's network (a schedule's phase) or ask for a layer
+    /// (`layer_schedule`) followed by a change of size before the next: that change → first
+    /// frame of the new size.
     #[serde(default)]
     pub switch_ms: Vec<f64>,
     /// Frames of the source never shown across the changes of size (the switches' cost).

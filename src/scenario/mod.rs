@@ -310,6 +310,7 @@ pub fn validate(s: &Scenario) -> Problems {
     let mut seen = std::collections::BTreeSet::new();
     for (i, g) in s.groups.iter().enumerate() {
         note(validate_group(s, i, g, &mut seen));
+        note(simulcast::validate_asks(s, i, g));
     }
     note(profiles::validate(s));
     note(simulcast::validate(s));

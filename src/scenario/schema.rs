@@ -375,6 +375,13 @@ pub struct GroupSpec {
     /// When the first two hosts leave the room for a private 1v1 call (from the group's start).
     #[serde(default)]
     pub switch_to_call: Option<Spanned<HumanDuration>>,
+    /// The simulcast layer a room's viewers ask for when they join, instead of the provider's
+    /// choice (WHEP layer selection, Janus substreams).
+    #[serde(default)]
+    pub layer: Option<Spanned<super::simulcast::LayerChoice>>,
+    /// Later asks, each from the group's start.
+    #[serde(default)]
+    pub layer_schedule: Vec<Spanned<super::simulcast::LayerStep>>,
 }
 
 /// A share of a room's viewers on another network profile.

@@ -2,9 +2,9 @@
 //! one (`[video]`'s own size and rate), each a power-of-two scale-down of it, as a browser's
 //! `scaleResolutionDownBy`.
 
-use super::schema::{FrameRate, Scenario};
+use super::schema::{FrameRate, GroupKind, GroupSpec, Scenario};
 use super::Problem;
-use crate::base::units::Bitrate;
+use crate::base::units::{Bitrate, HumanDuration};
 use serde::{Deserialize, Serialize};
 
 /// Layers a publisher may send below the top one (three layers in all, as browsers send).
@@ -69,6 +69,82 @@ pub fn validate(s: &Scenario) -> Result<(), Problem> {
                 s.video.fps.0
             ));
         }
+    }
+    Ok(())
+}
+
+/// A layer a room's viewers ask their provider for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerChoice {
+    /// The provider chooses again (from the viewer's bandwidth).
+    Auto,
+    /// The smallest layer.
+    Low,
+    /// The middle one of three.
+    Mid,
+    /// The top layer.
+    High,
+}
+
+/// An ask at a given time from the group's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerStep {
+    pub at: HumanDuration,
+    pub layer: LayerChoice,
+}
+
+/// A group's `layer` and `layer_schedule`: room viewers only, of a publisher that sends the
+/// layers asked for, at increasing times within the run.
+pub fn validate_asks(s: &Scenario, i: usize, g: &GroupSpec) -> Result<(), Problem> {
+    let first = g.layer.as_ref().map(|l| (l.span(), *l.get_ref()));
+    let steps = g
+        .layer_schedule
+        .iter()
+        .map(|step| (step.span(), step.get_ref().layer));
+    let asks: Vec<_> = first.into_iter().chain(steps).collect();
+    let Some((span, _)) = asks.first().cloned() else {
+        return Ok(());
+    };
+    let field = if g.layer.is_some() {
+        format!("group[{i}].layer")
+    } else {
+        format!("group[{i}].layer_schedule")
+    };
+    let problem =
+        |span: std::ops::Range<usize>, field: String, what: String| Err((Some(span), field, what));
+    if g.kind != GroupKind::Room {
+        return problem(span, field, "only a room's viewers ask for a layer".into());
+    }
+    if s.video.simulcast.is_empty() {
+        return problem(
+            span,
+            field,
+            "the publisher sends one layer: list the layers below the top in [video] simulcast"
+                .into(),
+        );
+    }
+    for (span, choice) in &asks {
+        if *choice == LayerChoice::Mid && s.video.simulcast.len() < MAX_LOWER_LAYERS {
+            return problem(
+                span.clone(),
+                field.clone(),
+                "\"mid\" needs three layers; [video] simulcast lists one below the top".into(),
+            );
+        }
+    }
+    let mut last = None;
+    for (k, step) in g.layer_schedule.iter().enumerate() {
+        let at = step.get_ref().at.0;
+        let field = format!("group[{i}].layer_schedule[{k}].at");
+        if last.is_some_and(|l| at <= l) {
+            return problem(step.span(), field, "asks must come in time order".into());
+        }
+        if g.start.0 + at >= s.duration.0 {
+            return problem(step.span(), field, "comes after the run ends".into());
+        }
+        last = Some(at);
     }
     Ok(())
 }

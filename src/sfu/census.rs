@@ -6,12 +6,12 @@ use super::{SfuError, Side};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct RoomCount {
     publishers: usize,
     viewers: usize,
-    /// Its publisher sends simulcast.
-    simulcast: bool,
+    /// The stream ids of its publisher's simulcast layers, smallest first; empty without.
+    layer_rids: Vec<String>,
 }
 
 /// Shared by the workers of one server.
@@ -37,16 +37,16 @@ impl Census {
     /// workers cannot both take the last place.
     pub fn admit(&self, room: &str, side: Side, rules: Admission) -> Result<(), SfuError> {
         let mut rooms = self.rooms();
-        let count = rooms.get(room).copied().unwrap_or_default();
+        let (publishers, viewers) = rooms
+            .get(room)
+            .map_or((0, 0), |c| (c.publishers, c.viewers));
         match side {
-            Side::Publisher if count.publishers > 0 => {
-                return Err(SfuError::RoomTaken(room.to_string()))
-            }
-            Side::Subscriber if count.publishers == 0 && rules.no_viewers_before_publisher => {
+            Side::Publisher if publishers > 0 => return Err(SfuError::RoomTaken(room.to_string())),
+            Side::Subscriber if publishers == 0 && rules.no_viewers_before_publisher => {
                 return Err(SfuError::NotPublished(room.to_string()))
             }
             Side::Subscriber => {
-                if let Some(max) = rules.max_viewers.filter(|&max| count.viewers >= max) {
+                if let Some(max) = rules.max_viewers.filter(|&max| viewers >= max) {
                     return Err(SfuError::RoomFull(room.to_string(), max));
                 }
             }
@@ -61,15 +61,26 @@ impl Census {
     }
 
     /// Counts a peer out of `room` (it left, failed to negotiate, or its worker restarted).
-    /// Notes whether the room's (admitted) publisher sends simulcast.
-    pub fn mark_simulcast(&self, room: &str, simulcast: bool) {
+    /// Notes the stream ids of the room's (admitted) publisher's simulcast layers, smallest
+    /// first (none when it sends one layer).
+    pub fn mark_layers(&self, room: &str, rids: Vec<String>) {
         if let Some(count) = self.rooms().get_mut(room) {
-            count.simulcast = simulcast;
+            count.layer_rids = rids;
         }
     }
 
     pub fn is_simulcast(&self, room: &str) -> bool {
-        self.rooms().get(room).is_some_and(|c| c.simulcast)
+        self.rooms()
+            .get(room)
+            .is_some_and(|c| !c.layer_rids.is_empty())
+    }
+
+    /// The stream ids of the room's simulcast layers, smallest first.
+    pub fn layer_rids(&self, room: &str) -> Vec<String> {
+        self.rooms()
+            .get(room)
+            .map(|c| c.layer_rids.clone())
+            .unwrap_or_default()
     }
 
     pub fn left(&self, room: &str, side: Side) {
@@ -80,7 +91,7 @@ impl Census {
         match side {
             Side::Publisher => {
                 count.publishers = count.publishers.saturating_sub(1);
-                count.simulcast = false;
+                count.layer_rids.clear();
             }
             Side::Subscriber => count.viewers = count.viewers.saturating_sub(1),
         }

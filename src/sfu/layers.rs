@@ -3,7 +3,7 @@
 //! frames asked of one layer.
 
 use super::simulcast::{begins_keyframe, LayerRates, LayerSelector, PROBE_STEP};
-use super::{RoomPacket, Sfu, Side};
+use super::{RoomPacket, Sfu, SfuError, Side};
 use std::time::Instant;
 use str0m::bwe::Bitrate;
 use str0m::media::{KeyframeRequestKind, Rid};
@@ -43,9 +43,29 @@ impl PublisherLayers {
     }
 }
 
-/// Whether an offer publishes simulcast (RFC 8853).
-pub(super) fn offers_simulcast(offer: &str) -> bool {
-    offer.lines().any(|l| l.starts_with("a=simulcast:"))
+/// The stream ids of the layers an offer publishes by simulcast (RFC 8853), in the offer's
+/// order (ours: smallest first); empty for one layer. Of alternatives the first is taken, and a
+/// layer offered paused (`~`) still counts.
+pub(super) fn offered_rids(offer: &str) -> Vec<String> {
+    let Some(line) = offer
+        .lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=simulcast:"))
+    else {
+        return Vec::new();
+    };
+    let mut words = line.split_whitespace();
+    while let Some(direction) = words.next() {
+        let list = words.next().unwrap_or("");
+        if direction == "send" {
+            return list
+                .split(';')
+                .filter_map(|alternatives| alternatives.split(',').next())
+                .map(|rid| rid.trim_start_matches('~').to_string())
+                .filter(|rid| !rid.is_empty())
+                .collect();
+        }
+    }
+    Vec::new()
 }
 
 impl Sfu {
@@ -126,6 +146,38 @@ impl Sfu {
         numbers.map(|n| (n.seq_no.into(), n.rtp_time))
     }
 
+    /// Viewer `id` asked for the layer with stream id `rid`, or with `None` for its bandwidth
+    /// estimate to choose again (the WHEP layer extension). The switch waits for the layer's
+    /// key frame, as an estimated one does.
+    pub fn ask_layer(&mut self, id: u64, rid: Option<&str>) -> Result<(), SfuError> {
+        let viewer = self
+            .peers
+            .iter()
+            .position(|p| p.id == id && p.side == Side::Subscriber)
+            .ok_or(SfuError::NoSession(id))?;
+        let room = self.peers[viewer].room.clone();
+        let rids = self.census.layer_rids(&room);
+        if rids.is_empty() {
+            return Err(SfuError::OneLayer(room));
+        }
+        let layer =
+            match rid {
+                None => None,
+                Some(rid) => Some(rids.iter().position(|r| r == rid).ok_or_else(|| {
+                    SfuError::NoSuchLayer {
+                        room: room.clone(),
+                        rid: rid.to_string(),
+                        offered: rids.join(", "),
+                    }
+                })?),
+            };
+        self.peers[viewer]
+            .selector
+            .get_or_insert_with(|| LayerSelector::new(rids.len()))
+            .pin(layer);
+        Ok(())
+    }
+
     /// A viewer's bandwidth estimate: its layer follows, and its estimator probes up to a bit
     /// above the room's top layer.
     pub(super) fn on_viewer_estimate(&mut self, viewer: usize, bps: f64, now: Instant) {
@@ -178,5 +230,22 @@ impl Sfu {
         }
         self.drain(index);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offered_rids;
+
+    #[test]
+    fn the_layers_an_offer_sends_are_read_from_its_simulcast_line() {
+        let ours =
+            "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rid:q send\r\na=simulcast:send q;h;f\r\n";
+        assert_eq!(offered_rids(ours), ["q", "h", "f"]);
+        // Alternatives keep the first; a paused layer still counts; receive lists are not ours.
+        let browser = "a=simulcast:recv x send ~lo,lo2;hi\n";
+        assert_eq!(offered_rids(browser), ["lo", "hi"]);
+        assert!(offered_rids("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n").is_empty());
+        assert!(offered_rids("a=simulcast:recv q;h\r\n").is_empty());
     }
 }

@@ -55,6 +55,14 @@ pub enum SfuError {
     Certificate(String),
     #[error("no stream is published in room \"{0}\" yet")]
     NotPublished(String),
+    #[error("room \"{0}\" has one layer: its publisher does not send simulcast")]
+    OneLayer(String),
+    #[error("no layer \"{rid}\" in room \"{room}\"; its layers are {offered}")]
+    NoSuchLayer {
+        room: String,
+        rid: String,
+        offered: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,8 +286,7 @@ impl Sfu {
     ) -> Result<(u64, String), SfuError> {
         let publish = side == Side::Publisher;
         let estimated = if publish {
-            let simulcast = layers::offers_simulcast(offer);
-            self.census.mark_simulcast(room, simulcast);
+            self.census.mark_layers(room, layers::offered_rids(offer));
             false
         } else {
             self.census.is_simulcast(room)

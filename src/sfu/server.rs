@@ -8,6 +8,7 @@ use super::live_out::edge::{Edge, EdgeFeed};
 use super::live_out::packager::PackagerConfig;
 use super::worker::{RelayBatch, Worker, WorkerStats, RELAY_BACKLOG};
 use super::{Sfu, SfuError};
+use crate::client::link::WHEP_LAYER_REL;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +36,12 @@ pub(super) enum Command {
         id: u64,
         candidates: Vec<String>,
         reply: oneshot::Sender<Result<usize, SfuError>>,
+    },
+    /// A viewer asks for a layer by stream id, or (`None`) for automatic choice again.
+    AskLayer {
+        id: u64,
+        rid: Option<String>,
+        reply: oneshot::Sender<Result<(), SfuError>>,
     },
     /// From the RTMP listener (`rtmp_listener.rs`).
     IngestStart {
@@ -213,6 +220,7 @@ pub async fn start_with(
         .route("/whep/{room}", post(whep))
         .route("/whip/{room}/{id}", delete(leave).patch(trickle))
         .route("/whep/{room}/{id}", delete(leave).patch(trickle))
+        .route("/whep/{room}/{id}/layer", post(ask_layer))
         .with_state(AppState {
             workers: Arc::new(workers.commands),
             next_worker: Arc::default(),
@@ -369,7 +377,9 @@ async fn join(
                 sdp,
             )
                 .into_response();
-            for link in &state.links {
+            let layer_link =
+                (!publish).then(|| format!("</whep/{room}/{id}/layer>; rel=\"{WHEP_LAYER_REL}\""));
+            for link in state.links.iter().chain(&layer_link) {
                 if let Ok(value) = header::HeaderValue::from_str(link) {
                     response.headers_mut().append(header::LINK, value);
                 }
@@ -451,6 +461,54 @@ async fn trickle(
         Ok(Err(e @ SfuError::NoSession(_))) => {
             (StatusCode::NOT_FOUND, e.to_string()).into_response()
         }
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// A layer-selection request: `encodingId` names a simulcast layer by its stream id; without
+/// it (`{}`), the server chooses again.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LayerChoice {
+    encoding_id: Option<String>,
+    spatial_layer_id: Option<serde_json::Value>,
+    temporal_layer_id: Option<serde_json::Value>,
+}
+
+/// The WHEP layer extension: a viewer asks for a simulcast layer, or for automatic choice.
+async fn ask_layer(
+    State(state): State<AppState>,
+    Path((_room, id)): Path<(String, u64)>,
+    body: String,
+) -> Response {
+    let choice: LayerChoice =
+        match serde_json::from_str(if body.trim().is_empty() { "{}" } else { &body }) {
+            Ok(c) => c,
+            Err(e) => {
+                let why = format!("the layer request is not the JSON object WHEP describes: {e}");
+                return (StatusCode::BAD_REQUEST, why).into_response();
+            }
+        };
+    if choice.spatial_layer_id.is_some() || choice.temporal_layer_id.is_some() {
+        let why = "this server selects simulcast layers by encodingId; it sends no SVC layers";
+        return (StatusCode::BAD_REQUEST, why).into_response();
+    }
+    let (reply, done) = oneshot::channel();
+    let sent = state.worker_of(id).send(Command::AskLayer {
+        id,
+        rid: choice.encoding_id,
+        reply,
+    });
+    if sent.await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match done.await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(e @ SfuError::NoSession(_))) => {
+            (StatusCode::NOT_FOUND, e.to_string()).into_response()
+        }
+        Ok(Err(e @ SfuError::OneLayer(_))) => (StatusCode::CONFLICT, e.to_string()).into_response(),
         Ok(Err(e)) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }

@@ -214,6 +214,9 @@ impl Worker {
             } => {
                 let _ = reply.send(sfu.add_remote_candidates(id, &candidates));
             }
+            Command::AskLayer { id, rid, reply } => {
+                let _ = reply.send(sfu.ask_layer(id, rid.as_deref()));
+            }
             Command::IngestStart { room, reply } => {
                 let started = sfu.ingest_start(&room);
                 self.edge.apply(sfu.drain_live());

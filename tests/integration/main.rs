@@ -23,6 +23,7 @@ mod interop_aiortc;
 mod janus_videoroom;
 mod kernel_path;
 mod kubernetes;
+mod layer_asks;
 mod layers;
 mod load_profile;
 mod marker_paths;

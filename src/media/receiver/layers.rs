@@ -38,8 +38,8 @@ pub struct LayerTrack {
     last_number: Option<u32>,
     /// Frames of the source never shown across the changes of size.
     skipped_at_switches: u64,
-    /// Instants the viewer's network changed (a schedule's phases).
-    network_changes: Vec<Micros>,
+    /// Instants the viewer's network changed (a schedule's phases) or it asked for a layer.
+    changes: Vec<Micros>,
     /// PSNR sums and counts per size, for probes.
     psnr: Vec<((u32, u32), f64, u64)>,
 }
@@ -52,9 +52,10 @@ impl LayerTrack {
         }
     }
 
-    /// Switch times are measured from these instants (the viewer's network changing).
-    pub fn watch_network_changes(&mut self, at: Vec<Micros>) {
-        self.network_changes = at;
+    /// Switch times are measured from these instants (the viewer's network changing, or the
+    /// viewer asking for a layer), in time order.
+    pub fn watch_changes(&mut self, at: Vec<Micros>) {
+        self.changes = at;
     }
 
     /// A frame shown at `now` (the source's frame `number`, if its marker was read): the time
@@ -97,16 +98,12 @@ impl LayerTrack {
         }
     }
 
-    /// Network change → the first frame of another size, for each change followed by one
-    /// before the next change.
+    /// Change (network or ask) → the first frame of another size, for each change followed by
+    /// one before the next change.
     fn switch_times_ms(&self) -> Vec<f64> {
         let mut out = Vec::new();
-        for (i, &change) in self.network_changes.iter().enumerate() {
-            let next = self
-                .network_changes
-                .get(i + 1)
-                .copied()
-                .unwrap_or(Micros::MAX);
+        for (i, &change) in self.changes.iter().enumerate() {
+            let next = self.changes.get(i + 1).copied().unwrap_or(Micros::MAX);
             // The first span is the first frame, not a switch.
             let switched = self
                 .spans
@@ -224,7 +221,7 @@ mod tests {
     fn time_at_each_size_and_the_switches_are_counted_from_frames() {
         let (big, small) = (sps_of(640, 360), sps_of(320, 180));
         let mut track = LayerTrack::default();
-        track.watch_network_changes(vec![1_500_000, 3_000_000, 5_000_000]);
+        track.watch_changes(vec![1_500_000, 3_000_000, 5_000_000]);
         track.on_frame(0, Some(0)); // no SPS yet: not counted
         track.on_sps(&big);
         for n in 0..=30 {

@@ -371,6 +371,22 @@ impl Session {
             })
     }
 
+    /// Asks for simulcast substream `substream` (0 the smallest) on the subscription's video
+    /// stream `mid` (VideoRoom's `configure`, as Janus 1.x takes it: per stream).
+    pub async fn configure_substream(
+        &self,
+        handle: u64,
+        mid: &str,
+        substream: usize,
+    ) -> Result<(), SignalError> {
+        let body = json!({"request": "configure",
+                          "streams": [{"mid": mid, "substream": substream}]});
+        self.request_event(handle, body, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| fail(Step::Layer, e.reason))
+    }
+
     /// Answers a subscription's offer and starts the media.
     pub async fn start(&self, handle: u64, room: u64, answer: &str) -> Result<(), SignalError> {
         let jsep = json!({"type": "answer", "sdp": answer});
@@ -396,6 +412,21 @@ pub struct Attachment {
     session: Arc<Session>,
     handle: u64,
     keepalive: tokio::task::JoinHandle<()>,
+    /// A subscription's video stream, as Janus's offer named it.
+    video_mid: Option<String>,
+}
+
+/// The `a=mid` of the first video section of `sdp`.
+fn video_mid(sdp: &str) -> Option<String> {
+    let mut in_video = false;
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(media) = line.strip_prefix("m=") {
+            in_video = media.starts_with("video");
+        } else if let Some(mid) = line.strip_prefix("a=mid:").filter(|_| in_video) {
+            return Some(mid.to_string());
+        }
+    }
+    None
 }
 
 impl Attachment {
@@ -412,7 +443,22 @@ impl Attachment {
             session,
             handle,
             keepalive,
+            video_mid: None,
         }
+    }
+
+    /// Asks for simulcast substream `substream` (0 the smallest) of the feed this subscription
+    /// plays.
+    pub async fn ask_substream(&self, substream: usize) -> Result<(), SignalError> {
+        let mid = self.video_mid.as_deref().ok_or_else(|| {
+            fail(
+                Step::Layer,
+                "Janus's offer to this subscriber had no video stream",
+            )
+        })?;
+        self.session
+            .configure_substream(self.handle, mid, substream)
+            .await
     }
 
     /// Hangs up and ends the session, as a client leaving does.
@@ -442,12 +488,15 @@ pub struct PendingSubscription {
     session: Arc<Session>,
     handle: u64,
     room: u64,
+    video_mid: Option<String>,
 }
 
 impl PendingSubscription {
     pub async fn answer(self, sdp: &str) -> Result<Attachment, SignalError> {
         self.session.start(self.handle, self.room, sdp).await?;
-        Ok(Attachment::new(self.session, self.handle))
+        let mut attachment = Attachment::new(self.session, self.handle);
+        attachment.video_mid = self.video_mid;
+        Ok(attachment)
     }
 }
 
@@ -479,12 +528,14 @@ pub async fn join_subscriber(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let offer = session.subscribe(handle, id, feed).await?;
+    let video_mid = video_mid(&offer);
     Ok((
         offer,
         PendingSubscription {
             session,
             handle,
             room: id,
+            video_mid,
         },
     ))
 }

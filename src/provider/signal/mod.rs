@@ -23,6 +23,8 @@ pub enum Step {
     Leave,
     /// Connected, but a negotiated track carried no media.
     Media,
+    /// A request for a simulcast layer was refused or could not be sent.
+    Layer,
 }
 
 impl std::fmt::Display for Step {
@@ -35,6 +37,7 @@ impl std::fmt::Display for Step {
             Step::Trickle => "trickle",
             Step::Leave => "leave",
             Step::Media => "media",
+            Step::Layer => "layer",
         })
     }
 }

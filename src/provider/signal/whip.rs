@@ -1,7 +1,7 @@
 //! WHIP (RFC 9725) and WHEP signalling, the protocol: POST the SDP offer, read the 201 answer and its
 //! Location, DELETE that resource to leave. Works against any compliant server.
 
-use crate::client::link::{self, IceServer};
+use crate::client::link::{self, IceServer, WHEP_LAYER_REL};
 use reqwest::header::{
     HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, LINK, LOCATION, RETRY_AFTER,
 };
@@ -25,6 +25,8 @@ pub struct Resource {
     pub ice_servers: Vec<IceServer>,
     /// Link headers naming an ICE server whose URL does not parse.
     pub link_errors: Vec<String>,
+    /// Where to ask for a simulcast layer (WHEP's layer extension), if the server said.
+    pub layer_url: Option<String>,
 }
 
 impl std::fmt::Debug for Resource {
@@ -97,6 +99,15 @@ pub async fn offer_within(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
+    let layer_url = link::target_of(
+        response
+            .headers()
+            .get_all(LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        WHEP_LAYER_REL,
+    )
+    .map(|target| absolute(endpoint, &target));
     let body = read_limited(response, max_body).await;
     if status != StatusCode::CREATED && status != StatusCode::OK {
         let excerpt: String = match &body {
@@ -124,6 +135,7 @@ pub async fn offer_within(
         answer,
         ice_servers,
         link_errors: link_errors.iter().map(ToString::to_string).collect(),
+        layer_url,
     })
 }
 
@@ -260,6 +272,46 @@ pub async fn trickle(
         .await
         .map_err(|e| SignalError::new(Step::Trickle, error_chain(&e)))?;
     Ok(response.status())
+}
+
+/// Asks a WHEP session for the simulcast layer with stream id `rid`, or with `None` for the
+/// server's own choice again: a POST of `{"encodingId": rid}` (or `{}`) to the URL its answer's
+/// layer link named.
+pub async fn ask_layer(
+    client: &reqwest::Client,
+    resource: &Resource,
+    rid: Option<&str>,
+    timeout: Duration,
+) -> Result<(), SignalError> {
+    let url = resource.layer_url.as_deref().ok_or_else(|| {
+        SignalError::new(
+            Step::Layer,
+            format!("the WHEP answer named no layer-selection URL (Link rel=\"{WHEP_LAYER_REL}\")"),
+        )
+    })?;
+    let body = match rid {
+        Some(rid) => serde_json::json!({ "encodingId": rid }),
+        None => serde_json::json!({}),
+    };
+    let mut request = client.post(url).timeout(timeout).json(&body);
+    if let Some(token) = &resource.bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SignalError::new(Step::Layer, error_chain(&e)))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let excerpt = match read_limited(response, 800).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+        Err(e) => e.to_string(),
+    };
+    let mut e = SignalError::new(Step::Layer, format!("HTTP {status}: {}", excerpt.trim()));
+    e.status = Some(status.as_u16());
+    Err(e)
 }
 
 /// Ends a session (DELETE on its resource).
