@@ -14,7 +14,8 @@ ADDON="$HERE/node_modules/medooze-media-server/build/Release/medooze-media-serve
 install() {
   if [ -f "$ADDON" ]; then return; fi
   echo "medooze: building medooze-media-server (node-gyp)..."
-  npm ci --prefix "$HERE" --no-audit --no-fund --loglevel=error
+  # node-gyp runs make on one core unless told otherwise.
+  JOBS=max npm_config_jobs=max npm ci --prefix "$HERE" --no-audit --no-fund --loglevel=error
 }
 
 down() {

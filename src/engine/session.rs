@@ -490,8 +490,11 @@ async fn watch_natively(
     let mut network = match ClientNetwork::open(ctx, &ctx.viewers, w.plan.link_seed) {
         Ok((n, windows)) => {
             receiver.watch_recovery(windows);
+            // An ask made as the viewer joins picks where it starts; later ones are switches.
+            let joined = ctx.clock.now();
             let mut changes = n.changes.clone();
-            changes.extend(ctx.layer_asks.iter().map(|&(at, _)| at));
+            let asks = ctx.layer_asks.iter().map(|&(at, _)| at);
+            changes.extend(asks.filter(|&at| at > joined));
             changes.sort_unstable();
             receiver.video.layers.watch_changes(changes);
             n

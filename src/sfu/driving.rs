@@ -34,6 +34,7 @@ impl Sfu {
     /// Times out the peers whose timeout has come.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.latest = Some(now);
+        self.send_held_keyframe_requests(now);
         for index in 0..self.peers.len() {
             if self.peers[index].due.is_none_or(|due| due <= now) {
                 let _ = self.peers[index].rtc.handle_input(Input::Timeout(now));
@@ -90,7 +91,11 @@ impl Sfu {
         if self.events.is_empty() && std::mem::take(&mut self.some_dead) {
             self.remove_dead();
         }
-        self.peers.iter().filter_map(|p| p.due).min()
+        let peers = self.peers.iter().filter_map(|p| p.due).min();
+        match (peers, self.keyframe_requests.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn remove_dead(&mut self) {

@@ -205,17 +205,38 @@ impl Sfu {
 
     /// Asks the room's publisher here for a key frame on `layer` (every layer with `None`);
     /// false if the publisher is not on this worker.
+    /// Requests close together are combined (`KeyframeRequests`).
     pub(super) fn request_keyframe_here(&mut self, room: &str, layer: Option<usize>) -> bool {
-        let Some(index) = self
-            .peers
-            .iter()
-            .position(|p| p.side == Side::Publisher && p.room == room)
-        else {
+        let Some(index) = self.publisher_of(room) else {
             return false;
         };
+        let now = self.latest.unwrap_or_else(Instant::now);
+        if self.keyframe_requests.pass(room, layer, now) {
+            self.send_keyframe_request(index, layer);
+        }
+        true
+    }
+
+    /// The combined requests whose wait is over at `now`, sent.
+    pub(super) fn send_held_keyframe_requests(&mut self, now: Instant) {
+        for (room, layer) in self.keyframe_requests.due(now) {
+            if let Some(index) = self.publisher_of(&room) {
+                self.send_keyframe_request(index, layer);
+            }
+        }
+    }
+
+    fn publisher_of(&self, room: &str) -> Option<usize> {
+        self.peers
+            .iter()
+            .position(|p| p.side == Side::Publisher && p.room == room)
+    }
+
+    /// A PLI to publisher `index` on `layer`'s stream (every layer's with `None`).
+    fn send_keyframe_request(&mut self, index: usize, layer: Option<usize>) {
         let publisher = &mut self.peers[index];
         let Some(mid) = publisher.video_mid else {
-            return true;
+            return;
         };
         let rids: Vec<Option<Rid>> = match (&publisher.layers, layer) {
             (None, _) => vec![None],
@@ -229,7 +250,6 @@ impl Sfu {
             }
         }
         self.drain(index);
-        true
     }
 }
 

@@ -317,6 +317,74 @@ impl LayerSelector {
     }
 }
 
+/// Key-frame requests for one room's layer closer together than this are one: a request
+/// within it waits for its end, and the key frame then sent serves every viewer that asked
+/// meanwhile. Our own publisher spaces forced key frames the same.
+pub const KEYFRAME_COMBINE: Duration = Duration::from_millis(200);
+/// Rooms' last requests kept before old ones are forgotten.
+const KEYFRAME_ROOMS_KEPT: usize = 1024;
+
+/// Combines the key-frame requests a publisher gets, per room and layer (`None`: all layers):
+/// at most one per [`KEYFRAME_COMBINE`], and none lost.
+#[derive(Debug, Default)]
+pub struct KeyframeRequests {
+    /// When each was last passed on, and whether another waits.
+    last: std::collections::HashMap<(String, Option<usize>), (Instant, bool)>,
+    /// How many wait.
+    waiting: usize,
+}
+
+impl KeyframeRequests {
+    /// Whether a request for `room`'s `layer` at `now` goes to the publisher now; if not, it
+    /// is held for [`Self::due`].
+    pub fn pass(&mut self, room: &str, layer: Option<usize>, now: Instant) -> bool {
+        let key = (room.to_string(), layer);
+        if let Some((at, waiting)) = self.last.get_mut(&key) {
+            if now.saturating_duration_since(*at) < KEYFRAME_COMBINE {
+                self.waiting += usize::from(!*waiting);
+                *waiting = true;
+                return false;
+            }
+        }
+        if self.last.len() >= KEYFRAME_ROOMS_KEPT {
+            self.last.retain(|_, (at, waiting)| {
+                *waiting || now.saturating_duration_since(*at) < KEYFRAME_COMBINE
+            });
+        }
+        self.last.insert(key, (now, false));
+        true
+    }
+
+    /// The held requests whose wait is over at `now`, to pass on now.
+    pub fn due(&mut self, now: Instant) -> Vec<(String, Option<usize>)> {
+        let mut out = Vec::new();
+        if self.waiting == 0 {
+            return out;
+        }
+        for ((room, layer), (at, waiting)) in &mut self.last {
+            if *waiting && now.saturating_duration_since(*at) >= KEYFRAME_COMBINE {
+                *at = now;
+                *waiting = false;
+                out.push((room.clone(), *layer));
+            }
+        }
+        self.waiting -= out.len();
+        out
+    }
+
+    /// When the first held request is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        if self.waiting == 0 {
+            return None;
+        }
+        self.last
+            .values()
+            .filter(|(_, waiting)| *waiting)
+            .map(|(at, _)| *at + KEYFRAME_COMBINE)
+            .min()
+    }
+}
+
 #[cfg(test)]
 #[path = "simulcast_tests.rs"]
 mod tests;

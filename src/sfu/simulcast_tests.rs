@@ -175,3 +175,24 @@ fn a_viewer_below_the_top_layer_probes_every_so_often_with_a_rising_step() {
     assert_eq!(steps.len(), 30);
     assert!(steps.contains(&0), "the step starts over: {steps:?}");
 }
+
+#[test]
+fn key_frame_requests_for_a_layer_are_combined_and_none_is_lost() {
+    let t0 = Instant::now();
+    let mut requests = KeyframeRequests::default();
+    assert!(requests.pass("r", Some(0), t0));
+    // Another layer, or all layers, is another request.
+    assert!(requests.pass("r", Some(1), at(t0, 10)));
+    assert!(requests.pass("r", None, at(t0, 10)));
+    // Two more for layer 0 within the window wait; one request goes when it ends.
+    assert!(!requests.pass("r", Some(0), at(t0, 50)));
+    assert!(!requests.pass("r", Some(0), at(t0, 120)));
+    assert!(requests.due(at(t0, 150)).is_empty());
+    assert_eq!(requests.next_due(), Some(at(t0, 200)));
+    assert_eq!(requests.due(at(t0, 200)), [("r".to_string(), Some(0))]);
+    assert_eq!(requests.next_due(), None);
+    assert!(requests.due(at(t0, 450)).is_empty(), "sent once");
+    // The wait counts from the one sent at 200 ms.
+    assert!(!requests.pass("r", Some(0), at(t0, 300)));
+    assert!(requests.pass("r", Some(0), at(t0, 650)));
+}

@@ -79,6 +79,15 @@ fn check_viewer(provider: &str, s: &ReceiverSummary) {
             .map(|r| (r.height, r.ms.round(), r.psnr_db))
             .collect::<Vec<_>>()
     );
+    // Janus may start a new subscriber on a substream of its own until the ask made on joining
+    // lands: at most one size before the smallest, and only for a moment.
+    let shown = match shown.as_slice() {
+        [first, rest @ ..] if rest.len() == 3 && first.1 != 90 => {
+            assert!(rest[0].0 < 1.5, "{provider} {}: {shown:?}", s.id);
+            rest.to_vec()
+        }
+        _ => shown,
+    };
     let sequence: Vec<u32> = shown.iter().map(|&(_, h)| h).collect();
     assert_eq!(
         sequence,

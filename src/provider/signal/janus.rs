@@ -323,7 +323,9 @@ impl Session {
     ) -> Result<(u64, String), SignalError> {
         let body = json!({"request": "joinandconfigure", "ptype": "publisher", "room": room,
                           "audio": true, "video": true});
-        let jsep = json!({"type": "offer", "sdp": offer});
+        // Our simulcast offers list their layers smallest first; Janus reads them largest first
+        // unless told (its substream 0 is then the smallest, as everywhere else).
+        let jsep = json!({"type": "offer", "sdp": offer, "rid_order": "lmh"});
         let e = self.request_event(handle, body, Some(jsep)).await?;
         let feed = e["plugindata"]["data"]["id"]
             .as_u64()
