@@ -172,8 +172,8 @@ impl MediaSender {
 
     /// Shares the bandwidth estimate for video among the layers, each capped at its
     /// configured rate; an upper layer it cannot carry goes off, and comes back with a key
-    /// frame when it can.
-    pub fn set_video_bitrate(&mut self, bps: u32) {
+    /// frame when it can. Whether every layer is on.
+    pub fn set_video_bitrate(&mut self, bps: u32) -> bool {
         let configured: Vec<u32> = self.layers.iter().map(|l| l.bitrate_bps).collect();
         let shares = allocate(&configured, bps, MIN_LAYER_SHARE);
         for (layer, share) in self.layers.iter_mut().zip(shares) {
@@ -188,6 +188,7 @@ impl MediaSender {
                 None => layer.active = false,
             }
         }
+        self.layers.iter().all(|l| l.active)
     }
 
     /// A key frame on every layer.

@@ -131,6 +131,7 @@ impl Sfu {
             current_on,
         );
         let probe = selector.probe_step(packet.wallclock);
+        let restart = selector.restart_estimator(packet.wallclock);
         let wanted = selector.keyframe_wanted(packet.wallclock);
         let top = rates.and_then(|r| r.rate_bps(r.count().saturating_sub(1), packet.wallclock));
         if let (Some(step), Some(top)) = (probe, top) {
@@ -139,6 +140,9 @@ impl Sfu {
                 Bitrate::bps(MIN_ESTIMATE_BPS),
                 Bitrate::bps((desired as u64).max(MIN_ESTIMATE_BPS)),
             );
+        }
+        if let Some(estimate) = restart {
+            peer.rtc.bwe().reset(Bitrate::bps(estimate as u64));
         }
         if let Some(layer) = wanted {
             self.request_keyframe_of(room, Some(layer));

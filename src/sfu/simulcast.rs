@@ -28,6 +28,9 @@ const PROBE_EVERY: Duration = Duration::from_millis(1500);
 /// over (a decrease, which probes nothing).
 pub const PROBE_STEP: f64 = 0.02;
 const PROBE_STEPS: u32 = 25;
+/// A viewer below the top layer whose estimate has not moved for this long has its estimator
+/// started over ([`LayerSelector::restart_estimator`]).
+const STALLED_AFTER: Duration = Duration::from_secs(4);
 /// Rates are measured over this window.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
 
@@ -139,6 +142,9 @@ pub struct LayerSelector {
     estimates: std::collections::VecDeque<(Instant, f64)>,
     /// The last probe below the top layer, and its step.
     probed: Option<(Instant, u32)>,
+    /// The last estimate given, and when; and when the estimator was last started over.
+    last_estimate: Option<(Instant, f64)>,
+    last_restart: Option<Instant>,
     count: usize,
 }
 
@@ -160,6 +166,8 @@ impl LayerSelector {
             switches: 0,
             estimates: Default::default(),
             probed: None,
+            last_estimate: None,
+            last_restart: None,
             count,
         }
     }
@@ -190,6 +198,7 @@ impl LayerSelector {
     /// [`UP_HOLD`] since the last step down. A layer fits while its rate is within the
     /// estimate, so an estimate wavering around a layer's rate does not flip it.
     pub fn on_estimate(&mut self, estimate_bps: f64, rates: &LayerRates, now: Instant) {
+        self.last_estimate = Some((now, estimate_bps));
         self.estimates.push_back((now, estimate_bps));
         while let Some(&(at, _)) = self.estimates.front() {
             if now.saturating_duration_since(at) <= KEEP_WINDOW {
@@ -244,6 +253,24 @@ impl LayerSelector {
         };
         self.probed = Some((now, step));
         Some(step)
+    }
+
+    /// When a viewer below the top layer should have its estimator started over from the last
+    /// estimate: none has come for [`STALLED_AFTER`] (str0m reports only changes). After
+    /// losses str0m's estimator can stay loss-limited, and then it probes for nothing, so the
+    /// raises of [`Self::probe_step`] find nothing either (measured: a capped viewer still on
+    /// its lower layer 12 s after the cap lifted, in one run of four). Started over, it probes
+    /// at 3 and 6 times the estimate at once.
+    pub fn restart_estimator(&mut self, now: Instant) -> Option<f64> {
+        let below_top = self.current.is_some_and(|l| l + 1 < self.count);
+        let (at, estimate) = self.last_estimate?;
+        let quiet = |t: Instant| now.saturating_duration_since(t) >= STALLED_AFTER;
+        if !below_top || self.pinned.is_some() || !quiet(at) || !self.last_restart.is_none_or(quiet)
+        {
+            return None;
+        }
+        self.last_restart = Some(now);
+        Some(estimate)
     }
 
     /// The layer to ask the publisher for a key frame on, when a switch waits for one.

@@ -196,3 +196,33 @@ fn key_frame_requests_for_a_layer_are_combined_and_none_is_lost() {
     assert!(!requests.pass("r", Some(0), at(t0, 300)));
     assert!(requests.pass("r", Some(0), at(t0, 650)));
 }
+
+#[test]
+fn an_estimate_quiet_below_the_top_layer_restarts_the_estimator_now_and_then() {
+    let t0 = Instant::now();
+    let r = rates(t0, 2000, [true; 3]);
+    let mut s = LayerSelector::new(3);
+    s.on_estimate(900_000.0, &r, at(t0, 2000));
+    assert_eq!(
+        s.restart_estimator(at(t0, 9000)),
+        None,
+        "not on a layer yet"
+    );
+    assert_eq!(s.target(), 1, "900 kbps carries the 500 kbps layer");
+    s.on_packet(1, 1, 0, at(t0, 2100), true, true);
+    assert_eq!(s.current(), Some(1));
+    assert_eq!(
+        s.restart_estimator(at(t0, 5000)),
+        None,
+        "an estimate 3 s ago"
+    );
+    assert_eq!(s.restart_estimator(at(t0, 6000)), Some(900_000.0));
+    assert_eq!(s.restart_estimator(at(t0, 9000)), None, "restarted 3 s ago");
+    assert_eq!(s.restart_estimator(at(t0, 10_000)), Some(900_000.0));
+    s.pin(Some(1));
+    assert_eq!(
+        s.restart_estimator(at(t0, 20_000)),
+        None,
+        "a pinned viewer asked for it"
+    );
+}

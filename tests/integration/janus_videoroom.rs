@@ -91,7 +91,7 @@ async fn publish_and_subscribe_through_janus_videoroom() {
     let _ = session.destroy().await;
 }
 
-async fn janus_is_up() -> bool {
+pub(crate) async fn janus_is_up() -> bool {
     let janus = Janus::new(reqwest::Client::new(), JANUS, Duration::from_secs(2));
     match janus.create_session().await {
         Ok(_) => true,

@@ -10,7 +10,6 @@ use rtcbench::client::driver::bind;
 use rtcbench::client::native::{NativePeer, Role};
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role as ReceiverRole, VideoReceiver};
 use rtcbench::media::simulcast::LayerConfig;
-use rtcbench::provider::signal::janus::Janus;
 use rtcbench::provider::signal::whip;
 use rtcbench::record::ReceiverSummary;
 use rtcbench::runner::providers::run_each;
@@ -18,7 +17,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::watch;
 
-const JANUS: &str = "http://10.99.0.2:8088/janus";
 /// When the viewers ask for the top layer, then the middle one (from the group's start).
 const ASK_HIGH_S: f64 = 5.0;
 const ASK_MID_S: f64 = 10.0;
@@ -45,17 +43,6 @@ stagger = "200ms"
 layer = "low"
 layer_schedule = [{ at = "5s", layer = "high" }, { at = "10s", layer = "mid" }]
 "#;
-
-async fn janus_is_up() -> bool {
-    let janus = Janus::new(reqwest::Client::new(), JANUS, Duration::from_secs(2));
-    match janus.create_session().await {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("Janus skipped: none at {JANUS} ({e}); run scripts/janus-local.sh up");
-            false
-        }
-    }
-}
 
 /// The sizes a viewer was shown, by height, in order, each with when it began.
 fn heights(s: &ReceiverSummary) -> Vec<(f64, u32)> {
@@ -127,7 +114,7 @@ async fn viewers_ask_for_layers_over_whep_and_janus_substreams_and_get_them_in_o
     let _heavy = common::heavy().await;
     let dir = common::temp_dir("layer-asks");
     let mut providers = vec![PathBuf::from("providers/embedded.toml")];
-    if janus_is_up().await {
+    if crate::janus_videoroom::janus_is_up().await {
         providers.push(PathBuf::from("providers/janus-local.toml"));
     }
     let (_tx, stop) = watch::channel(false);
@@ -253,4 +240,88 @@ fn session_of(layer_url: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// A scenario publishing simulcast, with `video` lines after `[video]`'s size and rate and
+/// `group` lines after a room group's name.
+fn simulcast_room(video: &str, group: &str) -> String {
+    format!(
+        "name = \"x\"\nduration = \"10s\"\ntransport = \"webrtc\"\n[video]\nwidth = 640\nheight = 360\nbitrate = \"1Mbps\"\n{video}\n[[group]]\nname = \"a\"\n{group}\n"
+    )
+}
+
+#[test]
+fn simulcast_layers_and_asks_for_them_are_checked() {
+    let two = "simulcast = [{ scale_down = 2, bitrate = \"300kbps\" }]";
+    crate::scenario_errors::check(
+        &simulcast_room(
+            "simulcast = [{ scale_down = 3, bitrate = \"100kbps\" }]",
+            "receivers = 2",
+        ),
+        8,
+        13,
+        "video.simulcast",
+        "scale_down 3 is not allowed",
+    );
+    crate::scenario_errors::check(
+        &simulcast_room(
+            "simulcast = [{ scale_down = 2, bitrate = \"2Mbps\" }]",
+            "receivers = 2",
+        ),
+        8,
+        13,
+        "video.simulcast",
+        "not below the top layer's",
+    );
+    crate::scenario_errors::check(
+        &simulcast_room(two, "kind = \"call\"\npairs = 1\nlayer = \"low\""),
+        13,
+        9,
+        "group[0].layer",
+        "only a room's viewers",
+    );
+    crate::scenario_errors::check(
+        &simulcast_room("", "receivers = 2\nlayer = \"high\""),
+        12,
+        9,
+        "group[0].layer",
+        "the publisher sends one layer",
+    );
+    crate::scenario_errors::check(
+        &simulcast_room(
+            two,
+            "receivers = 2\nlayer_schedule = [{ at = \"2s\", layer = \"mid\" }]",
+        ),
+        12,
+        18,
+        "group[0].layer_schedule",
+        "needs three layers",
+    );
+    crate::scenario_errors::check(
+        &simulcast_room(
+            two,
+            "receivers = 2\nlayer_schedule = [{ at = \"5s\", layer = \"high\" }, { at = \"3s\", layer = \"low\" }]",
+        ),
+        12,
+        57,
+        "group[0].layer_schedule[1].at",
+        "in time order",
+    );
+    crate::scenario_errors::check(
+        &simulcast_room(
+            two,
+            "receivers = 2\nlayer_schedule = [{ at = \"12s\", layer = \"low\" }]",
+        ),
+        12,
+        26,
+        "group[0].layer_schedule[0].at",
+        "after the run ends",
+    );
+    crate::scenario_errors::check(
+        &simulcast_room(two, "receivers = 2\nlayer = \"best\""),
+        12,
+        9,
+        "group[0].layer",
+        "unknown variant `best`",
+    );
 }

@@ -21,7 +21,7 @@ fn error_of(src: &str) -> (usize, usize, String, String) {
     }
 }
 
-fn check(src: &str, line: usize, column: usize, field: &str, words: &str) {
+pub(crate) fn check(src: &str, line: usize, column: usize, field: &str, words: &str) {
     let (l, c, f, m) = error_of(src);
     assert_eq!(
         (l, c, f.as_str()),
@@ -534,89 +534,5 @@ fn cdn_audience_shares_are_checked_with_their_place() {
         13,
         "group[0].audience[0]",
         "transport = \"webrtc\"",
-    );
-}
-
-/// A scenario publishing simulcast, with `video` lines after `[video]`'s size and rate and
-/// `group` lines after a room group's name.
-fn simulcast_room(video: &str, group: &str) -> String {
-    format!(
-        "name = \"x\"\nduration = \"10s\"\ntransport = \"webrtc\"\n[video]\nwidth = 640\nheight = 360\nbitrate = \"1Mbps\"\n{video}\n[[group]]\nname = \"a\"\n{group}\n"
-    )
-}
-
-#[test]
-fn simulcast_layers_and_asks_for_them_are_checked() {
-    let two = "simulcast = [{ scale_down = 2, bitrate = \"300kbps\" }]";
-    check(
-        &simulcast_room(
-            "simulcast = [{ scale_down = 3, bitrate = \"100kbps\" }]",
-            "receivers = 2",
-        ),
-        8,
-        13,
-        "video.simulcast",
-        "scale_down 3 is not allowed",
-    );
-    check(
-        &simulcast_room(
-            "simulcast = [{ scale_down = 2, bitrate = \"2Mbps\" }]",
-            "receivers = 2",
-        ),
-        8,
-        13,
-        "video.simulcast",
-        "not below the top layer's",
-    );
-    check(
-        &simulcast_room(two, "kind = \"call\"\npairs = 1\nlayer = \"low\""),
-        13,
-        9,
-        "group[0].layer",
-        "only a room's viewers",
-    );
-    check(
-        &simulcast_room("", "receivers = 2\nlayer = \"high\""),
-        12,
-        9,
-        "group[0].layer",
-        "the publisher sends one layer",
-    );
-    check(
-        &simulcast_room(
-            two,
-            "receivers = 2\nlayer_schedule = [{ at = \"2s\", layer = \"mid\" }]",
-        ),
-        12,
-        18,
-        "group[0].layer_schedule",
-        "needs three layers",
-    );
-    check(
-        &simulcast_room(
-            two,
-            "receivers = 2\nlayer_schedule = [{ at = \"5s\", layer = \"high\" }, { at = \"3s\", layer = \"low\" }]",
-        ),
-        12,
-        57,
-        "group[0].layer_schedule[1].at",
-        "in time order",
-    );
-    check(
-        &simulcast_room(
-            two,
-            "receivers = 2\nlayer_schedule = [{ at = \"12s\", layer = \"low\" }]",
-        ),
-        12,
-        26,
-        "group[0].layer_schedule[0].at",
-        "after the run ends",
-    );
-    check(
-        &simulcast_room(two, "receivers = 2\nlayer = \"best\""),
-        12,
-        9,
-        "group[0].layer",
-        "unknown variant `best`",
     );
 }

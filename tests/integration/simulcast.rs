@@ -34,6 +34,23 @@ probes = 2
 networks = [{ profile = "capped", share = "50%" }]
 "#;
 
+/// `rtcbench run` of `scenario` in a fresh folder: the folder and what the run wrote.
+fn run(tag: &str, scenario: &str) -> (std::path::PathBuf, RunResults) {
+    let dir = common::temp_dir(tag);
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, scenario).expect("write");
+    let out = dir.join("out");
+    let run = common::run_to(&path, &out);
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let results = RunResults::read(&out.join("run.json")).expect("run.json");
+    (dir, results)
+}
+
 fn changes(s: &ReceiverSummary) -> Vec<(f64, u32)> {
     let layers = s.layers.as_ref().expect("layers shown");
     layers.changes.iter().map(|c| (c.at_s, c.height)).collect()
@@ -42,18 +59,7 @@ fn changes(s: &ReceiverSummary) -> Vec<(f64, u32)> {
 #[test]
 fn a_capped_viewer_drops_to_a_layer_that_fits_and_climbs_back_while_others_stay_on_top() {
     let _heavy = common::heavy_blocking();
-    let dir = common::temp_dir("simulcast");
-    let scenario = dir.join("layer-switch.toml");
-    std::fs::write(&scenario, SCENARIO).expect("write");
-    let out = dir.join("out");
-    let run = common::run_to(&scenario, &out);
-    assert!(
-        run.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let r = RunResults::read(&out.join("run.json")).expect("run.json");
+    let (dir, r) = run("simulcast", SCENARIO);
 
     let uncapped = r.group("room").expect("uncapped group");
     for s in &uncapped.sessions {
@@ -135,5 +141,71 @@ fn a_capped_viewer_drops_to_a_layer_that_fits_and_climbs_back_while_others_stay_
         kbps.iter().all(|&(_, _, max)| max < 1000.0),
         "every viewer's video under the 1 Mbps cap each second"
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+const UPLINK_SCENARIO: &str = r#"name = "uplink-cap-test"
+duration = "30s"
+transport = "webrtc"
+[video]
+width = 640
+height = 360
+bitrate = "1.5Mbps"
+simulcast = [
+  { scale_down = 4, bitrate = "150kbps" },
+  { scale_down = 2, bitrate = "400kbps" },
+]
+[network.uplink]
+base = "clean"
+schedule = [{ at = "5s", profile = "up-800kbps" }, { at = "13s", profile = "clean" }]
+[network.up-800kbps]
+rate = "800kbps"
+[[group]]
+name = "room"
+receivers = 2
+probes = 0
+publisher_network = "uplink"
+"#;
+
+/// The publisher's uplink capped at 800 kbps from 5 s to 13 s: its own bandwidth estimate turns
+/// the 1.5 Mbps top layer off (the two below take 550 kbps together), so its uncapped viewers
+/// are moved to a layer still sent; when the cap lifts the top layer comes back within 10 s, and
+/// so do they.
+#[test]
+fn a_publisher_whose_uplink_narrows_turns_its_top_layer_off_and_back_on() {
+    let _heavy = common::heavy_blocking();
+    let (dir, r) = run("simulcast-uplink", UPLINK_SCENARIO);
+    let room = r.group("room").expect("room");
+    for s in &room.sessions {
+        let shown = changes(s);
+        eprintln!("{}: {shown:?}", s.id);
+        assert_eq!(shown[0].1, 360, "{}: starts on the top layer", s.id);
+        let down = shown
+            .iter()
+            .find(|&&(at, h)| at >= 5.0 && h < 360)
+            .expect("a smaller layer while the uplink is capped");
+        assert!(
+            down.0 < 5.0 + 5.0,
+            "{}: down after {:.1} s",
+            s.id,
+            down.0 - 5.0
+        );
+        let up = shown
+            .iter()
+            .find(|&&(at, h)| at > down.0 && h == 360)
+            .expect("the top layer back after the cap");
+        assert!(
+            up.0 >= 13.0,
+            "{}: back on top under the cap at {:.1} s",
+            s.id,
+            up.0
+        );
+        assert!(
+            up.0 < 13.0 + 10.0,
+            "{}: back on top {:.1} s after the cap",
+            s.id,
+            up.0 - 13.0
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
