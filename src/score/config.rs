@@ -137,6 +137,15 @@ pub fn default_metrics() -> Vec<ScoredMetric> {
             "Motion looks smooth while nearly every frame arrives; at half the source's rate product demonstrations judder.",
         ),
         metric(
+            "resolution_delivered_pct",
+            "resolution delivered (% of source pixels)",
+            Picture,
+            (Source::ResolutionDeliveredPct, Stat::Mean, webrtc()),
+            (Higher, 90.0, 50.0, 20.0),
+            2.0,
+            "What a simulcast viewer on a lower layer loses: a quarter of the pixels (half the width) blurs a price tag or a product's texture. PSNR is scored against the size shown, so this says what it cannot.",
+        ),
+        metric(
             "audio_mos",
             "audio MOS (E-model)",
             Picture,

@@ -63,6 +63,9 @@ pub enum Source {
     Fps,
     /// Received frame rate as a share of the source's.
     FpsDeliveredPct,
+    /// Pixels shown as a share of the source's, over the time watched (a simulcast viewer on a
+    /// lower layer sees fewer).
+    ResolutionDeliveredPct,
     /// ITU-T G.107 E-model MOS from the session's audio delay, jitter and gaps.
     Mos,
     /// Sessions with a negotiated track that carried no packet.
@@ -73,7 +76,7 @@ pub enum Source {
     StallRatioPct,
 }
 
-pub const SOURCES: [Source; 14] = [
+pub const SOURCES: [Source; 15] = [
     Source::E2eLatencyMs,
     Source::ConnectMs,
     Source::FirstFrameMs,
@@ -84,6 +87,7 @@ pub const SOURCES: [Source; 14] = [
     Source::PsnrDb,
     Source::Fps,
     Source::FpsDeliveredPct,
+    Source::ResolutionDeliveredPct,
     Source::Mos,
     Source::SilentTrackPct,
     Source::StartupMs,
@@ -103,6 +107,7 @@ impl Source {
             Source::PsnrDb => "psnr_db",
             Source::Fps => "fps",
             Source::FpsDeliveredPct => "fps_delivered_pct",
+            Source::ResolutionDeliveredPct => "resolution_delivered_pct",
             Source::Mos => "mos",
             Source::SilentTrackPct => "silent_track_pct",
             Source::StartupMs => "startup_ms",
@@ -236,13 +241,38 @@ pub fn group_role(results: &RunResults, group: &str) -> Role {
     }
 }
 
-fn target_fps(results: &RunResults) -> Option<f64> {
-    results
-        .scenario
-        .get("video")
-        .and_then(|v| v.get("fps"))
-        .and_then(|f| f.as_f64())
-        .filter(|f| *f > 0.0)
+/// What the source sent, as the scenario says: what delivered shares are taken of.
+#[derive(Debug, Clone, Copy)]
+struct SourceVideo {
+    fps: Option<f64>,
+    pixels: Option<f64>,
+}
+
+fn source_video(results: &RunResults) -> SourceVideo {
+    let field = |name: &str| {
+        results
+            .scenario
+            .get("video")
+            .and_then(|v| v.get(name))
+            .and_then(|f| f.as_f64())
+            .filter(|f| *f > 0.0)
+    };
+    SourceVideo {
+        fps: field("fps"),
+        pixels: field("width").zip(field("height")).map(|(w, h)| w * h),
+    }
+}
+
+/// The share of `source_pixels` a session was shown, weighted by the time at each size.
+fn resolution_delivered_pct(s: &ReceiverSummary, source_pixels: f64) -> Option<f64> {
+    let layers = s.layers.as_ref()?;
+    let (pixel_ms, ms) = layers.resolutions.iter().fold((0.0, 0.0), |(px, ms), r| {
+        (
+            px + f64::from(r.width) * f64::from(r.height) * r.ms,
+            ms + r.ms,
+        )
+    });
+    (ms > 0.0).then(|| (pixel_ms / ms / source_pixels * 100.0).min(100.0))
 }
 
 fn one(v: Option<f64>) -> Option<Unit> {
@@ -253,7 +283,7 @@ fn share(part: bool) -> Option<Unit> {
     Some(vec![(if part { 1.0 } else { 0.0 }, 1.0)])
 }
 
-fn session_units(s: &ReceiverSummary, fps: Option<f64>) -> Vec<Option<Unit>> {
+fn session_units(s: &ReceiverSummary, video: SourceVideo) -> Vec<Option<Unit>> {
     let joined = s.joined;
     SOURCES
         .iter()
@@ -277,9 +307,14 @@ fn session_units(s: &ReceiverSummary, fps: Option<f64>) -> Vec<Option<Unit>> {
             Source::DropPct => joined.then(|| share(s.reconnects.drops > 0)).flatten(),
             Source::PsnrDb => one(s.psnr_db),
             Source::Fps => one(joined.then_some(s.fps)),
-            Source::FpsDeliveredPct => one(fps
+            Source::FpsDeliveredPct => one(video
+                .fps
                 .filter(|_| joined && s.frames_rendered > 1)
                 .map(|target| (s.fps / target * 100.0).min(100.0))),
+            Source::ResolutionDeliveredPct => one(video
+                .pixels
+                .filter(|_| joined)
+                .and_then(|pixels| resolution_delivered_pct(s, pixels))),
             Source::Mos => one(emodel::session_mos(s)),
             Source::SilentTrackPct => share(!s.silent_tracks.is_empty()),
             Source::StartupMs => one(s.cdn.as_ref().and_then(|c| c.startup_ms)),
@@ -295,15 +330,15 @@ fn session_units(s: &ReceiverSummary, fps: Option<f64>) -> Vec<Option<Unit>> {
 /// Every session of a run as rows; a publisher that could not publish counts as a failed
 /// join of its group, as in the run's own totals.
 pub fn rows(results: &RunResults) -> Vec<Row> {
-    let fps = target_fps(results);
+    let source = source_video(results);
     results
         .groups
         .iter()
-        .flat_map(|g| group_rows(results, g, fps))
+        .flat_map(|g| group_rows(results, g, source))
         .collect()
 }
 
-fn group_rows(results: &RunResults, g: &GroupResult, fps: Option<f64>) -> Vec<Row> {
+fn group_rows(results: &RunResults, g: &GroupResult, source: SourceVideo) -> Vec<Row> {
     let role = group_role(results, &g.name);
     let row = |units, vantage: Option<&String>| Row {
         role,
@@ -315,7 +350,7 @@ fn group_rows(results: &RunResults, g: &GroupResult, fps: Option<f64>) -> Vec<Ro
     let mut out: Vec<Row> = g
         .sessions
         .iter()
-        .map(|s| row(session_units(s, fps), s.vantage.as_ref()))
+        .map(|s| row(session_units(s, source), s.vantage.as_ref()))
         .collect();
     for _ in &g.publisher_failures {
         let mut units = vec![None; SOURCES.len()];

@@ -70,6 +70,48 @@ fn the_cdn_audience_is_its_own_role_split_by_protocol_and_kept_out_of_webrtc_fig
 }
 
 #[test]
+fn resolution_delivered_weighs_each_size_by_its_time_and_is_not_measured_without_sizes() {
+    use crate::record::{LayersShown, ResolutionTime};
+    let blank = crate::media::receiver::Receiver::new(
+        "v".into(),
+        crate::media::receiver::Role::Light,
+        0,
+        crate::media::receiver::VideoReceiver::new(0, None),
+        crate::media::receiver::AudioReceiver::new(None),
+    );
+    let mut s = blank.summary("room", 0);
+    s.joined = true;
+    let source = SourceVideo {
+        fps: Some(30.0),
+        pixels: Some(640.0 * 360.0),
+    };
+    let figure = |s: &ReceiverSummary| {
+        session_units(s, source)[Source::ResolutionDeliveredPct.index()]
+            .as_ref()
+            .map(|unit| unit[0].0)
+    };
+    assert_eq!(figure(&s), None, "no size known: not measured");
+    let size = |width, height, ms| ResolutionTime {
+        width,
+        height,
+        ms,
+        psnr_db: None,
+    };
+    // 6 s at full size and 2 s at half the width and height (a quarter of the pixels).
+    s.layers = Some(LayersShown {
+        resolutions: vec![size(640, 360, 6_000.0), size(320, 180, 2_000.0)],
+        ..LayersShown::default()
+    });
+    let pct = figure(&s).expect("measured");
+    assert!(
+        (pct - (6.0 * 100.0 + 2.0 * 25.0) / 8.0).abs() < 1e-9,
+        "{pct}"
+    );
+    s.joined = false;
+    assert_eq!(figure(&s), None, "a failed join delivers nothing to score");
+}
+
+#[test]
 fn stall_ratio_is_stall_time_over_watched_time_pooled_over_viewers() {
     let viewer = |stall_ms: f64, watched_s: f64| {
         use crate::media::receiver::{AudioReceiver, Receiver, VideoReceiver};
@@ -89,7 +131,13 @@ fn stall_ratio_is_stall_time_over_watched_time_pooled_over_viewers() {
             ..Default::default()
         });
         Row {
-            units: session_units(&s, None),
+            units: session_units(
+                &s,
+                SourceVideo {
+                    fps: None,
+                    pixels: None,
+                },
+            ),
             ..Row::new(Role::Cdn, "room~hls", "clean")
         }
     };
