@@ -30,6 +30,46 @@ pub fn layer_of_rid(rid: &str, count: usize) -> Option<usize> {
     (0..count).find(|&i| rid_of(i, count) == rid)
 }
 
+/// How often a probe ramp raises the wanted rate.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_millis(1500);
+/// Each raise asks for this much more than the wanted rate, one step more each time, up to
+/// [`PROBE_STEPS`] steps, then starts over (a decrease, which probes nothing).
+const PROBE_STEP: f64 = 0.02;
+const PROBE_STEPS: u32 = 25;
+
+/// Raises the rate a bandwidth estimator is asked for, step by step, while a simulcast layer
+/// waits for room. str0m probes when the wanted rate rises; otherwise an estimate held near
+/// what is sent (a layer off, or a viewer on a lower layer) stays there long after the network
+/// recovered, as its own probe for a stagnant estimate waits 15 s.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeRamp {
+    /// The last raise and its step.
+    last: Option<(std::time::Instant, u32)>,
+}
+
+impl ProbeRamp {
+    /// The step of a raise due at `now`, if one is.
+    pub fn due(&mut self, now: std::time::Instant) -> Option<u32> {
+        let step = match self.last {
+            Some((at, _)) if now.saturating_duration_since(at) < PROBE_EVERY => return None,
+            Some((_, step)) => (step + 1) % PROBE_STEPS,
+            None => 1,
+        };
+        self.last = Some((now, step));
+        Some(step)
+    }
+
+    /// What the wanted rate is multiplied by at `step`.
+    pub fn factor(step: u32) -> f64 {
+        1.0 + PROBE_STEP * f64::from(step)
+    }
+
+    /// Ends the ramp; whether one was running.
+    pub fn stop(&mut self) -> bool {
+        self.last.take().is_some()
+    }
+}
+
 /// What a viewer asks its provider for: a layer of the publisher's simulcast, or the
 /// provider's own choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 //! layer rates, each viewer's layer chosen from its bandwidth estimate (`simulcast.rs`), and key
 //! frames asked of one layer.
 
-use super::simulcast::{begins_keyframe, LayerRates, LayerSelector, PROBE_STEP};
+use super::simulcast::{begins_keyframe, LayerRates, LayerSelector};
 use super::{RoomPacket, Sfu, SfuError, Side};
+use crate::media::simulcast::ProbeRamp;
 use std::time::Instant;
 use str0m::bwe::Bitrate;
 use str0m::media::{KeyframeRequestKind, Rid};
@@ -135,7 +136,7 @@ impl Sfu {
         let wanted = selector.keyframe_wanted(packet.wallclock);
         let top = rates.and_then(|r| r.rate_bps(r.count().saturating_sub(1), packet.wallclock));
         if let (Some(step), Some(top)) = (probe, top) {
-            let desired = top * PROBE_ABOVE_TOP * (1.0 + PROBE_STEP * step as f64);
+            let desired = top * PROBE_ABOVE_TOP * ProbeRamp::factor(step);
             peer.rtc.bwe().set_bitrate(
                 Bitrate::bps(MIN_ESTIMATE_BPS),
                 Bitrate::bps((desired as u64).max(MIN_ESTIMATE_BPS)),

@@ -4,6 +4,7 @@
 //! numbers and RTP times are rewritten across switches. Sans-IO: packets, estimates and instants
 //! in, decisions out.
 
+use crate::media::simulcast::ProbeRamp;
 use std::time::{Duration, Instant};
 
 const WRAP: u64 = 1 << 16;
@@ -20,14 +21,6 @@ const LAYER_SILENT: Duration = Duration::from_millis(600);
 /// A layer is kept while the highest estimate of this window covers it: a delay-based
 /// estimate dips on each queue build-up behind a cap, and a dip alone is not a lower rate.
 const KEEP_WINDOW: Duration = Duration::from_millis(1500);
-/// A viewer below the top layer has its estimator probe this often: str0m probes when the
-/// wanted rate rises, and otherwise an estimate a little above a lower layer's rate can stay
-/// there long after the network recovered (its "stagnant" probe waits 15 s).
-const PROBE_EVERY: Duration = Duration::from_millis(1500);
-/// Each probe asks for this much more than the last, up to [`PROBE_STEPS`] steps, then starts
-/// over (a decrease, which probes nothing).
-pub const PROBE_STEP: f64 = 0.02;
-const PROBE_STEPS: u32 = 25;
 /// A viewer below the top layer whose estimate has not moved for this long has its estimator
 /// started over ([`LayerSelector::restart_estimator`]).
 const STALLED_AFTER: Duration = Duration::from_secs(4);
@@ -141,7 +134,8 @@ pub struct LayerSelector {
     /// The estimates of the last [`KEEP_WINDOW`], oldest first.
     estimates: std::collections::VecDeque<(Instant, f64)>,
     /// The last probe below the top layer, and its step.
-    probed: Option<(Instant, u32)>,
+    /// Raises of the rate its estimator is asked for, while below the top layer.
+    probe: ProbeRamp,
     /// The last estimate given, and when; and when the estimator was last started over.
     last_estimate: Option<(Instant, f64)>,
     last_restart: Option<Instant>,
@@ -165,7 +159,7 @@ impl LayerSelector {
             keyframe_asked: None,
             switches: 0,
             estimates: Default::default(),
-            probed: None,
+            probe: ProbeRamp::default(),
             last_estimate: None,
             last_restart: None,
             count,
@@ -239,20 +233,13 @@ impl LayerSelector {
         }
     }
 
-    /// When a viewer below the top layer should probe again: the step, by which the wanted
-    /// rate is raised ([`PROBE_STEP`] each).
+    /// When a viewer below the top layer should probe again: the step of its [`ProbeRamp`].
     pub fn probe_step(&mut self, now: Instant) -> Option<u32> {
         let below_top = self.current.is_some_and(|l| l + 1 < self.count);
         if !below_top || self.pinned.is_some() {
             return None;
         }
-        let step = match self.probed {
-            Some((at, _)) if now.saturating_duration_since(at) < PROBE_EVERY => return None,
-            Some((_, step)) => (step + 1) % PROBE_STEPS,
-            None => 1,
-        };
-        self.probed = Some((now, step));
-        Some(step)
+        self.probe.due(now)
     }
 
     /// When a viewer below the top layer should have its estimator started over from the last

@@ -110,15 +110,7 @@ pub async fn offer_within(
     .map(|target| absolute(endpoint, &target));
     let body = read_limited(response, max_body).await;
     if status != StatusCode::CREATED && status != StatusCode::OK {
-        let excerpt: String = match &body {
-            Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(800)])
-                .chars()
-                .take(200)
-                .collect(),
-            Err(e) => e.to_string(),
-        };
-        let mut e = SignalError::new(Step::Status, format!("HTTP {status}: {}", excerpt.trim()));
-        e.status = Some(status.as_u16());
+        let mut e = status_error(Step::Status, status, &body);
         e.retry_after = retry_after;
         return Err(e);
     }
@@ -305,13 +297,27 @@ pub async fn ask_layer(
     if status.is_success() {
         return Ok(());
     }
-    let excerpt = match read_limited(response, 800).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+    let body = read_limited(response, MAX_SIGNAL_BODY).await;
+    Err(status_error(Step::Layer, status, &body))
+}
+
+/// A refusal at `step`: the status, and the start of what the server said (or why its body
+/// could not be read).
+fn status_error(
+    step: Step,
+    status: StatusCode,
+    body: &Result<Vec<u8>, super::body::BodyError>,
+) -> SignalError {
+    let excerpt: String = match body {
+        Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(800)])
+            .chars()
+            .take(200)
+            .collect(),
         Err(e) => e.to_string(),
     };
-    let mut e = SignalError::new(Step::Layer, format!("HTTP {status}: {}", excerpt.trim()));
+    let mut e = SignalError::new(step, format!("HTTP {status}: {}", excerpt.trim()));
     e.status = Some(status.as_u16());
-    Err(e)
+    e
 }
 
 /// Ends a session (DELETE on its resource).
