@@ -41,6 +41,8 @@ pub enum Command {
         shard: ShardArgs,
         #[command(flatten)]
         score: ScoreArgs,
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
     },
     /// Compare runs made before (different providers, or repeats): scores with intervals,
     /// ties, claims, and one report.
@@ -177,6 +179,9 @@ pub enum DeployTarget {
         /// Label every shard with this vantage point (one Job per region for several).
         #[arg(long)]
         region: Option<String>,
+        /// Every shard pushes its live figures to this Prometheus remote-write URL.
+        #[arg(long, value_name = "URL")]
+        metrics_push: Option<String>,
         #[arg(long)]
         seed: Option<u64>,
         /// Folder to write the manifests into.
@@ -208,6 +213,40 @@ pub struct ShardArgs {
     /// How long shard 0 waits for the others before starting with those that came.
     #[arg(long, value_parser = parse_duration, default_value = "120s")]
     pub barrier_timeout: std::time::Duration,
+}
+
+/// Live telemetry while the run goes on (docs/telemetry.md).
+#[derive(Debug, clap::Args)]
+pub struct TelemetryArgs {
+    /// Serve OpenMetrics at http://ADDR/metrics for a Prometheus to scrape (e.g.
+    /// 127.0.0.1:9464; port 0 picks a free one and says which).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+    /// Push the same samples by Prometheus remote write to URL (e.g.
+    /// http://prometheus:9090/api/v1/write), every --metrics-push-every and at the end.
+    #[arg(long, value_name = "URL")]
+    pub metrics_push: Option<String>,
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub metrics_push_every: std::time::Duration,
+    /// After the run, keep /metrics up until it is scraped once more, for at most this long
+    /// (0s: stop at once).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub metrics_linger: std::time::Duration,
+    /// Serve a live page of the run at http://ADDR/ (self-contained; no CDN).
+    #[arg(long, value_name = "ADDR")]
+    pub dashboard: Option<String>,
+}
+
+impl TelemetryArgs {
+    pub fn options(self) -> crate::telemetry::TelemetryOptions {
+        crate::telemetry::TelemetryOptions {
+            metrics: self.metrics,
+            dashboard: self.dashboard,
+            push: self.metrics_push,
+            push_every: self.metrics_push_every,
+            linger: self.metrics_linger,
+        }
+    }
 }
 
 /// How a comparison is scored.

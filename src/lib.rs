@@ -20,3 +20,4 @@ pub mod runner;
 pub mod scenario;
 pub mod score;
 pub mod sfu;
+pub mod telemetry;

@@ -37,6 +37,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             force,
             shard,
             score,
+            telemetry,
         } => {
             let shard = shard_options(shard)?;
             let options = RunOptions {
@@ -48,6 +49,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 force,
                 progress: true,
                 score: score.options(),
+                telemetry: telemetry.options(),
             };
             run(&scenario, options)
         }
@@ -139,6 +141,7 @@ fn deploy(target: rtcbench::cli::DeployTarget) -> Result<ExitCode> {
         namespace,
         region,
         seed,
+        metrics_push,
         out,
     } = target;
     let spec = rtcbench::deploy::kubernetes_job(rtcbench::deploy::Request {
@@ -150,6 +153,7 @@ fn deploy(target: rtcbench::cli::DeployTarget) -> Result<ExitCode> {
         namespace,
         region,
         seed,
+        metrics_push,
     })?;
     let written = rtcbench::deploy::kubernetes::write(&spec, &out)
         .with_context(|| format!("writing the manifests into {}", out.display()))?;

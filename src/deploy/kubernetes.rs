@@ -45,6 +45,8 @@ pub struct JobSpec {
     pub barrier_seconds: u64,
     /// `--region` for every shard (one region per Job; a Job per region for several).
     pub region: Option<String>,
+    /// `--metrics-push` for every shard: pods nobody scrapes report to one Prometheus.
+    pub metrics_push: Option<String>,
     pub results_storage: String,
 }
 
@@ -167,6 +169,9 @@ fn shard_args(spec: &JobSpec) -> Vec<String> {
     ];
     if let Some(p) = &spec.provider {
         args.extend(["--provider".into(), format!("{CONFIG_DIR}/{}", p.name)]);
+    }
+    if let Some(url) = &spec.metrics_push {
+        args.extend(["--metrics-push".into(), url.clone()]);
     }
     args
 }
@@ -318,6 +323,7 @@ mod tests {
             grace_seconds: 60,
             barrier_seconds: 300,
             region: None,
+            metrics_push: None,
             results_storage: "5Gi".into(),
         }
     }
@@ -343,6 +349,33 @@ mod tests {
             pod["containers"][0]["resources"]["requests"]["cpu"],
             "1300m"
         );
+    }
+
+    #[test]
+    fn every_shard_pushes_its_live_figures_when_asked() {
+        let args_of = |spec: &JobSpec| {
+            let all = manifests(spec);
+            let job = &all.iter().find(|(f, _)| *f == "job.yaml").unwrap().1;
+            job["spec"]["template"]["spec"]["containers"][0]["args"].clone()
+        };
+        let quiet = args_of(&spec());
+        assert!(!quiet.to_string().contains("--metrics-push"));
+        let url = "http://prometheus.monitoring:9090/api/v1/write";
+        let pushed = args_of(&JobSpec {
+            metrics_push: Some(url.into()),
+            ..spec()
+        });
+        let args: Vec<&str> = pushed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let at = args
+            .iter()
+            .position(|a| *a == "--metrics-push")
+            .expect("flag");
+        assert_eq!(args[at + 1], url);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Request<'a> {
     pub namespace: Option<String>,
     pub region: Option<String>,
     pub seed: Option<u64>,
+    /// A Prometheus remote-write URL every shard pushes its live figures to.
+    pub metrics_push: Option<String>,
 }
 
 fn read(path: &Path) -> Result<String, DeployError> {
@@ -122,6 +124,7 @@ pub fn kubernetes_job(r: Request) -> Result<kubernetes::JobSpec, DeployError> {
         grace_seconds: 2 * step_timeout.as_secs().max(1) + 30,
         barrier_seconds: 300,
         region: r.region,
+        metrics_push: r.metrics_push,
         results_storage: "5Gi".into(),
         name,
     })

@@ -28,7 +28,7 @@ impl Abort {
 }
 
 /// The gate's statistic over `metric` in `group` so far, or the group's failed sessions.
-fn observe(g: &GateSpec, live: &Live, group: &str) -> Option<f64> {
+pub fn observe(g: &GateSpec, live: &Live, group: &str) -> Option<f64> {
     if g.metric == "failed_sessions" {
         return Some(live.failures_in(group) as f64);
     }

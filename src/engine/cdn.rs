@@ -47,7 +47,7 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
             "the provider serves no {} playback",
             live.protocol.name()
         )));
-        ctx.live.failure(&ctx.group);
+        ctx.live.settled(&s);
         return s;
     };
     let recorder = ctx.recorder.clone();
@@ -58,7 +58,7 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
     });
     let span = (until, ctx.stop.clone());
     let http = ctx.http.clone();
-    ctx.live.session_up();
+    ctx.live.session_up(&ctx.group, w.plan.role, &w.plan.id);
     let (stats, probe) = match live.protocol {
         LiveProtocol::HttpFlv => {
             let config = FlvConfig {
@@ -82,7 +82,6 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
             (played.stats, played.probe)
         }
     };
-    ctx.live.session_down();
     let end = ctx.clock.now();
     let base = blank(probe).summary(&ctx.group, end);
     let mut s = summarise(&stats, live.protocol.name(), base, ctx.run_start);
@@ -111,7 +110,6 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
         }
     }
     if !s.joined {
-        ctx.live.failure(&ctx.group);
         let why = stats
             .errors
             .first()
@@ -119,5 +117,6 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
             .unwrap_or_else(|| "no frame was shown".into());
         s.failure = Some(Step::Media.failed(format!("{} playback: {why}", live.protocol.name())));
     }
+    ctx.live.settled(&s);
     s
 }

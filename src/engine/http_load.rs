@@ -63,8 +63,11 @@ struct Shared {
     setup_failure: Mutex<Option<String>>,
     /// Counted from the answers themselves: goose's own counts include the responses its
     /// coordinated-omission mitigation makes up.
-    tallies: Mutex<BTreeMap<String, RequestTally>>,
+    tallies: Tallies,
 }
+
+/// A load's tallies by request name, shared with the live view.
+pub type Tallies = Arc<Mutex<BTreeMap<String, RequestTally>>>;
 
 fn method_of(m: &str) -> GooseMethod {
     match m {
@@ -250,6 +253,7 @@ pub async fn run(
     run_start: Micros,
     interval_us: u64,
     mut stop: watch::Receiver<bool>,
+    live: Arc<super::live::Live>,
 ) -> HttpLoadOutcome {
     let mut outcome = HttpLoadOutcome {
         name: plan.name.clone(),
@@ -280,8 +284,9 @@ pub async fn run(
         recorder: Mutex::new(Recorder::new(run_start, interval_us)),
         env,
         setup_failure: Mutex::new(None),
-        tallies: Mutex::new(BTreeMap::new()),
+        tallies: Tallies::default(),
     });
+    live.watch_http(&shared.plan.name, shared.tallies.clone());
     let goose = match attack(shared.clone(), &base) {
         Ok(g) => g,
         Err(e) => {
@@ -333,9 +338,11 @@ fn settle(
     match result {
         Ok(Ok(metrics)) => {
             let mut co = corrected(&metrics);
-            if let Ok(mut tallies) = shared.tallies.lock() {
-                outcome.requests = std::mem::take(&mut *tallies)
-                    .into_values()
+            // Cloned, not taken: the live view still reads them after the load ends.
+            if let Ok(tallies) = shared.tallies.lock() {
+                outcome.requests = tallies
+                    .values()
+                    .cloned()
                     .map(|mut t| {
                         t.latency_co = co.remove(&t.name);
                         t

@@ -95,6 +95,7 @@ pub async fn run(
     let relay = timing.relay.clone();
     // A little ahead, so set-up cost is not measured as latency.
     let run_start = timing.start_at.unwrap_or_else(|| clock.now() + 200_000);
+    live.begin(clock.instant_of(run_start));
     // Everything stops on Ctrl-C (`outer_stop`) or when an aborting gate breaks.
     let (stop_tx, stop) = watch::channel(false);
     let forward = forward_stop(outer_stop.clone(), stop_tx.clone());
@@ -124,8 +125,9 @@ pub async fn run(
         interval,
         clock.instant_of(run_end),
         at.stop.clone(),
+        live.clone(),
     ));
-    let http_loads = spawn_http_loads(&at, provider.as_deref());
+    let http_loads = spawn_http_loads(&at, provider.as_deref(), &live);
     let mut failures = Vec::new();
     let (simulated, webrtc) = spawn_groups(&at, provider, kernel, &live, &mut failures, &relay);
     let mut gathered = Gathered {
@@ -177,7 +179,11 @@ type SimulatedTask = (
 type WebrtcTask = (String, tokio::task::JoinHandle<Vec<GroupOutcome>>);
 
 /// Starts the plan's HTTP side-loads against their URL or the provider's live-room API.
-fn spawn_http_loads(at: &Setting, provider: Option<&dyn Provider>) -> Vec<HttpTask> {
+fn spawn_http_loads(
+    at: &Setting,
+    provider: Option<&dyn Provider>,
+    live: &Arc<Live>,
+) -> Vec<HttpTask> {
     at.plan
         .http
         .iter()
@@ -199,6 +205,7 @@ fn spawn_http_loads(at: &Setting, provider: Option<&dyn Provider>) -> Vec<HttpTa
                 at.run_start,
                 at.plan.interval_us,
                 at.stop.clone(),
+                live.clone(),
             ))
         })
         .collect()

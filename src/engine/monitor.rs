@@ -1,6 +1,7 @@
 //! The generator watching itself: how late the runtime wakes a timer. A saturated generator
 //! shows here before anywhere else, and its lateness would otherwise be read as the provider's.
 
+use super::live::Live;
 use crate::base::cpu::{generator_cpu_s, resident_bytes};
 use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
@@ -49,15 +50,17 @@ struct Open {
 }
 
 impl Open {
-    /// Summarises the interval into `series` and starts the next one.
-    fn close_into(&mut self, series: &mut GeneratorSeries) {
+    /// Summarises the interval into `series` (and the live view) and starts the next one.
+    fn close_into(&mut self, series: &mut GeneratorSeries, live: &Live) {
         let cpu = generator_cpu_s().unwrap_or(self.cpu_at_start);
-        series.intervals.push(GeneratorInterval {
+        let closed = GeneratorInterval {
             lag_p99_us: self.lag_us.value_at_quantile(0.99),
             lag_max_us: self.lag_us.max(),
             cpu_s: cpu - self.cpu_at_start,
             rss_bytes: resident_bytes(),
-        });
+        };
+        series.intervals.push(closed);
+        live.note_generator(closed);
         self.lag_us.reset();
         self.cpu_at_start = cpu;
     }
@@ -70,6 +73,7 @@ pub async fn watch_generator(
     interval: Duration,
     until: Instant,
     mut stop: watch::Receiver<bool>,
+    live: std::sync::Arc<Live>,
 ) -> GeneratorSeries {
     let mut series = GeneratorSeries::default();
     tokio::time::sleep_until(start.into()).await;
@@ -88,14 +92,14 @@ pub async fn watch_generator(
         let index = (now.duration_since(start).as_nanos() / interval.as_nanos()) as usize;
         // Crossing into a new interval closes the one before (and any a stall skipped).
         while series.intervals.len() < index {
-            open.close_into(&mut series);
+            open.close_into(&mut series, &live);
         }
         let _ = series.lag_us.record(late);
         let _ = open.lag_us.record(late);
         // After a long stall, one late sample says it; do not replay the missed ticks.
         next = (next + TICK).max(now);
     }
-    open.close_into(&mut series);
+    open.close_into(&mut series, &live);
     series
 }
 
@@ -113,6 +117,7 @@ mod tests {
             Duration::from_millis(100),
             until,
             rx,
+            Default::default(),
         ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         // Hold the only runtime thread for 150 ms, as an overloaded generator would.

@@ -190,7 +190,7 @@ async fn run_connections(
                     out.join_failure = Some(f);
                     return (Some(role), out);
                 }
-                out.reconnects.rejoin_failures += 1;
+                tally(ctx, &role, &mut out.reconnects, |r| r.rejoin_failures += 1);
                 if !back_off(ctx, &mut tries_left, &mut wait, until).await {
                     return (Some(role), out);
                 }
@@ -222,7 +222,7 @@ async fn run_connections(
         role = peer.into_role();
         if connected {
             if ever_connected {
-                out.reconnects.rejoins += 1;
+                tally(ctx, &role, &mut out.reconnects, |r| r.rejoins += 1);
             }
             ever_connected = true;
             tries_left = policy.attempts;
@@ -234,8 +234,8 @@ async fn run_connections(
                 return (Some(role), out);
             }
             (PeerExit::Finished, ..) => return (Some(role), out),
-            (_, false, true) => out.reconnects.rejoin_failures += 1,
-            (_, true, _) => out.reconnects.drops += 1,
+            (_, false, true) => tally(ctx, &role, &mut out.reconnects, |r| r.rejoin_failures += 1),
+            (_, true, _) => tally(ctx, &role, &mut out.reconnects, |r| r.drops += 1),
         }
         match &mut role {
             PeerRole::Subscribe(r) => r.on_reconnect(),
@@ -244,6 +244,16 @@ async fn run_connections(
         if !back_off(ctx, &mut tries_left, &mut wait, until).await {
             return (Some(role), out);
         }
+    }
+}
+
+/// Counts a drop, rejoin or failed rejoin in the session's figures and, for a viewer, live.
+fn tally(ctx: &Ctx, role: &PeerRole, total: &mut Reconnects, change: impl Fn(&mut Reconnects)) {
+    change(total);
+    if let PeerRole::Subscribe(r) = role {
+        let mut one = Reconnects::default();
+        change(&mut one);
+        ctx.live.reconnect(&ctx.group, r.role, one);
     }
 }
 
@@ -396,6 +406,12 @@ fn interval_ticker(ctx: &Ctx) -> Ticker {
 
 /// Subscribes to `room` from `dial_at`; feeds the group's recorder; returns the session summary.
 pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
+    let s = viewer_session(&ctx, &w).await;
+    ctx.live.settled(&s);
+    s
+}
+
+async fn viewer_session(ctx: &Ctx, w: &Watch) -> ReceiverSummary {
     // Decoders are made just before the planned instant, as the publisher's encoder is.
     sleep_until_micros(ctx.clock, w.dial_at.saturating_sub(PREPARE_LEAD_US)).await;
     // A sidecar's client decodes for itself: its viewers only report frames.
@@ -403,15 +419,15 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
     let probe = decodes.then(|| QualityProbe::of(&w.reference));
     let opus = decodes.then(OpusDecoder::new).and_then(Result::ok);
     sleep_until_micros(ctx.clock, w.dial_at).await;
-    let counted_from = wait_for_publisher(&ctx, &w).await;
-    let whep_at = record_slip(&ctx, counted_from);
+    let counted_from = wait_for_publisher(ctx, w).await;
+    let whep_at = record_slip(ctx, counted_from);
     let dialled = Dialled {
         whep: whep_at,
         counted_from,
     };
     let probe = match probe {
         Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return blank(&ctx, &w, dialled, Step::Offer.failed(e.to_string())),
+        Some(Err(e)) => return blank(ctx, w, dialled, Step::Offer.failed(e.to_string())),
         None => None,
     };
     let receiver = Receiver::new(
@@ -429,8 +445,8 @@ pub(super) async fn subscribe(ctx: Ctx, w: Watch) -> ReceiverSummary {
         .leave_at
         .map_or(ctx.until, |l| ctx.clock.instant_of(l).min(ctx.until));
     match ctx.provider.sidecar().filter(|_| w.via_sidecar) {
-        Some(sidecar) => watch_in_sidecar(&ctx, &w, sidecar, receiver, dialled, until).await,
-        None => watch_natively(&ctx, &w, receiver, dialled, until).await,
+        Some(sidecar) => watch_in_sidecar(ctx, w, sidecar, receiver, dialled, until).await,
+        None => watch_natively(ctx, w, receiver, dialled, until).await,
     }
 }
 
@@ -499,10 +515,7 @@ async fn watch_natively(
             receiver.video.layers.watch_changes(changes);
             n
         }
-        Err(f) => {
-            ctx.live.failure(&ctx.group);
-            return blank(ctx, w, dialled, f);
-        }
+        Err(f) => return blank(ctx, w, dialled, f),
     };
     let role = PeerRole::Subscribe(Box::new(receiver));
     let (role, connections) = run_connections(
@@ -512,18 +525,14 @@ async fn watch_natively(
         until,
         &mut network,
         || Some(interval_ticker(ctx)),
-        || ctx.live.session_up(),
+        || ctx.live.session_up(&ctx.group, w.plan.role, &w.plan.id),
     )
     .await;
     network.finish(ctx);
-    if connections.went_up {
-        ctx.live.session_down();
-    }
     let Some(PeerRole::Subscribe(mut receiver)) = role else {
         let f = connections
             .join_failure
             .unwrap_or_else(|| Step::Connect.failed("no receiver"));
-        ctx.live.failure(&ctx.group);
         return blank(ctx, w, dialled, f);
     };
     let mut s = receiver.summary(&ctx.group, ctx.clock.now());
@@ -574,14 +583,10 @@ fn finish(
     // session had joined; before any frame it is a failed join.
     if let Some(f) = join_failure {
         if !s.joined {
-            ctx.live.failure(&ctx.group);
             s.joined_within_5s = false;
         }
         s.failure = Some(f);
     } else if let Some(silent) = silent_track_failure(&s.silent_tracks) {
-        if s.joined {
-            ctx.live.failure(&ctx.group);
-        }
         s.joined = false;
         s.joined_within_5s = false;
         s.failure = Some(silent);

@@ -162,7 +162,7 @@ pub(super) async fn watch(
         leave(sidecar, id, &mut events).await;
         return played;
     }
-    ctx.live.session_up();
+    ctx.live.session_up(&ctx.group, receiver.role, id);
     let interval = Duration::from_micros(ctx.interval_us);
     let mut tick = ctx.next_interval();
     let mut last = ClientStats::default();
@@ -180,6 +180,8 @@ pub(super) async fn watch(
                 Err(f) => {
                     if receiver.video.first_frame_ms.is_some() {
                         played.drops += 1;
+                        let drop = crate::record::Reconnects { drops: 1, ..Default::default() };
+                        ctx.live.reconnect(&ctx.group, receiver.role, drop);
                     }
                     played.failure = Some(f);
                     break;
@@ -193,7 +195,6 @@ pub(super) async fn watch(
             _ = stop.changed() => break,
         }
     }
-    ctx.live.session_down();
     leave(sidecar, id, &mut events).await;
     played
 }

@@ -7,11 +7,33 @@ pub(crate) fn native_client() -> String {
 }
 
 /// Light receivers measure at the RTP level; probes also decode and score every frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Light,
     Probe,
+}
+
+impl Role {
+    /// As run.json spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Light => "light",
+            Role::Probe => "probe",
+        }
+    }
 }
 
 /// One receiver's whole session, a row of sessions.csv.

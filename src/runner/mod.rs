@@ -26,6 +26,7 @@ pub mod providers;
 mod sharded;
 pub mod shards;
 pub mod sizing;
+mod watching;
 
 /// Seed used when neither the command line nor the scenario gives one.
 pub const DEFAULT_SEED: u64 = 1;
@@ -46,6 +47,8 @@ pub struct RunOptions {
     pub score: crate::score::ScoreOptions,
     /// This run is one shard of several.
     pub shard: Option<shards::ShardOptions>,
+    /// Live exports while it runs.
+    pub telemetry: crate::telemetry::TelemetryOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Results(#[from] ResultsError),
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::server::ServeError),
     #[error(transparent)]
     Report(#[from] report::ReportError),
     #[error(transparent)]
@@ -369,7 +374,21 @@ async fn run_with(
     };
     let (synced_tx, synced_rx) = watch::channel(false);
     let keeping = lined.as_ref().and_then(|l| l.keep_synced(synced_rx));
-    let ran = drive(&plan, provider, kernel, stop, options.progress, timing).await;
+    let exports = watching::Exports {
+        options: options.telemetry.clone(),
+        labels: run_labels(&dir, &plan, provider.as_deref(), lined.as_ref()),
+    };
+    let interrupted = stop.clone();
+    let (ran, watching) = drive(
+        &plan,
+        provider,
+        kernel,
+        stop,
+        options.progress,
+        timing,
+        exports,
+    )
+    .await?;
     let _ = synced_tx.send(true);
     if let Some(k) = keeping {
         let _ = k.await;
@@ -388,11 +407,18 @@ async fn run_with(
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;
+    // Results are on disk before the exports' last push and scrape (and, when stopped, no
+    // lingering: a pod's grace period is for writing them).
+    if let Some(w) = watching {
+        let stopped = *interrupted.borrow();
+        w.finish(stopped).await;
+    }
     Ok(RunArtifacts { dir, results })
 }
 
-/// Runs the engine with the live progress line, shuts the provider down, and says what the
-/// run cost the process.
+/// Runs the engine with the live progress line and the live exports, shuts the provider down,
+/// and says what the run cost the process; the exports are handed back to end after the
+/// results are written.
 async fn drive(
     plan: &crate::plan::Plan,
     provider: Option<Arc<dyn Provider>>,
@@ -400,10 +426,15 @@ async fn drive(
     stop: watch::Receiver<bool>,
     show_progress: bool,
     timing: engine::Timing,
-) -> record::Ran {
+    exports: watching::Exports,
+) -> Result<(record::Ran, Option<watching::Watching>), RunError> {
     let in_process = provider.as_ref().is_some_and(|p| p.abilities().in_process);
     let cpu_before = generator_cpu_s();
     let live = Arc::new(Live::default());
+    let watching = match exports.options.any() {
+        true => Some(watching::Watching::start(exports, live.clone(), plan)?),
+        false => None,
+    };
     let (done_tx, done_rx) = watch::channel(false);
     let progress = show_progress.then(|| {
         tokio::spawn(crate::engine::progress::show(
@@ -427,11 +458,39 @@ async fn drive(
     let cpu_s = generator_cpu_s()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
-    record::Ran {
+    let ran = record::Ran {
         outcome,
         provider: provider_name,
         in_process,
         cpu_s,
+    };
+    Ok((ran, watching))
+}
+
+/// Who this run is, on every series it exports.
+fn run_labels(
+    dir: &Path,
+    plan: &crate::plan::Plan,
+    provider: Option<&dyn Provider>,
+    lined: Option<&shards::Lined>,
+) -> crate::telemetry::RunLabels {
+    // The shards of one run share its name: the scenario and the start they agreed on.
+    let run = match lined {
+        Some(l) => {
+            let start = chrono::DateTime::from_timestamp_micros(l.start.start_at_us as i64)
+                .map_or_else(String::new, |t| t.format("%Y%m%dT%H%M%SZ").to_string());
+            format!("{}-{start}", plan.scenario_name)
+        }
+        None => dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    };
+    crate::telemetry::RunLabels {
+        run,
+        scenario: plan.scenario_name.clone(),
+        provider: provider.map_or_else(|| "simulated".to_string(), |p| p.name().to_string()),
+        shard: lined.map(|l| format!("{}/{}", l.shard.index, l.shard.count)),
+        region: lined.and_then(|l| l.region.clone()),
     }
 }
 

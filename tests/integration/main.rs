@@ -40,6 +40,7 @@ mod sfu_workers;
 mod shards;
 mod sidecar;
 mod simulcast;
+mod telemetry;
 mod turn_relay;
 mod webrtc_loopback;
 mod webrtc_scenarios;

@@ -8,5 +8,6 @@
 #[path = "../integration/common.rs"]
 mod common;
 
+mod hostile_scrapers;
 mod scoring;
 mod sfu_overhead;
