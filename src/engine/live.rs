@@ -51,6 +51,8 @@ pub struct Live {
     generator: Mutex<Option<GeneratorInterval>>,
     started: std::sync::OnceLock<Instant>,
     http: Mutex<Vec<(String, Tallies)>>,
+    /// Publishers that failed, by group and failed step.
+    publish_failures: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 /// A reading of [`Live`] for the progress line.
@@ -114,6 +116,21 @@ impl Live {
                 *c.failures.entry(step.to_string()).or_default() += 1;
             }
         });
+    }
+
+    /// A publisher of `group` failed at `step` (its viewers will wait for nothing).
+    pub fn publish_failed(&self, group: &str, step: &str) {
+        if let Ok(mut f) = self.publish_failures.lock() {
+            *f.entry((group.to_string(), step.to_string())).or_default() += 1;
+        }
+    }
+
+    /// Publishers that failed so far, by group and step.
+    pub fn publish_failures(&self) -> BTreeMap<(String, String), u64> {
+        self.publish_failures
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default()
     }
 
     /// Every group and role's counts so far.
@@ -310,5 +327,9 @@ mod tests {
         assert_eq!(c.failures.get("media"), Some(&1));
         assert_eq!(c.failures.get("status"), Some(&1));
         assert_eq!(live.failures_in("g"), 2);
+        live.publish_failed("g", "connect");
+        live.publish_failed("g", "connect");
+        let published = live.publish_failures();
+        assert_eq!(published[&("g".to_string(), "connect".to_string())], 2);
     }
 }

@@ -10,6 +10,7 @@ pub mod live;
 pub mod monitor;
 pub mod progress;
 pub mod published;
+mod rejoin;
 pub mod room;
 mod rtmp;
 mod session;

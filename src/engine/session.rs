@@ -4,6 +4,8 @@
 //! same impairment layer stands for the client's network throughout.
 
 use super::published::Published;
+pub(super) use super::rejoin::back_off;
+use super::rejoin::tally;
 use super::webrtc::{drive, signal, Ctx, SideNetwork, Signalled};
 use crate::base::Micros;
 use crate::base::WallClock;
@@ -20,7 +22,6 @@ use crate::net::impair::{ImpairSpec, Impairment, Realised, RealisedSink};
 use crate::net::kernel::ClientNet;
 use crate::plan::ReceiverPlan;
 use crate::provider::Step;
-use crate::scenario::faults::ReconnectMode;
 use std::time::{Duration, Instant};
 
 /// How long before its planned instant a session builds its encoder or decoders.
@@ -247,40 +248,6 @@ async fn run_connections(
     }
 }
 
-/// Counts a drop, rejoin or failed rejoin in the session's figures and, for a viewer, live.
-fn tally(ctx: &Ctx, role: &PeerRole, total: &mut Reconnects, change: impl Fn(&mut Reconnects)) {
-    change(total);
-    if let PeerRole::Subscribe(r) = role {
-        let mut one = Reconnects::default();
-        change(&mut one);
-        ctx.live.reconnect(&ctx.group, r.role, one);
-    }
-}
-
-/// Waits before the next rejoin attempt; false when no attempt is left or time is up.
-pub(super) async fn back_off(
-    ctx: &Ctx,
-    tries_left: &mut u32,
-    wait: &mut Duration,
-    until: Instant,
-) -> bool {
-    if ctx.reconnect.mode == ReconnectMode::None || *tries_left == 0 {
-        return false;
-    }
-    *tries_left -= 1;
-    let at = Instant::now() + *wait;
-    if at >= until || *ctx.stop.borrow() {
-        return false;
-    }
-    let mut stop = ctx.stop.clone();
-    tokio::select! {
-        _ = tokio::time::sleep_until(at.into()) => {}
-        _ = stop.changed() => return false,
-    }
-    *wait *= 2;
-    true
-}
-
 /// Where and when a publisher publishes, and who waits for it.
 pub(super) struct Publication {
     pub(super) id: String,
@@ -292,8 +259,26 @@ pub(super) struct Publication {
     pub(super) published: Option<Published>,
 }
 
+type PublisherOutcome = (SenderStats, Option<SessionFailure>);
+
 /// Publishes `p.config` into `p.room` from `p.dial_at` until `p.until`; returns what it sent.
-pub(super) async fn publish(ctx: Ctx, p: Publication) -> (SenderStats, Option<SessionFailure>) {
+pub(super) async fn publish(ctx: Ctx, p: Publication) -> PublisherOutcome {
+    counted(ctx.clone(), publish_natively(ctx, p)).await
+}
+
+/// A publisher's outcome, its failure counted in the live view as soon as it is known.
+pub(super) async fn counted(
+    ctx: Ctx,
+    publishing: impl std::future::Future<Output = PublisherOutcome>,
+) -> PublisherOutcome {
+    let out = publishing.await;
+    if let Some(f) = &out.1 {
+        ctx.live.publish_failed(&ctx.group, &f.step);
+    }
+    out
+}
+
+async fn publish_natively(ctx: Ctx, p: Publication) -> PublisherOutcome {
     let Publication {
         id,
         config,

@@ -358,7 +358,10 @@ fn room(ctx: &Ctx, plan: &GroupPlan, t0: Micros) -> (Vec<Publishing>, Vec<Watchi
             published: published.clone(),
         };
         publishers.push(match plan.rtmp_publisher {
-            true => tokio::spawn(super::rtmp::publish(ctx.clone(), publication)),
+            true => {
+                let pushing = super::rtmp::publish(ctx.clone(), publication);
+                tokio::spawn(super::session::counted(ctx.clone(), pushing))
+            }
             false => tokio::spawn(publish(ctx.clone(), publication)),
         });
     }

@@ -67,6 +67,15 @@ pub fn sessions(live: &Live, plan: &Plan, run: &Labels) -> Vec<Family> {
             failures.push(with(&l, &[("step", step)]), *n as f64);
         }
     }
+    let mut publish_failures = Family::new(
+        "publish_failures",
+        Kind::Counter,
+        None,
+        "Publishers (hosts, call sides) that failed, by the step that failed.",
+    );
+    for ((group, step), n) in live.publish_failures() {
+        publish_failures.push(with(run, &[("group", &group), ("step", &step)]), n as f64);
+    }
     let planned = planned_sessions(live, plan, run);
     vec![
         up,
@@ -77,6 +86,7 @@ pub fn sessions(live: &Live, plan: &Plan, run: &Labels) -> Vec<Family> {
         drops,
         rejoins,
         rejoin_failures,
+        publish_failures,
     ]
 }
 

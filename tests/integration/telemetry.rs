@@ -292,6 +292,7 @@ fn prometheus_reads_back_what_run_json_says_and_the_live_page_shows_the_joins() 
         );
         let count = scalar(prom, &format!("sum(rtcbench_e2e_latency_seconds_count{m})"));
         assert_eq!(count, e2e, "e2e histogram count, {source}");
+        eprintln!("{source}: joined {back}, failed {failed}, e2e samples {count}, as run.json");
     }
 
     let names = exported_names(&text);
