@@ -198,30 +198,13 @@ fn prometheus_reads_back_what_run_json_says_and_the_live_page_shows_the_joins() 
     let dir = common::temp_dir("telemetry");
     let (metrics, dashboard, prom) = (free_port(), free_port(), free_port());
     let _prometheus = start_prometheus(&dir, prom, metrics);
-    let scenario = dir.join("scenario.toml");
-    std::fs::write(
-        &scenario,
-        format!("{}{SCENARIO}", common::small_webrtc("telemetry", "10s")),
-    )
-    .expect("scenario");
+    let scenario = write_scenario(&dir, "telemetry", "10s", SCENARIO);
     let out = dir.join("rehearsal");
     let mut run = Killed(
-        common::bin()
-            .args([
-                "run",
-                scenario.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ])
+        run_command(&scenario, &out, &dir.join("run.log"), prom)
             .args(["--metrics", &format!("127.0.0.1:{metrics}")])
             .args(["--dashboard", &format!("127.0.0.1:{dashboard}")])
-            .args([
-                "--metrics-push",
-                &format!("http://127.0.0.1:{prom}/api/v1/write"),
-            ])
-            .args(["--metrics-push-every", "2s", "--metrics-linger", "10s"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("run.log")).expect("log"))
+            .args(["--metrics-linger", "10s"])
             .spawn()
             .expect("rtcbench"),
     );
@@ -256,14 +239,9 @@ fn prometheus_reads_back_what_run_json_says_and_the_live_page_shows_the_joins() 
     assert_eq!(status.code(), Some(3), "{log}");
     assert!(!log.contains("remote write"), "a push failed: {log}");
 
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
-            .expect("json");
+    let results = run_json(&out);
     let groups = results["groups"].as_array().expect("groups");
-    let sessions = groups
-        .iter()
-        .flat_map(|g| g["sessions"].as_array().unwrap());
-    let joined = sessions.filter(|s| s["joined"] == true).count() as f64;
+    let joined = joined_in(&results);
     let failed: f64 = groups
         .iter()
         .map(|g| g["totals"]["failed_sessions"].as_f64().unwrap())
@@ -332,6 +310,48 @@ fn prometheus_reads_back_what_run_json_says_and_the_live_page_shows_the_joins() 
     }
 }
 
+/// `scenario.toml` in `dir`: a small WebRTC scenario with `body` after its video.
+fn write_scenario(dir: &Path, name: &str, duration: &str, body: &str) -> std::path::PathBuf {
+    let path = dir.join("scenario.toml");
+    let text = format!("{}{body}", common::small_webrtc(name, duration));
+    std::fs::write(&path, text).expect("scenario");
+    path
+}
+
+/// `rtcbench run` of `scenario` into `out`, pushing to the Prometheus on `prom` every 2 s,
+/// standard error into `log`.
+fn run_command(scenario: &Path, out: &Path, log: &Path, prom: u16) -> Command {
+    let mut cmd = common::bin();
+    cmd.args([
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .args([
+        "--metrics-push",
+        &format!("http://127.0.0.1:{prom}/api/v1/write"),
+    ])
+    .args(["--metrics-push-every", "2s"])
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(log).expect("log"));
+    cmd
+}
+
+fn run_json(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("run.json")).expect("run.json");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// Sessions run.json counts as joined.
+fn joined_in(results: &serde_json::Value) -> f64 {
+    let groups = results["groups"].as_array().expect("groups");
+    let sessions = groups
+        .iter()
+        .flat_map(|g| g["sessions"].as_array().unwrap());
+    sessions.filter(|s| s["joined"] == true).count() as f64
+}
+
 /// Skips (or, in CI, fails) without Prometheus.
 fn have_prometheus() -> bool {
     if Command::new("prometheus").arg("--version").output().is_ok() {
@@ -355,33 +375,18 @@ fn the_shards_of_one_run_push_to_one_prometheus_apart_by_shard() {
     let (prom, coordinator) = (free_port(), free_port());
     // Nothing to scrape: the shards only push.
     let _prometheus = start_prometheus(&dir, prom, free_port());
-    let scenario = dir.join("scenario.toml");
     let group = "[[group]]\nname = \"room\"\nreceivers = 4\nstagger = \"200ms\"\n";
-    std::fs::write(
-        &scenario,
-        format!("{}{group}", common::small_webrtc("pushed", "6s")),
-    )
-    .expect("scenario");
+    let scenario = write_scenario(&dir, "pushed", "6s", group);
     let shards: Vec<Killed> = (0..2)
         .map(|i| {
-            let out = dir.join(format!("shard-{i}"));
+            let (out, log) = (
+                dir.join(format!("shard-{i}")),
+                dir.join(format!("shard-{i}.log")),
+            );
             Killed(
-                common::bin()
-                    .args([
-                        "run",
-                        scenario.to_str().unwrap(),
-                        "--out",
-                        out.to_str().unwrap(),
-                    ])
+                run_command(&scenario, &out, &log, prom)
                     .args(["--shard", &format!("{i}/2")])
                     .args(["--coordinator", &format!("127.0.0.1:{coordinator}")])
-                    .args([
-                        "--metrics-push",
-                        &format!("http://127.0.0.1:{prom}/api/v1/write"),
-                    ])
-                    .args(["--metrics-push-every", "2s"])
-                    .stdout(Stdio::null())
-                    .stderr(std::fs::File::create(dir.join(format!("shard-{i}.log"))).expect("log"))
                     .spawn()
                     .expect("shard"),
             )
@@ -392,15 +397,7 @@ fn the_shards_of_one_run_push_to_one_prometheus_apart_by_shard() {
         let status = common::wait_for(&mut shard.0, Duration::from_secs(120)).expect("shard ended");
         let log = std::fs::read_to_string(dir.join(format!("shard-{i}.log"))).unwrap_or_default();
         assert!(status.success(), "shard {i}: {log}");
-        let r: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join(format!("shard-{i}/run.json"))).expect("run.json"),
-        )
-        .expect("json");
-        let groups = r["groups"].as_array().expect("groups");
-        let sessions = groups
-            .iter()
-            .flat_map(|g| g["sessions"].as_array().unwrap());
-        joined += sessions.filter(|s| s["joined"] == true).count() as f64;
+        joined += joined_in(&run_json(&dir.join(format!("shard-{i}"))));
     }
     let m = "{scenario=\"pushed\"}";
     assert_eq!(
