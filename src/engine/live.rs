@@ -58,7 +58,7 @@ pub struct Live {
 /// A reading of [`Live`] for the progress line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Snapshot {
-    pub sessions_up: i64,
+    pub sessions_up: u64,
     pub joins: u64,
     pub failures: u64,
     /// End-to-end latency p95 over the last complete interval, all groups together.
@@ -94,7 +94,7 @@ impl Live {
         });
     }
 
-    /// A joined session lost its connection; `rejoined`: a rejoin brought it back.
+    /// Drops, rejoins or failed rejoins of a session of `group`, added as they happen.
     pub fn reconnect(&self, group: &str, role: Role, change: Reconnects) {
         self.with_counts(group, role, |c, _| {
             c.reconnects.drops += change.drops;
@@ -223,7 +223,7 @@ impl Live {
         let e2e_p95_ms = interval.and_then(|i| self.interval_p95(Metric::E2eLatencyMs, i));
         let counts = self.counts();
         Snapshot {
-            sessions_up: counts.values().map(|c| c.sessions_up as i64).sum(),
+            sessions_up: counts.values().map(|c| c.sessions_up).sum(),
             joins: counts.values().map(|c| c.joins).sum(),
             failures: counts.values().map(Counts::failed).sum(),
             e2e_p95_ms,

@@ -98,5 +98,5 @@ impl Watching {
 /// Whether `addr` asks for the endpoint `m` already listens on.
 fn same_address(addr: &str, m: &Endpoint) -> bool {
     addr.parse::<std::net::SocketAddr>()
-        .is_ok_and(|a| a == m.addr || (a.port() == m.addr.port() && a.ip() == m.addr.ip()))
+        .is_ok_and(|a| a == m.addr)
 }

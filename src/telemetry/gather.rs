@@ -98,7 +98,8 @@ fn planned_sessions(live: &Live, plan: &Plan, run: &Labels) -> Family {
         None,
         "Viewer sessions the plan has up at this instant (this shard's share).",
     );
-    let now = live.elapsed().map_or(0, |d| d.as_micros() as u64);
+    // Before the run starts, nothing is planned to be up.
+    let now = live.elapsed().map(|d| d.as_micros() as u64);
     for g in &plan.groups {
         let end = g.end_us.saturating_sub(g.start_us);
         let n = g
@@ -108,7 +109,7 @@ fn planned_sessions(live: &Live, plan: &Plan, run: &Labels) -> Family {
             .filter(|r| {
                 let from = g.start_us + r.join_us;
                 let to = g.start_us + r.leave_us.unwrap_or(end);
-                live.elapsed().is_some() && from <= now && now < to
+                now.is_some_and(|now| from <= now && now < to)
             })
             .count();
         f.push(with(run, &[("group", &g.name)]), n as f64);
@@ -168,7 +169,10 @@ fn shape(metric: Metric) -> Shape {
             "Layer or network change to the first frame of the new size.",
         ),
         Metric::RecoveryMs => ms("recovery", "Fault end to the first frame shown again."),
-        Metric::HttpLatencyMs => ms("http_latency", "HTTP side-load response time."),
+        Metric::HttpLatencyMs => ms(
+            "http_request_duration",
+            "HTTP side-load response time, by load and request.",
+        ),
         Metric::PacketLossPct => Shape {
             base: "packet_loss",
             unit: Some("ratio"),
@@ -277,12 +281,7 @@ pub fn http(live: &Live, run: &Labels) -> Vec<Family> {
         "HTTP side-load responses with a status the request does not accept.",
     );
     let shape = shape(Metric::HttpLatencyMs);
-    let mut latency = Family::new(
-        "http_request_duration",
-        Kind::Histogram,
-        shape.unit,
-        shape.help,
-    );
+    let mut latency = Family::new(shape.base, Kind::Histogram, shape.unit, shape.help);
     for (load, t) in live.http() {
         let l = with(run, &[("load", &load), ("request", &t.name)]);
         for (status, n) in &t.statuses {

@@ -78,10 +78,6 @@ impl Telemetry {
     pub fn openmetrics(&self) -> String {
         model::openmetrics(self.families())
     }
-
-    pub fn labels(&self) -> &RunLabels {
-        &self.labels
-    }
 }
 
 /// Which live exports a run has (all off by default).

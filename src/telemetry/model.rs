@@ -77,19 +77,6 @@ impl Family {
             None => format!("{PREFIX}_{}", self.base),
         }
     }
-
-    /// Every sample name the family exposes (what a dashboard's query may name).
-    pub fn sample_names(&self) -> Vec<String> {
-        let name = self.name();
-        match self.kind {
-            Kind::Counter => vec![format!("{name}_total")],
-            Kind::Gauge => vec![name],
-            Kind::Histogram => ["bucket", "sum", "count"]
-                .iter()
-                .map(|s| format!("{name}_{s}"))
-                .collect(),
-        }
-    }
 }
 
 /// A flat sample, as Prometheus stores it: a name, labels (with `le` for a bucket), a value.

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -276,8 +277,6 @@ fn timed_out<T>() -> Poll<std::io::Result<T>> {
         "telemetry connection open too long",
     )))
 }
-
-use std::future::Future;
 
 impl AsyncRead for Bounded {
     fn poll_read(
