@@ -5,6 +5,7 @@
 
 use super::session::{record_slip, sleep_until_micros, wait_for_publisher, Watch};
 use super::webrtc::Ctx;
+use crate::base::Micros;
 use crate::client::live_http::{run_flv, run_hls, Ticks};
 use crate::media::live::player::flv::{FlvConfig, FlvPlayer};
 use crate::media::live::player::hls::{HlsConfig, HlsPlayer};
@@ -50,6 +51,26 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
         ctx.live.settled(&s);
         return s;
     };
+    ctx.live.session_up(&ctx.group, w.plan.role, &w.plan.id);
+    let (stats, probe) = play(&ctx, &live, &url, tap, until, probe).await;
+    let end = ctx.clock.now();
+    let base = blank(probe).summary(&ctx.group, end);
+    let mut s = summarise(&stats, live.protocol.name(), base, ctx.run_start);
+    settle(&ctx, &w, &live, &stats, &mut s, (tap, counted_from, end));
+    ctx.live.settled(&s);
+    s
+}
+
+/// Plays the URL with the protocol's player until `until` or the stop; the stats and the
+/// probe, which the summary needs.
+async fn play(
+    ctx: &Ctx,
+    live: &LivePlan,
+    url: &str,
+    tap: Micros,
+    until: Micros,
+    probe: Option<QualityProbe>,
+) -> (LiveStats, Option<QualityProbe>) {
     let recorder = ctx.recorder.clone();
     let ticks = Ticks::new(move |stats: &mut LiveStats, now| {
         if let Ok(mut rec) = recorder.lock() {
@@ -58,14 +79,13 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
     });
     let span = (until, ctx.stop.clone());
     let http = ctx.http.clone();
-    ctx.live.session_up(&ctx.group, w.plan.role, &w.plan.id);
-    let (stats, probe) = match live.protocol {
+    match live.protocol {
         LiveProtocol::HttpFlv => {
             let config = FlvConfig {
                 buffer: live.buffer,
                 ..FlvConfig::default()
             };
-            let mut player = FlvPlayer::new(&url, config, tap);
+            let mut player = FlvPlayer::new(url, config, tap);
             player.probe = probe;
             let played = run_flv(player, http, ctx.clock, span, ticks).await;
             (played.stats, played.probe)
@@ -76,15 +96,25 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
                 low_latency: live.protocol == LiveProtocol::LlHls,
                 ..HlsConfig::default()
             };
-            let mut player = HlsPlayer::new(&url, config, tap);
+            let mut player = HlsPlayer::new(url, config, tap);
             player.probe = probe;
             let played = run_hls(player, http, ctx.clock, span, ticks).await;
             (played.stats, played.probe)
         }
-    };
-    let end = ctx.clock.now();
-    let base = blank(probe).summary(&ctx.group, end);
-    let mut s = summarise(&stats, live.protocol.name(), base, ctx.run_start);
+    }
+}
+
+/// What the summary of a played URL needs besides the player's figures: secrets redacted, the
+/// planned and actual times, connect time from the planned tap, the session-end samples and the
+/// failure of a viewer that saw nothing. `times` is (tap, counted from, end).
+fn settle(
+    ctx: &Ctx,
+    w: &Watch,
+    live: &LivePlan,
+    stats: &LiveStats,
+    s: &mut ReceiverSummary,
+    (tap, counted_from, end): (Micros, Micros, Micros),
+) {
     if let Some(cdn) = s.cdn.as_mut() {
         // A CDN URL may carry an auth key from the environment.
         for e in &mut cdn.errors {
@@ -99,13 +129,16 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
     let waited_ms = tap.saturating_sub(counted_from) as f64 / 1000.0;
     s.connect_ms = s.connect_ms.map(|ms| ms + waited_ms);
     if let Ok(mut rec) = ctx.recorder.lock() {
-        let at = end;
         for (metric, value) in [
             (Metric::ConnectMs, s.connect_ms),
             (Metric::FirstFrameMs, s.first_frame_ms),
         ] {
             if let Some(value) = value {
-                rec.record(Sample { metric, at, value });
+                rec.record(Sample {
+                    metric,
+                    at: end,
+                    value,
+                });
             }
         }
     }
@@ -117,6 +150,4 @@ pub(super) async fn watch(ctx: Ctx, w: Watch, live: LivePlan) -> ReceiverSummary
             .unwrap_or_else(|| "no frame was shown".into());
         s.failure = Some(Step::Media.failed(format!("{} playback: {why}", live.protocol.name())));
     }
-    ctx.live.settled(&s);
-    s
 }

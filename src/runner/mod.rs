@@ -343,24 +343,16 @@ async fn run_with(
         true => Some(Arc::new(KernelNet::open()?)),
         false => None,
     };
-    let (provider, lined) = match (&options.shard, scenario.transport) {
-        (Some(o), Transport::Webrtc) => {
-            let identity = sharded::identity(scenario, seed, &plan, o.shard.count);
-            let (p, lined) =
-                sharded::open_and_line_up(o, identity, &plan, file, stop.clone()).await?;
-            (Some(p), Some(lined))
-        }
-        (Some(o), _) => {
-            let identity = sharded::identity(scenario, seed, &plan, o.shard.count);
-            let lined = sharded::line_up(o, identity, None, stop.clone()).await?;
-            (None, Some(lined))
-        }
-        (None, Transport::Webrtc) => (
-            Some(open_provider(file, &plan, kernel.as_deref()).await?),
-            None,
-        ),
-        (None, _) => (None, None),
-    };
+    let (provider, lined) = open_and_line_up(
+        scenario,
+        options,
+        seed,
+        &plan,
+        file,
+        kernel.as_deref(),
+        &stop,
+    )
+    .await?;
     let timing = match &lined {
         Some(l) => {
             plan = sharded::slice(scenario, seed, options.duration_us, l);
@@ -393,17 +385,7 @@ async fn run_with(
     if let Some(k) = keeping {
         let _ = k.await;
     }
-    let mut results = record::results(scenario, seed, &plan, ran);
-    results.shard = lined.as_ref().map(shards::Lined::record);
-    if let Some(region) = lined.as_ref().and_then(|l| l.region.clone()) {
-        for s in results
-            .groups
-            .iter_mut()
-            .flat_map(|g| g.sessions.iter_mut())
-        {
-            s.vantage = Some(region.clone());
-        }
-    }
+    let results = record_run(scenario, seed, &plan, ran, lined.as_ref());
     // run.json first: if a chart fails, the measurements are still on disk.
     results.write(&dir.join("run.json"))?;
     report::write(&results, &dir, &report::ALL_FORMATS)?;
@@ -414,6 +396,56 @@ async fn run_with(
         w.finish(stopped).await;
     }
     Ok(RunArtifacts { dir, results })
+}
+
+/// The provider a WebRTC run drives, and for a shard its place in the line-up (the agreed
+/// start, the reference clock and the relay).
+async fn open_and_line_up(
+    scenario: &Scenario,
+    options: &RunOptions,
+    seed: u64,
+    plan: &plan::Plan,
+    file: Option<ProviderFile>,
+    kernel: Option<&KernelNet>,
+    stop: &watch::Receiver<bool>,
+) -> Result<(Option<Arc<dyn Provider>>, Option<shards::Lined>), RunError> {
+    Ok(match (&options.shard, scenario.transport) {
+        (Some(o), Transport::Webrtc) => {
+            let identity = sharded::identity(scenario, seed, plan, o.shard.count);
+            let (p, lined) =
+                sharded::open_and_line_up(o, identity, plan, file, stop.clone()).await?;
+            (Some(p), Some(lined))
+        }
+        (Some(o), _) => {
+            let identity = sharded::identity(scenario, seed, plan, o.shard.count);
+            let lined = sharded::line_up(o, identity, None, stop.clone()).await?;
+            (None, Some(lined))
+        }
+        (None, Transport::Webrtc) => (Some(open_provider(file, plan, kernel).await?), None),
+        (None, _) => (None, None),
+    })
+}
+
+/// The run's results, with a shard's record and its region as every session's vantage.
+fn record_run(
+    scenario: &Scenario,
+    seed: u64,
+    plan: &plan::Plan,
+    ran: record::Ran,
+    lined: Option<&shards::Lined>,
+) -> RunResults {
+    let mut results = record::results(scenario, seed, plan, ran);
+    results.shard = lined.map(shards::Lined::record);
+    if let Some(region) = lined.and_then(|l| l.region.clone()) {
+        for s in results
+            .groups
+            .iter_mut()
+            .flat_map(|g| g.sessions.iter_mut())
+        {
+            s.vantage = Some(region.clone());
+        }
+    }
+    results
 }
 
 /// Runs the engine with the live progress line and the live exports, shuts the provider down,

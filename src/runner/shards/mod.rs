@@ -209,6 +209,51 @@ pub struct FirstShard {
     pub room_tag: String,
 }
 
+/// A shard without a coordinator: the start is the one given (every shard was given the same).
+fn by_start_at(o: &ShardOptions, identity: &Identity, host: String) -> Result<Lined, ShardError> {
+    let start_at_us = o.start_at_us.ok_or(ShardError::NoStart(o.shard))?;
+    Ok(Lined {
+        shard: o.shard,
+        start: Start {
+            start_at_us,
+            room_tag: format!("{}s{}", start_at_us / 1_000_000, identity.seed),
+            embedded: None,
+            joined: Vec::new(),
+            missing: Vec::new(),
+        },
+        start_by: "start-at",
+        region: o.region.clone(),
+        host,
+        synced: None,
+        link: None,
+        coordinator: None,
+    })
+}
+
+/// Shard 0 serves the coordinator (the barrier and the reference clock) at `coordinator`.
+async fn serve(
+    o: &ShardOptions,
+    coordinator: &str,
+    own: &JoinRequest,
+    first: FirstShard,
+    raw: WallClock,
+) -> Result<Coordinator, ShardError> {
+    let listen = listen_addr(coordinator)?;
+    Coordinator::start(Opening {
+        listen,
+        own: own.clone(),
+        room_tag: first.room_tag,
+        embedded: first.embedded,
+        deadline: o.barrier_timeout,
+        clock: raw.uncorrected(),
+    })
+    .await
+    .map_err(|source| ShardError::Listen {
+        addr: listen,
+        source,
+    })
+}
+
 /// Lines this shard up with the others: through the coordinator when there is one (shard 0
 /// serves it), else at the `--start-at` instant on this machine's clock.
 pub async fn line_up(
@@ -219,23 +264,7 @@ pub async fn line_up(
 ) -> Result<Lined, ShardError> {
     let host = host_name();
     let Some(coordinator) = &o.coordinator else {
-        let start_at_us = o.start_at_us.ok_or(ShardError::NoStart(o.shard))?;
-        return Ok(Lined {
-            shard: o.shard,
-            start: Start {
-                start_at_us,
-                room_tag: format!("{}s{}", start_at_us / 1_000_000, identity.seed),
-                embedded: None,
-                joined: Vec::new(),
-                missing: Vec::new(),
-            },
-            start_by: "start-at",
-            region: o.region.clone(),
-            host,
-            synced: None,
-            link: None,
-            coordinator: None,
-        });
+        return by_start_at(o, &identity, host);
     };
     let request = JoinRequest {
         shard: o.shard.index,
@@ -245,23 +274,7 @@ pub async fn line_up(
     };
     let deadline = Instant::now() + o.barrier_timeout;
     let served = match first {
-        Some(first) => {
-            let listen = listen_addr(coordinator)?;
-            let c = Coordinator::start(Opening {
-                listen,
-                own: request.clone(),
-                room_tag: first.room_tag,
-                embedded: first.embedded,
-                deadline: o.barrier_timeout,
-                clock: raw.uncorrected(),
-            })
-            .await
-            .map_err(|source| ShardError::Listen {
-                addr: listen,
-                source,
-            })?;
-            Some(c)
-        }
+        Some(first) => Some(serve(o, coordinator, &request, first, raw).await?),
         None => None,
     };
     let link = Link::new(coordinator)?;
