@@ -3,17 +3,15 @@
 # in fuzz/seeds/TARGET into fuzz/work/TARGET; exits non-zero on the first crash, which libFuzzer
 # leaves in fuzz/artifacts/TARGET/. Needs cargo-fuzz (cargo install cargo-fuzz --locked).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-#        scripts/fuzz.sh --build-only   (builds every target; CI builds them beside the tests)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-# No sanitizer: ASan needs a nightly toolchain; Rust's own checks (bounds, overflow with
-# cargo fuzz's debug assertions) still turn a bug into a crash.
-cargo fuzz build --sanitizer none -O -a
-[ "${1:-}" != "--build-only" ] || exit 0
 seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
+# No sanitizer: ASan needs a nightly toolchain; Rust's own checks (bounds, overflow with
+# cargo fuzz's debug assertions) still turn a bug into a crash.
+cargo fuzz build --sanitizer none -O -a
 for t in "${targets[@]}"; do
   mkdir -p "work/$t"
   echo "fuzz $t: ${seconds}s"

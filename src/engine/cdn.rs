@@ -106,7 +106,8 @@ async fn play(
 
 /// What the summary of a played URL needs besides the player's figures: secrets redacted, the
 /// planned and actual times, connect time from the planned tap, the session-end samples and the
-/// failure of a viewer that saw nothing. `times` is (tap, counted from, end).
+/// failure of a viewer that saw nothing. The instants are the tap, the one connect time counts
+/// from (the planned tap, or the publication if later) and the end.
 fn settle(
     ctx: &Ctx,
     w: &Watch,

@@ -343,7 +343,7 @@ async fn run_with(
         true => Some(Arc::new(KernelNet::open()?)),
         false => None,
     };
-    let (provider, lined) = open_and_line_up(
+    let (provider, lined) = provider_and_lineup(
         scenario,
         options,
         seed,
@@ -400,7 +400,7 @@ async fn run_with(
 
 /// The provider a WebRTC run drives, and for a shard its place in the line-up (the agreed
 /// start, the reference clock and the relay).
-async fn open_and_line_up(
+async fn provider_and_lineup(
     scenario: &Scenario,
     options: &RunOptions,
     seed: u64,

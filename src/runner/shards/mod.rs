@@ -231,7 +231,7 @@ fn by_start_at(o: &ShardOptions, identity: &Identity, host: String) -> Result<Li
 }
 
 /// Shard 0 serves the coordinator (the barrier and the reference clock) at `coordinator`.
-async fn serve(
+async fn serve_coordinator(
     o: &ShardOptions,
     coordinator: &str,
     own: &JoinRequest,
@@ -274,7 +274,7 @@ pub async fn line_up(
     };
     let deadline = Instant::now() + o.barrier_timeout;
     let served = match first {
-        Some(first) => Some(serve(o, coordinator, &request, first, raw).await?),
+        Some(first) => Some(serve_coordinator(o, coordinator, &request, first, raw).await?),
         None => None,
     };
     let link = Link::new(coordinator)?;
