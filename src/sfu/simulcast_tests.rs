@@ -68,6 +68,11 @@ fn the_estimate_picks_the_highest_layer_it_carries_and_climbs_back_only_after_a_
     let r = rates(t0, 11_000, [true; 3]);
     s.on_estimate(3_000_000.0, &r, at(t0, 11_000));
     assert_eq!(s.target(), 2);
+    s.on_estimate(1_750_000.0, &rates(t0, 13_000, [true; 3]), at(t0, 13_000));
+    let why = "GoogCC's answer to one overuse: 0.85 x the rate arriving, under the layer's";
+    assert_eq!(s.target(), 2, "{why}");
+    s.on_estimate(1_500_000.0, &rates(t0, 14_600, [true; 3]), at(t0, 14_600));
+    assert_eq!(s.target(), 1, "a second backoff is under 80 % of 2 Mbps");
 }
 
 #[test]
@@ -198,7 +203,7 @@ fn key_frame_requests_for_a_layer_are_combined_and_none_is_lost() {
 }
 
 #[test]
-fn an_estimate_quiet_below_the_top_layer_restarts_the_estimator_now_and_then() {
+fn a_viewer_below_the_top_layer_has_its_estimator_restarted_every_4_s_while_there() {
     let t0 = Instant::now();
     let r = rates(t0, 2000, [true; 3]);
     let mut s = LayerSelector::new(3);
@@ -211,17 +216,39 @@ fn an_estimate_quiet_below_the_top_layer_restarts_the_estimator_now_and_then() {
     assert_eq!(s.target(), 1, "900 kbps carries the 500 kbps layer");
     s.on_packet(1, 1, 0, at(t0, 2100), true, true);
     assert_eq!(s.current(), Some(1));
+    assert_eq!(s.restart_estimator(at(t0, 2100)), None, "just stepped down");
+    assert_eq!(s.restart_estimator(at(t0, 6000)), None, "3.9 s below");
+    assert_eq!(s.restart_estimator(at(t0, 6100)), Some(900_000.0));
+    s.on_estimate(950_000.0, &r, at(t0, 7000));
     assert_eq!(
-        s.restart_estimator(at(t0, 5000)),
+        s.restart_estimator(at(t0, 10_000)),
         None,
-        "an estimate 3 s ago"
+        "restarted 3.9 s ago"
     );
-    assert_eq!(s.restart_estimator(at(t0, 6000)), Some(900_000.0));
-    assert_eq!(s.restart_estimator(at(t0, 9000)), None, "restarted 3 s ago");
-    assert_eq!(s.restart_estimator(at(t0, 10_000)), Some(900_000.0));
+    assert_eq!(
+        s.restart_estimator(at(t0, 10_100)),
+        Some(950_000.0),
+        "new estimates do not put it off"
+    );
+    s.pin(Some(2));
+    s.on_packet(2, 2, 0, at(t0, 11_000), true, true);
+    s.pin(None);
+    assert_eq!(s.current(), Some(2));
+    assert_eq!(s.restart_estimator(at(t0, 16_000)), None, "on top");
     s.pin(Some(1));
+    s.on_packet(1, 3, 0, at(t0, 17_000), true, true);
+    s.pin(None);
+    assert_eq!(s.current(), Some(1));
+    assert_eq!(s.restart_estimator(at(t0, 17_000)), None, "below again");
     assert_eq!(
         s.restart_estimator(at(t0, 20_000)),
+        None,
+        "the 4 s count from going below again"
+    );
+    assert_eq!(s.restart_estimator(at(t0, 21_000)), Some(950_000.0));
+    s.pin(Some(1));
+    assert_eq!(
+        s.restart_estimator(at(t0, 30_000)),
         None,
         "a pinned viewer asked for it"
     );
