@@ -64,6 +64,42 @@ fn source_and_encode(c: &mut Criterion) {
     g.finish();
 }
 
+/// A probe decodes every frame. A room of probes runs one decoder each, interleaved frame by
+/// frame: their reference pictures together outgrow the caches, so each frame costs more than
+/// in one decoder alone.
+fn decoding(c: &mut Criterion) {
+    const GOP: u32 = 60;
+    let source = VideoSource::new(1, 640, 360);
+    let mut encoder = VideoEncoder::new(30, 500_000, GOP).expect("encoder");
+    // Two whole key-frame intervals, so decoding can wrap round to a key frame.
+    let stream: Vec<Vec<u8>> = (0..2 * GOP as u64)
+        .map(|n| {
+            encoder
+                .encode(&source.frame(n), MARKER)
+                .expect("encode")
+                .data
+        })
+        .collect();
+    let mut g = c.benchmark_group("probe_decode");
+    for probes in [1usize, 20] {
+        let mut decoders: Vec<VideoDecoder> = (0..probes)
+            .map(|_| VideoDecoder::new().expect("decoder"))
+            .collect();
+        let mut next = 0;
+        g.throughput(Throughput::Elements(probes as u64));
+        g.bench_function(format!("h264_640x360_500kbps_{probes}_interleaved"), |b| {
+            b.iter(|| {
+                let access_unit = &stream[next % stream.len()];
+                next += 1;
+                for decoder in decoders.iter_mut() {
+                    black_box(decoder.decode(black_box(access_unit)).expect("decode"));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
 /// A quality probe's per-frame work besides decoding: the reference picture (shared by every
 /// probe of the process, so rendered once per frame, not per probe) and the two scores.
 fn quality(c: &mut Criterion) {
@@ -215,6 +251,7 @@ criterion_group!(
     benches,
     marker,
     source_and_encode,
+    decoding,
     quality,
     receiver,
     histogram,
