@@ -8,6 +8,7 @@ pub mod layers;
 pub mod recovery;
 pub mod reference;
 pub mod rtp_stats;
+pub mod shared_decode;
 pub mod silence;
 pub mod video;
 

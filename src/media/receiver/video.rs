@@ -7,8 +7,9 @@ use super::layers::LayerTrack;
 use super::recovery::RecoveryWatch;
 use super::reference::reference_frame;
 use super::rtp_stats::{Arrival, RtpStats};
+use super::shared_decode::{DecodeShare, Picture, ProbeDecoder};
 use crate::base::Micros;
-use crate::media::codec::{is_keyframe, VideoDecoder};
+use crate::media::codec::is_keyframe;
 use crate::media::marker::{
     annexb_nals, find_sei_marker, read_pixel_marker, strip_height, FrameMarker,
 };
@@ -24,7 +25,7 @@ use str0m::unversioned::{Depacketizer, H264Depacketizer};
 const KEYFRAME_REQUEST_INTERVAL_US: u64 = 250_000;
 
 pub struct QualityProbe {
-    decoder: VideoDecoder,
+    decoder: ProbeDecoder,
     reference: VideoSource,
     pub marker_reads: u64,
     pub marker_misses: u64,
@@ -39,7 +40,7 @@ pub struct QualityProbe {
 impl QualityProbe {
     pub fn new(reference: VideoSource) -> Result<Self, crate::media::codec::CodecError> {
         Ok(Self {
-            decoder: VideoDecoder::new()?,
+            decoder: ProbeDecoder::new(DecodeShare::process(), stream_of(&reference)),
             reference,
             marker_reads: 0,
             marker_misses: 0,
@@ -63,7 +64,7 @@ impl QualityProbe {
     pub fn score_access_unit(&mut self, access_unit: &[u8], now: Micros, out: &mut Vec<Sample>) {
         match self.decoder.decode(access_unit) {
             Ok(Some(picture)) => {
-                let pixel = read_pixel_marker(&picture);
+                let pixel = read_pixel_marker(&picture.frame);
                 if pixel.is_some() {
                     self.marker_reads += 1;
                 } else {
@@ -77,6 +78,12 @@ impl QualityProbe {
             Err(_) => self.decode_errors += 1,
         }
     }
+}
+
+/// Names the stream a probe expects, to keep it in one shard of the shared decoding.
+fn stream_of(reference: &VideoSource) -> u64 {
+    let (width, height) = reference.dimensions();
+    reference.seed() ^ ((width as u64) << 40) ^ ((height as u64) << 20)
 }
 
 impl std::fmt::Debug for QualityProbe {
@@ -210,7 +217,7 @@ impl VideoReceiver {
         if let Some(probe) = self.probe.as_mut() {
             match probe.decoder.decode(&access_unit) {
                 Ok(Some(picture)) => {
-                    let pixel = read_pixel_marker(&picture);
+                    let pixel = read_pixel_marker(&picture.frame);
                     if pixel.is_some() {
                         probe.marker_reads += 1;
                     } else {
@@ -373,24 +380,31 @@ impl VideoReceiver {
 
 fn score_picture(
     probe: &mut QualityProbe,
-    picture: &crate::media::frame::I420Frame,
+    picture: &Picture,
     n: u32,
     now: Micros,
     out: &mut Vec<Sample>,
 ) -> Option<f64> {
     // A simulcast layer is scored against the source scaled as the publisher scaled it.
+    let frame = &picture.frame;
     let (width, height) = probe.reference.dimensions();
-    let scale = (width / picture.width.max(1)).max(1);
-    if (width / scale, height / scale) != (picture.width, picture.height)
+    let scale = (width / frame.width.max(1)).max(1);
+    if (width / scale, height / scale) != (frame.width, frame.height)
         || n as u64 % probe.score_every != 0
     {
         return None;
     }
-    let reference = reference_frame(&probe.reference, n as u64, scale);
-    // The marker strip is not part of the scene: both figures start below it.
-    let skip = strip_height(picture.width);
-    let psnr = psnr_y(&reference, picture, skip)?;
-    let ssim = ssim_y(&reference, picture, skip)?;
+    let source = &probe.reference;
+    let key = (source.seed(), source.dimensions(), n as u64, scale);
+    let (psnr, ssim) = picture.scores(key, || {
+        let reference = reference_frame(source, n as u64, scale);
+        // The marker strip is not part of the scene: both figures start below it.
+        let skip = strip_height(frame.width);
+        Some((
+            psnr_y(&reference, frame, skip)?,
+            ssim_y(&reference, frame, skip)?,
+        ))
+    })?;
     probe.psnr_sum += psnr;
     probe.ssim_sum += ssim;
     probe.scored_frames += 1;
