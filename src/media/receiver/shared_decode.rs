@@ -58,9 +58,8 @@ impl Picture {
 /// A point of a stream: the hash of every access unit since its key frame.
 type Position = [u8; 32];
 
-/// What the pictures kept in one shard may hold: 24 pictures of 640x360, 2 of 1080p. Probes of
-/// one room on one machine are a few frames apart; a probe further behind decodes on a decoder
-/// of its own.
+/// What the pictures kept in one shard may hold; below `MAX_RESULTS` only for large pictures
+/// (2 of 1080p). A probe further behind than what is kept decodes on a decoder of its own.
 const SHARD_PICTURE_BYTES: usize = 8 << 20;
 /// Kept whatever their size.
 const MIN_PICTURES: usize = 2;
@@ -69,8 +68,8 @@ const MIN_PICTURES: usize = 2;
 /// milliseconds of each other. Keeping 32 made a one-probe run's memory grow by up to 2.1 MB
 /// over 15 s, against up to 1.3 MB without shared decoding (`run_guards::memory_...`).
 const MAX_RESULTS: usize = 8;
-/// A decoder not moved on for this long belongs to no probe any more (each key frame starts a
-/// new one; the last one of the stream before stays behind).
+/// A decoder not moved on for this long belongs to no probe any more: one a lagging or lossy
+/// probe rebuilt, left behind when its probe went away or met the others at a key frame.
 const DECODER_IDLE: Duration = Duration::from_secs(3);
 /// How often a shard looks for such decoders.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
