@@ -188,5 +188,47 @@ fn probe_viewer(c: &mut Criterion) {
     viewer_path(c, "probe_one_second_640x360_500kbps_opus", true);
 }
 
-criterion_group!(benches, light_viewer, probe_viewer);
+/// The light receive path's own SRTP (`client::light::srtp`): one 1,200-byte video packet
+/// authenticated and decrypted, for each profile a browser offers.
+fn light_srtp(c: &mut Criterion) {
+    use rtcbench::client::light::srtp::{MasterKey, Profile, SrtpSession};
+    let provider = str0m::crypto::from_feature_flags();
+    let mut g = c.benchmark_group("light_srtp_unprotect_1200_byte_rtp");
+    g.throughput(Throughput::Elements(1));
+    let profiles = [
+        (
+            "aes_cm_128_hmac_sha1_80",
+            Profile::AesCm128HmacSha1_80,
+            16,
+            14,
+        ),
+        ("aead_aes_128_gcm", Profile::AeadAes128Gcm, 16, 12),
+        ("aead_aes_256_gcm", Profile::AeadAes256Gcm, 32, 12),
+    ];
+    for (name, profile, key_len, salt_len) in profiles {
+        let (key, salt) = (vec![7u8; key_len], vec![9u8; salt_len]);
+        let master = MasterKey {
+            key: &key,
+            salt: &salt,
+        };
+        let mut session = SrtpSession::new(&provider, profile, master, master).expect("keys");
+        let mut packet = vec![0x80, 96, 0x12, 0x34, 0, 0, 0x10, 0, 0, 0, 0, 1];
+        packet.resize(1200, 0xAB);
+        let mut protected = Vec::new();
+        session
+            .protect_rtp(&packet, 0, &mut protected)
+            .expect("protect");
+        let mut plain = Vec::with_capacity(1500);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                session
+                    .unprotect_rtp(&protected, &mut plain)
+                    .expect("unprotect")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, light_viewer, probe_viewer, light_srtp);
 criterion_main!(benches);

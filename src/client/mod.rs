@@ -6,6 +6,7 @@ pub mod dtls;
 pub mod error;
 pub mod http_body;
 pub mod ice_servers;
+pub mod light;
 pub mod lines;
 pub mod link;
 pub mod live_http;
