@@ -4,6 +4,7 @@
 //! So far: SRTP and SRTCP ([`srtp`]). The plan and where it stands are in
 //! docs/measurement.md ("A light receive path of our own").
 
+pub mod feedback;
 pub mod srtp;
 #[cfg(test)]
 mod srtp_vectors;
