@@ -136,6 +136,15 @@ impl RtpStats {
             e => self.lost() as f64 * 100.0 / e as f64,
         }
     }
+    /// The highest sequence number so far, extended by its wraps from 0 (as receiver reports
+    /// give it); None before the first packet.
+    pub fn highest_extended(&self) -> Option<u64> {
+        self.base_ext_seq.map(|_| self.max_ext_seq - (1 << 16))
+    }
+    /// Interarrival jitter in RTP timestamp units (RFC 3550 section 6.4.1).
+    pub fn jitter_units(&self) -> u32 {
+        self.jitter as u32
+    }
     pub fn jitter_ms(&self) -> f64 {
         self.jitter * 1000.0 / self.clock_rate as f64
     }

@@ -1,0 +1,195 @@
+//! A light viewer against str0m configured as the reference SFU, in simulated time and without
+//! sockets: it connects, decrypts what it is sent, and sends back what a browser would.
+
+use super::*;
+use crate::client::sdp::{negotiated_pt, udp_input};
+use crate::media::receiver::{AudioReceiver, VideoReceiver};
+use crate::record::Role as SessionRole;
+use str0m::change::SdpOffer;
+use str0m::format::Codec;
+use str0m::media::Mid;
+use str0m::rtp::rtcp::Rtcp;
+use str0m::rtp::{RawPacket, RtpWrite};
+use str0m::{Event, Input, Output, Rtc, RtcConfig};
+
+const VIEWER: &str = "127.0.0.1:40001";
+const SERVER: &str = "127.0.0.1:40002";
+
+fn light(now: Instant) -> LightPeer {
+    let receiver = Receiver::new(
+        "room/r000".into(),
+        SessionRole::Light,
+        0,
+        VideoReceiver::new(0, None),
+        AudioReceiver::new(None),
+    );
+    let addr = VIEWER.parse().expect("address");
+    LightPeer::new(receiver, addr, WallClock::start(), now).expect("a light viewer")
+}
+
+fn server(offer: &str, now: Instant) -> (Rtc, String) {
+    let mut rtc = RtcConfig::new()
+        .clear_codecs()
+        .enable_h264(true)
+        .enable_opus(true, false)
+        .set_rtp_mode(true)
+        .set_ice_lite(true)
+        .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime)
+        .enable_raw_packets(true)
+        .build(now);
+    let addr = SERVER.parse().expect("address");
+    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+    let offer = SdpOffer::from_sdp_string(offer).expect("str0m reads the offer");
+    let answer = rtc.sdp_api().accept_offer(offer).expect("str0m answers");
+    (rtc, answer.to_sdp_string())
+}
+
+/// Runs both sides in 5 ms steps, the server sending 20 ms audio packets once the viewer is
+/// connected; what RTCP the server received and how many packets it sent, or the viewer's
+/// error.
+fn run(
+    viewer: &mut LightPeer,
+    server: &mut Rtc,
+    start: Instant,
+    span: Duration,
+) -> Result<(Vec<Rtcp>, u64), LightError> {
+    let (viewer_addr, server_addr) = (VIEWER.parse().expect("a"), SERVER.parse().expect("a"));
+    let mut received = Vec::new();
+    let mut now = start;
+    let mut sent = 0u64;
+    while now < start + span {
+        now += Duration::from_millis(5);
+        if viewer.state() == PeerState::Connected && (now - start).as_millis() % 20 == 0 {
+            let mid = Mid::from("0");
+            if let Some(pt) = negotiated_pt(server, mid, Codec::Opus) {
+                if let Some(stream) = server.direct_api().stream_tx_by_mid(mid, None) {
+                    let write =
+                        RtpWrite::new(pt, sent.into(), (sent * 960) as u32, now, vec![0xf8; 40]);
+                    stream.write_rtp(write);
+                    sent += 1;
+                }
+            }
+        }
+        viewer.handle_timeout(now)?;
+        while let PeerOutput::Transmit(to, data) = viewer.poll_output() {
+            if let Some(input) = udp_input(now, viewer_addr, to, &data) {
+                server.handle_input(input).expect("server reads");
+            }
+        }
+        server
+            .handle_input(Input::Timeout(now))
+            .expect("server runs");
+        while let Ok(out) = server.poll_output() {
+            match out {
+                Output::Transmit(t) => viewer.handle_receive(now, server_addr, &t.contents)?,
+                Output::Event(Event::RawPacket(raw)) => {
+                    if let RawPacket::RtcpRx(rtcp) = *raw {
+                        received.push(rtcp);
+                    }
+                }
+                Output::Event(_) => {}
+                Output::Timeout(_) => break,
+            }
+        }
+    }
+    Ok((received, sent))
+}
+
+#[test]
+fn a_light_viewer_connects_to_str0m_receives_its_media_and_sends_browser_feedback() {
+    crate::client::init_crypto();
+    let start = Instant::now();
+    let mut viewer = light(start);
+    let (mut server, answer) = server(&viewer.create_offer(), start);
+    viewer.accept_answer(&answer).expect("answer accepted");
+    let (rtcp, sent) = run(&mut viewer, &mut server, start, Duration::from_secs(5)).expect("runs");
+    assert_eq!(viewer.state(), PeerState::Connected);
+    let connected = viewer.connected_at.expect("connected") - start;
+    assert!(
+        connected < Duration::from_millis(500),
+        "connected after {connected:?}"
+    );
+    let audio = &viewer.receiver().audio.stats;
+    // All but the last one or two, still in flight at the end.
+    assert!(sent >= 240, "{sent} sent");
+    assert!(
+        audio.received() + 2 >= sent && audio.received() <= sent,
+        "{} of {sent}",
+        audio.received()
+    );
+    assert_eq!(audio.lost(), 0);
+    assert_eq!(viewer.dropped, Dropped::default());
+    let twcc: Vec<_> = rtcp
+        .iter()
+        .filter_map(|r| match r {
+            Rtcp::Twcc(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    // Every 100 ms from connection: each reports the 5 packets since the one before.
+    assert!(twcc.len() >= 40, "{} transport-wide feedbacks", twcc.len());
+    let reported: u64 = twcc.iter().map(|t| u64::from(t.status_count)).sum();
+    assert!(
+        reported + 5 >= audio.received(),
+        "{reported} reported of {}",
+        audio.received()
+    );
+    let reports: Vec<_> = rtcp
+        .iter()
+        .filter_map(|r| match r {
+            Rtcp::ReceiverReport(rr) => Some(rr),
+            _ => None,
+        })
+        .collect();
+    assert!(reports.len() >= 4, "{} receiver reports", reports.len());
+    let last = reports
+        .last()
+        .and_then(|rr| rr.reports.iter().next())
+        .expect("a report block");
+    assert_eq!(last.packets_lost, 0);
+    assert!(
+        last.max_seq as u64 + 1 >= audio.received() - 50,
+        "{}",
+        last.max_seq
+    );
+}
+
+#[test]
+fn a_server_certificate_that_is_not_the_answer_s_fails_the_viewer() {
+    crate::client::init_crypto();
+    let start = Instant::now();
+    let mut viewer = light(start);
+    let (mut server, answer) = server(&viewer.create_offer(), start);
+    let fingerprint = answer
+        .lines()
+        .find(|l| l.starts_with("a=fingerprint:"))
+        .expect("one");
+    let forged = fingerprint[..fingerprint.len() - 2].to_string() + "00";
+    viewer
+        .accept_answer(&answer.replace(fingerprint, &forged))
+        .expect("answer read");
+    let outcome = run(&mut viewer, &mut server, start, Duration::from_secs(2));
+    assert!(
+        matches!(outcome, Err(LightError::Fingerprint)),
+        "{outcome:?}"
+    );
+    assert_ne!(viewer.state(), PeerState::Connected);
+}
+
+#[test]
+fn without_an_answer_nothing_connects_and_the_deadline_says_so() {
+    let start = Instant::now();
+    let mut viewer = light(start);
+    assert_eq!(viewer.accept_answer("v=0"), Err(LightError::NoOffer));
+    viewer.create_offer();
+    viewer.set_connect_timeout(start, Duration::from_secs(2));
+    let PeerOutput::Timeout(wake) = viewer.poll_output() else {
+        panic!("nothing to send yet")
+    };
+    assert!(wake <= start + Duration::from_secs(2));
+    let late = start + Duration::from_secs(3);
+    assert_eq!(
+        viewer.handle_timeout(late),
+        Err(LightError::ConnectTimeout(Duration::from_secs(2)))
+    );
+}
