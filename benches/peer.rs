@@ -3,10 +3,13 @@
 //! 640x360 / 500 kbps + Opus stream from a publishing peer in simulated time. Only the viewer's
 //! calls are timed; the publisher's encoding is not. Throughput is in datagrams the viewer
 //! received, so criterion reports the cost per packet, and one iteration is one second of
-//! stream, so the time per iteration is the CPU a viewer needs per second.
+//! stream, so the time per iteration is the CPU a viewer needs per second. The light viewer is
+//! timed twice: on str0m, as runs use it today, and on rtcbench's own light path
+//! (`client::light::LightPeer`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rtcbench::base::WallClock;
+use rtcbench::client::light::peer::LightPeer;
 use rtcbench::client::native::{NativePeer, PeerOutput, PeerState, Role};
 use rtcbench::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, Role as ReceiverRole, VideoReceiver,
@@ -36,7 +39,7 @@ fn sender_config() -> SenderConfig {
 /// A publisher and one viewer, connected, stepping through simulated time together.
 struct Pair {
     publisher: NativePeer,
-    viewer: NativePeer,
+    viewer: Viewer,
     addrs: (SocketAddr, SocketAddr),
     now: Instant,
     publisher_due: Instant,
@@ -51,8 +54,73 @@ struct ViewerCost {
     datagrams: u64,
 }
 
+/// The viewer under test: a str0m session, or rtcbench's own light path.
+enum Viewer {
+    Str0m(Box<NativePeer>),
+    Own(Box<LightPeer>),
+}
+
+impl Viewer {
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Viewer::Str0m(p) => p.handle_timeout(now).expect("viewer runs"),
+            Viewer::Own(p) => p.handle_timeout(now).expect("viewer runs"),
+        }
+    }
+
+    fn handle_receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        match self {
+            Viewer::Str0m(p) => p.handle_receive(now, from, datagram).expect("viewer reads"),
+            Viewer::Own(p) => p.handle_receive(now, from, datagram).expect("viewer reads"),
+        }
+    }
+
+    fn state(&self) -> PeerState {
+        match self {
+            Viewer::Str0m(p) => p.state(),
+            Viewer::Own(p) => p.state(),
+        }
+    }
+
+    fn receiver(&self) -> &Receiver {
+        match self {
+            Viewer::Str0m(p) => p.receiver().expect("a viewer"),
+            Viewer::Own(p) => p.receiver(),
+        }
+    }
+}
+
+/// A peer's next output.
+trait Outputs {
+    fn next_output(&mut self) -> PeerOutput;
+}
+
+impl Outputs for NativePeer {
+    fn next_output(&mut self) -> PeerOutput {
+        self.poll_output().expect("peer runs")
+    }
+}
+
+impl Outputs for Viewer {
+    fn next_output(&mut self) -> PeerOutput {
+        match self {
+            Viewer::Str0m(p) => p.next_output(),
+            Viewer::Own(p) => p.poll_output(),
+        }
+    }
+}
+
+/// Which viewer a pair times.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Light,
+    Probe,
+    OwnLight,
+}
+
 impl Pair {
-    fn new(probe: bool) -> Self {
+    fn new(kind: Kind) -> Self {
+        let probe = kind == Kind::Probe;
         rtcbench::client::init_crypto();
         let clock = WallClock::start();
         let now = Instant::now();
@@ -77,11 +145,25 @@ impl Pair {
         );
         let mut publisher =
             NativePeer::new(Role::Publish(Box::new(sender)), addrs.0, clock, now).expect("peer");
-        let mut viewer = NativePeer::new(Role::Subscribe(Box::new(receiver)), addrs.1, clock, now)
-            .expect("peer");
-        let offer = viewer.create_offer().expect("offer");
-        let answer = publisher.accept_offer(&offer).expect("answer");
-        viewer.accept_answer(&answer).expect("accept");
+        let viewer = match kind {
+            Kind::OwnLight => {
+                let mut viewer = LightPeer::new(receiver, addrs.1, clock, now).expect("peer");
+                let answer = publisher
+                    .accept_offer(&viewer.create_offer())
+                    .expect("answer");
+                viewer.accept_answer(&answer).expect("accept");
+                Viewer::Own(Box::new(viewer))
+            }
+            _ => {
+                let mut viewer =
+                    NativePeer::new(Role::Subscribe(Box::new(receiver)), addrs.1, clock, now)
+                        .expect("peer");
+                let offer = viewer.create_offer().expect("offer");
+                let answer = publisher.accept_offer(&offer).expect("answer");
+                viewer.accept_answer(&answer).expect("accept");
+                Viewer::Str0m(Box::new(viewer))
+            }
+        };
         let mut pair = Self {
             publisher,
             viewer,
@@ -115,13 +197,11 @@ impl Pair {
             to_viewer.extend(drain(&mut self.publisher, &mut self.publisher_due));
             let timed = Instant::now();
             if self.now >= self.viewer_due {
-                self.viewer.handle_timeout(self.now).expect("viewer runs");
+                self.viewer.handle_timeout(self.now);
             }
             let mut to_publisher = drain(&mut self.viewer, &mut self.viewer_due);
             for datagram in &to_viewer {
-                self.viewer
-                    .handle_receive(self.now, self.addrs.0, datagram)
-                    .expect("viewer reads");
+                self.viewer.handle_receive(self.now, self.addrs.0, datagram);
                 to_publisher.extend(drain(&mut self.viewer, &mut self.viewer_due));
             }
             cost.spent += timed.elapsed();
@@ -142,10 +222,10 @@ impl Pair {
 }
 
 /// Everything the peer has to send now, and when it next wants a timeout.
-fn drain(peer: &mut NativePeer, due: &mut Instant) -> Vec<Vec<u8>> {
+fn drain(peer: &mut impl Outputs, due: &mut Instant) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        match peer.poll_output().expect("peer runs") {
+        match peer.next_output() {
             PeerOutput::Transmit(_, bytes) => out.push(bytes),
             PeerOutput::Timeout(t) => {
                 *due = t;
@@ -156,8 +236,8 @@ fn drain(peer: &mut NativePeer, due: &mut Instant) -> Vec<Vec<u8>> {
     }
 }
 
-fn viewer_path(c: &mut Criterion, name: &str, probe: bool) {
-    let mut pair = Pair::new(probe);
+fn viewer_path(c: &mut Criterion, name: &str, kind: Kind) {
+    let mut pair = Pair::new(kind);
     let per_second = pair.run(Duration::from_secs(1)).datagrams;
     let mut g = c.benchmark_group("viewer_receive_path");
     g.sample_size(10);
@@ -172,20 +252,28 @@ fn viewer_path(c: &mut Criterion, name: &str, probe: bool) {
     });
     g.finish();
     let end = rtcbench::base::WallClock::start().now();
-    let received = pair
-        .viewer
-        .receiver()
-        .expect("viewer")
-        .summary("bench", end);
+    let received = pair.viewer.receiver().summary("bench", end);
     assert!(received.frames_rendered > 0, "the viewer rendered nothing");
 }
 
 fn light_viewer(c: &mut Criterion) {
-    viewer_path(c, "light_viewer_one_second_640x360_500kbps_opus", false);
+    viewer_path(
+        c,
+        "light_viewer_one_second_640x360_500kbps_opus",
+        Kind::Light,
+    );
+}
+
+fn own_light_viewer(c: &mut Criterion) {
+    viewer_path(
+        c,
+        "own_light_path_one_second_640x360_500kbps_opus",
+        Kind::OwnLight,
+    );
 }
 
 fn probe_viewer(c: &mut Criterion) {
-    viewer_path(c, "probe_one_second_640x360_500kbps_opus", true);
+    viewer_path(c, "probe_one_second_640x360_500kbps_opus", Kind::Probe);
 }
 
 /// The light receive path's own SRTP (`client::light::srtp`): one 1,200-byte video packet
@@ -230,5 +318,11 @@ fn light_srtp(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, light_viewer, probe_viewer, light_srtp);
+criterion_group!(
+    benches,
+    light_viewer,
+    own_light_viewer,
+    probe_viewer,
+    light_srtp
+);
 criterion_main!(benches);

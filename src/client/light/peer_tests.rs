@@ -193,3 +193,39 @@ fn without_an_answer_nothing_connects_and_the_deadline_says_so() {
         Err(LightError::ConnectTimeout(Duration::from_secs(2)))
     );
 }
+
+#[test]
+fn garbage_datagrams_are_counted_or_ignored_and_never_break_the_session() {
+    use rand::{Rng, SeedableRng};
+    crate::client::init_crypto();
+    let start = Instant::now();
+    let mut viewer = light(start);
+    let (mut server, answer) = server(&viewer.create_offer(), start);
+    viewer.accept_answer(&answer).expect("answer accepted");
+    run(&mut viewer, &mut server, start, Duration::from_secs(1)).expect("runs");
+    assert_eq!(viewer.state(), PeerState::Connected);
+    let from: SocketAddr = SERVER.parse().expect("address");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let now = start + Duration::from_secs(2);
+    let mut errors = Vec::new();
+    for n in 0..20_000usize {
+        let len = rng.random_range(0..1400);
+        let mut datagram: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        // Every demultiplexing class in turn: STUN, DTLS, RTP, RTCP, and none.
+        if let Some(first) = datagram.first_mut() {
+            *first = [0, 1, 22, 23, 0x80, 0x90, 0xBF, 200, 255][n % 9];
+        }
+        if datagram.len() > 1 && n % 2 == 0 {
+            datagram[1] = 200; // looks like RTCP
+        }
+        if let Err(e) = viewer.handle_receive(now, from, &datagram) {
+            errors.push((n % 9, e));
+        }
+    }
+    assert!(
+        viewer.dropped.unauthenticated > 5_000,
+        "{:?}",
+        viewer.dropped
+    );
+    assert_eq!(viewer.state(), PeerState::Connected);
+}
