@@ -117,8 +117,19 @@ impl RtpPacket {
     }
 }
 
-fn find_abs_capture_time(mut body: &[u8]) -> Option<Micros> {
-    while let Some((&first, rest)) = body.split_first() {
+fn find_abs_capture_time(body: &[u8]) -> Option<Micros> {
+    let (_, data) =
+        one_byte_elements(body).find(|(id, d)| *id == ABS_CAPTURE_TIME_ID && d.len() >= 8)?;
+    Some(ntp_to_micros(u64::from_be_bytes(
+        data[..8].try_into().ok()?,
+    )))
+}
+
+/// The elements (id, data) of a one-byte header extension block (RFC 8285), padding skipped,
+/// up to the end of the block or the first malformed element.
+fn one_byte_elements(mut body: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || loop {
+        let (&first, rest) = body.split_first()?;
         if first == 0 {
             body = rest; // padding byte
             continue;
@@ -128,14 +139,26 @@ fn find_abs_capture_time(mut body: &[u8]) -> Option<Micros> {
             return None;
         }
         let data = rest.get(..len)?;
-        if id == ABS_CAPTURE_TIME_ID && len >= 8 {
-            return Some(ntp_to_micros(u64::from_be_bytes(
-                data[..8].try_into().ok()?,
-            )));
-        }
         body = &rest[len..];
+        return Some((id, data));
+    })
+}
+
+/// The data of one-byte header extension `id` in a whole RTP packet, if it carries one.
+pub fn one_byte_extension(packet: &[u8], id: u8) -> Option<&[u8]> {
+    if packet.first()? & 0x10 == 0 {
+        return None;
     }
-    None
+    let start = 12 + 4 * usize::from(packet[0] & 0x0F);
+    let header = packet.get(start..start + 4)?;
+    if header[..2] != [0xBE, 0xDE] {
+        return None;
+    }
+    let words = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let block = packet.get(start + 4..start + 4 + 4 * words)?;
+    one_byte_elements(block)
+        .find(|(this, _)| *this == id)
+        .map(|(_, data)| data)
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 
 pub mod feedback;
 pub mod peer;
+#[cfg(test)]
+mod reference_sfu;
 pub mod sdp;
 pub mod srtp;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::srtp::{Profile, SrtpError, SrtpSession};
 use crate::base::WallClock;
 use crate::client::native::{PeerOutput, PeerState};
 use crate::media::receiver::Receiver;
-use crate::media::rtp::RtpPacket;
+use crate::media::rtp::{one_byte_extension, RtpPacket};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -486,36 +486,6 @@ impl LightPeer {
             self.queue(remote, protected);
         }
     }
-}
-
-/// The value of one-byte header extension `id` (RFC 8285) in a plain RTP packet.
-fn one_byte_extension(packet: &[u8], id: u8) -> Option<&[u8]> {
-    if packet.first()? & 0x10 == 0 {
-        return None;
-    }
-    let start = 12 + 4 * usize::from(packet[0] & 0x0F);
-    let header = packet.get(start..start + 4)?;
-    if header[..2] != [0xBE, 0xDE] {
-        return None;
-    }
-    let words = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let mut body = packet.get(start + 4..start + 4 + 4 * words)?;
-    while let Some((&first, rest)) = body.split_first() {
-        if first == 0 {
-            body = rest;
-            continue;
-        }
-        let (this, len) = (first >> 4, usize::from(first & 0x0F) + 1);
-        if this == 15 {
-            return None;
-        }
-        let value = rest.get(..len)?;
-        if this == id {
-            return Some(value);
-        }
-        body = &rest[len..];
-    }
-    None
 }
 
 #[cfg(test)]

@@ -5,12 +5,11 @@ use super::*;
 use crate::client::sdp::{negotiated_pt, udp_input};
 use crate::media::receiver::{AudioReceiver, VideoReceiver};
 use crate::record::Role as SessionRole;
-use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::Mid;
 use str0m::rtp::rtcp::Rtcp;
 use str0m::rtp::{RawPacket, RtpWrite};
-use str0m::{Event, Input, Output, Rtc, RtcConfig};
+use str0m::{Event, Input, Output, Rtc};
 
 const VIEWER: &str = "127.0.0.1:40001";
 const SERVER: &str = "127.0.0.1:40002";
@@ -28,20 +27,8 @@ fn light(now: Instant) -> LightPeer {
 }
 
 fn server(offer: &str, now: Instant) -> (Rtc, String) {
-    let mut rtc = RtcConfig::new()
-        .clear_codecs()
-        .enable_h264(true)
-        .enable_opus(true, false)
-        .set_rtp_mode(true)
-        .set_ice_lite(true)
-        .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime)
-        .enable_raw_packets(true)
-        .build(now);
     let addr = SERVER.parse().expect("address");
-    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
-    let offer = SdpOffer::from_sdp_string(offer).expect("str0m reads the offer");
-    let answer = rtc.sdp_api().accept_offer(offer).expect("str0m answers");
-    (rtc, answer.to_sdp_string())
+    crate::client::light::reference_sfu::answer(offer, addr, now)
 }
 
 /// Runs both sides in 5 ms steps, the server sending 20 ms audio packets once the viewer is

@@ -1,7 +1,5 @@
 use super::*;
 use std::time::Instant;
-use str0m::change::SdpOffer;
-use str0m::{Candidate, RtcConfig};
 
 const SERVER: &str = "127.0.0.1:6000";
 
@@ -15,21 +13,9 @@ fn offer() -> String {
     })
 }
 
-/// The reference SFU's str0m configuration answers the offer.
 fn str0m_answer(offer: &str) -> String {
-    let mut rtc = RtcConfig::new()
-        .clear_codecs()
-        .enable_h264(true)
-        .enable_opus(true, false)
-        .set_rtp_mode(true)
-        .set_ice_lite(true)
-        .set_extension(7, str0m::rtp::Extension::AbsoluteCaptureTime)
-        .build(Instant::now());
-    let server: SocketAddr = SERVER.parse().expect("address");
-    rtc.add_local_candidate(Candidate::host(server, "udp").expect("candidate"));
-    let offer = SdpOffer::from_sdp_string(offer).expect("str0m parses our offer");
-    let answer = rtc.sdp_api().accept_offer(offer).expect("str0m answers it");
-    answer.to_sdp_string()
+    let server = SERVER.parse().expect("address");
+    crate::client::light::reference_sfu::answer(offer, server, Instant::now()).1
 }
 
 #[test]
