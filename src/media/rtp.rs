@@ -117,6 +117,24 @@ impl RtpPacket {
     }
 }
 
+/// The 64-bit sequence number nearest `highest` whose low 16 bits are `seq`.
+pub fn extend_seq(highest: u64, seq: u16) -> u64 {
+    let delta = seq.wrapping_sub(highest as u16) as i16 as i64;
+    (highest as i64 + delta).max(0) as u64
+}
+
+/// The length of an RTP packet's header: fixed part, CSRCs and header extension; None when
+/// the packet is shorter than its header says.
+pub fn header_len(packet: &[u8]) -> Option<usize> {
+    let first = *packet.first()?;
+    let mut len = 12 + 4 * usize::from(first & 0x0F);
+    if first & 0x10 != 0 {
+        let words = packet.get(len + 2..len + 4)?;
+        len += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
+    }
+    (len <= packet.len()).then_some(len)
+}
+
 fn find_abs_capture_time(body: &[u8]) -> Option<Micros> {
     let (_, data) =
         one_byte_elements(body).find(|(id, d)| *id == ABS_CAPTURE_TIME_ID && d.len() >= 8)?;

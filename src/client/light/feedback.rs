@@ -215,7 +215,7 @@ impl TwccRecorder {
                 self.highest = first;
                 first
             }
-            Some(_) => extend(self.highest, seq),
+            Some(_) => crate::media::rtp::extend_seq(self.highest, seq),
         };
         let Some(mut base) = self.next_report else {
             return;
@@ -254,21 +254,6 @@ impl TwccRecorder {
         };
         Some((report, count))
     }
-}
-
-/// The 64-bit sequence number nearest `highest` whose low 16 bits are `seq`.
-fn extend(highest: u64, seq: u16) -> u64 {
-    let candidate = (highest & !0xFFFF) | u64::from(seq);
-    let options = [
-        candidate.wrapping_sub(1 << 16),
-        candidate,
-        candidate + (1 << 16),
-    ];
-    options
-        .into_iter()
-        .filter(|c| *c < u64::MAX / 2)
-        .min_by_key(|c| c.abs_diff(highest))
-        .unwrap_or(candidate)
 }
 
 /// Packet status chunks: a run-length chunk where seven or more statuses repeat, else a

@@ -6,6 +6,7 @@
 //! There is no replay window: a light viewer counts duplicates itself (its RTP statistics), and
 //! a window would hide them from it.
 
+use crate::media::rtp::header_len;
 use str0m::crypto::dtls::SrtpProfile;
 use str0m::crypto::{AeadAes128Gcm, Aes128CmSha1_80, CryptoProvider};
 use str0m::crypto::{AeadAes128GcmCipher, AeadAes256GcmCipher, Aes128CmSha1_80Cipher};
@@ -269,7 +270,7 @@ impl SrtpSession {
     /// Authenticates and decrypts one SRTP packet into `plain` (header and payload).
     pub fn unprotect_rtp(&mut self, packet: &[u8], plain: &mut Vec<u8>) -> Result<(), SrtpError> {
         let tag_len = self.profile.tag_len();
-        let header_len = rtp_header_len(packet)
+        let header_len = header_len(packet)
             .filter(|h| h + tag_len <= packet.len())
             .ok_or(SrtpError::TooShort(packet.len()))?;
         let seq = u16::from_be_bytes([packet[2], packet[3]]);
@@ -315,7 +316,7 @@ impl SrtpSession {
         roc: u32,
         protected: &mut Vec<u8>,
     ) -> Result<(), SrtpError> {
-        let header_len = rtp_header_len(packet).ok_or(SrtpError::TooShort(packet.len()))?;
+        let header_len = header_len(packet).ok_or(SrtpError::TooShort(packet.len()))?;
         let seq = u16::from_be_bytes([packet[2], packet[3]]);
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
         let (header, body) = packet.split_at(header_len);
@@ -511,17 +512,6 @@ fn kdf(srtp: &'static dyn SrtpProvider, master: MasterKey<'_>, label: Label, out
         }
         chunk.copy_from_slice(&keystream[..chunk.len()]);
     }
-}
-
-/// The length of an RTP packet's header: fixed part, CSRCs and header extension.
-pub fn rtp_header_len(packet: &[u8]) -> Option<usize> {
-    let first = *packet.first()?;
-    let mut len = 12 + 4 * usize::from(first & 0x0F);
-    if first & 0x10 != 0 {
-        let words = packet.get(len + 2..len + 4)?;
-        len += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
-    }
-    (len <= packet.len()).then_some(len)
 }
 
 /// RFC 7714 section 9.1's additional data: the first 8 bytes of the RTCP packet, then the

@@ -62,8 +62,7 @@ impl RtpStats {
         if self.base_ext_seq.is_none() {
             return (1 << 16) + seq as u64;
         }
-        let delta = seq.wrapping_sub(self.max_ext_seq as u16) as i16 as i64;
-        (self.max_ext_seq as i64 + delta).max(0) as u64
+        crate::media::rtp::extend_seq(self.max_ext_seq, seq)
     }
 
     pub fn on_packet(
