@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The peer table: what one viewer costs in rtcbench (light and probe), in aiortc and in Chromium,
+# The peer table: what one viewer costs in rtcbench (a light viewer on its own path and on str0m,
+# a probe), in aiortc and in Chromium,
 # on the same stream from the same SFU, each client pinned to the same core.
 #
 #   scripts/peer-bench.sh [VIEWERS] [SECONDS]      (default 20 viewers, 15 s each)
@@ -49,12 +50,13 @@ every = 1
 EOF
 
 # The stream: one rtcbench host for the whole bench (one viewer of its own keeps the room up).
-scenario() { # NAME DURATION PUBLISHER RECEIVERS PROBES
+scenario() { # NAME DURATION PUBLISHER RECEIVERS PROBES [VIEWER_CLIENT]
   cat <<EOF
 name = "$1"
 duration = "$2"
 seed = 7
 transport = "webrtc"
+viewer_client = "${6:-full}"
 [video]
 width = 640
 height = 360
@@ -68,9 +70,10 @@ probes = $5
 stagger = "20ms"
 EOF
 }
-total=$(( (seconds + 20) * 4 + 20 ))
+total=$(( (seconds + 20) * 5 + 20 ))
 scenario peer-bench-host "${total}s" rtcbench 1 0 > "$work/host.toml"
 scenario peer-bench-light "${seconds}s" external "$viewers" 0 > "$work/light.toml"
+scenario peer-bench-own "${seconds}s" external "$viewers" 0 light > "$work/own.toml"
 scenario peer-bench-probes "${seconds}s" external "$viewers" "$viewers" > "$work/probes.toml"
 
 taskset -c "$server_core" "$bin" serve-reference --listen "127.0.0.1:$port" --rtmp-port 0 \
@@ -102,7 +105,8 @@ frame_rate() { # NAME
     grep -oE 'fps [0-9.]+' "$log" | head -n 1 | cut -d' ' -f2 | grep . || echo "-"
   fi
 }
-measure rtcbench-light "$bin" run "$work/light.toml" --provider "$work/provider.toml" --out "$work/light"
+measure light-own-path "$bin" run "$work/own.toml" --provider "$work/provider.toml" --out "$work/own"
+measure light-on-str0m "$bin" run "$work/light.toml" --provider "$work/provider.toml" --out "$work/light"
 measure rtcbench-probe "$bin" run "$work/probes.toml" --provider "$work/provider.toml" --out "$work/probes"
 measure aiortc "$venv/bin/python" tests/interop/aiortc_view.py \
   --whep "http://127.0.0.1:$port/whep/peer-bench" --viewers "$viewers" --seconds "$seconds"
@@ -114,7 +118,7 @@ fi
 
 echo
 echo "$viewers viewers each, ${seconds} s, 640x360 / 500 kbps + Opus, client on core 0 (work files: $work)"
-printf '%-16s %10s %22s %10s %8s %6s\n' client CPU-s "CPU ms per viewer-s" "x light" fps exit
+printf '%-16s %10s %22s %10s %8s %6s\n' client CPU-s "CPU ms per viewer-s" "x first" fps exit
 light=""
 for row in "${results[@]}"; do
   set -- $row

@@ -1,10 +1,12 @@
 //! Datagrams as a receiver sees them off the wire (each input split into datagrams by a
 //! two-byte length, with a time step before each): parsed as RTP and fed to a receiver's loss,
 //! jitter, freeze and frame state machines; and, as the light path sees them, through SRTP and
-//! SRTCP (each profile) and into the transport-wide feedback recorder and writer.
+//! SRTCP (each profile), into the transport-wide feedback recorder and writer, unwrapped as a
+//! retransmission, and into the NACK list and writer.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rtcbench::client::light::feedback::TwccRecorder;
+use rtcbench::client::light::feedback::{write_nack, TwccRecorder};
+use rtcbench::client::light::nack::{unwrap_rtx, NackList};
 use rtcbench::client::light::srtp::{MasterKey, Profile, SrtpSession};
 use rtcbench::media::receiver::{AudioReceiver, Receiver, Role, VideoReceiver};
 
@@ -37,6 +39,8 @@ fuzz_target!(|data: &[u8]| {
     );
     let mut sessions = sessions();
     let mut twcc = TwccRecorder::default();
+    let mut nacks = NackList::default();
+    let (start, mut due, mut repaired) = (std::time::Instant::now(), Vec::new(), Vec::new());
     let (mut plain, mut feedback) = (Vec::new(), Vec::new());
     let mut now = 0u64;
     let mut rest = data;
@@ -54,7 +58,15 @@ fuzz_target!(|data: &[u8]| {
         }
         if let [a, b, ..] = datagram {
             twcc.on_packet(u16::from_be_bytes([*a, *b]), now);
+            nacks.on_packet(u16::from_be_bytes([*a, *b]));
         }
+        if unwrap_rtx(datagram, 127, 7, &mut repaired).is_some() {
+            receiver.on_datagram(&repaired, now);
+        }
+        due.clear();
+        nacks.due(start + std::time::Duration::from_micros(now), &mut due);
+        feedback.clear();
+        write_nack(1, 2, &due, &mut feedback);
         if let Some((report, count)) = twcc.take_report().filter(|_| now % 3 == 0) {
             feedback.clear();
             report.write(1, 2, count, &mut feedback);

@@ -1,6 +1,7 @@
-//! Runs a native peer over a UDP socket as one tokio task.
+//! Runs a peer (str0m's or the light viewer's) over a UDP socket as one tokio task.
 
-use super::native::{ClientError, IceServerOutcome, NativePeer, PeerOutput, PeerState};
+use super::native::{ClientError, IceServerOutcome, PeerOutput, PeerState};
+use super::peer::Peer;
 use crate::net::impair::Impairment;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -27,7 +28,7 @@ pub enum PeerExit {
 }
 
 /// Called with the peer and the instant a tick was due.
-pub type TickFn = Box<dyn FnMut(&mut NativePeer, Instant) + Send>;
+pub type TickFn = Box<dyn FnMut(&mut dyn Peer, Instant) + Send>;
 
 /// Something to do at fixed instants while a peer runs (closing measurement intervals).
 pub struct Ticker {
@@ -51,23 +52,23 @@ pub struct Hooks<'a> {
 }
 
 /// Drives `peer` until `until`, `stop`, or the connection ends; gives the peer back.
-pub async fn run(
-    peer: NativePeer,
+pub async fn run<P: Peer>(
+    peer: P,
     socket: UdpSocket,
     until: Instant,
     stop: watch::Receiver<bool>,
-) -> (NativePeer, PeerExit) {
+) -> (P, PeerExit) {
     run_with(peer, socket, until, stop, Hooks::default()).await
 }
 
 /// As [`run`], with the hooks.
-pub async fn run_with(
-    mut peer: NativePeer,
+pub async fn run_with<P: Peer>(
+    mut peer: P,
     socket: UdpSocket,
     until: Instant,
     mut stop: watch::Receiver<bool>,
     hooks: Hooks<'_>,
-) -> (NativePeer, PeerExit) {
+) -> (P, PeerExit) {
     let exit = drive(&mut peer, socket, until, &mut stop, hooks).await;
     (peer, exit)
 }
@@ -75,7 +76,7 @@ pub async fn run_with(
 /// One peer's run over its socket: the peer, the hooks, and when the remote side was last
 /// heard from.
 struct Driving<'p, 'h> {
-    peer: &'p mut NativePeer,
+    peer: &'p mut dyn Peer,
     socket: UdpSocket,
     hooks: Hooks<'h>,
     heard: Instant,
@@ -153,7 +154,7 @@ impl Driving<'_, '_> {
     /// When the connection counts as lost: silence from the later of the last datagram and
     /// the connection itself.
     fn silent_at(&self) -> Option<Instant> {
-        match (self.hooks.silence, self.peer.connected_at) {
+        match (self.hooks.silence, self.peer.connected_at()) {
             (Some(limit), Some(connected)) => Some(self.heard.max(connected) + limit),
             _ => None,
         }
@@ -211,7 +212,7 @@ impl Driving<'_, '_> {
 }
 
 async fn drive(
-    peer: &mut NativePeer,
+    peer: &mut dyn Peer,
     socket: UdpSocket,
     until: Instant,
     stop: &mut watch::Receiver<bool>,

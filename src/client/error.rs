@@ -16,6 +16,8 @@ pub enum ClientError {
     Media(#[from] crate::media::codec::CodecError),
     #[error("ICE/DTLS did not connect within {0:?}")]
     ConnectTimeout(std::time::Duration),
+    #[error("light viewer: {0}")]
+    Light(#[from] super::light::peer::LightError),
 }
 
 /// What rtcbench's DTLS offers, for the explanations below.

@@ -11,12 +11,14 @@ pub mod lines;
 pub mod link;
 pub mod live_http;
 pub mod native;
+pub mod peer;
 pub mod rtmp_link;
 pub mod rtmp_push;
 pub mod sdp;
 pub mod sidecar;
 
 pub use native::{ClientError, NativePeer, PeerState};
+pub use peer::Peer;
 
 /// Installs str0m's crypto backend once per process.
 pub fn init_crypto() {

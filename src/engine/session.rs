@@ -10,7 +10,8 @@ use super::webrtc::{drive, signal, Ctx, SideNetwork, Signalled};
 use crate::base::Micros;
 use crate::base::WallClock;
 use crate::client::driver::{PeerExit, Ticker};
-use crate::client::native::{NativePeer, Role as PeerRole};
+use crate::client::native::Role as PeerRole;
+use crate::client::peer::Peer;
 use crate::media::codec::OpusDecoder;
 use crate::media::receiver::{
     AudioReceiver, QualityProbe, Receiver, ReceiverSummary, Reconnects, Role, SessionFailure,
@@ -49,11 +50,11 @@ pub(super) fn tag(mut f: SessionFailure, id: &str) -> SessionFailure {
     f
 }
 
-fn exit_failure(peer: &NativePeer, exit: &PeerExit) -> Option<SessionFailure> {
+fn exit_failure(peer: &dyn Peer, exit: &PeerExit) -> Option<SessionFailure> {
     match exit {
         PeerExit::Failed(e) => Some(Step::Connect.failed(e.to_string())),
         PeerExit::Io(e) => Some(Step::Connect.failed(format!("socket: {e}"))),
-        _ if peer.connected_at.is_none() => {
+        _ if peer.connected_at().is_none() => {
             Some(Step::Connect.failed("ICE/DTLS had not connected when the run ended"))
         }
         PeerExit::Finished | PeerExit::Closed | PeerExit::Silent => None,
@@ -218,8 +219,8 @@ async fn run_connections(
         )
         .await;
         held.leave().await;
-        let connected = peer.connected_at.is_some();
-        let why = exit_failure(&peer, &exit);
+        let connected = peer.connected_at().is_some();
+        let why = exit_failure(peer.as_ref(), &exit);
         role = peer.into_role();
         if connected {
             if ever_connected {
@@ -376,7 +377,7 @@ fn interval_ticker(ctx: &Ctx) -> Ticker {
     Ticker {
         next: ctx.next_interval(),
         every: Duration::from_micros(interval_us),
-        on_tick: Box::new(move |peer: &mut NativePeer, at: Instant| {
+        on_tick: Box::new(move |peer: &mut dyn Peer, at: Instant| {
             if let Some(r) = peer.receiver_mut() {
                 let boundary = clock.micros_of(at);
                 r.on_interval(boundary, interval_us);

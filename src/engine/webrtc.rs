@@ -9,7 +9,9 @@ use super::session::{publish, subscribe, Publication, Watch};
 use crate::base::Micros;
 use crate::base::WallClock;
 use crate::client::driver::{self, Hooks, PeerExit, Ticker};
+use crate::client::light::peer::LightPeer;
 use crate::client::native::{NativePeer, Role as PeerRole};
+use crate::client::peer::Peer;
 use crate::media::receiver::{ReceiverSummary, Reconnects, SessionFailure};
 use crate::media::sender::SenderStats;
 use crate::media::simulcast::LayerAsk;
@@ -20,7 +22,7 @@ use crate::net::{LinkStats, NetworkPhase};
 use crate::plan::{faults, room_name, GroupPlan};
 use crate::provider::{Join, Joined, Notes, Provider, Step};
 use crate::scenario::faults::ReconnectSpec;
-use crate::scenario::schema::NetworkPath;
+use crate::scenario::schema::{NetworkPath, ViewerClient};
 use crate::scenario::{profiles, GroupKind, NetworkProfile};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::{Arc, Mutex};
@@ -62,6 +64,8 @@ pub(super) struct Ctx {
     pub(super) publications: super::published::Publications,
     /// What a room's viewers ask their provider for, on the run's clock.
     pub(super) layer_asks: Vec<(Micros, LayerAsk)>,
+    /// The client native viewers run on.
+    pub(super) viewer_client: ViewerClient,
 }
 
 impl Ctx {
@@ -164,7 +168,7 @@ pub(super) type SignalError = (SessionFailure, Option<PeerRole>);
 
 /// A signalled peer, its socket, and what it holds at the provider until it leaves.
 pub(super) struct Signalled {
-    pub(super) peer: NativePeer,
+    pub(super) peer: Box<dyn Peer>,
     pub(super) socket: tokio::net::UdpSocket,
     pub(super) held: Box<dyn Joined>,
 }
@@ -192,12 +196,11 @@ pub(super) async fn signal(
         Ok(a) => a,
         Err(e) => return Err((Step::Offer.failed(e.to_string()), Some(role))),
     };
-    let policy = ctx.provider.ice_policy();
-    let mut peer = NativePeer::with_policy(role, local, ctx.clock, Instant::now(), policy)
-        .map_err(|e| (Step::Offer.failed(e.to_string()), None))?;
+    let mut peer =
+        new_peer(ctx, role, local).map_err(|e| (Step::Offer.failed(e.to_string()), None))?;
     let join = Join {
         room,
-        peer: &mut peer,
+        peer: peer.as_mut(),
         http: &ctx.http,
         notes: &ctx.notes,
     };
@@ -210,17 +213,37 @@ pub(super) async fn signal(
     }
 }
 
+/// A peer for `role` on the client the scenario asks for: viewers on the light path when it
+/// says so (the runner has checked that the provider takes their offers), all else on str0m.
+fn new_peer(
+    ctx: &Ctx,
+    role: PeerRole,
+    local: SocketAddr,
+) -> Result<Box<dyn Peer>, crate::client::ClientError> {
+    let now = Instant::now();
+    match (role, ctx.viewer_client) {
+        (PeerRole::Subscribe(receiver), ViewerClient::Light) => {
+            Ok(Box::new(LightPeer::new(*receiver, local, ctx.clock, now)?))
+        }
+        (role, _) => {
+            let policy = ctx.provider.ice_policy();
+            let peer = NativePeer::with_policy(role, local, ctx.clock, now, policy)?;
+            Ok(Box::new(peer))
+        }
+    }
+}
+
 /// Runs a signalled peer to the end (or until its connection is lost), handing what its ICE
 /// servers give to the provider (a WHIP/WHEP resource trickles it).
 pub(super) async fn drive(
     ctx: &Ctx,
-    peer: NativePeer,
+    peer: Box<dyn Peer>,
     socket: tokio::net::UdpSocket,
     held: &mut dyn Joined,
     ticker: Option<Ticker>,
     until: Instant,
     impairment: Option<&mut Impairment>,
-) -> (NativePeer, PeerExit) {
+) -> (Box<dyn Peer>, PeerExit) {
     let hooks = Hooks {
         ticker,
         ice_servers: held.ice_outcomes(),
@@ -228,9 +251,9 @@ pub(super) async fn drive(
         silence: Some(ctx.reconnect.after.0),
     };
     // Only a room's viewers ask (the scenario allows asks nowhere else).
-    let asks = match peer.sender() {
-        None => ctx.layer_asks.as_slice(),
-        Some(_) => &[],
+    let asks = match peer.publishing() {
+        false => ctx.layer_asks.as_slice(),
+        true => &[],
     };
     let driving = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks);
     tokio::pin!(driving);
@@ -313,6 +336,7 @@ fn context(plan: &GroupPlan, run: RunShared) -> Ctx {
             .iter()
             .map(|&(at, ask)| (run_start + plan.start_us + at, ask))
             .collect(),
+        viewer_client: plan.viewer_client,
     }
 }
 

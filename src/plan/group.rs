@@ -82,6 +82,7 @@ impl Within<'_> {
                 .cloned()
                 .collect(),
             reconnect: s.reconnect.clone(),
+            viewer_client: s.viewer_client,
             layer_asks: layer_asks(g, s.video.simulcast.len() + 1),
         }
     }

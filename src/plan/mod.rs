@@ -228,6 +228,8 @@ pub struct GroupPlan {
     /// The faults that hit this group, and how its clients come back from a lost connection.
     pub faults: Vec<faults::FaultPlan>,
     pub reconnect: scenario::faults::ReconnectSpec,
+    /// The client its native viewers run on.
+    pub viewer_client: scenario::schema::ViewerClient,
     /// What a room's viewers ask their provider for, at offsets from the group's start (µs):
     /// a simulcast layer, or its own choice again.
     pub layer_asks: Vec<(u64, crate::media::simulcast::LayerAsk)>,

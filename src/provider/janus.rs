@@ -33,7 +33,7 @@ impl JanusRoom {
     async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {
         let api = self.api(join.http);
         let peer = join.peer;
-        let attachment = if peer.sender().is_some() {
+        let attachment = if peer.publishing() {
             let offer = peer
                 .create_offer()
                 .map_err(|e| Step::Offer.failed(e.to_string()))?;
@@ -60,7 +60,10 @@ impl Provider for JanusRoom {
     }
 
     fn abilities(&self) -> Abilities {
-        Abilities::REMOTE
+        Abilities {
+            viewers_offer: false,
+            ..Abilities::REMOTE
+        }
     }
 
     fn signalling_url(&self, _room: &str, _publishing: bool) -> String {

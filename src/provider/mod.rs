@@ -20,7 +20,8 @@ pub use signal::ice::Notes;
 pub use signal::{SignalError, Step};
 
 use crate::base::{Micros, WallClock};
-use crate::client::native::{IceServerOutcome, NativePeer};
+use crate::client::native::IceServerOutcome;
+use crate::client::peer::Peer;
 use crate::media::receiver::SessionFailure;
 use crate::media::simulcast::LayerAsk;
 use crate::plan::faults::FaultPlan;
@@ -57,6 +58,8 @@ pub struct Abilities {
     /// It signals WebRTC peers (publishers and viewers); a CDN-only provider takes RTMP pushes
     /// and serves HTTP playback alone.
     pub webrtc: bool,
+    /// Its viewers offer (WHEP) rather than answer its offer (Janus): the light viewer can play.
+    pub viewers_offer: bool,
 }
 
 impl Abilities {
@@ -70,6 +73,7 @@ impl Abilities {
         kernel_path: false,
         in_process: false,
         webrtc: true,
+        viewers_offer: true,
     };
 }
 
@@ -98,7 +102,7 @@ impl Basics {
 /// One native peer's signalling into a room.
 pub struct Join<'a> {
     pub room: &'a str,
-    pub peer: &'a mut NativePeer,
+    pub peer: &'a mut dyn Peer,
     pub http: &'a reqwest::Client,
     /// Where what came of the provider's ICE servers is counted.
     pub notes: &'a Notes,
@@ -120,7 +124,7 @@ pub trait Provider: Send + Sync {
     }
     /// Where a peer's signalling goes: its route picks the local address of the peer's socket.
     fn signalling_url(&self, room: &str, publishing: bool) -> String;
-    /// Offers or answers for `join.peer` (a publisher when it has a sender) in `join.room`, and
+    /// Offers or answers for `join.peer` (a publisher when it publishes) in `join.room`, and
     /// applies the provider's side; what the peer then holds there until it leaves.
     fn join<'a>(&'a self, join: Join<'a>) -> Pending<'a, Result<Box<dyn Joined>, SessionFailure>>;
     /// The sidecar client that plays some (or, for a provider that signals through it, all)

@@ -130,7 +130,7 @@ impl WhipWhep {
     }
 
     async fn negotiate(&self, join: Join<'_>) -> Result<Box<dyn Joined>, SessionFailure> {
-        let publishing = join.peer.sender().is_some();
+        let publishing = join.peer.publishing();
         let offer = join
             .peer
             .create_offer()

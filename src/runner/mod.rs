@@ -10,6 +10,7 @@ use crate::plan;
 use crate::provider::{Abilities, Provider, ProviderFile};
 use crate::report::{self, Format};
 use crate::results::{ResultsError, RunResults};
+use crate::scenario::schema::ViewerClient;
 use crate::scenario::{GroupKind, Scenario, Transport};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,8 @@ pub enum RunError {
     NoRtmpIngest { provider: String, group: String },
     #[error("provider \"{0}\" has no whep_url: it takes streams in over WHIP but plays them back only through its own SDK, which rtcbench's native client cannot do, and every session of this scenario plays a stream")]
     NoPlayback(String),
+    #[error("provider \"{0}\" offers to its viewers, and viewer_client = \"light\" only offers: use viewer_client = \"full\" with this provider")]
+    LightViewerCannotAnswer(String),
     #[error("provider \"{provider}\" serves no {protocol} playback, which group \"{group}\" watches through (the embedded provider serves HTTP-FLV, HLS and LL-HLS)")]
     NoCdnPlayback {
         provider: String,
@@ -198,6 +201,13 @@ fn check_fit(
     }
     if can.webrtc && !can.plays_back && webrtc_viewers {
         return Err(RunError::NoPlayback(name()));
+    }
+    let light = plan
+        .groups
+        .iter()
+        .any(|g| g.viewer_client == ViewerClient::Light);
+    if light && webrtc_viewers && !can.viewers_offer {
+        return Err(RunError::LightViewerCannotAnswer(name()));
     }
     let rtmp_group = plan.groups.iter().find(|g| g.rtmp_publisher);
     if let Some(g) = rtmp_group.filter(|_| provider.rtmp_push_url("room").is_none()) {

@@ -46,6 +46,9 @@ pub struct Scenario {
     /// What clients do when their connection is lost.
     #[serde(default)]
     pub reconnect: super::faults::ReconnectSpec,
+    /// Which WebRTC client plays the native viewers.
+    #[serde(default)]
+    pub viewer_client: ViewerClient,
     /// Thresholds and weights for scoring providers on this scenario (a scoring file given to
     /// `compare` goes on top).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,6 +290,18 @@ impl NetworkProfile {
             || !self.schedule.is_empty()
             || self.path == NetworkPath::Kernel
     }
+}
+
+/// The WebRTC client native viewers run on (publishers always run on str0m's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ViewerClient {
+    /// str0m's whole session per viewer: NACK/RTX repair, TURN, answering a provider's offer.
+    #[default]
+    Full,
+    /// rtcbench's own receive path (docs/measurement.md): ICE, DTLS, SRTP, the receiver and a
+    /// browser's feedback, at about half the CPU; it offers (WHEP), from its host candidate.
+    Light,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

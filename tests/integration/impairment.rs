@@ -32,9 +32,23 @@ network = "loss30"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn added_delay_and_loss_are_realised_and_reported() {
+    delay_and_loss_are_realised_and_reported("full").await;
+}
+
+/// The same truths through the light viewer's own receive path: its NACKs and the server's
+/// retransmissions repair as str0m's do, and what it reports is held to the same tolerances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_light_viewer_reports_added_delay_and_loss_as_the_full_one_does() {
+    delay_and_loss_are_realised_and_reported("light").await;
+}
+
+async fn delay_and_loss_are_realised_and_reported(client: &str) {
     let _heavy = common::heavy().await;
-    let dir = common::temp_dir("impairment");
-    let toml = format!("{}{GROUPS}", common::small_webrtc("impairment", "10s"));
+    let dir = common::temp_dir(&format!("impairment-{client}"));
+    let toml = format!(
+        "viewer_client = \"{client}\"\n{}{GROUPS}",
+        common::small_webrtc("impairment", "10s")
+    );
     let r = common::run_in_process(&dir, &toml, 5, vec![]).await;
     let p50 = |g: &str| {
         r.group(g)
@@ -47,7 +61,7 @@ async fn added_delay_and_loss_are_realised_and_reported() {
         assert_eq!(r.group(g).map(|g| g.sessions.len()), Some(1), "{g}");
     }
     let (clean, far) = (p50("clean"), p50("clean@far"));
-    eprintln!("e2e p50: clean {clean:.2} ms, +100 ms delay {far:.2} ms");
+    eprintln!("{client}: e2e p50: clean {clean:.2} ms, +100 ms delay {far:.2} ms");
     // Tolerance: ±3 ms (the bar) around the injected 100 ms.
     assert!(
         (far - clean - 100.0).abs() <= 3.0,
@@ -67,7 +81,7 @@ async fn added_delay_and_loss_are_realised_and_reported() {
         let reported = group.totals.packet_loss_before_repair_pct;
         let residual = group.totals.packet_loss_pct;
         eprintln!(
-            "{g}: realised {realised:.2} % of {} datagrams, reported {reported:.2} % before repair, {residual:.2} % after",
+            "{client} {g}: realised {realised:.2} % of {} datagrams, reported {reported:.2} % before repair, {residual:.2} % after",
             group.link.sent
         );
         assert!(group.link.sent > 4000, "{g}: {} datagrams", group.link.sent);

@@ -243,6 +243,27 @@ async fn a_provider_that_cannot_play_back_or_has_one_stream_is_refused_before_th
     );
     let e = run(&one_stream).await;
     assert!(e.contains("\"one-stream\"") && e.contains("needs 2"), "{e}");
+    // Janus offers to its viewers; the light viewer only offers.
+    let light = format!(
+        "viewer_client = \"light\"\n{}[[group]]\nname = \"room\"\nreceivers = 2\n",
+        common::small_webrtc("refused-light", "2s")
+    );
+    std::fs::write(&path, light).expect("write");
+    let scenario = rtcbench::scenario::load(&path).expect("scenario");
+    let janus = dir.join("janus.toml");
+    let body = "name = \"janus\"\nkind = \"janus\"\njanus_url = \"http://127.0.0.1:9/janus\"\n";
+    std::fs::write(&janus, body).expect("write");
+    let options = rtcbench::runner::RunOptions {
+        out: Some(dir.join("out")),
+        providers: vec![janus],
+        ..Default::default()
+    };
+    let (_tx, stop) = tokio::sync::watch::channel(false);
+    let e = match rtcbench::runner::run(&scenario, &options, stop).await {
+        Ok(_) => panic!("a light audience ran on Janus"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("\"janus\" offers to its viewers"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

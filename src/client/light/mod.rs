@@ -6,6 +6,7 @@
 //! The plan and where it stands are in docs/measurement.md ("A light receive path of our own").
 
 pub mod feedback;
+pub mod nack;
 pub mod peer;
 #[cfg(test)]
 mod reference_sfu;

@@ -3,7 +3,8 @@
 //! feedback a browser sends. Sans-IO, driven as a [`NativePeer`](super::super::NativePeer) is:
 //! datagrams and time in, datagrams and the next wake-up out.
 
-use super::feedback::{write_pli, write_receiver_report, ReportBlock, TwccRecorder};
+use super::feedback::{write_nack, write_pli, write_receiver_report, ReportBlock, TwccRecorder};
+use super::nack::{unwrap_rtx, NackList, POLL_EVERY};
 use super::sdp::{parse_answer, write_offer, Answer, OfferParams, SdpError};
 use super::srtp::{Profile, SrtpError, SrtpSession};
 use crate::base::WallClock;
@@ -52,8 +53,9 @@ pub enum LightError {
 pub struct Dropped {
     /// SRTP that failed authentication or came before the keys.
     pub unauthenticated: u64,
-    /// Retransmissions (RTX); a light viewer does not ask for them.
-    pub repairs: u64,
+    /// Retransmissions that bring nothing: padding, or a packet that arrived already (a server
+    /// probing for bandwidth resends old packets).
+    pub padding: u64,
     /// Payload types the answer did not name.
     pub unknown: u64,
 }
@@ -83,6 +85,13 @@ pub struct LightPeer {
     media_ssrcs: [Option<u32>; 2],
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     plain: Vec<u8>,
+    /// A retransmission's original, rebuilt.
+    repair: Vec<u8>,
+    nacks: NackList,
+    next_nack: Option<Instant>,
+    last_nack_poll: Instant,
+    /// The ICE servers a provider named, which this path does not gather from.
+    unused_ice_servers: Vec<String>,
     pub dropped: Dropped,
 }
 
@@ -138,6 +147,11 @@ impl LightPeer {
             media_ssrcs: [None; 2],
             out: VecDeque::new(),
             plain: Vec::with_capacity(1500),
+            repair: Vec::with_capacity(1500),
+            nacks: NackList::default(),
+            next_nack: None,
+            last_nack_poll: now,
+            unused_ice_servers: Vec::new(),
             dropped: Dropped::default(),
         })
     }
@@ -188,7 +202,19 @@ impl LightPeer {
         self.dtls.set_active(answer.setup != "active");
         self.answer = Some(answer);
         self.state = PeerState::Connecting;
-        Ok(())
+        // The agent schedules nothing until it is first given time: start its checks now,
+        // rather than at the driver's idle wake-up a second later.
+        self.ice.handle_timeout(self.now);
+        self.drain_ice()
+    }
+
+    /// Notes the ICE servers a provider named: this path offers its host candidate only.
+    pub fn set_unused_ice_servers(&mut self, servers: impl Iterator<Item = String>) {
+        self.unused_ice_servers = servers.collect();
+    }
+
+    pub fn unused_ice_servers(&self) -> &[String] {
+        &self.unused_ice_servers
     }
 
     /// Gives ICE and DTLS until `now + limit` to connect.
@@ -246,6 +272,7 @@ impl LightPeer {
             self.ice.poll_timeout(),
             self.dtls_due.filter(|_| self.dtls_started),
             self.next_twcc,
+            self.next_nack,
             self.next_report,
             self.connect_deadline
                 .filter(|_| self.connected_at.is_none())
@@ -379,25 +406,23 @@ impl LightPeer {
             self.dropped.unauthenticated += 1;
             return;
         }
-        let at = self.clock.micros_of(self.now);
         let pt = self.plain[1] & 0x7F;
+        let (video, audio) = (&answer.video, &answer.audio);
         let kind = match pt {
-            p if Some(p) == answer.video.pt => 1,
-            p if Some(p) == answer.audio.pt => 0,
-            p if Some(p) == answer.video.rtx_pt || Some(p) == answer.audio.rtx_pt => {
-                self.dropped.repairs += 1;
-                return;
-            }
+            p if Some(p) == video.pt => MediaKind::Video,
+            p if Some(p) == audio.pt => MediaKind::Audio,
+            p if Some(p) == video.rtx_pt => MediaKind::VideoRepair,
             _ => {
                 self.dropped.unknown += 1;
                 return;
             }
         };
-        let section = if kind == 1 {
-            &answer.video
+        let section = if kind == MediaKind::Audio {
+            audio
         } else {
-            &answer.audio
+            video
         };
+        let at = self.clock.micros_of(self.now);
         if let Some(seq) = section
             .transport_cc
             .and_then(|id| one_byte_extension(&self.plain, id))
@@ -406,15 +431,46 @@ impl LightPeer {
             self.twcc
                 .on_packet(u16::from_be_bytes([seq[0], seq[1]]), at);
         }
+        if kind == MediaKind::VideoRepair {
+            let (Some(pt), Some(ssrc)) = (
+                video.pt,
+                self.media_ssrcs[1].or(video.ssrcs.first().copied()),
+            ) else {
+                self.dropped.unknown += 1;
+                return;
+            };
+            let wanted = unwrap_rtx(&self.plain, pt, ssrc, &mut self.repair).is_some_and(|()| {
+                self.nacks
+                    .wants(u16::from_be_bytes([self.repair[2], self.repair[3]]))
+            });
+            if !wanted {
+                self.dropped.padding += 1;
+                return;
+            }
+            std::mem::swap(&mut self.plain, &mut self.repair);
+        }
         let Ok(packet) = RtpPacket::parse(&self.plain) else {
             self.dropped.unknown += 1;
             return;
         };
-        self.media_ssrcs[kind] = Some(packet.ssrc);
         match kind {
-            1 => self.receiver.on_video_packet(packet, at),
-            _ => self.receiver.on_audio_packet(&packet, at),
+            MediaKind::Audio => {
+                self.media_ssrcs[0] = Some(packet.ssrc);
+                self.receiver.on_audio_packet(&packet, at);
+            }
+            _ => self.on_video(packet, at),
         }
+    }
+
+    /// A video packet, first copy or repair: losses before it are asked for again, and a
+    /// key frame when the receiver wants one.
+    fn on_video(&mut self, packet: RtpPacket, at: u64) {
+        self.media_ssrcs[1] = Some(packet.ssrc);
+        self.nacks.on_packet(packet.sequence);
+        if self.nacks.is_pending() && self.next_nack.is_none() {
+            self.next_nack = Some(self.now.max(self.last_nack_poll + POLL_EVERY));
+        }
+        self.receiver.on_video_packet(packet, at);
         if self.receiver.take_keyframe_request() {
             if let Some(video) = self.media_ssrcs[1] {
                 let mut rtcp = Vec::with_capacity(12);
@@ -424,8 +480,25 @@ impl LightPeer {
         }
     }
 
+    /// Asks for the video losses that are due, while any are left to ask for.
+    fn send_nacks(&mut self, now: Instant) {
+        if self.next_nack.is_none_or(|at| now < at) {
+            return;
+        }
+        self.last_nack_poll = now;
+        let mut due = Vec::new();
+        self.nacks.due(now, &mut due);
+        if let (false, Some(video)) = (due.is_empty(), self.media_ssrcs[1]) {
+            let mut rtcp = Vec::with_capacity(16 + 4 * due.len());
+            write_nack(self.ssrc, video, &due, &mut rtcp);
+            self.send_rtcp(&rtcp);
+        }
+        self.next_nack = self.nacks.is_pending().then(|| now + POLL_EVERY);
+    }
+
     /// Transport-wide feedback every interval, a receiver report every second.
     fn send_feedback(&mut self, now: Instant) -> Result<(), LightError> {
+        self.send_nacks(now);
         if self.next_twcc.is_some_and(|at| now >= at) {
             self.next_twcc = Some(now + TWCC_INTERVAL);
             let media = self.media_ssrcs[1].or(self.media_ssrcs[0]).unwrap_or(0);
@@ -486,6 +559,15 @@ impl LightPeer {
             self.queue(remote, protected);
         }
     }
+}
+
+/// What a decrypted RTP packet carries, by its payload type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaKind {
+    Audio,
+    Video,
+    /// A retransmission of video (RTX).
+    VideoRepair,
 }
 
 #[cfg(test)]

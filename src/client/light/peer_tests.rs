@@ -40,22 +40,33 @@ fn run(
     start: Instant,
     span: Duration,
 ) -> Result<(Vec<Rtcp>, u64), LightError> {
+    run_with_video(viewer, server, start, span, None)
+}
+
+/// As [`run`]; with `lose_every: Some(n)` the server also sends a video packet every step and
+/// the first copy of every one whose sequence number is a multiple of `n` is lost on the way.
+fn run_with_video(
+    viewer: &mut LightPeer,
+    server: &mut Rtc,
+    start: Instant,
+    span: Duration,
+    lose_every: Option<u16>,
+) -> Result<(Vec<Rtcp>, u64), LightError> {
     let (viewer_addr, server_addr) = (VIEWER.parse().expect("a"), SERVER.parse().expect("a"));
     let mut received = Vec::new();
     let mut now = start;
     let mut sent = 0u64;
+    let mut video_sent = 0u64;
     while now < start + span {
         now += Duration::from_millis(5);
         if viewer.state() == PeerState::Connected && (now - start).as_millis() % 20 == 0 {
-            let mid = Mid::from("0");
-            if let Some(pt) = negotiated_pt(server, mid, Codec::Opus) {
-                if let Some(stream) = server.direct_api().stream_tx_by_mid(mid, None) {
-                    let write =
-                        RtpWrite::new(pt, sent.into(), (sent * 960) as u32, now, vec![0xf8; 40]);
-                    stream.write_rtp(write);
-                    sent += 1;
-                }
-            }
+            write(server, "0", Codec::Opus, sent, now, vec![0xf8; 40]);
+            sent += 1;
+        }
+        if viewer.state() == PeerState::Connected && lose_every.is_some() {
+            // Single NAL units (type 1), a frame of one packet every 5 ms.
+            write(server, "1", Codec::H264, video_sent, now, vec![0x41; 900]);
+            video_sent += 1;
         }
         viewer.handle_timeout(now)?;
         while let PeerOutput::Transmit(to, data) = viewer.poll_output() {
@@ -66,9 +77,15 @@ fn run(
         server
             .handle_input(Input::Timeout(now))
             .expect("server runs");
+        let video_pt = negotiated_pt(server, Mid::from("1"), Codec::H264).map(|pt| *pt);
         while let Ok(out) = server.poll_output() {
             match out {
-                Output::Transmit(t) => viewer.handle_receive(now, server_addr, &t.contents)?,
+                Output::Transmit(t) => {
+                    let lost = lose_every.is_some_and(|n| first_copy_of(&t.contents, video_pt, n));
+                    if !lost {
+                        viewer.handle_receive(now, server_addr, &t.contents)?;
+                    }
+                }
                 Output::Event(Event::RawPacket(raw)) => {
                     if let RawPacket::RtcpRx(rtcp) = *raw {
                         received.push(rtcp);
@@ -80,6 +97,29 @@ fn run(
         }
     }
     Ok((received, sent))
+}
+
+/// Whether an SRTP datagram (its header is in the clear) is video's first copy of a packet
+/// whose sequence number is a multiple of `n`.
+fn first_copy_of(datagram: &[u8], video_pt: Option<u8>, n: u16) -> bool {
+    let is_rtp = datagram.len() > 12 && (128..=191).contains(&datagram[0]);
+    is_rtp
+        && Some(datagram[1] & 0x7F) == video_pt
+        && u16::from_be_bytes([datagram[2], datagram[3]]) % n == 0
+}
+
+/// The server writes one packet of `codec` on `mid`, number `seq`.
+fn write(server: &mut Rtc, mid: &str, codec: Codec, seq: u64, now: Instant, payload: Vec<u8>) {
+    let mid = Mid::from(mid);
+    let Some(pt) = negotiated_pt(server, mid, codec) else {
+        return;
+    };
+    let clock_step = if codec == Codec::Opus { 960 } else { 450 };
+    let write = RtpWrite::new(pt, seq.into(), (seq * clock_step) as u32, now, payload)
+        .nackable(codec == Codec::H264);
+    if let Some(stream) = server.direct_api().stream_tx_by_mid(mid, None) {
+        stream.write_rtp(write);
+    }
 }
 
 #[test]
@@ -215,4 +255,43 @@ fn garbage_datagrams_are_counted_or_ignored_and_never_break_the_session() {
         viewer.dropped
     );
     assert_eq!(viewer.state(), PeerState::Connected);
+}
+
+#[test]
+fn lost_video_is_asked_for_with_nacks_and_repaired_from_the_server_s_retransmissions() {
+    crate::client::init_crypto();
+    let start = Instant::now();
+    let mut viewer = light(start);
+    let (mut server, answer) = server(&viewer.create_offer(), start);
+    viewer.accept_answer(&answer).expect("answer accepted");
+    let span = Duration::from_secs(4);
+    let (rtcp, _) = run_with_video(&mut viewer, &mut server, start, span, Some(10)).expect("runs");
+    let video = &viewer.receiver().video.stats;
+    // One packet in ten is lost on its first way; every one comes back, but the last few
+    // still in flight.
+    assert!(video.expected() > 600, "{} expected", video.expected());
+    assert!(
+        video.lost() <= 3,
+        "{} lost of {}",
+        video.lost(),
+        video.expected()
+    );
+    let nacked: u64 = rtcp
+        .iter()
+        .filter_map(|r| match r {
+            Rtcp::Nack(n) => Some(
+                n.reports
+                    .iter()
+                    .map(|e| 1 + e.blp.count_ones() as u64)
+                    .sum::<u64>(),
+            ),
+            _ => None,
+        })
+        .sum();
+    let lost_first = video.expected() / 10;
+    assert!(
+        nacked + 3 >= lost_first && nacked <= lost_first + 3,
+        "{nacked} asked for, {lost_first} lost on the first way"
+    );
+    assert_eq!(viewer.dropped, Dropped::default());
 }
