@@ -69,7 +69,7 @@ pub async fn run_with<P: Peer>(
     mut stop: watch::Receiver<bool>,
     hooks: Hooks<'_>,
 ) -> (P, PeerExit) {
-    let exit = drive(&mut peer, socket, until, &mut stop, hooks).await;
+    let exit = run_borrowed(&mut peer, socket, until, &mut stop, hooks).await;
     (peer, exit)
 }
 
@@ -211,7 +211,8 @@ impl Driving<'_, '_> {
     }
 }
 
-async fn drive(
+/// As [`run_with`], for a peer the caller keeps (one behind a `Box<dyn Peer>`).
+pub async fn run_borrowed(
     peer: &mut dyn Peer,
     socket: UdpSocket,
     until: Instant,

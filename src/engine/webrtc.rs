@@ -237,7 +237,7 @@ fn new_peer(
 /// servers give to the provider (a WHIP/WHEP resource trickles it).
 pub(super) async fn drive(
     ctx: &Ctx,
-    peer: Box<dyn Peer>,
+    mut peer: Box<dyn Peer>,
     socket: tokio::net::UdpSocket,
     held: &mut dyn Joined,
     ticker: Option<Ticker>,
@@ -255,11 +255,14 @@ pub(super) async fn drive(
         false => ctx.layer_asks.as_slice(),
         true => &[],
     };
-    let driving = driver::run_with(peer, socket, until, ctx.stop.clone(), hooks);
-    tokio::pin!(driving);
-    let (peer, exit) = tokio::select! {
-        done = &mut driving => done,
-        () = ask_layers(ctx, &*held, asks) => driving.await,
+    let mut stop = ctx.stop.clone();
+    let exit = {
+        let driving = driver::run_borrowed(peer.as_mut(), socket, until, &mut stop, hooks);
+        tokio::pin!(driving);
+        tokio::select! {
+            exit = &mut driving => exit,
+            () = ask_layers(ctx, &*held, asks) => driving.await,
+        }
     };
     for outcome in peer.unfinished_ice_servers() {
         if let crate::client::native::IceServerOutcome::Failed { server, reason } = outcome {
