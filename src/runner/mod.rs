@@ -7,16 +7,16 @@ use crate::media::source::VideoSource;
 use crate::media::y4m;
 use crate::net::kernel::KernelNet;
 use crate::plan;
-use crate::provider::{Abilities, Provider, ProviderFile};
+use crate::provider::{Provider, ProviderFile};
 use crate::report::{self, Format};
 use crate::results::{ResultsError, RunResults};
-use crate::scenario::schema::ViewerClient;
-use crate::scenario::{GroupKind, Scenario, Transport};
+use crate::scenario::{Scenario, Transport};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
+mod fit;
 pub mod load;
 pub mod out_dir;
 pub mod preflight;
@@ -77,8 +77,8 @@ pub enum RunError {
     NoRtmpIngest { provider: String, group: String },
     #[error("provider \"{0}\" has no whep_url: it takes streams in over WHIP but plays them back only through its own SDK, which rtcbench's native client cannot do, and every session of this scenario plays a stream")]
     NoPlayback(String),
-    #[error("provider \"{0}\" offers to its viewers, and viewer_client = \"light\" only offers: use viewer_client = \"full\" with this provider")]
-    LightViewerCannotAnswer(String),
+    #[error("provider \"{provider}\" {why}: use viewer_client = \"full\" with this provider")]
+    LightViewerCannot { provider: String, why: &'static str },
     #[error("provider \"{provider}\" serves no {protocol} playback, which group \"{group}\" watches through (the embedded provider serves HTTP-FLV, HLS and LL-HLS)")]
     NoCdnPlayback {
         provider: String,
@@ -140,118 +140,6 @@ pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     PathBuf::from("results").join(format!("{stamp}-{}", folder_name(&scenario.name)))
 }
 
-/// How many rooms (streams with their own endpoint) the plan publishes into.
-fn streams_needed(plan: &crate::plan::Plan) -> usize {
-    plan.groups
-        .iter()
-        .filter(|g| g.publisher_of.is_none())
-        .map(|g| match g.kind {
-            GroupKind::Room => 1,
-            GroupKind::Call => (g.receivers.len() / 2).max(1),
-            GroupKind::Cohost => 2,
-        })
-        .sum()
-}
-
-/// A group whose clients' network rtcbench would impair (a profile, a blackhole) where the
-/// provider's clients are out of its reach (a sidecar's have sockets of their own).
-fn impaired_group(plan: &crate::plan::Plan, can: Abilities) -> Option<String> {
-    use crate::net::impair::ImpairSpec;
-    use crate::scenario::faults::FaultKind;
-    if can.impaired_viewers && can.impaired_publishers {
-        return None;
-    }
-    let blackholed = plan.faults.iter().any(|f| f.kind == FaultKind::Blackhole);
-    let impaired = |p: &crate::scenario::NetworkProfile| {
-        p.path == crate::scenario::schema::NetworkPath::Kernel
-            || !ImpairSpec::from(p).is_clean()
-            || !ImpairSpec::uplink(p).is_clean()
-    };
-    plan.groups
-        .iter()
-        .find(|g| {
-            blackholed
-                || (!can.impaired_viewers && impaired(&g.network))
-                || (!can.impaired_publishers && g.publisher_network.as_ref().is_some_and(impaired))
-        })
-        .map(|g| g.name.clone())
-}
-
-/// Whether `provider` can do what `plan` asks of it: the first thing it cannot, as the error.
-fn check_fit(
-    provider: &dyn Provider,
-    plan: &crate::plan::Plan,
-    kernel: bool,
-) -> Result<(), RunError> {
-    let can = provider.abilities();
-    let name = || provider.name().to_string();
-    if kernel && !can.kernel_path {
-        return Err(RunError::KernelPathNeedsEmbedded(name()));
-    }
-    let webrtc_viewers = plan
-        .groups
-        .iter()
-        .any(|g| g.kind != GroupKind::Room || (g.live.is_none() && !g.receivers.is_empty()));
-    let webrtc_hosts = plan.groups.iter().any(|g| {
-        g.kind != GroupKind::Room
-            || (!g.rtmp_publisher && !g.external_publisher && g.publisher_of.is_none())
-    });
-    if !can.webrtc && (webrtc_viewers || webrtc_hosts) {
-        return Err(RunError::NoWebrtc(name()));
-    }
-    if can.webrtc && !can.plays_back && webrtc_viewers {
-        return Err(RunError::NoPlayback(name()));
-    }
-    let light = plan
-        .groups
-        .iter()
-        .any(|g| g.viewer_client == ViewerClient::Light);
-    if light && webrtc_viewers && !can.viewers_offer {
-        return Err(RunError::LightViewerCannotAnswer(name()));
-    }
-    let rtmp_group = plan.groups.iter().find(|g| g.rtmp_publisher);
-    if let Some(g) = rtmp_group.filter(|_| provider.rtmp_push_url("room").is_none()) {
-        return Err(RunError::NoRtmpIngest {
-            provider: name(),
-            group: g.name.clone(),
-        });
-    }
-    let streams = streams_needed(plan);
-    if !can.rooms && streams > 1 {
-        return Err(RunError::OneStream {
-            provider: name(),
-            streams,
-        });
-    }
-    let cdn_group = plan.groups.iter().find_map(|g| {
-        let live = g.live?;
-        provider
-            .playback_url("room", live.protocol)
-            .is_none()
-            .then(|| (g.name.clone(), live.protocol.name()))
-    });
-    if let Some((group, protocol)) = cdn_group {
-        return Err(RunError::NoCdnPlayback {
-            provider: name(),
-            group,
-            protocol,
-        });
-    }
-    if let Some(group) = impaired_group(plan, can) {
-        return Err(RunError::SidecarOwnNetwork {
-            provider: name(),
-            group,
-        });
-    }
-    match plan.faults.iter().find(|f| f.kind.needs_embedded()) {
-        Some(f) if !can.server_faults => Err(RunError::FaultNeedsEmbedded {
-            provider: name(),
-            fault: f.label.clone(),
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// Opens the provider `file` names (none: the embedded one) and holds the plan against what it
 /// can do; one that cannot is shut down again.
 async fn open_provider(
@@ -274,7 +162,7 @@ async fn open_provider_at(
     let file = file.unwrap_or_else(ProviderFile::embedded);
     let host = host.or_else(|| kernel.map(|k| k.host_ip().into()));
     let provider: Arc<dyn Provider> = crate::provider::open(&file, host).await?.into();
-    if let Err(e) = check_fit(provider.as_ref(), plan, kernel.is_some()) {
+    if let Err(e) = fit::check_fit(provider.as_ref(), plan, kernel.is_some()) {
         for left in provider.shut_down().await {
             eprintln!("{left}");
         }

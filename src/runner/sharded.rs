@@ -111,7 +111,7 @@ pub async fn open_and_line_up(
                 e.api_url.clone(),
                 timeout,
             ));
-            super::check_fit(p.as_ref(), draft, false)?;
+            super::fit::check_fit(p.as_ref(), draft, false)?;
             p
         }
         (None, None) => {

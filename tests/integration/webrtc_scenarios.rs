@@ -264,6 +264,23 @@ async fn a_provider_that_cannot_play_back_or_has_one_stream_is_refused_before_th
         Err(e) => e.to_string(),
     };
     assert!(e.contains("\"janus\" offers to its viewers"), "{e}");
+    // Every client through TURN: the light viewer has its host candidate only.
+    let relayed = dir.join("relayed.toml");
+    let body = "name = \"relayed\"\nkind = \"whip-whep\"\nwhip_url = \"http://127.0.0.1:9/whip/{room}\"\nwhep_url = \"http://127.0.0.1:9/whep/{room}\"\nice_transport_policy = \"relay\"\n";
+    std::fs::write(&relayed, body).expect("write");
+    let options = rtcbench::runner::RunOptions {
+        providers: vec![relayed],
+        ..options
+    };
+    let (_tx, stop) = tokio::sync::watch::channel(false);
+    let e = match rtcbench::runner::run(&scenario, &options, stop).await {
+        Ok(_) => panic!("a light audience ran relayed"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("\"relayed\" relays every client through TURN"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
