@@ -439,10 +439,8 @@ impl LightPeer {
                 self.dropped.unknown += 1;
                 return;
             };
-            let wanted = unwrap_rtx(&self.plain, pt, ssrc, &mut self.repair).is_some_and(|()| {
-                self.nacks
-                    .wants(u16::from_be_bytes([self.repair[2], self.repair[3]]))
-            });
+            let wanted = unwrap_rtx(&self.plain, pt, ssrc, &mut self.repair)
+                .is_some_and(|seq| self.nacks.wants(seq));
             if !wanted {
                 self.dropped.padding += 1;
                 return;
